@@ -1,0 +1,259 @@
+/* config: the option table and its loaders (contract in config.h). */
+#include "common/config.h"
+
+#include "common/xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct config_option config__options[CONFIG__COUNT] = {
+	[CONFIG_LOG] = { "KILN_LOG", CONFIG_STR, "info", 0, "all",
+		"Log threshold: `debug`, `info`, `warn` or `error`. Logs are logfmt lines on stderr." },
+	[CONFIG_DATA_DIR] = { "KILN_DATA_DIR", CONFIG_STR, ".kiln", 0, "scripts, all",
+		"Where local state lives: the private Postgres cluster, SeaweedFS data, logs." },
+	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
+		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
+		"libpq connection string or URL of Kiln's database." },
+	[CONFIG_PG_PORT] = { "KILN_PG_PORT", CONFIG_INT, "54329", 0, "scripts",
+		"Loopback port of the private Postgres cluster that `just db` runs." },
+	[CONFIG_S3_ENDPOINT] = { "KILN_S3_ENDPOINT", CONFIG_STR, "http://127.0.0.1:8333", 0,
+		"backend, scripts", "S3-compatible endpoint URL for artifacts." },
+	[CONFIG_S3_REGION] = { "KILN_S3_REGION", CONFIG_STR, "us-east-1", 0, "backend, scripts",
+		"Region used in SigV4 signatures." },
+	[CONFIG_S3_BUCKET] = { "KILN_S3_BUCKET", CONFIG_STR, "kiln", 0, "backend, scripts",
+		"Bucket holding artifacts, logs and backups." },
+	[CONFIG_S3_ACCESS_KEY] = { "KILN_S3_ACCESS_KEY", CONFIG_STR, "kiln", 0, "backend, scripts",
+		"S3 access key id." },
+	[CONFIG_S3_SECRET_KEY] = { "KILN_S3_SECRET_KEY", CONFIG_STR, "kiln-local-secret", 1,
+		"backend, scripts", "S3 secret key (the default suits only the local SeaweedFS)." },
+	[CONFIG_S3_PORT] = { "KILN_S3_PORT", CONFIG_INT, "8333", 0, "scripts",
+		"Loopback port of the local SeaweedFS S3 gateway that `just s3` runs." },
+	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
+		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
+};
+
+const struct config_option *config_option(enum config_key k)
+{
+	return &config__options[k];
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void config_release(struct config *c)
+{
+	for (int i = 0; i < CONFIG__COUNT; i++)
+		free(c->values[i]);
+	free(c->file_owned);
+	config_init(c);
+}
+
+/* Find an option by env name (KILN_X) or file key (x), case-insensitively. */
+static int config__find(const char *name, size_t n)
+{
+	for (int i = 0; i < CONFIG__COUNT; i++) {
+		const char *env = config__options[i].env;
+		size_t el = strlen(env);
+		if (n == el && !strncasecmp(name, env, n))
+			return i;
+		if (n == el - 5 && !strncasecmp(name, env + 5, n))
+			return i;
+	}
+	return -1;
+}
+
+static int config__validate(int k, const char *value, struct kerr *e)
+{
+	const struct config_option *o = &config__options[k];
+	char *end;
+
+	if (o->type == CONFIG_INT) {
+		long v;
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < 0)
+			return kerr_set(e, KERR_INVAL, "%s must be a non-negative integer, got '%s'",
+					o->env, value);
+	} else if (o->type == CONFIG_BOOL) {
+		static const char *const ok[] = { "1", "0", "true", "false", "yes", "no", "on", "off" };
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+			if (!strcasecmp(value, ok[i]))
+				return 0;
+		return kerr_set(e, KERR_INVAL, "%s must be true or false, got '%s'", o->env, value);
+	}
+	if (k == CONFIG_LOG) {
+		static const char *const lv[] = { "debug", "info", "warn", "warning", "error" };
+		for (size_t i = 0; i < sizeof(lv) / sizeof(lv[0]); i++)
+			if (!strcasecmp(value, lv[i]))
+				return 0;
+		return kerr_set(e, KERR_INVAL, "KILN_LOG must be debug, info, warn or error, got '%s'",
+				value);
+	}
+	return 0;
+}
+
+static int config__put(struct config *c, int k, const char *value, struct kerr *e)
+{
+	int rc = config__validate(k, value, e);
+	if (rc)
+		return rc;
+	free(c->values[k]);
+	c->values[k] = xstrdup(value);
+	return 0;
+}
+
+int config_set(struct config *c, const char *name, const char *value, struct kerr *e)
+{
+	int k = config__find(name, strlen(name));
+	if (k < 0)
+		return kerr_set(e, KERR_INVAL, "unknown option '%s'", name);
+	return config__put(c, k, value, e);
+}
+
+static char *config__trim(char *s)
+{
+	char *end;
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int config__load_file(struct config *c, const char *path, struct kerr *e)
+{
+	FILE *f = NULL;
+	char line[4096];
+	int lineno = 0;
+	int rc = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		rc = kerr_set(e, KERR_IO, "could not open config file '%s': %s", path,
+			      strerror(errno));
+		goto fail;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *eq, *key, *val;
+		size_t vl;
+		int k;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = kerr_set(e, KERR_INVAL, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		s = config__trim(line);
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			rc = kerr_set(e, KERR_INVAL, "%s:%d: expected 'key = value'", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = config__trim(s);
+		val = config__trim(eq + 1);
+		vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		k = config__find(key, strlen(key));
+		if (k < 0) {
+			rc = kerr_set(e, KERR_INVAL, "%s:%d: unknown option '%s'", path, lineno, key);
+			goto fail;
+		}
+		rc = config__put(c, k, val, e);
+		if (rc) {
+			kerr_wrap(e, "%s:%d", path, lineno);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		rc = kerr_set(e, KERR_IO, "could not read config file '%s'", path);
+		goto fail;
+	}
+fail:
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+int config_load(struct config *c, const char *path, struct kerr *e)
+{
+	int rc;
+
+	if (!path || !*path)
+		path = getenv("KILN_CONFIG");
+	if (path && *path) {
+		free(c->file_owned);
+		c->file_owned = xstrdup(path);
+		c->file = c->file_owned;
+		rc = config__load_file(c, path, e);
+		if (rc)
+			return rc;
+	}
+	for (int k = 0; k < CONFIG__COUNT; k++) {
+		const char *v = getenv(config__options[k].env);
+		if (!v)
+			continue;
+		rc = config__put(c, k, v, e);
+		if (rc)
+			return kerr_wrap(e, "environment");
+	}
+	return 0;
+}
+
+const char *config_get(const struct config *c, enum config_key k)
+{
+	return c->values[k] ? c->values[k] : config__options[k].def;
+}
+
+long config_get_int(const struct config *c, enum config_key k)
+{
+	return strtol(config_get(c, k), NULL, 10);
+}
+
+int config_get_bool(const struct config *c, enum config_key k)
+{
+	const char *v = config_get(c, k);
+	return !strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	       !strcasecmp(v, "on");
+}
+
+int config_doc_markdown(struct buf *out)
+{
+	int rc = buf_puts(out, "| Variable | File key | Default | Used by | Meaning |\n"
+			       "|---|---|---|---|---|\n");
+	for (int k = 0; k < CONFIG__COUNT && !rc; k++) {
+		const struct config_option *o = &config__options[k];
+		char key[64];
+		size_t i;
+		for (i = 0; o->env[5 + i] && i < sizeof(key) - 1; i++)
+			key[i] = (char)tolower((unsigned char)o->env[5 + i]);
+		key[i] = '\0';
+		rc = buf_printf(out, "| `%s` | `%s` | %s%s%s | %s | %s |\n", o->env, key,
+				*o->def ? "`" : "", *o->def ? o->def : "(unset)",
+				*o->def ? "`" : "", o->used_by, o->help);
+	}
+	return rc;
+}
+
+int config_dump(const struct config *c, struct buf *out)
+{
+	int rc = 0;
+	for (int k = 0; k < CONFIG__COUNT && !rc; k++) {
+		const struct config_option *o = &config__options[k];
+		rc = buf_printf(out, "%s=%s\n", o->env,
+				o->secret && *config_get(c, k) ? "********" : config_get(c, k));
+	}
+	return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * config: every Kiln setting, in one table.
+ *
+ * Values come from, lowest precedence first: the built-in default, the config file
+ * (path from --config or KILN_CONFIG), the environment (KILN_*), then explicit
+ * config_set calls (command-line flags). The same table renders the README's
+ * configuration table (config_doc_markdown), and a test checks the two agree, so
+ * an option cannot exist undocumented.
+ *
+ * Config file syntax: one `key = value` per line; `#` starts a comment line; the
+ * key is the option's name without the KILN_ prefix, in any case (database_url),
+ * or the full variable name; a value may be wrapped in double quotes. Unknown keys
+ * and malformed values are errors, so typos do not pass silently.
+ */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include "common/buf.h"
+#include "common/kerr.h"
+
+enum config_key {
+	CONFIG_LOG,
+	CONFIG_DATA_DIR,
+	CONFIG_DATABASE_URL,
+	CONFIG_PG_PORT,
+	CONFIG_S3_ENDPOINT,
+	CONFIG_S3_REGION,
+	CONFIG_S3_BUCKET,
+	CONFIG_S3_ACCESS_KEY,
+	CONFIG_S3_SECRET_KEY,
+	CONFIG_S3_PORT,
+	CONFIG_BUILDER_IMAGE,
+	CONFIG__COUNT
+};
+
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_BOOL };
+
+struct config_option {
+	const char *env;      /* KILN_DATABASE_URL */
+	enum config_type type;
+	const char *def;      /* default as text; "" = unset */
+	int secret;           /* never printed */
+	const char *used_by;  /* which programs read it */
+	const char *help;     /* one line for the README table */
+};
+
+struct config {
+	char *values[CONFIG__COUNT]; /* owned; NULL = default */
+	const char *file;            /* the file loaded, or NULL (points into values) */
+	char *file_owned;
+};
+
+/* The option table (CONFIG__COUNT entries, indexed by enum config_key). */
+const struct config_option *config_option(enum config_key k);
+
+/* Make c hold only defaults. */
+void config_init(struct config *c);
+/* Free everything c owns. */
+void config_release(struct config *c);
+
+/*
+ * Load the file (path, or KILN_CONFIG if path is NULL; none if both are unset)
+ * and then the environment into c. 0, or KERR_INVAL/KERR_IO with e saying which
+ * file, line and key is wrong. c keeps what was loaded before the error.
+ */
+int config_load(struct config *c, const char *path, struct kerr *e);
+
+/* Set one option by name (env name or file key). 0 or KERR_INVAL. */
+int config_set(struct config *c, const char *name, const char *value, struct kerr *e);
+
+/* The effective value (never NULL; "" when unset). Borrowed from c. */
+const char *config_get(const struct config *c, enum config_key k);
+/* The effective value of an int option (validated when set). */
+long config_get_int(const struct config *c, enum config_key k);
+/* The effective value of a bool option. */
+int config_get_bool(const struct config *c, enum config_key k);
+
+/* Append the README's markdown table of all options to out. */
+int config_doc_markdown(struct buf *out);
+/* Append `KILN_X=value` lines of the effective configuration (secrets masked). */
+int config_dump(const struct config *c, struct buf *out);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * kilnctl: the administrator's command line. It talks to the database directly
+ * (never through the backend), so it works before the backend runs: migrate the
+ * schema, register builders, show the configuration.
+ */
+#include "common/config.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "kilnctl/builders.h"
+#include "kilnctl/migrate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KILNCTL_USAGE                                                              \
+	"usage: kilnctl [--config FILE] [--database-url URL] COMMAND [ARGS]\n"     \
+	"\n"                                                                       \
+	"commands:\n"                                                              \
+	"  migrate              apply pending schema migrations\n"                 \
+	"  migrate --status     list migrations and whether each is applied\n"    \
+	"  builder add NAME     register a builder; prints its token once\n"      \
+	"  builder list         list builders\n"                                   \
+	"  builder disable NAME refuse the builder's token from now on\n"          \
+	"  builder enable NAME  accept it again\n"                                 \
+	"  config               print the effective configuration (secrets masked)\n" \
+	"  config --markdown    print the configuration table of the README\n"    \
+	"  version              print the version\n"
+
+static int kilnctl__usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "kilnctl: %s\n", why);
+	fputs(KILNCTL_USAGE, stderr);
+	return 2;
+}
+
+static int kilnctl__migrate(PGconn *db, int argc, char **argv, struct kerr *e)
+{
+	struct buf out = BUF_INIT(BUF_NOLIMIT);
+	int status = argc > 0 && !strcmp(argv[0], "--status");
+	int rc;
+
+	if (argc > (status ? 1 : 0))
+		return kilnctl__usage("migrate takes no arguments but --status");
+	if (status)
+		rc = migrate_status(db, migrations_embedded, migrations_embedded_count, &out, e);
+	else
+		rc = migrate_run(db, migrations_embedded, migrations_embedded_count, &out, NULL, e);
+	fputs(out.ptr, stdout);
+	buf_release(&out);
+	return rc;
+}
+
+static int kilnctl__builder(PGconn *db, int argc, char **argv, struct kerr *e)
+{
+	struct buf out = BUF_INIT(BUF_NOLIMIT);
+	int rc;
+
+	if (argc == 2 && !strcmp(argv[0], "add")) {
+		char token[TOKEN_LEN + 1];
+		rc = builders_add(db, argv[1], token, e);
+		if (!rc) {
+			printf("builder '%s' added; its token (shown only now):\n%s\n", argv[1], token);
+			memset(token, 0, sizeof(token));
+		}
+	} else if (argc == 1 && !strcmp(argv[0], "list")) {
+		rc = builders_list(db, &out, e);
+		fputs(out.ptr, stdout);
+	} else if (argc == 2 && (!strcmp(argv[0], "disable") || !strcmp(argv[0], "enable"))) {
+		int enable = !strcmp(argv[0], "enable");
+		rc = builders_set_enabled(db, argv[1], enable, e);
+		if (!rc)
+			printf("builder '%s' %s\n", argv[1], enable ? "enabled" : "disabled");
+	} else {
+		rc = kilnctl__usage("builder takes: add NAME | list | disable NAME | enable NAME");
+	}
+	buf_release(&out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct kerr e;
+	struct buf out = BUF_INIT(BUF_NOLIMIT);
+	const char *config_path = NULL, *db_url = NULL;
+	PGconn *db = NULL;
+	int i, rc = 0;
+
+	log_init("kilnctl");
+	config_init(&cfg);
+	kerr_clear(&e);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config_path = argv[++i];
+		else if (!strcmp(argv[i], "--database-url") && i + 1 < argc)
+			db_url = argv[++i];
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return kilnctl__usage(NULL) & 0;
+		else
+			return kilnctl__usage("unknown option");
+	}
+	if (i >= argc)
+		return kilnctl__usage("no command given");
+	rc = config_load(&cfg, config_path, &e);
+	if (!rc && db_url)
+		rc = config_set(&cfg, "KILN_DATABASE_URL", db_url, &e);
+	if (rc)
+		goto fail;
+
+	if (!strcmp(argv[i], "version")) {
+		printf("kilnctl %s\n", KILN_VERSION);
+		goto done;
+	}
+	if (!strcmp(argv[i], "config")) {
+		if (i + 1 < argc && !strcmp(argv[i + 1], "--markdown"))
+			rc = config_doc_markdown(&out);
+		else
+			rc = config_dump(&cfg, &out);
+		fputs(out.ptr, stdout);
+		goto done;
+	}
+	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder")) {
+		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
+		rc = kilnctl__usage(NULL);
+		goto done;
+	}
+	rc = db_connect(config_get(&cfg, CONFIG_DATABASE_URL), &db, &e);
+	if (rc)
+		goto fail;
+	if (!strcmp(argv[i], "migrate"))
+		rc = kilnctl__migrate(db, argc - i - 1, argv + i + 1, &e);
+	else
+		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
+	if (rc == 2)
+		goto done;
+fail:
+	if (rc) {
+		fprintf(stderr, "kilnctl: %s\n", e.msg[0] ? e.msg : kerr_name(rc));
+		rc = 1;
+	}
+done:
+	if (db)
+		PQfinish(db);
+	buf_release(&out);
+	config_release(&cfg);
+	return rc;
+}

@@ -1,0 +1,71 @@
+# Kiln's commands. `just` alone lists them; the README explains the two that
+# matter: `just up` and `just test`.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+kilnctl := "build/release/kilnctl/kilnctl"
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Start the farm on local defaults (for now: Postgres, S3, schema)
+up: build db s3 migrate
+    @echo ""
+    @echo "Kiln is up:"
+    @echo "  Postgres   $(scripts/db.sh url)   (logs: .kiln/pg/postgres.log)"
+    @echo "  S3         ${KILN_S3_ENDPOINT:-http://127.0.0.1:8333}, bucket ${KILN_S3_BUCKET:-kiln}   (logs: .kiln/s3/weed.log)"
+    @echo "  stop with  just down"
+
+# Stop what `just up` started (data stays in .kiln/)
+down:
+    scripts/s3.sh stop
+    scripts/db.sh stop
+
+# Build and run every test suite: unit (ASan+UBSan) and integration (pytest)
+test:
+    tests/run.sh
+
+# Install build dependencies and build the release binaries into build/release
+build:
+    scripts/deps.sh build
+    [ -f build/release/build.ninja ] || meson setup build/release -Doptimization=2 -Ddebug=false -Db_ndebug=true
+    ninja -C build/release
+
+# Build the test flavour (ASan+UBSan, -O1 -g) into build/test
+build-test:
+    scripts/deps.sh test
+    [ -f build/test/build.ninja ] || meson setup build/test -Db_sanitize=address,undefined -Doptimization=1 -Ddebug=true
+    ninja -C build/test
+
+# Run the C unit tests (test flavour)
+unit: build-test
+    tests/unit/run.sh build/test
+
+# Run the integration tests; extra arguments go to pytest (e.g. -k migrate)
+integration *ARGS: build-test
+    .kiln/venv/bin/python -m pytest tests/integration {{ARGS}}
+
+# Start the private Postgres cluster under .kiln/pg
+db:
+    scripts/deps.sh test >/dev/null
+    scripts/db.sh start
+
+# Start SeaweedFS (S3 API on loopback) under .kiln/s3
+s3:
+    scripts/s3.sh start
+
+# Build the builder's base image (a no-op when its recipe is unchanged)
+image:
+    scripts/image.sh build
+
+# Check the builder image builds a C-extension wheel offline
+image-check: image
+    scripts/image.sh check
+
+# Apply pending schema migrations to the database
+migrate: build db
+    {{kilnctl}} migrate
+
+# Open psql on Kiln's database
+psql *ARGS:
+    scripts/db.sh psql {{ARGS}}

@@ -1,0 +1,71 @@
+"""Fixtures for Kiln's integration tests.
+
+They start real services through the project's own scripts (the private
+Postgres cluster of `just db`, SeaweedFS of `just s3`) and drive the real release
+binaries in build/release. Each test module gets a database of its own, created
+fresh in the private cluster and dropped afterwards.
+"""
+import os
+import re
+import secrets
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("KILN_TEST_BUILD", ROOT / "build" / "release"))
+KILNCTL = BUILD / "kilnctl" / "kilnctl"
+
+
+def run(cmd, env=None, check=True, timeout=600, **kw):
+    """Run a command, capture its output as text, and fail with both streams shown."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.run([str(c) for c in cmd], env=full_env, capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of the `kiln` database in the private cluster (started if needed)."""
+    run([ROOT / "scripts" / "db.sh", "start"])
+    return run([ROOT / "scripts" / "db.sh", "url"]).stdout.strip()
+
+
+def _db_url(base: str, name: str) -> str:
+    """The same server and role as base, database name replaced."""
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module")
+def database(pg_url, request):
+    """A fresh, empty database for this test module; yields its URL."""
+    mod = request.module.__name__.rsplit(".", 1)[-1].lower()
+    name = "kt_" + re.sub(r"[^a-z0-9]+", "_", mod)[:40] + "_" + secrets.token_hex(3)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(f'create database "{name}"')
+    url = _db_url(pg_url, name)
+    yield url
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def migrated(database):
+    """A fresh database with Kiln's schema applied by `kilnctl migrate`."""
+    run([KILNCTL, "migrate"], env={"KILN_DATABASE_URL": database})
+    return database
+
+
+@pytest.fixture
+def kilnctl():
+    """Call kilnctl against a database: kilnctl(url, 'builder', 'list', check=False)."""
+    def call(url, *args, check=True):
+        return run([KILNCTL, *args], env={"KILN_DATABASE_URL": url}, check=check)
+    return call

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `just test`: build the test flavour, run the unit and integration suites,
+# and print their counts. Installs what it needs (scripts/deps.sh test).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+just build-test || exit 1
+# The integration tests drive the release binaries, as a user would.
+just build || exit 1
+
+unit_out=$(tests/unit/run.sh build/test)
+unit_rc=$?
+echo "$unit_out"
+
+report=$(mktemp)
+.kiln/venv/bin/python -m pytest tests/integration -q --junitxml="$report" "$@"
+int_rc=$?
+
+read -r ip if is < <(.kiln/venv/bin/python - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print(0, 1, 0); sys.exit()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+s = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - s, f, s)
+PY
+)
+rm -f "$report"
+up=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$unit_out")
+read -r unit_p unit_f <<<"${up:-0 1}"
+
+echo ""
+echo "unit: $unit_p passed, $unit_f failed"
+echo "integration: $ip passed, $if failed, $is skipped"
+echo "total: $((unit_p + ip)) passed, $((unit_f + if)) failed"
+[ $unit_rc -eq 0 ] && [ $int_rc -eq 0 ]

@@ -15,11 +15,25 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Log threshold: `debug`, `info`, `warn` or `error`. Logs are logfmt lines on stderr." },
 	[CONFIG_DATA_DIR] = { "KILN_DATA_DIR", CONFIG_STR, ".kiln", 0, "scripts, all",
 		"Where local state lives: the private Postgres cluster, SeaweedFS data, logs." },
+	[CONFIG_HTTP_LISTEN] = { "KILN_HTTP_LISTEN", CONFIG_STR, "127.0.0.1:8080", 0, "backend",
+		"Address and port the backend listens on (`0.0.0.0:8080` for every interface)." },
+	[CONFIG_PUBLIC_URL] = { "KILN_PUBLIC_URL", CONFIG_STR, "", 0, "backend",
+		"Base URL clients reach the backend at, for absolute links; default: from the request's Host." },
+	[CONFIG_FRONTEND_DIR] = { "KILN_FRONTEND_DIR", CONFIG_STR, "frontend", 0, "backend",
+		"Directory of the web UI's static files, served at `/`." },
+	[CONFIG_DB_POOL_SIZE] = { "KILN_DB_POOL_SIZE", CONFIG_INT, "4", 0, "backend",
+		"Database connections per backend process (plus one for LISTEN)." },
+	[CONFIG_MAX_BODY] = { "KILN_MAX_BODY", CONFIG_INT, "1048576", 0, "backend",
+		"Largest JSON request body accepted, in bytes (uploads have their own limit)." },
 	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
 		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
 		"libpq connection string or URL of Kiln's database." },
 	[CONFIG_PG_PORT] = { "KILN_PG_PORT", CONFIG_INT, "54329", 0, "scripts",
 		"Loopback port of the private Postgres cluster that `just db` runs." },
+	[CONFIG_STORAGE] = { "KILN_STORAGE", CONFIG_STR, "s3", 0, "backend, kilnctl",
+		"Artifact storage driver: `s3` (the S3 endpoint below) or `fs` (files under `KILN_STORAGE_DIR`)." },
+	[CONFIG_STORAGE_DIR] = { "KILN_STORAGE_DIR", CONFIG_STR, ".kiln/artifacts", 0, "backend, kilnctl",
+		"Root directory of the `fs` storage driver." },
 	[CONFIG_S3_ENDPOINT] = { "KILN_S3_ENDPOINT", CONFIG_STR, "http://127.0.0.1:8333", 0,
 		"backend, scripts", "S3-compatible endpoint URL for artifacts." },
 	[CONFIG_S3_REGION] = { "KILN_S3_REGION", CONFIG_STR, "us-east-1", 0, "backend, scripts",
@@ -32,6 +46,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"backend, scripts", "S3 secret key (the default suits only the local SeaweedFS)." },
 	[CONFIG_S3_PORT] = { "KILN_S3_PORT", CONFIG_INT, "8333", 0, "scripts",
 		"Loopback port of the local SeaweedFS S3 gateway that `just s3` runs." },
+	[CONFIG_S3_PRESIGN_TTL] = { "KILN_S3_PRESIGN_TTL", CONFIG_INT, "300", 0, "backend, kilnctl",
+		"Seconds a presigned S3 download URL stays valid (1 to 604800)." },
 	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
 		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
 };
@@ -86,6 +102,14 @@ static int config__validate(int k, const char *value, struct kerr *e)
 			if (!strcasecmp(value, ok[i]))
 				return 0;
 		return kerr_set(e, KERR_INVAL, "%s must be true or false, got '%s'", o->env, value);
+	}
+	if (k == CONFIG_STORAGE && strcmp(value, "s3") && strcmp(value, "fs"))
+		return kerr_set(e, KERR_INVAL, "KILN_STORAGE must be s3 or fs, got '%s'", value);
+	if (k == CONFIG_S3_PRESIGN_TTL) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 604800)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_S3_PRESIGN_TTL must be 1 to 604800 seconds, got '%s'", value);
 	}
 	if (k == CONFIG_LOG) {
 		static const char *const lv[] = { "debug", "info", "warn", "warning", "error" };

@@ -1,0 +1,67 @@
+/* route: the URL table and its matcher (contract in route.h). */
+#include "backend/route.h"
+
+#include "backend/health.h"
+#include "backend/index.h"
+#include "backend/static_files.h"
+
+#include <string.h>
+
+const struct route route_table[] = {
+	{ HTTP_GET | HTTP_HEAD, "/healthz", "healthz", health_handle_live, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/readyz", "readyz", health_handle_ready, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/metrics", "metrics", health_handle_metrics, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/simple", "simple_redirect", index_handle_redirect, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/simple/", "simple_root", index_handle_root, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/simple/*", "simple_redirect", index_handle_redirect, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/simple/*/", "simple_project", index_handle_project, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/**", "static", static_files_handle, 0, 0 },
+	{ 0, NULL, NULL, NULL, 0, 0 },
+};
+
+/* Match one pattern; 1 on match with params filled. */
+static int route__match(const char *pat, const char *path, char params[HTTP_MAX_PARAMS][256])
+{
+	int np = 0;
+
+	for (;;) {
+		if (pat[0] == '*' && pat[1] == '*' && pat[2] == '\0') {
+			size_t n = strlen(path);
+			if (np >= HTTP_MAX_PARAMS || n >= 256)
+				return 0;
+			memcpy(params[np], path, n + 1);
+			return 1;
+		}
+		if (pat[0] == '*' && (pat[1] == '/' || pat[1] == '\0')) {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || n >= 256 || np >= HTTP_MAX_PARAMS)
+				return 0;
+			memcpy(params[np], path, n);
+			params[np][n] = '\0';
+			np++;
+			pat++;
+			path += n;
+			continue;
+		}
+		if (*pat != *path)
+			return 0;
+		if (!*pat)
+			return 1;
+		pat++;
+		path++;
+	}
+}
+
+const struct route *route_match(const char *path, unsigned method,
+				char params[HTTP_MAX_PARAMS][256], int *wrong_method)
+{
+	*wrong_method = 0;
+	for (const struct route *r = route_table; r->pattern; r++) {
+		if (!route__match(r->pattern, path, params))
+			continue;
+		if (r->methods & method)
+			return r;
+		*wrong_method = 1;
+	}
+	return NULL;
+}

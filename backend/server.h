@@ -1,0 +1,29 @@
+/*
+ * server: what every handler may reach: configuration, the lws context, the
+ * database pool, metrics. One per process; handlers get it through req->srv.
+ */
+#ifndef KILN_SERVER_H
+#define KILN_SERVER_H
+
+#include "common/config.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+
+struct pgpool;
+struct metrics;
+struct index_cache;
+
+struct server {
+	const struct config *cfg;
+	struct lws_context *context;
+	struct lws_vhost *vhost;
+	struct pgpool *db;
+	struct metrics *metrics;
+	struct index_cache *index;
+	char *frontend_dir;       /* absolute path of the static UI */
+	size_t max_body;          /* default request body limit */
+	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */
+};
+
+#endif

@@ -5,6 +5,7 @@
 #include "backend/pgpool.h"
 #include "backend/route.h"
 #include "backend/server.h"
+#include "backend/workers.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -82,6 +83,7 @@ static void http__reset(struct http_req *req)
 	req->produce = NULL;
 	req->route = NULL;
 	req->status = 0;
+	req->body_complete = 0;
 	req->responded = 0;
 	req->headers_sent = 0;
 	req->out_off = 0;
@@ -238,9 +240,12 @@ static int http__drain(struct http_req *req)
 /* The response is fully handed to lws: count it, then keep-alive or close. */
 static int http__complete(struct http_req *req)
 {
+	/* An answer given before the body was read: unread bytes would poison keep-alive. */
+	int unread = (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) && !req->body_complete;
+
 	http__observe(req);
 	http__reset(req);
-	if (lws_http_transaction_completed(req->wsi))
+	if (unread || lws_http_transaction_completed(req->wsi))
 		return -1;
 	return 0;
 }
@@ -463,6 +468,7 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (!req || !req->route)
 			return 0;
+		req->body_complete = 1;
 		if (!req->responded) {
 			if (req->on_body_end) {
 				if (req->on_body_end(req) < 0 && !req->responded)
@@ -490,6 +496,14 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 			req->wsi = NULL;
 		}
 		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		/* Woken by a worker thread (or a signal): run finished tasks' callbacks. */
+		struct server *srv = lws_context_user(lws_get_context(wsi));
+		if (srv)
+			workers_drain(srv->workers);
+		return 0;
+	}
 
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

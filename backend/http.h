@@ -80,6 +80,7 @@ struct http_req {
 	http_producer produce;  /* streaming body after out is drained */
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
+	int body_complete;      /* the request body was read to its end */
 };
 
 /* Copy request header tok (e.g. WSI_TOKEN_HTTP_ACCEPT) into dst; "" if absent/too long. */

@@ -9,6 +9,8 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/workers.h"
+#include "common/storage.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -145,6 +147,12 @@ int main(int argc, char **argv)
 	if (pgpool_new(srv.context, srv.vhost, config_get(&cfg, CONFIG_DATABASE_URL),
 		       (int)config_get_int(&cfg, CONFIG_DB_POOL_SIZE), 10000, &srv.db, &e))
 		goto fail;
+	if (storage_open(&cfg, &srv.storage, &e))
+		goto fail;
+	if (workers_new(srv.context, 4, 1024, &srv.workers)) {
+		kerr_set(&e, KERR_INTERNAL, "could not start worker threads");
+		goto fail;
+	}
 	if (index_init(&srv)) {
 		kerr_set(&e, KERR_INTERNAL, "could not set up the index cache");
 		goto fail;
@@ -154,18 +162,23 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, backend__on_signal);
 	signal(SIGINT, backend__on_signal);
-	log_info("listening", "addr=%s port=%d frontend=%s", *addr ? addr : "*", port,
-		 srv.frontend_dir);
+	log_info("listening", "addr=%s port=%d frontend=%s storage=%s", *addr ? addr : "*", port,
+		 srv.frontend_dir, storage_driver_name(srv.storage));
 	while (!srv.stop)
 		if (lws_service(srv.context, 0) < 0)
 			break;
 	log_info("shutting down", NULL);
 	rc = 0;
+	/* Let in-flight uploads finish their storage work before the loop goes away. */
+	workers_free(srv.workers);
+	srv.workers = NULL;
 fail:
 	if (rc && e.msg[0])
 		log_error(e.msg, NULL);
+	workers_free(srv.workers);
 	pgpool_free(srv.db);
 	index_release(&srv);
+	storage_free(srv.storage);
 	if (srv.context)
 		lws_context_destroy(srv.context);
 	metrics_free(srv.metrics);

@@ -4,6 +4,7 @@
 #include "backend/health.h"
 #include "backend/index.h"
 #include "backend/static_files.h"
+#include "backend/upload.h"
 
 #include <string.h>
 
@@ -11,6 +12,7 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/healthz", "healthz", health_handle_live, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/readyz", "readyz", health_handle_ready, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/metrics", "metrics", health_handle_metrics, 0, 0 },
+	{ HTTP_PUT, "/api/v1/jobs/*/artifacts/*", "upload", upload_handle, 0, 1 },
 	{ HTTP_GET | HTTP_HEAD, "/simple", "simple_redirect", index_handle_redirect, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/", "simple_root", index_handle_root, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/*", "simple_redirect", index_handle_redirect, 0, 0 },

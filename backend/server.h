@@ -13,6 +13,8 @@
 struct pgpool;
 struct metrics;
 struct index_cache;
+struct storage;
+struct workers;
 
 struct server {
 	const struct config *cfg;
@@ -21,6 +23,8 @@ struct server {
 	struct pgpool *db;
 	struct metrics *metrics;
 	struct index_cache *index;
+	struct storage *storage;  /* artifacts and logs (fs or s3 driver) */
+	struct workers *workers;  /* blocking work off the loop */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */
 	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */

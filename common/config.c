@@ -25,6 +25,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Database connections per backend process (plus one for LISTEN)." },
 	[CONFIG_MAX_BODY] = { "KILN_MAX_BODY", CONFIG_INT, "1048576", 0, "backend",
 		"Largest JSON request body accepted, in bytes (uploads have their own limit)." },
+	[CONFIG_MAX_UPLOAD] = { "KILN_MAX_UPLOAD", CONFIG_INT, "536870912", 0, "backend",
+		"Largest wheel a builder may upload, in bytes." },
 	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
 		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
 		"libpq connection string or URL of Kiln's database." },

@@ -164,6 +164,22 @@ int storage_set_multipart(struct storage *s, uint64_t threshold, uint64_t part_s
 	return 0;
 }
 
+/* A Content-Type goes into an HTTP header: printable ASCII only, and short. */
+static int storage__content_type_check(const char *ct, struct kerr *e)
+{
+	size_t n = ct ? strnlen(ct, 256) : 0;
+
+	if (!ct)
+		return 0;
+	if (n == 0 || n > 255)
+		return kerr_set(e, KERR_INVAL, "invalid content type: 1 to 255 characters");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)ct[i] < 0x20 || (unsigned char)ct[i] > 0x7e)
+			return kerr_set(e, KERR_INVAL, "invalid content type: byte 0x%02x is not "
+					"printable ASCII", (unsigned char)ct[i]);
+	return 0;
+}
+
 int storage_put_file(struct storage *s, const char *key, const char *path,
 		     const char *content_type, struct kerr *e)
 {
@@ -171,6 +187,8 @@ int storage_put_file(struct storage *s, const char *key, const char *path,
 	int fd = -1, rc;
 
 	rc = storage_key_check(key, e);
+	if (!rc)
+		rc = storage__content_type_check(content_type, e);
 	if (rc)
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -199,6 +217,8 @@ int storage_put_mem(struct storage *s, const char *key, const void *p, size_t n,
 		    const char *content_type, struct kerr *e)
 {
 	int rc = storage_key_check(key, e);
+	if (!rc)
+		rc = storage__content_type_check(content_type, e);
 	if (rc)
 		return rc;
 	return s->ops->put_mem(s, key, n ? p : "", n,

@@ -87,7 +87,8 @@ int storage_key_valid(const char *key);
 
 /*
  * Store the file at path under key, replacing any object there. content_type
- * may be NULL (application/octet-stream; the fs driver ignores it). On failure
+ * may be NULL (application/octet-stream; the fs driver ignores it), else 1 to
+ * 255 printable ASCII characters (KERR_INVAL otherwise). On failure
  * nothing is visible under key that was not there before (S3 multipart uploads
  * are aborted). 0 or negative.
  */
@@ -116,11 +117,14 @@ int storage_stat(struct storage *s, const char *key, uint64_t *size, struct kerr
 int storage_delete(struct storage *s, const char *key, struct kerr *e);
 
 /*
- * Call each for every object whose key starts with prefix ("" or NULL: all),
- * in byte order of keys. prefix is checked like a key, except that it may be
- * empty or end in '/'. Stops early, returning that code, if each returns
- * non-zero. The fs driver skips files whose names could not be keys (its own
- * temporary files among them).
+ * Call each for every object whose key starts with prefix ("" or NULL: all).
+ * prefix is checked like a key, except that it may be empty or end in '/'.
+ * Stops early, returning that code, if each returns non-zero. Order: fs, byte
+ * order of keys; s3, the store's order, which is byte order on AWS S3 but not on
+ * every S3-compatible store (SeaweedFS lists a directory's keys where the
+ * directory's name sorts: "a/1" before "a-3"). The fs driver skips files whose
+ * names could not be keys (its own temporary files among them). Memory does not
+ * grow with the number of keys (s3: one page of 1000 at a time).
  */
 int storage_list(struct storage *s, const char *prefix, storage_each_fn each, void *ctx,
 		 struct kerr *e);

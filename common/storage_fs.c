@@ -348,7 +348,8 @@ static int fs__walk(struct storage *s, struct buf *rel, const char *prefix,
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
-		size_t common;
+		size_t common, nl;
+		char *name;
 
 		if (!storage__segment_valid(de->d_name))
 			continue;
@@ -368,16 +369,14 @@ static int fs__walk(struct storage *s, struct buf *rel, const char *prefix,
 			cap = cap ? cap * 2 : 32;
 			ents = xrealloc(ents, cap * sizeof(*ents));
 		}
+		nl = strlen(de->d_name);
+		name = xmalloc(nl + 2);
+		memcpy(name, de->d_name, nl);
+		name[nl] = '/';
+		name[nl + (S_ISDIR(st.st_mode) ? 1 : 0)] = '\0';
+		ents[nents].name = name;
 		ents[nents].dir = S_ISDIR(st.st_mode);
 		ents[nents].size = (uint64_t)st.st_size;
-		{
-			size_t nl = strlen(de->d_name);
-			char *name = xmalloc(nl + 2);
-			memcpy(name, de->d_name, nl);
-			name[nl] = '/';
-			name[nl + ents[nents].dir] = '\0';
-			ents[nents].name = name;
-		}
 		nents++;
 	}
 	buf_truncate(rel, rel_len);
@@ -387,7 +386,8 @@ static int fs__walk(struct storage *s, struct buf *rel, const char *prefix,
 	}
 	closedir(d);
 	d = NULL;
-	qsort(ents, nents, sizeof(*ents), fs__entry_cmp);
+	if (nents)
+		qsort(ents, nents, sizeof(*ents), fs__entry_cmp);
 	for (size_t i = 0; i < nents && !rc; i++) {
 		buf_truncate(rel, rel_len);
 		buf_puts(rel, ents[i].name);
@@ -444,6 +444,7 @@ int storage__fs_open(struct storage *s, const struct config *cfg, struct kerr *e
 {
 	const char *dir = config_get(cfg, CONFIG_STORAGE_DIR);
 	char *p = NULL, *root = NULL;
+	struct stat st;
 	int rc = 0;
 
 	if (!*dir)
@@ -472,12 +473,9 @@ int storage__fs_open(struct storage *s, const struct config *cfg, struct kerr *e
 			      strerror(errno));
 		goto fail;
 	}
-	{
-		struct stat st;
-		if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			rc = kerr_set(e, KERR_INVAL, "storage directory '%s' is not a directory", root);
-			goto fail;
-		}
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		rc = kerr_set(e, KERR_INVAL, "storage directory '%s' is not a directory", root);
+		goto fail;
 	}
 	if (!strcmp(root, "/")) {
 		rc = kerr_set(e, KERR_INVAL, "KILN_STORAGE_DIR must not be '/'");

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,26 @@ static int s3__curl_fail(struct s3__req *r, CURLcode cc, const struct storage__s
 	}
 }
 
+/* Append a formatted header line; out of memory aborts, as xalloc.h does. */
+static void s3__header(struct curl_slist **hl, struct buf *tmp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void s3__header(struct curl_slist **hl, struct buf *tmp, const char *fmt, ...)
+{
+	struct curl_slist *n;
+	va_list ap;
+
+	buf_reset(tmp);
+	va_start(ap, fmt);
+	buf_vprintf(tmp, fmt, ap);
+	va_end(ap);
+	n = curl_slist_append(*hl, tmp->ptr);
+	if (!n) {
+		fprintf(stderr, "level=fatal msg=\"out of memory\"\n");
+		abort();
+	}
+	*hl = n;
+}
+
 /* Send r once. 0 for a 2xx answer; otherwise a code and a message in e. */
 static int s3__send(struct storage *s, struct s3__req *r, struct kerr *e)
 {
@@ -382,27 +403,16 @@ static int s3__send(struct storage *s, struct s3__req *r, struct kerr *e)
 		sigv4_canonical_query(&url, r->query, r->nquery);
 	}
 
-#define S3__HDR(...)                                              \
-	do {                                                      \
-		buf_reset(&hdr);                                  \
-		buf_printf(&hdr, __VA_ARGS__);                    \
-		hl = curl_slist_append(hl, hdr.ptr);              \
-	} while (0)
-	S3__HDR("Host: %s", c->host);
-	S3__HDR("x-amz-date: %s", date);
-	S3__HDR("x-amz-content-sha256: %s", r->payload_hash);
-	S3__HDR("Authorization: %s", auth.ptr);
+	s3__header(&hl, &hdr, "Host: %s", c->host);
+	s3__header(&hl, &hdr, "x-amz-date: %s", date);
+	s3__header(&hl, &hdr, "x-amz-content-sha256: %s", r->payload_hash);
+	s3__header(&hl, &hdr, "Authorization: %s", auth.ptr);
 	if (r->range)
-		S3__HDR("Range: %s", r->range);
+		s3__header(&hl, &hdr, "Range: %s", r->range);
 	if (r->content_type)
-		S3__HDR("Content-Type: %s", r->content_type);
+		s3__header(&hl, &hdr, "Content-Type: %s", r->content_type);
 	/* No 100-continue round trip: the request is signed, a refusal costs one body. */
-	S3__HDR("Expect:");
-#undef S3__HDR
-	if (!hl) {
-		rc = kerr_set(e, KERR_INTERNAL, "%s: could not build the request headers", r->what);
-		goto fail;
-	}
+	s3__header(&hl, &hdr, "Expect:");
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url.ptr);

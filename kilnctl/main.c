@@ -1,13 +1,15 @@
 /*
  * kilnctl: the administrator's command line. It talks to the database directly
  * (never through the backend), so it works before the backend runs: migrate the
- * schema, register builders, show the configuration.
+ * schema, register builders, show the configuration. `kilnctl storage` reaches
+ * artifact storage (S3 or files) with the backend's own storage code.
  */
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
+#include "kilnctl/storage_cmd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +24,15 @@
 	"  builder list         list builders\n"                                   \
 	"  builder disable NAME refuse the builder's token from now on\n"          \
 	"  builder enable NAME  accept it again\n"                                 \
+	"  storage put KEY FILE [--content-type T] [--multipart-mib N]\n"          \
+	"                       upload FILE to artifact storage (KILN_STORAGE)\n"  \
+	"  storage get KEY [FILE|-] [--offset N] [--length N]\n"                   \
+	"                       download KEY (a byte range of it) to FILE or stdout\n" \
+	"  storage stat KEY     print KEY and its size\n"                          \
+	"  storage ls [PREFIX]  list keys starting with PREFIX, with sizes\n"      \
+	"  storage rm KEY       delete KEY\n"                                      \
+	"  storage url KEY [--expires SECONDS]\n"                                  \
+	"                       print a presigned download URL (s3 driver)\n"     \
 	"  config               print the effective configuration (secrets masked)\n" \
 	"  config --markdown    print the configuration table of the README\n"    \
 	"  version              print the version\n"
@@ -119,6 +130,14 @@ int main(int argc, char **argv)
 			rc = config_dump(&cfg, &out);
 		fputs(out.ptr, stdout);
 		goto done;
+	}
+	if (!strcmp(argv[i], "storage")) {
+		rc = storage_cmd_run(&cfg, argc - i - 1, argv + i + 1, &e);
+		if (rc == STORAGE_CMD_USAGE) {
+			rc = kilnctl__usage(e.msg);
+			goto done;
+		}
+		goto fail;
 	}
 	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder")) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);

@@ -8,6 +8,7 @@ fresh in the private cluster and dropped afterwards.
 import os
 import re
 import secrets
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -61,6 +62,30 @@ def migrated(database):
     """A fresh database with Kiln's schema applied by `kilnctl migrate`."""
     run([KILNCTL, "migrate"], env={"KILN_DATABASE_URL": database})
     return database
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """SeaweedFS's S3 gateway, started by `scripts/s3.sh start` if it is not running
+    (and left running, like the database). Yields the KILN_S3_* variables that
+    `scripts/s3.sh env` prints, as a dict to pass as env=."""
+    script = ROOT / "scripts" / "s3.sh"
+    run([script, "start"], timeout=300)
+    env = {}
+    for line in run([script, "env"]).stdout.splitlines():
+        m = re.fullmatch(r"export (KILN_S3_[A-Z0-9_]+)=(.*)", line.strip())
+        if m:
+            words = shlex.split(m[2])
+            env[m[1]] = words[0] if words else ""
+    assert "KILN_S3_ENDPOINT" in env and "KILN_S3_BUCKET" in env, env
+    yield env
+
+
+def unique_prefix(label: str) -> str:
+    """A storage key prefix that no other test, and no earlier run, uses:
+    `it/<label>-<random>/` with label reduced to key-safe characters."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:60] or "t"
+    return f"it/{safe}-{secrets.token_hex(4)}/"
 
 
 @pytest.fixture

@@ -251,6 +251,9 @@ static void test_fs_round_trip(void **state)
 	assert_string_equal(e.msg, "object 'logs/job-1.txt' not found");
 	/* The emptied directory went with its last object. */
 	assert_int_equal(count_entries(storedir), 0);
+	buf_reset(&out);
+	assert_int_equal(storage_list(s, "", each_line, &out, &e), 0);
+	assert_int_equal(out.len, 0);
 	buf_release(&out);
 	buf_release(&path);
 	storage_free(s);

@@ -1,0 +1,571 @@
+/* upload: artifact upload from builders (contract in upload.h). */
+#include "backend/upload.h"
+
+#include "backend/metrics.h"
+#include "backend/pgpool.h"
+#include "backend/server.h"
+#include "backend/workers.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/pyversion.h"
+#include "common/sha256.h"
+#include "common/storage.h"
+#include "common/token.h"
+#include "common/wheel_inspect.h"
+#include "common/wheelname.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Body bytes lws may hand us before the lease check answers (it read them with the headers). */
+#define UPLOAD_EARLY_MAX (256 * 1024)
+
+struct upload {
+	struct http_req *req; /* NULL once the client is gone */
+	struct server *srv;
+	int busy;             /* a query or worker task holds this upload */
+
+	int64_t job_id;
+	char job_id_text[24];
+	char filename[WHEELNAME_MAX_LEN + 1];
+	struct wheelname wn;
+	char token_hash[SHA256_HEX_LEN + 1];
+	uint64_t expected;
+
+	int authed;
+	struct buf early;      /* body that arrived before the lease check */
+	int body_done;
+	int fd;
+	char tmp_path[PATH_MAX];
+	struct sha256 hash;
+	uint64_t size;
+	char sha[SHA256_HEX_LEN + 1];
+	char existing_sha[SHA256_HEX_LEN + 1]; /* of an artifact with this filename, if any */
+
+	/* Worker results. */
+	int status;            /* HTTP status of a failure, 0 if fine */
+	struct kerr err;
+	struct wheel_info info;
+	char key[512];
+	char metadata_sha[SHA256_HEX_LEN + 1];
+	int stored;            /* we wrote key to storage */
+};
+
+int upload_storage_key(const char *sha256, const char *filename, char *out, size_t n)
+{
+	int w = snprintf(out, n, "wheels/%.2s/%s/%s", sha256, sha256, filename);
+	return w < 0 || (size_t)w >= n ? KERR_TOOBIG : 0;
+}
+
+static void upload__free(struct upload *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->tmp_path[0])
+		unlink(u->tmp_path);
+	if (u->hash.md)
+		sha256_release(&u->hash);
+	buf_release(&u->early);
+	wheel_info_release(&u->info);
+	free(u);
+}
+
+/* The client went away: forget it; free now unless work is in flight. */
+static void upload__on_close(struct http_req *req)
+{
+	struct upload *u = req->state;
+
+	req->state = NULL;
+	if (!u)
+		return;
+	u->req = NULL;
+	if (!u->busy)
+		upload__free(u);
+}
+
+/* Answer (if the client is still there) and end this upload. */
+static void upload__finish(struct upload *u, int status, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void upload__finish(struct upload *u, int status, int code, const char *fmt, ...)
+{
+	struct http_req *req = u->req;
+	char msg[KERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	u->busy = 0;
+	if (!req) {
+		upload__free(u);
+		return;
+	}
+	if (status >= 400) {
+		char q[KERR_MSG_MAX + 8];
+		log_info("upload refused", "job=%lld file=%s status=%d reason=%s", (long long)u->job_id,
+			 u->filename, status, log_quote(q, sizeof(q), msg));
+		metrics_add(u->srv->metrics, "kiln_uploads_refused_total", "Uploads refused.", 1);
+		http_error(req, status, code, "%s", msg);
+	} else {
+		struct buf b = BUF_INIT(4096);
+		buf_puts(&b, "{\"artifact\":{\"filename\":");
+		json_append_str(&b, u->filename);
+		buf_printf(&b, ",\"sha256\":\"%s\",\"size\":%llu,\"status\":\"%s\"}}", u->sha,
+			   (unsigned long long)u->size, msg);
+		http_respond_json(req, status, &b);
+		buf_release(&b);
+		metrics_add(u->srv->metrics, "kiln_uploads_total", "Uploads accepted.", 1);
+	}
+	/* The body may still be arriving (early refusal): let it in so lws can finish. */
+	lws_rx_flow_control(req->wsi, 1);
+	http_wake(req);
+	/* The request keeps u until it closes or completes (on_close frees it). */
+}
+
+static int upload__write(struct upload *u, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(u->fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int upload__on_body(struct http_req *req, const void *p, size_t n)
+{
+	struct upload *u = req->state;
+
+	if (!u || req->responded)
+		return 0;
+	if (u->size + n > u->expected) {
+		upload__finish(u, 400, KERR_INVAL, "body is longer than its Content-Length of %llu",
+			       (unsigned long long)u->expected);
+		return 0;
+	}
+	if (!u->authed) {
+		if (buf_append(&u->early, p, n)) {
+			upload__finish(u, 503, KERR_AGAIN, "lease check is slow; retry the upload");
+			return 0;
+		}
+		return 0;
+	}
+	if (upload__write(u, p, n) || sha256_update(&u->hash, p, n)) {
+		upload__finish(u, 507, KERR_IO, "could not spool the upload: %s", strerror(errno));
+		return 0;
+	}
+	u->size += n;
+	return 0;
+}
+
+static void upload__stored(void *arg);
+static void upload__inspect_and_store(void *arg);
+
+/* The whole body is in the temp file: hash known; inspect and store off the loop. */
+static void upload__body_complete(struct upload *u)
+{
+	if (u->size != u->expected) {
+		upload__finish(u, 400, KERR_INVAL, "body ended after %llu of %llu bytes",
+			       (unsigned long long)u->size, (unsigned long long)u->expected);
+		return;
+	}
+	if (sha256_final_hex(&u->hash, u->sha)) {
+		upload__finish(u, 500, KERR_INTERNAL, "could not hash the upload");
+		return;
+	}
+	if (u->existing_sha[0]) {
+		/* A file of this name exists: the same bytes are a harmless retry. */
+		if (!strcmp(u->existing_sha, u->sha))
+			upload__finish(u, 200, 0, "exists");
+		else
+			upload__finish(u, 409, KERR_CONFLICT,
+				       "%s already exists with different content (sha256 %.12s…, "
+				       "this upload %.12s…); a filename names one file forever",
+				       u->filename, u->existing_sha, u->sha);
+		return;
+	}
+	u->busy = 1;
+	if (workers_submit(u->srv->workers, upload__inspect_and_store, upload__stored, u)) {
+		upload__finish(u, 503, KERR_AGAIN, "server busy; retry the upload");
+		return;
+	}
+}
+
+static int upload__on_body_end(struct http_req *req)
+{
+	struct upload *u = req->state;
+
+	if (!u || req->responded)
+		return 0;
+	u->body_done = 1;
+	if (u->authed)
+		upload__body_complete(u);
+	/* Otherwise the lease check's callback finishes the job. */
+	return 0;
+}
+
+/* Worker thread: inspect the wheel, then store it. Touches only u's own fields. */
+static void upload__inspect_and_store(void *arg)
+{
+	struct upload *u = arg;
+	struct wheel_limits lim;
+	int rc;
+
+	wheel_limits_default(&lim);
+	rc = wheel_inspect(u->tmp_path, u->filename, &lim, &u->info, &u->err);
+	if (rc) {
+		u->status = rc == KERR_TOOBIG ? 413 : 422;
+		return;
+	}
+	if (sha256_hex(u->info.metadata.ptr, u->info.metadata.len, u->metadata_sha)) {
+		u->status = 500;
+		kerr_set(&u->err, KERR_INTERNAL, "could not hash METADATA");
+		return;
+	}
+	if (upload_storage_key(u->sha, u->filename, u->key, sizeof(u->key))) {
+		u->status = 400;
+		kerr_set(&u->err, KERR_INVAL, "filename too long for a storage key");
+		return;
+	}
+	rc = storage_put_file(u->srv->storage, u->key, u->tmp_path, "application/octet-stream",
+			      &u->err);
+	if (rc) {
+		u->status = 502;
+		kerr_wrap(&u->err, "storing the wheel");
+		return;
+	}
+	u->stored = 1;
+}
+
+static void upload__delete_stored(void *arg)
+{
+	struct upload *u = arg;
+	struct kerr e;
+
+	if (storage_delete(u->srv->storage, u->key, &e))
+		log_warn("could not delete an unreferenced upload", "key=%s error=\"%s\"", u->key, e.msg);
+}
+
+static void upload__deleted(void *arg)
+{
+	struct upload *u = arg;
+	upload__finish(u, u->status, u->err.code, "%s", u->err.msg);
+}
+
+/* Undo the stored object, then answer with u->status / u->err. */
+static void upload__rollback(struct upload *u)
+{
+	if (!u->stored || workers_submit(u->srv->workers, upload__delete_stored, upload__deleted, u))
+		upload__deleted(u);
+}
+
+static void upload__inserted(void *ctx, PGresult *r, const char *err);
+static void upload__conflict_checked(void *ctx, PGresult *r, const char *err);
+
+static void upload__tags(const struct wheelname *wn, int kind, struct buf *out)
+{
+	buf_putc(out, '{');
+	for (size_t i = 0; i < wheelname_ntags(wn, kind); i++) {
+		if (i)
+			buf_putc(out, ',');
+		buf_puts(out, wheelname_tag(wn, kind, i));
+	}
+	buf_putc(out, '}');
+}
+
+/* Loop thread: the wheel is checked and stored; now make it visible. */
+static void upload__stored(void *arg)
+{
+	struct upload *u = arg;
+	struct buf py = BUF_INIT(4096), abi = BUF_INIT(4096), plat = BUF_INIT(4096);
+	struct buf meta = BUF_INIT(BUF_NOLIMIT);
+	char size[24], build[WHEELNAME_MAX_LEN + 24];
+	const char *params[13];
+
+	if (u->status) {
+		upload__finish(u, u->status, u->err.code ? u->err.code : KERR_INVAL, "%s", u->err.msg);
+		return;
+	}
+	upload__tags(&u->wn, WHEELNAME_PYTHON, &py);
+	upload__tags(&u->wn, WHEELNAME_ABI, &abi);
+	upload__tags(&u->wn, WHEELNAME_PLATFORM, &plat);
+	for (size_t i = 0; i < u->info.metadata.len; i++)
+		buf_printf(&meta, "%02x", (unsigned char)u->info.metadata.ptr[i]);
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)u->size);
+	if (u->wn.has_build)
+		snprintf(build, sizeof(build), "%lld%s", (long long)u->wn.build_num, u->wn.build_rest);
+	else
+		build[0] = '\0';
+	params[0] = u->job_id_text;
+	params[1] = u->filename;
+	params[2] = u->sha;
+	params[3] = size;
+	params[4] = py.ptr;
+	params[5] = abi.ptr;
+	params[6] = plat.ptr;
+	params[7] = build;
+	params[8] = u->info.requires_python;
+	params[9] = meta.ptr;
+	params[10] = u->metadata_sha;
+	params[11] = u->key;
+	params[12] = u->token_hash;
+	if (!pgpool_query(u->srv->db,
+			  "insert into artifacts (project_id, release_id, job_id, build_id, filename,"
+			  " sha256, size, python_tags, abi_tags, platform_tags, build_tag,"
+			  " requires_python, metadata, metadata_sha256, storage_key)"
+			  " select r.project_id, r.id, j.id,"
+			  " (select max(b.id) from builds b where b.job_id = j.id),"
+			  " $2, $3, $4::bigint, $5::text[], $6::text[], $7::text[], nullif($8, ''),"
+			  " nullif($9, ''), decode($10, 'hex'), $11, $12"
+			  " from jobs j join releases r on r.id = j.release_id"
+			  " where j.id = $1::bigint and j.state in ('assigned', 'running')"
+			  " and j.lease_token_hash = $13 and j.lease_expires_at > now()"
+			  " on conflict (filename) do nothing returning id",
+			  13, params, upload__inserted, u)) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");
+		upload__rollback(u);
+	}
+	buf_release(&py);
+	buf_release(&abi);
+	buf_release(&plat);
+	buf_release(&meta);
+}
+
+static void upload__inserted(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+	const char *params[1] = { u->filename };
+
+	if (err) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_DB, "%s", err);
+		upload__rollback(u);
+		return;
+	}
+	if (PQntuples(r) == 1) {
+		char q[600];
+		log_info("artifact stored", "job=%lld file=%s sha256=%s size=%llu key=%s",
+			 (long long)u->job_id, u->filename, u->sha, (unsigned long long)u->size,
+			 log_quote(q, sizeof(q), u->key));
+		upload__finish(u, 201, 0, "created");
+		return;
+	}
+	/* No row: the name was taken meanwhile, or the lease is gone. Which? */
+	if (!pgpool_query(u->srv->db, "select sha256 from artifacts where filename = $1", 1, params,
+			  upload__conflict_checked, u)) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");
+		upload__rollback(u);
+	}
+}
+
+static void upload__conflict_checked(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (err) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_DB, "%s", err);
+	} else if (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), u->sha)) {
+		/* Same bytes, same content-addressed key: the stored object is the row's. */
+		upload__finish(u, 200, 0, "exists");
+		return;
+	} else if (PQntuples(r) == 1) {
+		u->status = 409;
+		kerr_set(&u->err, KERR_CONFLICT, "%s already exists with different content",
+			 u->filename);
+	} else {
+		u->status = 409;
+		kerr_set(&u->err, KERR_CONFLICT, "job %lld no longer holds a lease for this token",
+			 (long long)u->job_id);
+	}
+	upload__rollback(u);
+}
+
+/* The lease check answered. */
+static void upload__authed(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+	struct buf want = BUF_INIT(256);
+	char dir[PATH_MAX];
+	const char *state, *hash, *proj, *ver, *pytag, *plat;
+
+	if (err) {
+		upload__finish(u, 503, KERR_DB, "%s", err);
+		goto done;
+	}
+	if (PQntuples(r) != 1) {
+		upload__finish(u, 404, KERR_NOTFOUND, "no job %lld", (long long)u->job_id);
+		goto done;
+	}
+	state = PQgetvalue(r, 0, 0);
+	hash = PQgetvalue(r, 0, 1);
+	proj = PQgetvalue(r, 0, 2);
+	ver = PQgetvalue(r, 0, 3);
+	pytag = PQgetvalue(r, 0, 4);
+	plat = PQgetvalue(r, 0, 5);
+	if (strlen(hash) != SHA256_HEX_LEN || !token_ct_equal(hash, u->token_hash, SHA256_HEX_LEN)) {
+		upload__finish(u, 403, KERR_AUTH, "this token does not hold job %lld",
+			       (long long)u->job_id);
+		goto done;
+	}
+	if ((strcmp(state, "assigned") && strcmp(state, "running")) ||
+	    PQgetvalue(r, 0, 6)[0] != 't') {
+		upload__finish(u, 409, KERR_CONFLICT, "job %lld is %s and its lease is %s",
+			       (long long)u->job_id, state,
+			       PQgetvalue(r, 0, 6)[0] == 't' ? "valid" : "expired");
+		goto done;
+	}
+	if (strcmp(u->wn.name, proj)) {
+		upload__finish(u, 400, KERR_INVAL, "wheel is for project '%s' but job %lld builds '%s'",
+			       u->wn.name, (long long)u->job_id, proj);
+		goto done;
+	}
+	if (pyversion_normalize(&u->wn.version, &want) || strcmp(want.ptr, ver)) {
+		upload__finish(u, 400, KERR_INVAL, "wheel is version %s but job %lld builds %s",
+			       want.ptr, (long long)u->job_id, ver);
+		goto done;
+	}
+	if (!wheelname_matches(&u->wn, pytag, plat)) {
+		upload__finish(u, 400, KERR_INVAL, "wheel tags of %s do not fit the job's target "
+			       "(%s on %s)", u->filename, pytag, plat);
+		goto done;
+	}
+	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 7));
+	if (!u->req) {
+		upload__free(u);
+		goto done;
+	}
+	/* Spool to a private file under the data dir. */
+	if ((size_t)snprintf(dir, sizeof(dir) - 16, "%s/tmp", config_get(u->srv->cfg, CONFIG_DATA_DIR)) >=
+	    sizeof(dir) - 16) {
+		upload__finish(u, 500, KERR_INTERNAL, "data directory path too long");
+		goto done;
+	}
+	mkdir(dir, 0700);
+	memcpy(u->tmp_path, dir, strlen(dir));
+	memcpy(u->tmp_path + strlen(dir), "/upload-XXXXXX", 15);
+	u->fd = mkostemp(u->tmp_path, O_CLOEXEC);
+	if (u->fd < 0 || sha256_init(&u->hash)) {
+		u->tmp_path[0] = '\0';
+		upload__finish(u, 507, KERR_IO, "could not create a spool file in %s: %s", dir,
+			       strerror(errno));
+		goto done;
+	}
+	u->authed = 1;
+	u->busy = 0;
+	if (u->early.len) {
+		if (upload__write(u, u->early.ptr, u->early.len) ||
+		    sha256_update(&u->hash, u->early.ptr, u->early.len)) {
+			upload__finish(u, 507, KERR_IO, "could not spool the upload");
+			goto done;
+		}
+		u->size = u->early.len;
+		buf_release(&u->early);
+	}
+	if (u->body_done)
+		upload__body_complete(u);
+	else
+		lws_rx_flow_control(u->req->wsi, 1);
+done:
+	buf_release(&want);
+}
+
+void upload_handle(struct http_req *req)
+{
+	struct server *srv = req->srv;
+	struct upload *u;
+	struct kerr e;
+	char auth[256], cl[32];
+	const char *params[3];
+	char *end;
+	unsigned long long max = (unsigned long long)config_get_int(srv->cfg, CONFIG_MAX_UPLOAD);
+	long long job;
+
+	errno = 0;
+	job = strtoll(req->params[0], &end, 10);
+	if (*end || job <= 0 || errno) {
+		http_error(req, 404, KERR_NOTFOUND, "no job '%s'", req->params[0]);
+		return;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->fd = -1;
+	u->srv = srv;
+	u->req = req;
+	u->job_id = job;
+	buf_init(&u->early, UPLOAD_EARLY_MAX);
+	wheel_info_init(&u->info);
+	snprintf(u->job_id_text, sizeof(u->job_id_text), "%lld", job);
+	snprintf(u->filename, sizeof(u->filename), "%s", req->params[1]);
+	req->state = u;
+	req->on_close = upload__on_close;
+	req->on_body = upload__on_body;
+	req->on_body_end = upload__on_body_end;
+
+	if (wheelname_parse(&u->wn, u->filename, strlen(u->filename), &e)) {
+		http_error(req, 400, KERR_INVAL, "%s", e.msg);
+		return;
+	}
+	http_header(req, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth));
+	if (strncasecmp(auth, "Bearer ", 7) || !token_well_formed(auth + 7)) {
+		http_error(req, 401, KERR_AUTH, "an upload needs 'Authorization: Bearer <lease token>'");
+		return;
+	}
+	token_hash(auth + 7, u->token_hash);
+	http_header(req, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+	if (!*cl) {
+		http_error(req, 411, KERR_INVAL, "an upload needs a Content-Length");
+		return;
+	}
+	u->expected = strtoull(cl, &end, 10);
+	if (*end) {
+		http_error(req, 400, KERR_INVAL, "bad Content-Length '%s'", cl);
+		return;
+	}
+	if (u->expected > max) {
+		http_error(req, 413, KERR_TOOBIG, "wheel of %llu bytes is over the limit of %llu",
+			   (unsigned long long)u->expected, max);
+		return;
+	}
+	/* Read nothing more until the lease is checked. */
+	lws_rx_flow_control(req->wsi, 0);
+	params[0] = u->job_id_text;
+	params[1] = u->filename;
+	params[2] = NULL;
+	/*
+	 * Not req->pending: the callback must run even if the client leaves, since
+	 * it owns u until then (busy).
+	 */
+	u->busy = 1;
+	if (!pgpool_query(
+		srv->db,
+		"select j.state, coalesce(j.lease_token_hash, ''), p.normalized, r.version_normalized,"
+		" t.python_tag, t.platform, (j.lease_expires_at > now())::text::char,"
+		" coalesce((select a.sha256 from artifacts a where a.filename = $2), '')"
+		" from jobs j join releases r on r.id = j.release_id"
+		" join projects p on p.id = r.project_id join targets t on t.id = j.target_id"
+		" where j.id = $1::bigint",
+		2, params, upload__authed, u)) {
+		u->busy = 0;
+		http_error(req, 503, KERR_AGAIN, "database busy; retry the upload");
+	}
+}

@@ -295,6 +295,30 @@ int http_respond(struct http_req *req, int status, const char *content_type,
 	return 0;
 }
 
+int http_is_h1(struct http_req *req)
+{
+	return !http__is_h2(req);
+}
+
+int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len)
+{
+	if (req->responded || req->closing)
+		return 0;
+	req->responded = 1;
+	req->status = status;
+	buf_release(&req->out);
+	if (buf_grow(&req->out, LWS_PRE + len))
+		return http__fail_500(req);
+	memset(req->out.ptr, 0, LWS_PRE);
+	memcpy(req->out.ptr + LWS_PRE, bytes, len);
+	req->out.len = LWS_PRE + len;
+	req->out.ptr[req->out.len] = '\0';
+	req->out_off = LWS_PRE;
+	/* To lws it is all "headers": written raw, in one piece when it fits. */
+	req->hdr_end = req->out.len;
+	return 0;
+}
+
 int http_respond_json(struct http_req *req, int status, const struct buf *b)
 {
 	return http_respond(req, status, "application/json", "Cache-Control: no-store\r\n",

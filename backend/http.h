@@ -99,6 +99,19 @@ const char *http_query(struct http_req *req, const char *name, char *dst, size_t
 int http_respond(struct http_req *req, int status, const char *content_type,
 		 const char *extra_headers, const void *body, size_t len);
 
+/*
+ * Is this an HTTP/1.x request (not an HTTP/2 stream)? Prebuilt responses are
+ * HTTP/1.1 text and may only be used then.
+ */
+int http_is_h1(struct http_req *req);
+
+/*
+ * Queue a complete prebuilt HTTP/1.1 response (status line, headers, blank
+ * line, body: len bytes, copied). Only for GET on HTTP/1.x (http_is_h1); it is
+ * how a cached page is served with no per-request header work.
+ */
+int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len);
+
 /* Respond with a JSON body held in b. */
 int http_respond_json(struct http_req *req, int status, const struct buf *b);
 

@@ -112,6 +112,26 @@ static int index__format(struct http_req *req)
 	return f;
 }
 
+#define INDEX_HEADERS_FMT                                                               \
+	"Vary: Accept\r\nETag: %s\r\nCache-Control: " INDEX_CACHE_CONTROL "\r\n"         \
+	"X-PyPI-Last-Serial: %lld\r\nAccess-Control-Allow-Origin: *\r\n"                  \
+	"Access-Control-Expose-Headers: X-PyPI-Last-Serial\r\n"
+
+static const char *index__content_type(int fmt)
+{
+	return fmt == INDEX_HTML ? "text/html; charset=utf-8" : index__types[fmt];
+}
+
+/* Build the complete HTTP/1.1 response for one representation of a READY entry. */
+static void index__prebuild(const struct index_entry *e, const struct buf *body, const char *etag,
+			    const char *ctype, struct buf *raw)
+{
+	buf_reset(raw);
+	buf_printf(raw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			INDEX_HEADERS_FMT "\r\n", ctype, body->len, etag, e->serial);
+	buf_append(raw, body->ptr, body->len);
+}
+
 static void index__serve(struct http_req *req, const struct index_entry *e, int fmt)
 {
 	const struct buf *body = fmt == INDEX_JSON ? &e->json : &e->html;
@@ -123,18 +143,19 @@ static void index__serve(struct http_req *req, const struct index_entry *e, int 
 			   e->key);
 		return;
 	}
-	snprintf(hdr, sizeof(hdr),
-		 "Vary: Accept\r\nETag: %s\r\nCache-Control: " INDEX_CACHE_CONTROL "\r\n"
-		 "X-PyPI-Last-Serial: %lld\r\nAccess-Control-Allow-Origin: *\r\n"
-		 "Access-Control-Expose-Headers: X-PyPI-Last-Serial\r\n",
-		 etag, e->serial);
 	http_header(req, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm));
+	if (!*inm && req->method == HTTP_GET && fmt != INDEX_HTML_V1 && http_is_h1(req)) {
+		/* The hot path: the whole response was built when the page was loaded. */
+		const struct buf *raw = fmt == INDEX_JSON ? &e->raw_json : &e->raw_html;
+		http_respond_prebuilt(req, 200, raw->ptr, raw->len);
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), INDEX_HEADERS_FMT, etag, e->serial);
 	if (*inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
 		http_respond(req, 304, NULL, hdr, NULL, 0);
 		return;
 	}
-	http_respond(req, 200, fmt == INDEX_HTML ? "text/html; charset=utf-8" : index__types[fmt],
-		     hdr, body->ptr, body->len);
+	http_respond(req, 200, index__content_type(fmt), hdr, body->ptr, body->len);
 }
 
 static void index__etag(const struct buf *b, char out[40])
@@ -206,6 +227,12 @@ static void index__loaded(void *ctx, PGresult *r, const char *err)
 			index__fill_root(e, r);
 		index__etag(&e->html, e->etag_html);
 		index__etag(&e->json, e->etag_json);
+		if (e->state == INDEX_READY) {
+			index__prebuild(e, &e->html, e->etag_html, index__content_type(INDEX_HTML),
+					&e->raw_html);
+			index__prebuild(e, &e->json, e->etag_json, index__content_type(INDEX_JSON),
+					&e->raw_json);
+		}
 	}
 	for (size_t i = 0; i < e->nwaiters; i++) {
 		struct http_req *req = e->waiters[i];

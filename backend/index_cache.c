@@ -37,6 +37,8 @@ static void index_entry__free(struct index_entry *e)
 	free(e->key);
 	buf_release(&e->html);
 	buf_release(&e->json);
+	buf_release(&e->raw_html);
+	buf_release(&e->raw_json);
 	free(e->waiters);
 	free(e);
 }
@@ -95,6 +97,8 @@ struct index_entry *index_cache_add_loading(struct index_cache *c, const char *k
 	e->state = INDEX_LOADING;
 	buf_init(&e->html, BUF_NOLIMIT);
 	buf_init(&e->json, BUF_NOLIMIT);
+	buf_init(&e->raw_html, BUF_NOLIMIT);
+	buf_init(&e->raw_json, BUF_NOLIMIT);
 	h = index_cache__hash(key) & (c->nbuckets - 1);
 	e->next = c->buckets[h];
 	c->buckets[h] = e;

@@ -26,6 +26,7 @@ struct index_entry {
 	enum index_entry_state state;
 	int stale;              /* invalidated while loading */
 	struct buf html, json;
+	struct buf raw_html, raw_json; /* complete HTTP/1.1 200 responses, for GET over h1 */
 	char etag_html[40], etag_json[40];
 	long long serial;
 	struct http_req **waiters;

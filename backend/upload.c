@@ -232,7 +232,7 @@ static void upload__inspect_and_store(void *arg)
 	wheel_limits_default(&lim);
 	rc = wheel_inspect(u->tmp_path, u->filename, &lim, &u->info, &u->err);
 	if (rc) {
-		u->status = rc == KERR_TOOBIG ? 413 : 422;
+		u->status = rc == KERR_TOOBIG ? 413 : rc == KERR_INVAL ? 422 : 500;
 		return;
 	}
 	if (sha256_hex(u->info.metadata.ptr, u->info.metadata.len, u->metadata_sha)) {

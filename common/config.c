@@ -27,6 +27,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Largest JSON request body accepted, in bytes (uploads have their own limit)." },
 	[CONFIG_MAX_UPLOAD] = { "KILN_MAX_UPLOAD", CONFIG_INT, "536870912", 0, "backend",
 		"Largest wheel a builder may upload, in bytes." },
+	[CONFIG_DOWNLOADS_FLUSH_SECONDS] = { "KILN_DOWNLOADS_FLUSH_SECONDS", CONFIG_INT, "10", 0,
+		"backend", "Seconds between writes of the download counters to the database (1 to 3600)." },
 	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
 		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
 		"libpq connection string or URL of Kiln's database." },
@@ -107,6 +109,12 @@ static int config__validate(int k, const char *value, struct kerr *e)
 	}
 	if (k == CONFIG_STORAGE && strcmp(value, "s3") && strcmp(value, "fs"))
 		return kerr_set(e, KERR_INVAL, "KILN_STORAGE must be s3 or fs, got '%s'", value);
+	if (k == CONFIG_DOWNLOADS_FLUSH_SECONDS) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 3600)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_DOWNLOADS_FLUSH_SECONDS must be 1 to 3600, got '%s'", value);
+	}
 	if (k == CONFIG_S3_PRESIGN_TTL) {
 		long v = strtol(value, NULL, 10);
 		if (v < 1 || v > 604800)

@@ -14,7 +14,12 @@
  *  - at most max_entries entries (directories count);
  *  - every entry name is a safe relative path: not empty, valid UTF-8, no
  *    leading '/', no drive letter ("C:"), no backslash, no control character,
- *    no "..", "." or empty segment (a directory's one trailing '/' is fine);
+ *    no "..", "." or empty segment (a directory's one trailing '/' is fine).
+ *    These are the names libarchive reports: those of the local file headers
+ *    (libarchive 3.6 may already have turned '\' into '/'; the segments are
+ *    then checked). That the central directory lists the same names is NOT
+ *    checked, nor that no two central directory records share a local header
+ *    (libarchive reads such an entry once);
  *  - every entry is a regular file or a directory: no symbolic link, hard link,
  *    device, fifo or socket;
  *  - the bytes actually decompressed (header sizes are not trusted, but a

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# bench/index.sh: how fast does kiln-backend serve a cached /simple/{project}/
+# page, against nginx serving the same bytes as a static file?
+#
+#   bench/index.sh [SECONDS] [CONNECTIONS]      (defaults: 30 s, 64 connections)
+#
+# Both servers get one worker (one kiln-backend process with its one service
+# thread; nginx worker_processes 1), on loopback; wrk runs with one thread on
+# the other core. Prints req/s for both and the ratio. Uses the private
+# Postgres cluster (scripts/db.sh) and a scratch database it drops afterwards.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+secs=${1:-30}
+conns=${2:-64}
+port_kiln=18180
+port_nginx=18181
+work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+db=kiln_bench_index
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if ((${#need[@]})); then
+  echo "bench: installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+just build >/dev/null
+scripts/db.sh start >/dev/null
+base=$(scripts/db.sh url)
+url=${base%/*}/$db
+
+cleanup() {
+  [ -n "${kiln_pid:-}" ] && kill "$kiln_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  psql "$base" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql "$base" -qc "drop database if exists $db with (force)" -c "create database $db" >/dev/null
+build/release/kilnctl/kilnctl --database-url "$url" migrate >/dev/null
+# A project page of typical size: 12 releases x 2 wheels (about 5 KB of HTML).
+psql "$url" -q <<'SQL'
+insert into projects (name, normalized) values ('benchpkg', 'benchpkg');
+insert into releases (project_id, version, version_normalized)
+  select 1, '1.' || g, '1.' || g from generate_series(0, 11) g;
+insert into artifacts (project_id, release_id, filename, sha256, size, python_tags, abi_tags,
+                       platform_tags, requires_python, metadata, metadata_sha256, storage_key)
+  select 1, r.id, 'benchpkg-' || r.version || '-' || t || '.whl', encode(sha256(r.version::bytea || t::bytea), 'hex'),
+         100000, '{cp311}', '{cp311}', '{linux_x86_64}', '>=3.8', 'Metadata-Version: 2.1',
+         encode(sha256(r.version::bytea), 'hex'), 'wheels/' || r.id || t
+  from releases r, unnest(array['cp311-cp311-linux_x86_64', 'cp312-cp312-linux_x86_64']) t;
+SQL
+
+KILN_DATABASE_URL=$url KILN_STORAGE=fs KILN_STORAGE_DIR=$work/artifacts KILN_LOG=warn \
+  taskset -c 0 build/release/backend/kiln-backend --listen 127.0.0.1:$port_kiln 2>"$work/kiln.log" &
+kiln_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port_kiln/readyz" >/dev/null && break; sleep 0.1; done
+page=/simple/benchpkg/
+accept='Accept: text/html'
+mkdir -p "$work/www/simple/benchpkg"
+curl -sf -H "$accept" "http://127.0.0.1:$port_kiln$page" >"$work/www/simple/benchpkg/index.html"
+bytes=$(wc -c <"$work/www/simple/benchpkg/index.html")
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+daemon on;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type text/html;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port_nginx;
+    root $work/www;
+    index index.html;
+  }
+}
+NGINX
+taskset -c 0 "$nginx_bin" -c "$work/nginx.conf" -e "$work/nginx.err"
+sleep 0.3
+
+run() { # url -> req/s
+  taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -H "$accept" "$1" 2>/dev/null |
+    awk '/Requests\/sec/ {print $2}'
+}
+# Warm both, then alternate rounds so drift hits both alike.
+run "http://127.0.0.1:$port_kiln$page" >/dev/null; secs_saved=$secs; secs=2
+run "http://127.0.0.1:$port_nginx$page" >/dev/null; secs=$secs_saved
+k1=$(run "http://127.0.0.1:$port_kiln$page")
+n1=$(run "http://127.0.0.1:$port_nginx$page")
+echo "page: $page ($bytes bytes), $conns connections, ${secs}s per run, 1 worker each"
+echo "kiln-backend: $k1 req/s"
+echo "nginx:        $n1 req/s"
+awk -v k="$k1" -v n="$n1" 'BEGIN { printf "ratio:        %.2fx nginx\n", k / n }'

@@ -15,9 +15,9 @@
 # Ports (all on 127.0.0.1; gRPC ports are set explicitly so that none lands
 # on 8080, the Kiln backend's port, or 54329, scripts/db.sh's PostgreSQL):
 #   S3 gateway   ${KILN_S3_PORT:-8333}   (its gRPC: S3 port + 10000, 18333)
-#   master       9333                    (gRPC 19333)
-#   volume       9340                    (gRPC 19340; SeaweedFS' default, 8080, is avoided)
-#   filer        8888                    (gRPC 18888)
+#   master       S3 port + 1000, 9333    (gRPC 19333)
+#   volume       S3 port + 1007, 9340    (gRPC 19340; SeaweedFS' default, 8080, is avoided)
+#   filer        S3 port + 555,  8888    (gRPC 18888)
 # The Iceberg (8181) and Lance (9101) endpoints of the S3 gateway are disabled,
 # and so are telemetry, IAM, WebDAV, SFTP and the message queue.
 #
@@ -60,9 +60,11 @@ SEAWEEDFS_VERSION=${KILN_SEAWEEDFS_VERSION:-4.48}
 
 HOST=127.0.0.1
 S3_PORT=${KILN_S3_PORT:-8333}
-MASTER_PORT=9333
-VOLUME_PORT=9340
-FILER_PORT=8888
+# The other ports follow the S3 port, so a second instance (another checkout, a
+# CI run beside a developer's farm) only needs a different KILN_S3_PORT.
+MASTER_PORT=$((S3_PORT + 1000))
+VOLUME_PORT=$((S3_PORT + 1007))
+FILER_PORT=$((S3_PORT + 555))
 REGION=us-east-1
 BUCKET=${KILN_S3_BUCKET:-kiln}
 ACCESS_KEY=${KILN_S3_ACCESS_KEY:-kiln}
@@ -74,8 +76,8 @@ usage() { echo "$USAGE" >&2; exit 2; }
 msg() { printf 's3: %s\n' "$*"; }
 die() { printf 's3: error: %s\n' "$*" >&2; exit 1; }
 
-if ! [[ $S3_PORT =~ ^[0-9]+$ ]] || ((S3_PORT < 1 || S3_PORT > 55535)); then
-    die "bad KILN_S3_PORT: $S3_PORT (its gRPC port is KILN_S3_PORT + 10000)"
+if ! [[ $S3_PORT =~ ^[0-9]+$ ]] || ((S3_PORT < 1024 || S3_PORT > 54500)); then
+    die "bad KILN_S3_PORT: $S3_PORT (1024-54500; the others are derived from it, gRPC ports +10000)"
 fi
 [[ $BUCKET =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]] || die "bad bucket name: $BUCKET"
 [[ -n $ACCESS_KEY && -n $SECRET_KEY ]] || die "KILN_S3_ACCESS_KEY and KILN_S3_SECRET_KEY must not be empty"

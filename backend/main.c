@@ -133,6 +133,17 @@ int main(int argc, char **argv)
 	info.max_http_header_pool = 1024;
 	info.pt_serv_buf_size = 64 * 1024;
 	info.options = LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (*config_get(&cfg, CONFIG_TLS_CERT) || *config_get(&cfg, CONFIG_TLS_KEY)) {
+		if (!*config_get(&cfg, CONFIG_TLS_CERT) || !*config_get(&cfg, CONFIG_TLS_KEY)) {
+			kerr_set(&e, KERR_INVAL, "KILN_TLS_CERT and KILN_TLS_KEY go together");
+			goto fail;
+		}
+		/* TLS brings HTTP/2 (ALPN "h2", "http/1.1"); every handler copes with both. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = config_get(&cfg, CONFIG_TLS_CERT);
+		info.ssl_private_key_filepath = config_get(&cfg, CONFIG_TLS_KEY);
+		info.alpn = "h2,http/1.1";
+	}
 	srv.context = lws_create_context(&info);
 	if (!srv.context) {
 		kerr_set(&e, KERR_IO, "could not listen on %s (in use, or not an address here?)",
@@ -162,8 +173,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, backend__on_signal);
 	signal(SIGINT, backend__on_signal);
-	log_info("listening", "addr=%s port=%d frontend=%s storage=%s", *addr ? addr : "*", port,
-		 srv.frontend_dir, storage_driver_name(srv.storage));
+	log_info("listening", "addr=%s port=%d tls=%s frontend=%s storage=%s", *addr ? addr : "*",
+		 port, *config_get(&cfg, CONFIG_TLS_CERT) ? "on" : "off", srv.frontend_dir,
+		 storage_driver_name(srv.storage));
 	while (!srv.stop)
 		if (lws_service(srv.context, 0) < 0)
 			break;

@@ -26,6 +26,12 @@
  * KERR_AGAIN for a failure worth retrying later (S3 5xx, connection refused),
  * KERR_IO for other I/O failures, KERR_PROTO for an S3 answer Kiln cannot read.
  * S3 messages carry the S3 error Code and Message of the response.
+ *
+ * S3 requests time out when connecting takes over 10 s or a transfer moves less
+ * than 1 KiB/s for 60 s. Idempotent requests (all but the multipart create and
+ * complete) are tried up to 3 times over about 1.5 s on KERR_AGAIN, unless
+ * bytes already reached a get's sink. Uploads send the sha256 of their body as
+ * x-amz-content-sha256, computed by reading the file once before sending it.
  */
 #ifndef KILN_STORAGE_H
 #define KILN_STORAGE_H

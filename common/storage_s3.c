@@ -10,8 +10,9 @@
  * errors) are buffered, under a size limit.
  *
  * Payloads are signed: the x-amz-content-sha256 of a PUT is the sha256 of the
- * bytes, computed by reading the file (or part) once before sending it, so the
- * store itself rejects a body that changed or was damaged on the way.
+ * bytes, computed by reading the file (or part) once before sending it, so a
+ * store that checks it (AWS S3 does; SeaweedFS 4.48 does not) rejects a body
+ * that changed or was damaged on the way.
  */
 #include "common/storage_driver.h"
 

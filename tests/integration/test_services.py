@@ -24,18 +24,8 @@ def test_db_start_is_idempotent_and_serves_the_app_role(pg_url):
         assert c.execute("show listen_addresses").fetchone()[0] in ("127.0.0.1", "localhost")
 
 
-@pytest.fixture(scope="module")
-def s3_env():
-    run([S3, "start"], timeout=300)
-    env = {}
-    for line in run([S3, "env"]).stdout.splitlines():
-        if line.startswith("export "):
-            k, v = line[len("export "):].split("=", 1)
-            env[k] = v.strip("'\"")
-    return env
-
-
-def test_s3_requires_signatures_and_round_trips(s3_env, tmp_path):
+def test_s3_requires_signatures_and_round_trips(s3, tmp_path):
+    s3_env = s3
     endpoint, bucket = s3_env["KILN_S3_ENDPOINT"], s3_env["KILN_S3_BUCKET"]
     user = f'{s3_env["KILN_S3_ACCESS_KEY"]}:{s3_env["KILN_S3_SECRET_KEY"]}'
     body = tmp_path / "obj"
@@ -55,7 +45,7 @@ def test_s3_requires_signatures_and_round_trips(s3_env, tmp_path):
     assert no_sig.value.code in (401, 403)
 
 
-def test_s3_start_is_idempotent(s3_env):
+def test_s3_start_is_idempotent(s3):
     assert run([S3, "start"], timeout=300).returncode == 0
     assert run([S3, "status"]).returncode == 0
 

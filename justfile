@@ -69,3 +69,7 @@ migrate: build db
 # Open psql on Kiln's database
 psql *ARGS:
     scripts/db.sh psql {{ARGS}}
+
+# Regenerate README's configuration table from the code
+readme: build
+    scripts/readme-config.sh

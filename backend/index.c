@@ -37,13 +37,14 @@ static const char index__sql_project[] =
 	" from projects p"
 	" join artifacts a on a.project_id = p.id"
 	" join releases r on r.id = a.release_id"
-	" where p.normalized = $1 and p.deleted_at is null";
+	" where p.normalized = $1 and p.deleted_at is null and a.published_at is not null";
 
 static const char index__sql_root[] =
 	"select p.name, p.normalized, p.index_serial,"
 	" (select coalesce(max(index_serial), 0) from projects)"
 	" from projects p"
-	" where p.deleted_at is null and exists (select 1 from artifacts a where a.project_id = p.id)"
+	" where p.deleted_at is null and exists (select 1 from artifacts a where a.project_id = p.id"
+	" and a.published_at is not null)"
 	" order by p.normalized";
 
 struct index_load {

@@ -4,6 +4,8 @@
  * own (everything is in Postgres and object storage), so replicas can run side
  * by side behind a load balancer.
  */
+#include "backend/downloads.h"
+#include "backend/builder_ws.h"
 #include "backend/http.h"
 #include "backend/index.h"
 #include "backend/metrics.h"
@@ -72,9 +74,10 @@ static int backend__parse_listen(const char *s, char *addr, size_t n, int *port,
 	return 0;
 }
 
-static const struct lws_protocols backend__protocols[] = {
+static struct lws_protocols backend__protocols[] = {
 	{ "http", http_lws_callback, sizeof(struct http_req), 0, 0, NULL, 0 },
 	{ PGPOOL_PROTOCOL_NAME, pgpool_lws_callback, 0, 0, 0, NULL, 0 },
+	{ BUILDER_WS_PROTOCOL, builder_ws_callback, 0, 65536, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
 	srv.metrics = metrics_new();
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, backend__lws_log);
+	/* The channel's session size lives with its (private) struct. */
+	backend__protocols[2].per_session_data_size = builder_ws_session_size;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
 	info.iface = *addr ? addr : NULL;
@@ -164,8 +169,16 @@ int main(int argc, char **argv)
 		kerr_set(&e, KERR_INTERNAL, "could not start worker threads");
 		goto fail;
 	}
+	if (builder_ws_init(&srv)) {
+		kerr_set(&e, KERR_INTERNAL, "could not start the job dispatcher");
+		goto fail;
+	}
 	if (index_init(&srv)) {
 		kerr_set(&e, KERR_INTERNAL, "could not set up the index cache");
+		goto fail;
+	}
+	if (downloads_init(&srv)) {
+		kerr_set(&e, KERR_INTERNAL, "could not set up downloads");
 		goto fail;
 	}
 
@@ -181,6 +194,8 @@ int main(int argc, char **argv)
 			break;
 	log_info("shutting down", NULL);
 	rc = 0;
+	/* Write the download counts still in memory before the pool goes away. */
+	downloads_shutdown(&srv);
 	/* Let in-flight uploads finish their storage work before the loop goes away. */
 	workers_free(srv.workers);
 	srv.workers = NULL;
@@ -190,6 +205,8 @@ fail:
 	workers_free(srv.workers);
 	pgpool_free(srv.db);
 	index_release(&srv);
+	builder_ws_release(&srv);
+	downloads_release(&srv);
 	storage_free(srv.storage);
 	if (srv.context)
 		lws_context_destroy(srv.context);

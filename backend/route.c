@@ -1,6 +1,12 @@
 /* route: the URL table and its matcher (contract in route.h). */
 #include "backend/route.h"
 
+#include "backend/api.h"
+#include "backend/api_builds.h"
+#include "backend/api_downloads.h"
+#include "backend/api_farm.h"
+#include "backend/api_projects.h"
+#include "backend/downloads.h"
 #include "backend/health.h"
 #include "backend/index.h"
 #include "backend/static_files.h"
@@ -17,6 +23,19 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/simple/", "simple_root", index_handle_root, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/*", "simple_redirect", index_handle_redirect, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/*/", "simple_project", index_handle_project, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/files/*/*", "files", downloads_handle_file, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects", "api_projects", api_projects_handle_list, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects/*", "api_project", api_projects_handle_detail, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects/*/releases/*", "api_release", api_projects_handle_release, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects/*/downloads", "api_downloads", api_downloads_handle, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/artifacts/*", "api_artifact", api_builds_handle_artifact, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/builds", "api_builds", api_builds_handle_list, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/builds/*", "api_build", api_builds_handle_detail, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/targets", "api_targets", api_farm_handle_targets, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/builders", "api_builders", api_farm_handle_builders, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/stats", "api_stats", api_farm_handle_stats, 0, 0 },
+	/* Keep last of the /api routes: other API paths answer a JSON 404, not the UI. */
+	{ HTTP_GET | HTTP_HEAD, "/api/**", "api_unknown", api_handle_not_found, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/**", "static", static_files_handle, 0, 0 },
 	{ 0, NULL, NULL, NULL, 0, 0 },
 };

@@ -15,6 +15,8 @@ struct metrics;
 struct index_cache;
 struct storage;
 struct workers;
+struct bws_state;
+struct downloads;
 
 struct server {
 	const struct config *cfg;
@@ -25,6 +27,8 @@ struct server {
 	struct index_cache *index;
 	struct storage *storage;  /* artifacts and logs (fs or s3 driver) */
 	struct workers *workers;  /* blocking work off the loop */
+	struct bws_state *builders; /* connected builders and the dispatcher */
+	struct downloads *downloads; /* file lookups and download counters */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */
 	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */

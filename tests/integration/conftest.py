@@ -94,3 +94,100 @@ def kilnctl():
     def call(url, *args, check=True):
         return run([KILNCTL, *args], env={"KILN_DATABASE_URL": url}, check=check)
     return call
+
+
+BACKEND = BUILD / "backend" / "kiln-backend"
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Backend:
+    """A running kiln-backend: its base URL, HTTP helpers, and its log."""
+
+    def __init__(self, proc, url, log_path, env):
+        self.proc, self.url, self.log_path, self.env = proc, url, log_path, env
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        """(status, headers as a dict with lowercase names, body bytes); never follows redirects."""
+        import http.client
+        host, port = self.url.split("//", 1)[1].split(":")
+        c = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; fails the test if a sanitizer reported anything."""
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"kiln-backend did not stop on SIGTERM\n{self.log()}")
+        log = self.log()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in log, f"sanitizer report in kiln-backend's log:\n{log}"
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def backend_factory(tmp_path_factory):
+    """start(database_url, storage="fs"|"s3", env={...}) -> Backend, stopped at module end.
+
+    Each backend gets its own data dir, fs storage dir and loopback port; for
+    storage="s3" pass the s3 fixture's variables (and a bucket) in env.
+    """
+    import time
+    import urllib.request
+    started = []
+
+    def start(database_url, storage="fs", env=None):
+        home = tmp_path_factory.mktemp("backend")
+        port = free_port()
+        full = {
+            "KILN_DATABASE_URL": database_url,
+            "KILN_HTTP_LISTEN": f"127.0.0.1:{port}",
+            "KILN_FRONTEND_DIR": str(ROOT / "frontend"),
+            "KILN_DATA_DIR": str(home),
+            "KILN_STORAGE": storage,
+            "KILN_STORAGE_DIR": str(home / "artifacts"),
+            "KILN_LOG": "info",
+        }
+        full.update(env or {})
+        log_path = home / "backend.log"
+        proc = subprocess.Popen([str(BACKEND)], env={**os.environ, **full},
+                                stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
+        b = Backend(proc, f"http://127.0.0.1:{port}", log_path, full)
+        started.append(b)
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(b.url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return b
+            except Exception:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"kiln-backend did not become ready\n{b.log()}")
+            time.sleep(0.1)
+
+    yield start
+    for b in started:
+        b.stop()

@@ -49,11 +49,14 @@ def make_wheel(name, version, tag="py3-none-any", requires_python=None, module_b
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         record = []
         for path, data in files.items():
-            z.writestr(path, data)
+            # Fixed timestamps: the same inputs give the same bytes, as reproducible builds do.
+            z.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
             record.append(f"{path},{_record_hash(data)},{len(data)}")
         if "RECORD" not in drop:
             record.append(f"{di}/RECORD,,")
-            z.writestr(f"{di}/RECORD", "\n".join(record) + "\n")
+            z.writestr(zipfile.ZipInfo(f"{di}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)),
+                       "\n".join(record) + "\n", compress_type=zipfile.ZIP_DEFLATED)
     return filename or f"{dist}-{tag}.whl", buf.getvalue()
 
 

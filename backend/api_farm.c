@@ -1,0 +1,135 @@
+/* api_farm: targets, builders and the home page counters (contract in api_farm.h). */
+#include "backend/api_farm.h"
+
+#include "backend/api.h"
+
+/* ---- GET /api/v1/targets ---- */
+
+static const char api_farm__sql_targets[] =
+	"select t.name, t.image, t.python_tag, t.python_version, t.platform, t.enabled,"
+	" " API_TS("t.created_at") ","
+	" (select count(*) from jobs j where j.target_id = t.id and j.state = 'queued'),"
+	" (select count(*) from jobs j where j.target_id = t.id"
+	"  and j.state in ('assigned', 'running'))"
+	" from targets t order by t.name limit 500";
+
+static void api_farm__targets_done(struct http_req *req, PGresult *r)
+{
+	static const struct api_field f[] = {
+		{ "name", API_STR }, { "image", API_STR }, { "python_tag", API_STR },
+		{ "python_version", API_STR }, { "platform", API_STR }, { "enabled", API_BOOL },
+		{ "created_at", API_STR }, { "queued", API_INT }, { "running", API_INT },
+	};
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+
+	buf_puts(&b, "{\"targets\":[");
+	for (int i = 0; i < PQntuples(r); i++) {
+		buf_puts(&b, i ? ",{" : "{");
+		api_json_fields(&b, r, i, 0, f, sizeof(f) / sizeof(f[0]));
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	api_respond(req, &b);
+}
+
+void api_farm_handle_targets(struct http_req *req)
+{
+	api_query(req, api_farm__sql_targets, 0, NULL, api_farm__targets_done);
+}
+
+/* ---- GET /api/v1/builders ---- */
+
+/* Never the token hash: the columns are named, not starred. */
+static const char api_farm__sql_builders[] =
+	"select b.name,"
+	" case when not b.enabled then 'disabled' when b.paused then 'paused' else 'enabled' end,"
+	" b.capabilities, b.version, " API_TS("b.last_seen_at") ", " API_TS("b.created_at") ","
+	" coalesce(b.last_seen_at > now() - interval '2 minutes', false),"
+	" (select count(*) from jobs j where j.builder_id = b.id"
+	"  and j.state in ('assigned', 'running'))"
+	" from builders b order by b.name limit 500";
+
+static void api_farm__builders_done(struct http_req *req, PGresult *r)
+{
+	static const struct api_field f[] = {
+		{ "name", API_STR }, { "state", API_STR }, { "capabilities", API_JSON },
+		{ "version", API_STR }, { "last_seen", API_STR }, { "created_at", API_STR },
+		{ "online", API_BOOL }, { "active_jobs", API_INT },
+	};
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+
+	buf_puts(&b, "{\"builders\":[");
+	for (int i = 0; i < PQntuples(r); i++) {
+		buf_puts(&b, i ? ",{" : "{");
+		api_json_fields(&b, r, i, 0, f, sizeof(f) / sizeof(f[0]));
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	api_respond(req, &b);
+}
+
+void api_farm_handle_builders(struct http_req *req)
+{
+	api_query(req, api_farm__sql_builders, 0, NULL, api_farm__builders_done);
+}
+
+/* ---- GET /api/v1/stats ---- */
+
+/*
+ * Download counts are kept per UTC day, so "the last 24 hours" is the days
+ * that overlap them: today and yesterday.
+ */
+static const char api_farm__sql_stats[] =
+	"select"
+	" (select count(*) from projects p where p.deleted_at is null and exists"
+	"  (select 1 from releases r where r.project_id = p.id and r.deleted_at is null)),"
+	" (select count(*) from releases where deleted_at is null),"
+	" (select count(*) from artifacts where published_at is not null),"
+	" (select count(*) from builds where state = 'succeeded'"
+	"  and finished_at > now() - interval '24 hours'),"
+	" (select count(*) from builds where state = 'failed'"
+	"  and finished_at > now() - interval '24 hours'),"
+	" (select count(*) from jobs where state = 'queued'),"
+	" (select count(*) from jobs where state = 'assigned'),"
+	" (select count(*) from jobs where state = 'running'),"
+	" (select count(*) from builders where last_seen_at > now() - interval '2 minutes'),"
+	" (select coalesce(sum(count), 0)::bigint from download_counts"
+	"  where day >= " API_TODAY " - 1),"
+	" (select coalesce(sum(count), 0)::bigint from download_counts)";
+
+static void api_farm__stats_done(struct http_req *req, PGresult *r)
+{
+	static const struct api_field counts[] = {
+		{ "projects", API_INT }, { "releases", API_INT }, { "artifacts", API_INT },
+	};
+	static const struct api_field builds[] = {
+		{ "succeeded", API_INT }, { "failed", API_INT },
+	};
+	static const struct api_field queue[] = {
+		{ "queued", API_INT }, { "assigned", API_INT }, { "running", API_INT },
+	};
+	static const struct api_field online[] = { { "builders_online", API_INT } };
+	static const struct api_field downloads[] = {
+		{ "last_24h", API_INT }, { "total", API_INT },
+	};
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	int col;
+
+	buf_putc(&b, '{');
+	col = api_json_fields(&b, r, 0, 0, counts, 3);
+	buf_puts(&b, ",\"builds_24h\":{");
+	col = api_json_fields(&b, r, 0, col, builds, 2);
+	buf_puts(&b, "},\"queue\":{");
+	col = api_json_fields(&b, r, 0, col, queue, 3);
+	buf_putc(&b, '}');
+	col = api_json_fields(&b, r, 0, col, online, 1);
+	buf_puts(&b, ",\"downloads\":{");
+	api_json_fields(&b, r, 0, col, downloads, 2);
+	buf_puts(&b, "}}");
+	api_respond(req, &b);
+}
+
+void api_farm_handle_stats(struct http_req *req)
+{
+	api_query(req, api_farm__sql_stats, 0, NULL, api_farm__stats_done);
+}

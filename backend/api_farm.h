@@ -1,0 +1,21 @@
+/*
+ * api_farm: the farm's state in REST API v1 (read side).
+ *
+ *   GET /api/v1/targets    build targets with their queue sizes
+ *   GET /api/v1/builders   builders: name, state (enabled, paused, disabled),
+ *                          capabilities, version, last_seen, online (seen in
+ *                          the last 2 minutes), live jobs. Never token hashes.
+ *   GET /api/v1/stats      the home page counters
+ *
+ * Targets and builders are few: each list answers at most 500, no pagination.
+ */
+#ifndef KILN_API_FARM_H
+#define KILN_API_FARM_H
+
+#include "backend/http.h"
+
+void api_farm_handle_targets(struct http_req *req);
+void api_farm_handle_builders(struct http_req *req);
+void api_farm_handle_stats(struct http_req *req);
+
+#endif

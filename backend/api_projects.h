@@ -1,0 +1,36 @@
+/*
+ * api_projects: the project pages of REST API v1 (read side).
+ *
+ *   GET /api/v1/projects?q=&limit=&cursor=
+ *       Projects that have releases, by normalized name. With q, names that
+ *       start with the (normalized) term come first, then names that contain
+ *       it; the substring scan only runs when the prefix matches do not fill
+ *       the page. cursor is the last normalized name of the previous page.
+ *   GET /api/v1/projects/{name}?limit=&cursor=
+ *       One project: its targets, and a page of its releases newest first by
+ *       PEP 440 (sorted here, not in SQL), each with one status cell per
+ *       target and its artifacts. cursor is the last version of the previous
+ *       page. The newest API_PROJECT_RELEASES_MAX releases (by creation) are
+ *       considered; releases_truncated says when there are more.
+ *   GET /api/v1/projects/{name}/releases/{version}
+ *       One release: the same cells and artifacts, plus its jobs and their
+ *       builds. {version} is matched by its PEP 440 normalized form.
+ *
+ * A {name} that is not normalized answers 301 to the normalized URL. Cell
+ * status per release x target, first that applies: built (an artifact from a
+ * job for that target exists), running (live job assigned or running), queued,
+ * failed (the newest job failed; reason given), skipped (the planner decided
+ * so; reason given), none.
+ */
+#ifndef KILN_API_PROJECTS_H
+#define KILN_API_PROJECTS_H
+
+#include "backend/http.h"
+
+#define API_PROJECT_RELEASES_MAX 5000
+
+void api_projects_handle_list(struct http_req *req);
+void api_projects_handle_detail(struct http_req *req);
+void api_projects_handle_release(struct http_req *req);
+
+#endif

@@ -1,0 +1,978 @@
+/* builder_ws: the builders' channel (contract in builder_ws.h, messages in docs/protocol.md). */
+#include "backend/builder_ws.h"
+
+#include "backend/jobs.h"
+#include "backend/metrics.h"
+#include "backend/pgpool.h"
+#include "backend/server.h"
+#include "backend/workers.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/storage.h"
+#include "common/token.h"
+#include "common/xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BWS_MAX_TARGETS 32
+#define BWS_MAX_SLOTS 64
+#define BWS_MAX_LOG_CHUNK (256 * 1024)
+
+struct bws_msg {
+	struct bws_msg *next;
+	size_t len;
+	unsigned char data[]; /* LWS_PRE headroom, then the text */
+};
+
+/* A handle async callbacks hold: conn is NULL once the connection closed. */
+struct bws_ref {
+	struct builder_conn *conn;
+	int refs;
+};
+
+struct builder_conn {
+	struct lws *wsi;
+	struct server *srv;
+	struct bws_ref *ref;
+	int authed;
+	int hello_pending;
+	long long builder_id;
+	char name[64];
+	char targets[2048];   /* Postgres array literal of target names */
+	int slots;
+	int running;          /* jobs held on this connection */
+	int claiming;
+	int draining;
+	int paused;
+	int closing;
+	int in_message;       /* between a message's first and final fragment */
+	struct buf rx;
+	struct bws_msg *out_head, *out_tail;
+	lws_sorted_usec_list_t lease_sul;
+	struct builder_conn *next; /* in the server's list */
+};
+
+const size_t builder_ws_session_size = sizeof(struct builder_conn);
+
+struct bws_state {
+	struct server *srv;
+	struct builder_conn *conns;
+	int lease_s;
+	lws_sorted_usec_list_t reap_sul;
+	lws_sorted_usec_list_t dispatch_sul;
+};
+
+static struct bws_state *bws__state(struct server *srv)
+{
+	return srv->builders;
+}
+
+/* --- references for async work ------------------------------------------ */
+
+static struct bws_ref *bws__ref(struct builder_conn *c)
+{
+	c->ref->refs++;
+	return c->ref;
+}
+
+static struct builder_conn *bws__unref(struct bws_ref *r)
+{
+	struct builder_conn *c = r->conn;
+	if (--r->refs == 0)
+		free(r);
+	return c;
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+static void bws__send(struct builder_conn *c, const char *text, size_t n)
+{
+	struct bws_msg *m = xmalloc(sizeof(*m) + LWS_PRE + n);
+
+	m->next = NULL;
+	m->len = n;
+	memcpy(m->data + LWS_PRE, text, n);
+	if (c->out_tail)
+		c->out_tail->next = m;
+	else
+		c->out_head = m;
+	c->out_tail = m;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void bws__send_buf(struct builder_conn *c, const struct buf *b)
+{
+	bws__send(c, b->ptr, b->len);
+}
+
+/* Send an error and close once it is out. */
+static void bws__fail(struct builder_conn *c, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void bws__fail(struct builder_conn *c, const char *code, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(8192);
+	char msg[1024], q[1100];
+	va_list ap;
+
+	if (c->closing)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_puts(&b, "{\"type\":\"error\",\"code\":");
+	json_append_str(&b, code);
+	buf_puts(&b, ",\"message\":");
+	json_append_str(&b, msg);
+	buf_puts(&b, "}");
+	bws__send_buf(c, &b);
+	buf_release(&b);
+	c->closing = 1;
+	log_warn("builder connection refused", "builder=%s code=%s reason=%s",
+		 c->name[0] ? c->name : "-", code, log_quote(q, sizeof(q), msg));
+	metrics_add(c->srv->metrics, "kiln_builder_protocol_errors_total",
+		    "Builder connections closed for a protocol error.", 1);
+}
+
+static void bws__send_cancel(struct builder_conn *c, long long job, const char *reason)
+{
+	struct buf b = BUF_INIT(4096);
+	buf_printf(&b, "{\"type\":\"cancel\",\"job\":%lld,\"reason\":", job);
+	json_append_str(&b, reason);
+	buf_putc(&b, '}');
+	bws__send_buf(c, &b);
+	buf_release(&b);
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+struct bws_claim {
+	struct bws_ref *ref;
+	char token[TOKEN_LEN + 1];
+};
+
+static void bws__claim(struct builder_conn *c);
+
+static void bws__send_job(struct builder_conn *c, PGresult *r, const char *token)
+{
+	const struct config *cfg = c->srv->cfg;
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	const char *git_url = PQgetvalue(r, 0, JOBS_C_GIT_URL);
+
+	buf_printf(&b, "{\"type\":\"job\",\"job\":%s,\"build\":%s,\"attempt\":%s,\"max_attempts\":%s,"
+		       "\"lease\":\"%s\",\"project\":",
+		   PQgetvalue(r, 0, JOBS_C_JOB), PQgetvalue(r, 0, JOBS_C_BUILD),
+		   PQgetvalue(r, 0, JOBS_C_ATTEMPT), PQgetvalue(r, 0, JOBS_C_MAX_ATTEMPTS), token);
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PROJECT));
+	buf_puts(&b, ",\"version\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_VERSION));
+	buf_puts(&b, ",\"target\":{\"name\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_TARGET));
+	buf_puts(&b, ",\"image\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_IMAGE));
+	buf_puts(&b, ",\"python_tag\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PYTAG));
+	buf_puts(&b, ",\"python_version\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PYVER));
+	buf_puts(&b, ",\"platform\":");
+	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PLATFORM));
+	buf_puts(&b, "},\"source\":");
+	if (*git_url) {
+		buf_puts(&b, "{\"kind\":\"git\",\"url\":");
+		json_append_str(&b, git_url);
+		buf_puts(&b, ",\"commit\":");
+		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_GIT_COMMIT));
+	} else {
+		buf_puts(&b, "{\"kind\":\"sdist\",\"url\":");
+		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_URL));
+		buf_puts(&b, ",\"sha256\":");
+		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_SHA));
+		buf_puts(&b, ",\"filename\":");
+		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_NAME));
+	}
+	buf_printf(&b, "},\"limits\":{\"timeout_s\":%ld,\"memory_mib\":4096,\"cpus\":2,"
+		       "\"pids\":1024,\"log_bytes\":%d,\"output_bytes\":%ld},"
+		       "\"upload\":\"/api/v1/jobs/%s/artifacts/\"}",
+		   config_get_int(cfg, CONFIG_JOB_TIMEOUT), 64 << 20,
+		   config_get_int(cfg, CONFIG_MAX_UPLOAD) * 4, PQgetvalue(r, 0, JOBS_C_JOB));
+	bws__send_buf(c, &b);
+	buf_release(&b);
+	log_info("job assigned", "job=%s build=%s attempt=%s builder=%s project=%s version=%s target=%s",
+		 PQgetvalue(r, 0, JOBS_C_JOB), PQgetvalue(r, 0, JOBS_C_BUILD),
+		 PQgetvalue(r, 0, JOBS_C_ATTEMPT), c->name, PQgetvalue(r, 0, JOBS_C_PROJECT),
+		 PQgetvalue(r, 0, JOBS_C_VERSION), PQgetvalue(r, 0, JOBS_C_TARGET));
+	metrics_add(c->srv->metrics, "kiln_jobs_dispatched_total", "Jobs handed to builders.", 1);
+}
+
+static void bws__claimed(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_claim *cl = ctx;
+	struct builder_conn *c = bws__unref(cl->ref);
+
+	if (!c) {
+		/* The builder left while we claimed: the lease will expire and the reaper requeues. */
+		free(cl);
+		return;
+	}
+	c->claiming = 0;
+	if (err) {
+		log_warn("claim failed", "builder=%s error=\"%s\"", c->name, err);
+	} else if (PQntuples(r) == 1) {
+		c->running++;
+		bws__send_job(c, r, cl->token);
+		bws__claim(c); /* more free slots? */
+	}
+	free(cl);
+}
+
+static void bws__claim(struct builder_conn *c)
+{
+	struct bws_claim *cl;
+	char hash[65];
+
+	if (!c->authed || c->closing || c->draining || c->paused || c->claiming ||
+	    c->running >= c->slots)
+		return;
+	cl = xcalloc(1, sizeof(*cl));
+	if (token_new(cl->token) || token_hash(cl->token, hash)) {
+		free(cl);
+		return;
+	}
+	cl->ref = bws__ref(c);
+	c->claiming = 1;
+	if (!jobs_claim(c->srv->db, c->targets, c->builder_id, hash, bws__state(c->srv)->lease_s,
+			bws__claimed, cl)) {
+		c->claiming = 0;
+		bws__unref(cl->ref);
+		free(cl);
+	}
+}
+
+void builder_ws_dispatch(struct server *srv)
+{
+	struct bws_state *st = bws__state(srv);
+	if (!st)
+		return;
+	for (struct builder_conn *c = st->conns; c; c = c->next)
+		bws__claim(c);
+}
+
+void builder_ws_cancel(struct server *srv, long long builder_id, long long job, const char *reason)
+{
+	struct bws_state *st = bws__state(srv);
+	if (!st)
+		return;
+	for (struct builder_conn *c = st->conns; c; c = c->next)
+		if (c->authed && c->builder_id == builder_id) {
+			bws__send_cancel(c, job, reason);
+			if (c->running > 0)
+				c->running--;
+		}
+}
+
+int builder_ws_count(const struct server *srv)
+{
+	int n = 0;
+	const struct bws_state *st = srv->builders;
+	if (!st)
+		return 0;
+	for (const struct builder_conn *c = st->conns; c; c = c->next)
+		n += c->authed;
+	return n;
+}
+
+/* --- storage cleanup of dropped artifacts ---------------------------------- */
+
+struct bws_delete {
+	struct server *srv;
+	char *keys; /* Postgres text array literal */
+};
+
+static void bws__delete_run(void *arg)
+{
+	struct bws_delete *d = arg;
+	char *p = d->keys;
+
+	/* "{k1,k2}": keys are [A-Za-z0-9._/-], so no quoting to undo. */
+	if (*p == '{')
+		p++;
+	while (*p && *p != '}') {
+		size_t n = strcspn(p, ",}");
+		char key[1100];
+		struct kerr e;
+
+		if (n && n < sizeof(key)) {
+			memcpy(key, p, n);
+			key[n] = '\0';
+			if (storage_delete(d->srv->storage, key, &e))
+				log_warn("could not delete a dropped artifact", "key=%s", key);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
+static void bws__delete_done(void *arg)
+{
+	struct bws_delete *d = arg;
+	free(d->keys);
+	free(d);
+}
+
+static void bws__delete_keys(struct server *srv, const char *keys)
+{
+	struct bws_delete *d;
+
+	if (!keys || !strcmp(keys, "{}") || !*keys)
+		return;
+	d = xcalloc(1, sizeof(*d));
+	d->srv = srv;
+	d->keys = xstrdup(keys);
+	if (workers_submit(srv->workers, bws__delete_run, bws__delete_done, d))
+		bws__delete_done(d);
+}
+
+/* --- messages ---------------------------------------------------------------- */
+
+enum bws_kind { BWS_PROGRESS, BWS_LOG, BWS_FINISH };
+
+struct bws_jobq {
+	struct bws_ref *ref;
+	enum bws_kind kind;
+	long long job;
+};
+
+static void bws__stale_checked(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_jobq *q = ctx;
+	struct builder_conn *c = bws__unref(q->ref);
+
+	if (c && !err) {
+		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't') {
+			/* It was ours once: the lease ran out or it was cancelled. Stop it, keep the connection. */
+			bws__send_cancel(c, q->job, "this job is no longer yours (its lease expired or it "
+						    "was cancelled)");
+		} else {
+			bws__fail(c, "not_your_job", "job %lld was never assigned to builder %s", q->job,
+				  c->name);
+		}
+	}
+	free(q);
+}
+
+/* A job message matched no held job: tell apart a lost lease from a foreign job. */
+static void bws__stale(struct builder_conn *c, struct bws_jobq *q)
+{
+	q->ref = bws__ref(c);
+	if (!jobs_check(c->srv->db, q->job, c->builder_id, bws__stale_checked, q)) {
+		bws__unref(q->ref);
+		free(q);
+	}
+}
+
+static void bws__job_done(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_jobq *q = ctx;
+	struct builder_conn *c = bws__unref(q->ref);
+
+	if (!c) {
+		free(q);
+		return;
+	}
+	if (err) {
+		log_warn("builder message not stored", "builder=%s job=%lld error=\"%s\"", c->name, q->job,
+			 err);
+		free(q);
+		return;
+	}
+	if (q->kind == BWS_FINISH && PQntuples(r) == 1) {
+		log_info("job finished", "job=%lld builder=%s build=%s state=%s published=%s", q->job,
+			 c->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+		metrics_add(c->srv->metrics, "kiln_jobs_finished_total", "Jobs finished by builders.", 1);
+		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
+		if (c->running > 0)
+			c->running--;
+		bws__claim(c);
+		free(q);
+		return;
+	}
+	if (PQntuples(r) == 0 && q->kind != BWS_LOG) {
+		bws__stale(c, q);
+		return;
+	}
+	free(q);
+}
+
+static int bws__get_job(struct builder_conn *c, const cJSON *m, long long *job)
+{
+	struct kerr e;
+	int64_t v = 0;
+
+	if (json_get_int_req(m, "job", 1, INT64_MAX, &v, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return -1;
+	}
+	*job = v;
+	return 0;
+}
+
+static void bws__on_progress(struct builder_conn *c, const cJSON *m)
+{
+	static const char *const phases[] = { "fetching", "prefetching", "building", "uploading",
+					      "cleaning" };
+	struct bws_jobq *q;
+	const char *phase = NULL;
+	struct kerr e;
+	long long job;
+	size_t i;
+
+	if (bws__get_job(c, m, &job))
+		return;
+	if (json_get_str_req(m, "phase", &phase, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return;
+	}
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (!strcmp(phase, phases[i]))
+			break;
+	if (i == sizeof(phases) / sizeof(phases[0])) {
+		bws__fail(c, "bad_message", "unknown phase '%.64s'", phase);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->kind = BWS_PROGRESS;
+	q->job = job;
+	q->ref = bws__ref(c);
+	if (!jobs_progress(c->srv->db, job, c->builder_id, phase, bws__job_done, q)) {
+		bws__unref(q->ref);
+		free(q);
+	}
+}
+
+static void bws__on_log(struct builder_conn *c, const cJSON *m)
+{
+	struct bws_jobq *q;
+	const char *data = NULL;
+	struct kerr e;
+	int64_t seq = 0;
+	long long job;
+
+	if (bws__get_job(c, m, &job))
+		return;
+	if (json_get_int_req(m, "seq", 0, 999999999, &seq, &e) ||
+	    json_get_str_req(m, "data", &data, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return;
+	}
+	if (strlen(data) > BWS_MAX_LOG_CHUNK) {
+		bws__fail(c, "too_big", "log chunk over %d bytes", BWS_MAX_LOG_CHUNK);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->kind = BWS_LOG;
+	q->job = job;
+	q->ref = bws__ref(c);
+	if (!jobs_log(c->srv->db, job, c->builder_id, seq, data, bws__job_done, q)) {
+		bws__unref(q->ref);
+		free(q);
+	}
+}
+
+static void bws__on_finish(struct builder_conn *c, const cJSON *m)
+{
+	struct bws_jobq *q;
+	const char *status = NULL, *reason = "";
+	struct kerr e;
+	int64_t exit_code = 0, duration = 0;
+	long long job;
+
+	if (bws__get_job(c, m, &job))
+		return;
+	if (json_get_str_req(m, "status", &status, &e) ||
+	    json_get_int(m, "exit_code", -1000000, 1000000, &exit_code, &e) ||
+	    json_get_int(m, "duration_ms", 0, INT64_MAX, &duration, &e) ||
+	    json_get_str(m, "reason", &reason, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return;
+	}
+	if (strcmp(status, "succeeded") && strcmp(status, "failed") && strcmp(status, "retry")) {
+		bws__fail(c, "bad_message", "status must be succeeded, failed or retry, got '%.32s'",
+			  status);
+		return;
+	}
+	if (strlen(reason) > 4096) {
+		bws__fail(c, "too_big", "reason over 4096 bytes");
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->kind = BWS_FINISH;
+	q->job = job;
+	q->ref = bws__ref(c);
+	if (!jobs_finish(c->srv->db, job, c->builder_id, status, reason, exit_code, duration,
+			 bws__job_done, q)) {
+		bws__unref(q->ref);
+		free(q);
+	}
+}
+
+/* --- hello ----------------------------------------------------------------- */
+
+struct bws_hello {
+	struct bws_ref *ref;
+	char name[64];
+	char *caps;   /* capabilities JSON to store */
+	long long *running;
+	int nrunning;
+	int slots;
+	char targets[2048];
+};
+
+static void bws__hello_free(struct bws_hello *h)
+{
+	free(h->caps);
+	free(h->running);
+	free(h);
+}
+
+static void bws__resume_checked(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_jobq *q = ctx;
+	struct builder_conn *c = bws__unref(q->ref);
+
+	if (c && !err) {
+		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't') {
+			/* Still ours: keep building it across the reconnect. */
+		} else {
+			if (c->running > 0)
+				c->running--;
+			bws__send_cancel(c, q->job, "this job is no longer yours (its lease expired while "
+						    "you were away)");
+		}
+		bws__claim(c);
+	}
+	free(q);
+}
+
+static void bws__lease_tick(lws_sorted_usec_list_t *sul);
+
+static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
+{
+	struct bws_state *st = bws__state(c->srv);
+	struct buf b = BUF_INIT(4096);
+
+	c->authed = 1;
+	c->slots = h->slots;
+	memcpy(c->targets, h->targets, sizeof(c->targets));
+	c->next = st->conns;
+	st->conns = c;
+	buf_puts(&b, "{\"type\":\"welcome\",\"protocol\":1,\"builder\":");
+	json_append_str(&b, c->name);
+	buf_printf(&b, ",\"lease_s\":%d,\"heartbeat_s\":%d}", st->lease_s, st->lease_s / 3);
+	bws__send_buf(c, &b);
+	buf_release(&b);
+	log_info("builder connected", "builder=%s slots=%d targets=%s resumed=%d", c->name, c->slots,
+		 c->targets, h->nrunning);
+	/* Jobs it says it still runs: keep those still its own, cancel the others. */
+	c->running = h->nrunning;
+	for (int i = 0; i < h->nrunning; i++) {
+		struct bws_jobq *q = xcalloc(1, sizeof(*q));
+		q->job = h->running[i];
+		q->ref = bws__ref(c);
+		if (!jobs_check(c->srv->db, q->job, c->builder_id, bws__resume_checked, q)) {
+			bws__unref(q->ref);
+			free(q);
+		}
+	}
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->lease_sul, bws__lease_tick,
+			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
+	bws__claim(c);
+}
+
+static void bws__hello_authed(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_hello *h = ctx;
+	struct builder_conn *c = bws__unref(h->ref);
+
+	if (!c)
+		goto done;
+	c->hello_pending = 0;
+	if (err) {
+		bws__fail(c, "unavailable", "database unavailable; reconnect later");
+		goto done;
+	}
+	if (PQntuples(r) != 1) {
+		bws__fail(c, "unauthorized", "unknown or disabled builder token");
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), h->name)) {
+		bws__fail(c, "unauthorized", "this token belongs to builder '%s', not '%s'",
+			  PQgetvalue(r, 0, 1), h->name);
+		goto done;
+	}
+	c->builder_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	c->paused = PQgetvalue(r, 0, 2)[0] == 't';
+	snprintf(c->name, sizeof(c->name), "%s", h->name);
+	bws__welcomed(c, h);
+done:
+	bws__hello_free(h);
+}
+
+static int bws__target_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static void bws__on_hello(struct builder_conn *c, const cJSON *m)
+{
+	const char *token = NULL, *name = NULL, *version = "", *arch = "";
+	const cJSON *targets = NULL, *running = NULL, *it;
+	struct bws_hello *h;
+	struct buf caps = BUF_INIT(8192);
+	struct kerr e;
+	int64_t proto = 0, slots = 0;
+	char hash[65];
+	const char *params[5];
+	size_t o;
+
+	if (c->authed || c->hello_pending) {
+		bws__fail(c, "bad_message", "hello was already received");
+		return;
+	}
+	if (json_get_int_req(m, "protocol", 0, 1000, &proto, &e) ||
+	    json_get_str_req(m, "token", &token, &e) || json_get_str_req(m, "name", &name, &e) ||
+	    json_get_str(m, "version", &version, &e) || json_get_str(m, "arch", &arch, &e) ||
+	    json_get_int_req(m, "slots", 1, BWS_MAX_SLOTS, &slots, &e) ||
+	    json_get_array(m, "targets", &targets, &e) || json_get_array(m, "running", &running, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return;
+	}
+	if (proto != BUILDER_WS_PROTOCOL_VERSION) {
+		bws__fail(c, "unsupported_protocol", "protocol %lld is not supported; this backend speaks %d",
+			  (long long)proto, BUILDER_WS_PROTOCOL_VERSION);
+		return;
+	}
+	if (!token_well_formed(token)) {
+		bws__fail(c, "unauthorized", "malformed builder token");
+		return;
+	}
+	if (!targets || cJSON_GetArraySize(targets) < 1 ||
+	    cJSON_GetArraySize(targets) > BWS_MAX_TARGETS) {
+		bws__fail(c, "bad_message", "field 'targets' must list 1 to %d target names",
+			  BWS_MAX_TARGETS);
+		return;
+	}
+	if (strlen(name) >= sizeof(c->name) || strlen(version) > 64 || strlen(arch) > 32) {
+		bws__fail(c, "bad_message", "name, version or arch too long");
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->slots = (int)slots;
+	o = 0;
+	h->targets[o++] = '{';
+	cJSON_ArrayForEach(it, targets) {
+		if (!cJSON_IsString(it) || !bws__target_name_ok(it->valuestring) ||
+		    o + strlen(it->valuestring) + 2 >= sizeof(h->targets)) {
+			bws__hello_free(h);
+			buf_release(&caps);
+			bws__fail(c, "bad_message", "targets must be target names ([a-z0-9._-], 1-63 chars)");
+			return;
+		}
+		if (o > 1)
+			h->targets[o++] = ',';
+		memcpy(h->targets + o, it->valuestring, strlen(it->valuestring));
+		o += strlen(it->valuestring);
+	}
+	h->targets[o++] = '}';
+	h->targets[o] = '\0';
+	if (running) {
+		int n = cJSON_GetArraySize(running);
+		if (n > BWS_MAX_SLOTS) {
+			bws__hello_free(h);
+			buf_release(&caps);
+			bws__fail(c, "bad_message", "field 'running' lists more than %d jobs", BWS_MAX_SLOTS);
+			return;
+		}
+		h->running = xcalloc((size_t)(n ? n : 1), sizeof(long long));
+		cJSON_ArrayForEach(it, running) {
+			int64_t job = 0;
+			if (!cJSON_IsObject(it) || json_get_int_req(it, "job", 1, INT64_MAX, &job, &e)) {
+				bws__hello_free(h);
+				buf_release(&caps);
+				bws__fail(c, "bad_message", "field 'running' must list {\"job\": id} objects");
+				return;
+			}
+			h->running[h->nrunning++] = job;
+		}
+	}
+	buf_puts(&caps, "{\"version\":");
+	json_append_str(&caps, version);
+	buf_puts(&caps, ",\"arch\":");
+	json_append_str(&caps, arch);
+	buf_printf(&caps, ",\"slots\":%d,\"targets\":[", h->slots);
+	cJSON_ArrayForEach(it, targets) {
+		if (caps.ptr[caps.len - 1] != '[')
+			buf_putc(&caps, ',');
+		json_append_str(&caps, it->valuestring);
+	}
+	buf_puts(&caps, "]}");
+	h->caps = buf_detach(&caps, NULL);
+	token_hash(token, hash);
+	params[0] = hash;
+	params[1] = h->caps;
+	params[2] = version;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	h->ref = bws__ref(c);
+	c->hello_pending = 1;
+	if (!pgpool_query(c->srv->db,
+			  "update builders set capabilities = $2::jsonb, version = nullif($3, ''),"
+			  " last_seen_at = now() where token_hash = $1 and enabled"
+			  " returning id, name, paused::text",
+			  3, params, bws__hello_authed, h)) {
+		bws__unref(h->ref);
+		bws__hello_free(h);
+		c->hello_pending = 0;
+		bws__fail(c, "unavailable", "server busy; reconnect later");
+	}
+}
+
+static void bws__on_message(struct builder_conn *c)
+{
+	cJSON *m = NULL;
+	const char *type = NULL;
+	struct kerr e;
+
+	if (json_parse_object(c->rx.ptr, c->rx.len, &m, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+		return;
+	}
+	if (json_get_str_req(m, "type", &type, &e)) {
+		bws__fail(c, "bad_message", "%s", e.msg);
+	} else if (!strcmp(type, "hello")) {
+		bws__on_hello(c, m);
+	} else if (!c->authed) {
+		bws__fail(c, "unauthorized", "the first message must be a hello");
+	} else if (!strcmp(type, "progress")) {
+		bws__on_progress(c, m);
+	} else if (!strcmp(type, "log")) {
+		bws__on_log(c, m);
+	} else if (!strcmp(type, "finish")) {
+		bws__on_finish(c, m);
+	} else if (!strcmp(type, "drain")) {
+		c->draining = 1;
+		log_info("builder draining", "builder=%s running=%d", c->name, c->running);
+	} else {
+		bws__fail(c, "bad_message", "unknown message type '%.64s'", type);
+	}
+	cJSON_Delete(m);
+}
+
+/* --- timers -------------------------------------------------------------------- */
+
+static void bws__lease_extended(void *ctx, PGresult *r, const char *err)
+{
+	struct bws_ref *ref = ctx;
+	bws__unref(ref);
+}
+
+static void bws__lease_tick(lws_sorted_usec_list_t *sul)
+{
+	struct builder_conn *c = lws_container_of(sul, struct builder_conn, lease_sul);
+	struct bws_state *st = bws__state(c->srv);
+	struct bws_ref *ref = bws__ref(c);
+
+	if (!jobs_extend_leases(c->srv->db, c->builder_id, st->lease_s, bws__lease_extended, ref))
+		bws__unref(ref);
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->lease_sul, bws__lease_tick,
+			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
+}
+
+struct bws_reap {
+	struct server *srv;
+};
+
+static void bws__reaped(void *ctx, PGresult *r, const char *err)
+{
+	struct server *srv = ctx;
+
+	if (err)
+		return;
+	for (int i = 0; i < PQntuples(r); i++) {
+		log_warn("lease expired", "job=%s state=%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+		metrics_add(srv->metrics, "kiln_jobs_reaped_total", "Jobs whose builder vanished.", 1);
+		bws__delete_keys(srv, PQgetvalue(r, i, 2));
+	}
+}
+
+static void bws__reap_tick(lws_sorted_usec_list_t *sul)
+{
+	struct bws_state *st = lws_container_of(sul, struct bws_state, reap_sul);
+	struct server *srv = st->srv;
+
+	/* Every replica reaps; SKIP LOCKED and the lease check keep them from colliding. */
+	jobs_reap(srv->db, bws__reaped, srv);
+	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, 5 * LWS_US_PER_SEC);
+}
+
+/* Jobs whose backoff ran out do not notify: look for work now and then anyway. */
+static void bws__dispatch_tick(lws_sorted_usec_list_t *sul)
+{
+	struct bws_state *st = lws_container_of(sul, struct bws_state, dispatch_sul);
+
+	builder_ws_dispatch(st->srv);
+	lws_sul_schedule(st->srv->context, 0, &st->dispatch_sul, bws__dispatch_tick,
+			 5 * LWS_US_PER_SEC);
+}
+
+static void bws__on_jobs_notify(void *ctx, const char *channel, const char *payload)
+{
+	builder_ws_dispatch(ctx);
+}
+
+int builder_ws_init(struct server *srv)
+{
+	struct bws_state *st = xcalloc(1, sizeof(*st));
+
+	st->srv = srv;
+	st->lease_s = (int)config_get_int(srv->cfg, CONFIG_LEASE_SECONDS);
+	if (st->lease_s < 3)
+		st->lease_s = 3;
+	srv->builders = st;
+	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, LWS_US_PER_SEC);
+	lws_sul_schedule(srv->context, 0, &st->dispatch_sul, bws__dispatch_tick, 5 * LWS_US_PER_SEC);
+	return pgpool_listen(srv->db, "kiln_jobs", bws__on_jobs_notify, srv);
+}
+
+void builder_ws_release(struct server *srv)
+{
+	struct bws_state *st = srv->builders;
+
+	if (!st)
+		return;
+	lws_sul_cancel(&st->reap_sul);
+	lws_sul_cancel(&st->dispatch_sul);
+	free(st);
+	srv->builders = NULL;
+}
+
+static void bws__unlink(struct builder_conn *c)
+{
+	struct bws_state *st = bws__state(c->srv);
+	if (!st)
+		return;
+	for (struct builder_conn **pp = &st->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+}
+
+int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len)
+{
+	struct builder_conn *c = user;
+	struct server *srv;
+	char uri[128];
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		srv = lws_context_user(lws_get_context(wsi));
+		memset(c, 0, sizeof(*c));
+		c->wsi = wsi;
+		c->srv = srv;
+		c->ref = xcalloc(1, sizeof(*c->ref));
+		c->ref->conn = c;
+		c->ref->refs = 1;
+		buf_init(&c->rx, BUILDER_WS_MAX_MESSAGE);
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(uri, "/api/v1/builders/ws")) {
+			bws__fail(c, "not_found", "the builder channel is /api/v1/builders/ws");
+			return 0;
+		}
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		c->in_message = !lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi);
+		if (!c->ref)
+			return 0;
+		if (c->closing) {
+			/*
+			 * Read the rest of the refused message before closing: closing with
+			 * unread input makes the kernel send a reset, which can destroy the
+			 * error message on its way to the peer.
+			 */
+			if (!c->in_message)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (lws_frame_is_binary(wsi)) {
+			bws__fail(c, "bad_message", "messages are JSON text frames");
+			return 0;
+		}
+		if (buf_append(&c->rx, in, len)) {
+			bws__fail(c, "too_big", "message over %d bytes", BUILDER_WS_MAX_MESSAGE);
+			return 0;
+		}
+		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+			return 0;
+		bws__on_message(c);
+		buf_reset(&c->rx);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		struct bws_msg *m = c->out_head;
+		if (!m) {
+			if (c->closing && !c->in_message) {
+				lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+				return -1;
+			}
+			return 0;
+		}
+		if (lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
+			return -1;
+		c->out_head = m->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		free(m);
+		if (c->out_head || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLOSED:
+		if (!c->ref)
+			return 0;
+		if (c->authed)
+			log_info("builder disconnected", "builder=%s running=%d", c->name, c->running);
+		lws_sul_cancel(&c->lease_sul);
+		bws__unlink(c);
+		c->ref->conn = NULL;
+		bws__unref(c->ref);
+		c->ref = NULL;
+		while (c->out_head) {
+			struct bws_msg *m = c->out_head;
+			c->out_head = m->next;
+			free(m);
+		}
+		c->out_tail = NULL;
+		buf_release(&c->rx);
+		return 0;
+
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,228 @@
+/* jobs: queue statements (contract in jobs.h). */
+#include "backend/jobs.h"
+
+#include <stdio.h>
+
+static const char jobs__claim_sql[] =
+	"with c as ("
+	" select j.id from jobs j join targets t on t.id = j.target_id"
+	" where j.state = 'queued' and t.enabled and t.name = any($1::text[])"
+	" and (j.not_before is null or j.not_before <= now())"
+	" order by j.priority desc, j.fair_seq, j.id"
+	" limit 1 for update of j skip locked"
+	"), a as ("
+	" update jobs j set state = 'assigned', builder_id = $2::bigint, lease_token_hash = $3,"
+	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
+	" started_at = null, failure_reason = null, attempts = j.attempts + 1"
+	" from c where j.id = c.id"
+	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts"
+	"), b as ("
+	" insert into builds (job_id, attempt, builder_id, state, phase)"
+	" select a.id, a.attempts, $2::bigint, 'running', 'assigned' from a"
+	" returning id, job_id"
+	")"
+	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
+	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
+	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts"
+	" from a join b on b.job_id = a.id"
+	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
+	" join targets t on t.id = a.target_id"
+	" left join lateral (select uf.url, uf.sha256, uf.filename from upstream_files uf"
+	"  where uf.release_id = r.id and uf.kind = 'sdist' and uf.deleted_at is null"
+	"  order by uf.id limit 1) f on true"
+	" left join git_sources gs on gs.id = r.git_source_id";
+
+struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
+		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx)
+{
+	char bid[24], ls[16];
+	const char *params[4] = { targets, bid, lease_hash, ls };
+
+	snprintf(bid, sizeof(bid), "%lld", builder_id);
+	snprintf(ls, sizeof(ls), "%d", lease_s);
+	return pgpool_query(db, jobs__claim_sql, 4, params, cb, ctx);
+}
+
+struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
+		       void *ctx)
+{
+	char j[24], b[24];
+	const char *params[2] = { j, b };
+
+	snprintf(j, sizeof(j), "%lld", job);
+	snprintf(b, sizeof(b), "%lld", builder_id);
+	return pgpool_query(db,
+			    "select (j.builder_id = $2::bigint and j.state in ('assigned', 'running'))::text,"
+			    " exists (select 1 from builds b where b.job_id = j.id"
+			    " and b.builder_id = $2::bigint)::text, j.state"
+			    " from jobs j where j.id = $1::bigint",
+			    2, params, cb, ctx);
+}
+
+struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
+			  const char *phase, pgpool_cb cb, void *ctx)
+{
+	char j[24], b[24];
+	const char *params[3] = { j, b, phase };
+
+	snprintf(j, sizeof(j), "%lld", job);
+	snprintf(b, sizeof(b), "%lld", builder_id);
+	return pgpool_query(db,
+			    "with j as (update jobs set state = 'running',"
+			    " started_at = coalesce(started_at, now())"
+			    " where id = $1::bigint and builder_id = $2::bigint"
+			    " and state in ('assigned', 'running') returning id, attempts)"
+			    " update builds b set phase = $3 from j"
+			    " where b.job_id = j.id and b.attempt = j.attempts returning b.id",
+			    3, params, cb, ctx);
+}
+
+struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long seq,
+		     const char *data, pgpool_cb cb, void *ctx)
+{
+	char j[24], b[24], s[24];
+	const char *params[4] = { j, b, s, data };
+
+	snprintf(j, sizeof(j), "%lld", job);
+	snprintf(b, sizeof(b), "%lld", builder_id);
+	snprintf(s, sizeof(s), "%lld", seq);
+	return pgpool_query(db,
+			    "insert into build_log_chunks (build_id, seq, data)"
+			    " select b.id, $3::int, convert_to($4, 'UTF8')"
+			    " from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"
+			    " where j.id = $1::bigint and j.builder_id = $2::bigint"
+			    " and j.state in ('assigned', 'running')"
+			    " on conflict (build_id, seq) do nothing returning build_id",
+			    4, params, cb, ctx);
+}
+
+static const char jobs__finish_sql[] =
+	"with cur as ("
+	" select j.id, j.attempts, j.max_attempts, b.id as build_id,"
+	" (select count(*) from artifacts a where a.build_id = b.id) as arts"
+	" from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"
+	" where j.id = $1::bigint and j.builder_id = $2::bigint"
+	" and j.state in ('assigned', 'running') for update of j"
+	"), d as ("
+	" select cur.*, case"
+	"  when $3 = 'succeeded' and cur.arts > 0 then 'succeeded'"
+	"  when $3 = 'retry' and cur.attempts < cur.max_attempts then 'queued'"
+	"  else 'failed' end as state,"
+	" case when $3 = 'succeeded' and cur.arts = 0 then 'the build succeeded but uploaded no wheel'"
+	"  when $3 = 'retry' and cur.attempts >= cur.max_attempts"
+	"  then nullif($4, '') || ' (gave up after ' || cur.attempts || ' attempts)'"
+	"  else nullif($4, '') end as reason"
+	" from cur"
+	"), j as ("
+	" update jobs set state = d.state, failure_reason = d.reason,"
+	" finished_at = case when d.state = 'queued' then null else now() end,"
+	" builder_id = case when d.state = 'queued' then null else jobs.builder_id end,"
+	" lease_token_hash = null, lease_expires_at = null,"
+	" not_before = case when d.state = 'queued'"
+	"  then now() + least(interval '10 minutes', interval '15 seconds' * power(2, d.attempts - 1))"
+	"  else null end"
+	" from d where jobs.id = d.id returning jobs.id, jobs.state"
+	"), b as ("
+	" update builds set state = case when d.state = 'succeeded' then 'succeeded' else 'failed' end,"
+	" failure_reason = d.reason, exit_code = $5::int, duration_ms = greatest($6::bigint, 0),"
+	" finished_at = now(), phase = 'done'"
+	" from d where builds.id = d.build_id returning builds.id"
+	"), p as ("
+	" update artifacts set published_at = now() from d"
+	" where artifacts.build_id = d.build_id and d.state = 'succeeded' returning artifacts.id"
+	"), u as ("
+	" delete from artifacts a using d where a.build_id = d.build_id and d.state <> 'succeeded'"
+	" and a.published_at is null returning a.storage_key"
+	")"
+	" select d.build_id, d.state, (select count(*) from p),"
+	" coalesce((select array_agg(storage_key) from u), '{}')::text"
+	" from d join j on j.id = d.id join b on b.id = d.build_id";
+
+struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
+			const char *status, const char *reason, long long exit_code,
+			long long duration_ms, pgpool_cb cb, void *ctx)
+{
+	char j[24], b[24], ec[24], dur[24];
+	const char *params[6] = { j, b, status, reason ? reason : "", ec, dur };
+
+	snprintf(j, sizeof(j), "%lld", job);
+	snprintf(b, sizeof(b), "%lld", builder_id);
+	snprintf(ec, sizeof(ec), "%lld", exit_code);
+	snprintf(dur, sizeof(dur), "%lld", duration_ms);
+	return pgpool_query(db, jobs__finish_sql, 6, params, cb, ctx);
+}
+
+struct pgq *jobs_extend_leases(struct pgpool *db, long long builder_id, int lease_s,
+			       pgpool_cb cb, void *ctx)
+{
+	char b[24], ls[16];
+	const char *params[2] = { b, ls };
+
+	snprintf(b, sizeof(b), "%lld", builder_id);
+	snprintf(ls, sizeof(ls), "%d", lease_s);
+	return pgpool_query(db,
+			    "with e as (update jobs set lease_expires_at = now() + make_interval(secs => $2::int)"
+			    " where builder_id = $1::bigint and state in ('assigned', 'running') returning id)"
+			    " update builders set last_seen_at = now() where id = $1::bigint"
+			    " returning (select count(*) from e)",
+			    2, params, cb, ctx);
+}
+
+static const char jobs__reap_sql[] =
+	"with x as ("
+	" select j.id, j.attempts, j.max_attempts, j.builder_id,"
+	" (select name from builders where id = j.builder_id) as builder"
+	" from jobs j where j.state in ('assigned', 'running') and j.lease_expires_at < now()"
+	" for update skip locked limit 100"
+	"), j as ("
+	" update jobs set state = case when x.attempts >= x.max_attempts then 'failed' else 'queued' end,"
+	" failure_reason = case when x.attempts >= x.max_attempts then"
+	"  'builder ' || coalesce(x.builder, '?') || ' stopped responding; gave up after ' ||"
+	"  x.attempts || ' attempts' else null end,"
+	" finished_at = case when x.attempts >= x.max_attempts then now() else null end,"
+	" builder_id = null, lease_token_hash = null, lease_expires_at = null, not_before = null"
+	" from x where jobs.id = x.id returning jobs.id, jobs.state"
+	"), b as ("
+	" update builds set state = 'lost', finished_at = now(), phase = 'lost',"
+	" failure_reason = 'builder ' || coalesce(x.builder, '?') || ' stopped responding (lease expired)'"
+	" from x where builds.job_id = x.id and builds.attempt = x.attempts and builds.state = 'running'"
+	" returning builds.id, x.id as job_id, x.builder, x.attempts, x.max_attempts"
+	"), l as ("
+	" insert into build_log_chunks (build_id, seq, data)"
+	" select b.id, 1000000000, convert_to(E'\\nkiln: builder ' || coalesce(b.builder, '?') ||"
+	"  ' stopped responding and its lease expired; ' || case when b.attempts >= b.max_attempts"
+	"  then 'the job failed after ' || b.attempts || ' attempts.' else"
+	"  'the job was queued again (attempt ' || b.attempts || ' of ' || b.max_attempts || ' used).' end"
+	"  || E'\\n', 'UTF8') from b"
+	" on conflict do nothing returning build_id"
+	"), u as ("
+	" delete from artifacts a using x where a.job_id = x.id and a.published_at is null"
+	" returning a.job_id, a.storage_key"
+	")"
+	" select j.id, j.state, coalesce((select array_agg(storage_key) from u where u.job_id = j.id),"
+	" '{}')::text, (select count(*) from l) from j";
+
+struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
+{
+	return pgpool_query(db, jobs__reap_sql, 0, NULL, cb, ctx);
+}
+
+struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pgpool_cb cb,
+			void *ctx)
+{
+	char j[24];
+	const char *params[2] = { j, reason };
+
+	snprintf(j, sizeof(j), "%lld", job);
+	return pgpool_query(db,
+			    "with x as (select id, builder_id, attempts from jobs where id = $1::bigint"
+			    " and state in ('queued', 'assigned', 'running') for update),"
+			    " j as (update jobs set state = 'cancelled', failure_reason = $2,"
+			    " finished_at = now(), lease_token_hash = null, lease_expires_at = null"
+			    " from x where jobs.id = x.id returning jobs.id),"
+			    " b as (update builds set state = 'cancelled', finished_at = now(),"
+			    " failure_reason = $2 from x where builds.job_id = x.id"
+			    " and builds.attempt = x.attempts and builds.state = 'running' returning builds.id)"
+			    " select x.builder_id, (select count(*) from b) from x join j on j.id = x.id",
+			    2, params, cb, ctx);
+}

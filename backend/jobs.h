@@ -1,0 +1,80 @@
+/*
+ * jobs: the build queue's SQL, run asynchronously on the backend's pool.
+ *
+ * Every state change is one statement that re-checks who holds the job, so two
+ * replicas, a late message from a builder that lost its lease, or a reaper
+ * racing a finish can never both win:
+ *
+ *   queued --claim--> assigned --progress--> running --finish--> succeeded | failed
+ *      ^                  |                     |                      (or queued again
+ *      +---- lease expired (attempts < max) ----+                       for a transient error)
+ *
+ * Claims use FOR UPDATE SKIP LOCKED in the order priority, fair share, age. A
+ * new job notifies kiln_jobs (migrations/0004_queue.sql) so dispatch needs no
+ * polling. Leases are extended while the builder's connection lives; the reaper
+ * requeues (or fails, after max_attempts) jobs whose lease ran out, deleting the
+ * unpublished artifacts of the lost attempt. Artifacts are published only when
+ * their job succeeds.
+ */
+#ifndef KILN_JOBS_H
+#define KILN_JOBS_H
+
+#include "backend/pgpool.h"
+
+#include <stdint.h>
+
+struct server;
+
+/* Columns of a claim's result row, in order. */
+enum jobs_claim_col {
+	JOBS_C_JOB, JOBS_C_ATTEMPT, JOBS_C_BUILD, JOBS_C_PROJECT, JOBS_C_VERSION, JOBS_C_TARGET,
+	JOBS_C_IMAGE, JOBS_C_PYTAG, JOBS_C_PYVER, JOBS_C_PLATFORM, JOBS_C_SDIST_URL,
+	JOBS_C_SDIST_SHA, JOBS_C_SDIST_NAME, JOBS_C_GIT_URL, JOBS_C_GIT_COMMIT, JOBS_C_MAX_ATTEMPTS
+};
+
+/*
+ * Claim the next job for builder_id among targets (a Postgres array literal,
+ * e.g. "{bookworm-py311-x86_64}"), leasing it for lease_s seconds under the
+ * token whose hash is lease_hash. The result has 0 rows (nothing to do) or 1.
+ */
+struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
+		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx);
+
+/* Is job held by builder_id? Result columns: held (t/f), ever_assigned (t/f), state. */
+struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
+		       void *ctx);
+
+/* Record a phase ("fetching", "building", ...): assigned jobs become running. 1 row if held. */
+struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
+			  const char *phase, pgpool_cb cb, void *ctx);
+
+/* Store one log chunk of the job's current build (idempotent per seq). 1 row if stored. */
+struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long seq,
+		     const char *data, pgpool_cb cb, void *ctx);
+
+/*
+ * Finish the job's current attempt. status: "succeeded", "failed" or "retry"
+ * (transient: requeue with backoff unless attempts are used up). A success with
+ * no uploaded artifact becomes a failure. Result columns: build id, final job
+ * state, published artifact count; 0 rows if the job is not held by builder_id.
+ */
+struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
+			const char *status, const char *reason, long long exit_code,
+			long long duration_ms, pgpool_cb cb, void *ctx);
+
+/* Extend the leases of every job builder_id holds to now + lease_s. */
+struct pgq *jobs_extend_leases(struct pgpool *db, long long builder_id, int lease_s,
+			       pgpool_cb cb, void *ctx);
+
+/*
+ * Requeue or fail jobs whose lease expired; mark their builds lost with a log
+ * line saying so; drop their unpublished artifacts. Result: one row per job
+ * (job id, new state, storage keys to delete as a text array literal).
+ */
+struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx);
+
+/* Cancel: a queued or held job becomes cancelled. Result: builder id (maybe NULL), 0 rows if not cancellable. */
+struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pgpool_cb cb,
+			void *ctx);
+
+#endif

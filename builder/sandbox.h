@@ -1,0 +1,96 @@
+/*
+ * sandbox: run one wheel build in a locked-down Docker container and bring the
+ * wheels back. docs/builds.md explains the design; in short:
+ *
+ *  - the build runs `python3 -m pip wheel -v --no-deps -w /work/out SRC` as uid
+ *    1000 with no network (NetworkMode "none"), no capabilities, no-new-privileges,
+ *    a read-only root filesystem, memory (no swap), CPU and PID limits;
+ *  - /tmp is a tmpfs (exec allowed: compilers run there); /work is a per-job
+ *    tmpfs *volume*, kept mounted by a second, idle "keeper" container so that
+ *    the source can be put in before the build starts and the wheels taken out
+ *    after it stopped (Docker's archive calls do not see a container's own tmpfs
+ *    mounts, and a tmpfs volume is unmounted when its last user stops);
+ *  - the source (an sdist or a directory) and the prefetched build requirements
+ *    go in with PUT archive, as /work/src and /work/job-wheels; pip finds
+ *    wheels in /opt/kiln/wheels (the image's) and /work/job-wheels only;
+ *  - the output streams to on_log as it comes, up to a cap; the wall clock and
+ *    the cancel flag are checked about once a second;
+ *  - afterwards only regular *.whl files at the top of /work/out are extracted
+ *    (wheelout.h), up to the output cap;
+ *  - both containers and the volume are removed whatever happened.
+ *
+ * One call blocks its thread for the whole build; calls from several threads
+ * may share one struct docker.
+ */
+#ifndef KILN_BUILDER_SANDBOX_H
+#define KILN_BUILDER_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct docker;
+struct kerr;
+
+/* Streams passed to on_log: the build's stdout and stderr, and Kiln's own notes. */
+enum sandbox_stream { SANDBOX_STDOUT = 1, SANDBOX_STDERR = 2, SANDBOX_NOTE = 3 };
+
+typedef void (*sandbox_log_fn)(void *ctx, int stream, const char *p, size_t n);
+
+struct sandbox_limits {
+	uint64_t memory_bytes;   /* RAM, tmpfs pages included; swap is not allowed */
+	int64_t nano_cpus;       /* 1e9 = one CPU */
+	int64_t pids;            /* processes and threads */
+	unsigned timeout_s;      /* wall clock of the build, from its start */
+	uint64_t log_cap_bytes;  /* output passed to on_log before the build is killed */
+	uint64_t output_cap_bytes; /* total size of the wheels taken out */
+	uint64_t tmp_bytes;      /* size of the /tmp tmpfs */
+	uint64_t work_bytes;     /* size of the /work volume (source, wheels, output) */
+};
+
+/* Kiln's defaults: 4 GiB, 2 CPUs, 1024 pids, 1 h, 16 MiB log, 1 GiB output, 4 GiB tmp,
+ * 2 GiB work. */
+void sandbox_limits_default(struct sandbox_limits *l);
+
+struct sandbox_spec {
+	const char *image;       /* "kiln/bookworm-py311:latest" */
+	const char *sdist_path;  /* the sdist to build (its name must pass sdistname_parse), */
+	const char *source_dir;  /* or a source tree (symlinks are copied as symlinks) */
+	const char *wheels_dir;  /* prefetched build requirements (*.whl), or NULL */
+	const char *out_dir;     /* where the wheels go; must exist */
+	struct sandbox_limits limits; /* zero fields take the defaults */
+	sandbox_log_fn on_log;   /* may be NULL */
+	void *log_ctx;
+	volatile int *cancel;    /* may be NULL; non-zero: stop the build */
+};
+
+struct sandbox_result {
+	int exit_code;           /* the build's exit status; -1 if it never ran */
+	char reason[256];        /* why it failed; "" on success */
+	int oom;                 /* the kernel's OOM killer struck */
+	int timed_out;
+	int log_capped;
+	int cancelled;
+	uint64_t duration_ms;    /* from the container's start to its stop */
+	uint64_t log_bytes;      /* output bytes passed to on_log */
+	char **wheels;           /* paths of the wheels written into out_dir */
+	size_t nwheels;
+	size_t nignored;         /* output entries that were not taken (see the log) */
+};
+
+void sandbox_result_init(struct sandbox_result *r);
+void sandbox_result_release(struct sandbox_result *r);
+
+/*
+ * Run the build described by spec. Returns 0 when the build came to a verdict:
+ * out->reason is "" and out->wheels lists at least one wheel on success, or
+ * out->reason says why the build failed ("build failed with exit code 1",
+ * "timed out after 600 s", "killed: out of memory (limit 4096 MiB)",
+ * "log exceeded 16777216 bytes", "output exceeded ...", "build produced no wheel",
+ * "cancelled"). Returns a negative KERR_* with e when the builder itself could not
+ * run the build (Docker unreachable, no such image, bad spec, local I/O): that is
+ * a reason to retry elsewhere, not a verdict on the project.
+ */
+int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
+		  struct sandbox_result *out, struct kerr *e);
+
+#endif

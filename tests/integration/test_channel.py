@@ -1,0 +1,239 @@
+"""The builders' WebSocket channel, driven by a scripted builder.
+
+Real backend, real database; the 'builder' here is this test speaking the
+protocol of docs/protocol.md, so every rule can be checked precisely: hello and
+tokens, job dispatch with leases, progress, log chunks, upload and finish with
+publication, stale and foreign job ids, malformed and oversized messages, and
+lease expiry when a builder vanishes.
+"""
+import hashlib
+import json
+import re
+import time
+
+import psycopg
+import pytest
+from websockets.sync.client import connect
+
+from conftest import KILNCTL, run
+from wheels import make_wheel
+
+TARGET = "bookworm-py311-x86_64"
+
+
+@pytest.fixture(scope="module")
+def farm(migrated, backend_factory):
+    """A backend with a short lease, one target and a project with three releases."""
+    with psycopg.connect(migrated, autocommit=True) as c:
+        c.execute("insert into targets (name, image, python_tag, python_version, platform) values "
+                  "(%s, 'kiln/bookworm-py311:latest', 'cp311', '3.11', 'linux_x86_64')", (TARGET,))
+        p = c.execute("insert into projects (name, normalized) values ('chan-demo', 'chan-demo') returning id").fetchone()[0]
+        for v in ("1.0", "1.1", "1.2", "1.3", "1.4"):
+            r = c.execute("insert into releases (project_id, version, version_normalized) values (%s, %s, %s) returning id",
+                          (p, v, v)).fetchone()[0]
+            c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size) values "
+                      "(%s, %s, 'sdist', %s, %s, 10)",
+                      (r, f"chan_demo-{v}.tar.gz", f"http://127.0.0.1:9/chan_demo-{v}.tar.gz", "a" * 64))
+    backend = backend_factory(migrated, env={"KILN_LEASE_SECONDS": "3"})
+    return migrated, backend
+
+
+def add_builder(db, name):
+    out = run([KILNCTL, "builder", "add", name], env={"KILN_DATABASE_URL": db}).stdout
+    return re.search(r"kiln_[A-Za-z0-9_-]{43}", out).group(0)
+
+
+def ws(backend):
+    return connect(backend.url.replace("http", "ws") + "/api/v1/builders/ws",
+                   subprotocols=["kiln-builder.v1"], open_timeout=10, max_size=None)
+
+
+def hello(conn, token, name, slots=1, running=()):
+    conn.send(json.dumps({"type": "hello", "protocol": 1, "token": token, "name": name,
+                          "version": "test", "arch": "x86_64", "targets": [TARGET], "slots": slots,
+                          "running": [{"job": j} for j in running]}))
+    return json.loads(conn.recv(timeout=10))
+
+
+def recv(conn, timeout=15):
+    return json.loads(conn.recv(timeout=timeout))
+
+
+def queue(db, version, priority=0):
+    with psycopg.connect(db, autocommit=True) as c:
+        return c.execute(
+            "insert into jobs (release_id, target_id, priority) select r.id, t.id, %s from releases r, targets t "
+            "where r.version = %s returning id", (priority, version)).fetchone()[0]
+
+
+def job_row(db, job):
+    with psycopg.connect(db) as c:
+        return c.execute("select state, attempts, failure_reason from jobs where id = %s", (job,)).fetchone()
+
+
+def expect_error_and_close(conn, code):
+    msg = recv(conn)
+    assert msg["type"] == "error" and msg["code"] == code, msg
+    assert msg["message"]
+    with pytest.raises(Exception):
+        conn.recv(timeout=5)
+
+
+def test_bad_token_is_refused(farm):
+    db, backend = farm
+    with ws(backend) as conn:
+        msg = hello(conn, "kiln_" + "x" * 43, "nobody")
+        assert msg["type"] == "error" and msg["code"] == "unauthorized"
+
+
+def test_first_message_must_be_hello(farm):
+    db, backend = farm
+    with ws(backend) as conn:
+        conn.send(json.dumps({"type": "progress", "job": 1, "phase": "building"}))
+        expect_error_and_close(conn, "unauthorized")
+
+
+@pytest.mark.parametrize("payload", ["not json", "[1,2]", '{"type": 5}', '{"no": "type"}',
+                                     '{"type": "hello", "protocol": "one"}'])
+def test_malformed_messages_close_with_a_clear_error(farm, payload):
+    db, backend = farm
+    with ws(backend) as conn:
+        conn.send(payload)
+        expect_error_and_close(conn, "bad_message")
+
+
+def test_oversized_message_is_refused(farm):
+    db, backend = farm
+    with ws(backend) as conn:
+        conn.send(json.dumps({"type": "hello", "pad": "x" * (2 << 20)}))
+        expect_error_and_close(conn, "too_big")
+
+
+def test_disabled_builder_and_wrong_protocol(farm):
+    db, backend = farm
+    token = add_builder(db, "soon-disabled")
+    run([KILNCTL, "builder", "disable", "soon-disabled"], env={"KILN_DATABASE_URL": db})
+    with ws(backend) as conn:
+        assert hello(conn, token, "soon-disabled")["code"] == "unauthorized"
+    token = add_builder(db, "time-traveller")
+    with ws(backend) as conn:
+        conn.send(json.dumps({"type": "hello", "protocol": 99, "token": token, "name": "time-traveller",
+                              "targets": [TARGET], "slots": 1}))
+        expect_error_and_close(conn, "unsupported_protocol")
+
+
+def test_full_job_life(farm):
+    db, backend = farm
+    token = add_builder(db, "b-life")
+    job = queue(db, "1.0")
+    with ws(backend) as conn:
+        welcome = hello(conn, token, "b-life")
+        assert welcome["type"] == "welcome" and welcome["lease_s"] == 3
+        j = recv(conn)
+        assert j["type"] == "job" and j["job"] == job and j["attempt"] == 1
+        assert j["project"] == "chan-demo" and j["version"] == "1.0"
+        assert j["source"]["kind"] == "sdist" and j["source"]["filename"] == "chan_demo-1.0.tar.gz"
+        assert j["target"]["python_tag"] == "cp311"
+        assert job_row(db, job)[0] == "assigned"
+        conn.send(json.dumps({"type": "progress", "job": job, "phase": "building"}))
+        for seq, line in enumerate(["line one\n", "line two\n"]):
+            conn.send(json.dumps({"type": "log", "job": job, "seq": seq, "data": line}))
+        conn.send(json.dumps({"type": "log", "job": job, "seq": 1, "data": "line two\n"}))  # a resend
+        fn, data = make_wheel("chan-demo", "1.0")
+        st, _, body = backend.request("PUT", f"/api/v1/jobs/{job}/artifacts/{fn}", body=data,
+                                      headers={"Authorization": "Bearer " + j["lease"]})
+        assert st == 201, body
+        # Uploaded but not yet published: the index does not show it.
+        assert backend.get("/simple/chan-demo/")[0] == 404
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "succeeded", "exit_code": 0,
+                              "duration_ms": 1234}))
+        deadline = time.time() + 10
+        while job_row(db, job)[0] != "succeeded" and time.time() < deadline:
+            time.sleep(0.05)
+    assert job_row(db, job)[0] == "succeeded"
+    with psycopg.connect(db) as c:
+        chunks = c.execute("select string_agg(convert_from(data, 'UTF8'), '' order by seq) from build_log_chunks "
+                           "l join builds b on b.id = l.build_id where b.job_id = %s", (job,)).fetchone()[0]
+        assert chunks == "line one\nline two\n"
+        b = c.execute("select state, exit_code, duration_ms from builds where job_id = %s", (job,)).fetchone()
+        assert b == ("succeeded", 0, 1234)
+    status, _, page = backend.get("/simple/chan-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert status == 200 and json.loads(page)["files"][0]["filename"] == fn
+
+
+def test_success_without_a_wheel_is_a_failure(farm):
+    db, backend = farm
+    token = add_builder(db, "b-empty")
+    job = queue(db, "1.1")
+    with ws(backend) as conn:
+        hello(conn, token, "b-empty")
+        j = recv(conn)
+        assert j["job"] == job
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "succeeded", "exit_code": 0}))
+        deadline = time.time() + 10
+        while job_row(db, job)[0] != "failed" and time.time() < deadline:
+            time.sleep(0.05)
+    state, attempts, reason = job_row(db, job)
+    assert state == "failed" and "no wheel" in reason
+
+
+def test_transient_failure_is_retried_with_backoff(farm):
+    db, backend = farm
+    token = add_builder(db, "b-retry")
+    job = queue(db, "1.2")
+    with ws(backend) as conn:
+        hello(conn, token, "b-retry")
+        assert recv(conn)["job"] == job
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "retry", "exit_code": -1,
+                              "reason": "sdist download failed: 503"}))
+        deadline = time.time() + 10
+        while job_row(db, job)[0] != "queued" and time.time() < deadline:
+            time.sleep(0.05)
+    with psycopg.connect(db) as c:
+        state, nb = c.execute("select state, not_before > now() from jobs where id = %s", (job,)).fetchone()
+        assert state == "queued" and nb is True
+        c.execute("update jobs set state = 'cancelled', finished_at = now() where id = %s", (job,))
+        c.commit()
+
+
+def test_foreign_job_id_closes_the_connection(farm):
+    db, backend = farm
+    token = add_builder(db, "b-foreign")
+    other = queue(db, "1.3", priority=-100)  # stays queued: nobody may claim it while we test
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set not_before = now() + interval '1 hour' where id = %s", (other,))
+    with ws(backend) as conn:
+        hello(conn, token, "b-foreign")
+        conn.send(json.dumps({"type": "progress", "job": other, "phase": "building"}))
+        expect_error_and_close(conn, "not_your_job")
+    assert job_row(db, other)[0] == "queued"
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set state = 'cancelled', finished_at = now() where id = %s", (other,))
+
+
+def test_vanished_builder_loses_the_job_to_another(farm):
+    db, backend = farm
+    t1, t2 = add_builder(db, "b-vanish"), add_builder(db, "b-heir")
+    job = queue(db, "1.4")
+    conn = ws(backend)
+    hello(conn, t1, "b-vanish")
+    first = recv(conn)
+    assert first["job"] == job
+    conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "started\n"}))
+    time.sleep(0.3)
+    conn.close()  # the builder is gone; its lease (3 s) runs out
+    with ws(backend) as heir:
+        hello(heir, t2, "b-heir")
+        second = recv(heir, timeout=20)
+        assert second["job"] == job and second["attempt"] == 2 and second["lease"] != first["lease"]
+        # The old lease token no longer uploads.
+        fn, data = make_wheel("chan-demo", "1.4")
+        st, _, _ = backend.request("PUT", f"/api/v1/jobs/{job}/artifacts/{fn}", body=data,
+                                   headers={"Authorization": "Bearer " + first["lease"]})
+        assert st == 403
+    with psycopg.connect(db) as c:
+        lost = c.execute("select state, failure_reason from builds where job_id = %s and attempt = 1", (job,)).fetchone()
+        assert lost[0] == "lost" and "b-vanish" in lost[1]
+        log = c.execute("select string_agg(convert_from(data, 'UTF8'), '' order by seq) from build_log_chunks l "
+                        "join builds b on b.id = l.build_id where b.job_id = %s and b.attempt = 1", (job,)).fetchone()[0]
+        assert log.startswith("started\n") and "stopped responding" in log and "queued again" in log

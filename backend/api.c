@@ -28,11 +28,20 @@ static void api__free_state(struct http_req *req)
 
 void *api_call_new(struct http_req *req, size_t size)
 {
-	if (req->state && req->on_close == api__free_state)
-		return req->state;
-	req->state = xcalloc(1, size < sizeof(struct api_call) ? sizeof(struct api_call) : size);
+	struct api_call *c = req->on_close == api__free_state ? req->state : NULL;
+	size_t had = c ? c->size : 0;
+
+	if (size < sizeof(*c))
+		size = sizeof(*c);
+	if (c && had >= size)
+		return c;
+	/* Grown in place (contents kept) if a smaller state was made first. */
+	c = xrealloc(c, size);
+	memset((char *)c + had, 0, size - had);
+	c->size = size;
+	req->state = c;
 	req->on_close = api__free_state;
-	return req->state;
+	return c;
 }
 
 /*
@@ -59,11 +68,11 @@ static void api__on_result(void *ctx, PGresult *r, const char *err)
 	if (call->in_query)
 		call->sync_done = 1;
 	if (err) {
-		char q[600];
+		char qp[HTTP_MAX_PATH + 16], qe[600];
 		int transient = api__transient(r);
 
 		log_write(transient ? LOG_WARN : LOG_ERROR, "api query failed", "path=%s error=%s",
-			  req->path, log_quote(q, sizeof(q), err));
+			  log_quote(qp, sizeof(qp), req->path), log_quote(qe, sizeof(qe), err));
 		if (transient)
 			http_error(req, 503, KERR_AGAIN, "the database is unavailable; try again");
 		else

@@ -43,13 +43,18 @@ typedef void (*api_done)(struct http_req *req, PGresult *r);
  * the struct points to, then the struct itself is freed.
  */
 struct api_call {
+	size_t size;    /* of the whole struct that embeds this one */
 	api_done done;
 	void (*release)(struct api_call *c);
 	int in_query;   /* inside pgpool_query: a callback now ran synchronously */
 	int sync_done;
 };
 
-/* Allocate a zeroed state of size bytes (>= sizeof(struct api_call)) for req. */
+/*
+ * req's state, at least size bytes (>= sizeof(struct api_call)), zeroed when
+ * new. Returns the existing state when there is one (grown if it is smaller,
+ * which moves it: call this before keeping pointers into it).
+ */
 void *api_call_new(struct http_req *req, size_t size);
 
 /*

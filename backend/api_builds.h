@@ -7,7 +7,8 @@
  *       name. cursor is the id of the last build of the previous page.
  *   GET /api/v1/builds/{id}
  *       One build: its job, release, project, target, builder, state, phase,
- *       timings, exit code, failure reason, log size and artifacts.
+ *       timings, exit code, failure reason, log size and every artifact it
+ *       uploaded (published or not yet).
  *   GET /api/v1/artifacts/{id}
  *       One artifact: project, version, wheel tags, requires_python, hashes,
  *       download count and its public URL.

@@ -7,18 +7,22 @@
  *       it; the substring scan only runs when the prefix matches do not fill
  *       the page. cursor is the last normalized name of the previous page.
  *   GET /api/v1/projects/{name}?limit=&cursor=
- *       One project: its targets, and a page of its releases newest first by
- *       PEP 440 (sorted here, not in SQL), each with one status cell per
- *       target and its artifacts. cursor is the last version of the previous
- *       page. The newest API_PROJECT_RELEASES_MAX releases (by creation) are
- *       considered; releases_truncated says when there are more.
+ *       One project (also one without releases, or deleted upstream, which
+ *       the list leaves out): its targets, and a page of its releases newest
+ *       first by PEP 440 (sorted here, not in SQL), each with one status cell
+ *       per target and its published artifacts. cursor is the last version of
+ *       the previous page. The newest API_PROJECT_RELEASES_MAX releases (by
+ *       creation) are considered; releases_truncated says when there are more.
+ *       Two queries: the releases' versions (sorted and paged here), then the
+ *       cells and artifacts of the page's releases only.
  *   GET /api/v1/projects/{name}/releases/{version}
  *       One release: the same cells and artifacts, plus its jobs and their
  *       builds. {version} is matched by its PEP 440 normalized form.
  *
  * A {name} that is not normalized answers 301 to the normalized URL. Cell
- * status per release x target, first that applies: built (an artifact from a
- * job for that target exists), running (live job assigned or running), queued,
+ * status per release x target, first that applies: built (a published
+ * artifact from a job for that target exists; an uploaded wheel is published
+ * when its job succeeds), running (live job assigned or running), queued,
  * failed (the newest job failed; reason given), skipped (the planner decided
  * so; reason given), none.
  */

@@ -1,6 +1,7 @@
 /* builder_ws: the builders' channel (contract in builder_ws.h, messages in docs/protocol.md). */
 #include "backend/builder_ws.h"
 
+#include "backend/build_logs.h"
 #include "backend/jobs.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
@@ -395,6 +396,16 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 			 c->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
 		metrics_add(c->srv->metrics, "kiln_jobs_finished_total", "Jobs finished by builders.", 1);
 		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
+		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
+			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+		{
+			/* Acknowledge, so the builder can forget the job. */
+			char ack[160];
+			int n = snprintf(ack, sizeof(ack),
+					 "{\"type\":\"finished\",\"job\":%lld,\"state\":\"%s\"}", q->job,
+					 PQgetvalue(r, 0, 1));
+			bws__send(c, ack, (size_t)n);
+		}
 		if (c->running > 0)
 			c->running--;
 		bws__claim(c);

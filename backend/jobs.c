@@ -135,7 +135,8 @@ static const char jobs__finish_sql[] =
 	" and a.published_at is null returning a.storage_key"
 	")"
 	" select d.build_id, d.state, (select count(*) from p),"
-	" coalesce((select array_agg(storage_key) from u), '{}')::text"
+	" coalesce((select array_agg(storage_key) from u), '{}')::text,"
+	" pg_notify('kiln_build', d.build_id::text)"
 	" from d join j on j.id = d.id join b on b.id = d.build_id";
 
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
@@ -200,7 +201,8 @@ static const char jobs__reap_sql[] =
 	" returning a.job_id, a.storage_key"
 	")"
 	" select j.id, j.state, coalesce((select array_agg(storage_key) from u where u.job_id = j.id),"
-	" '{}')::text, (select count(*) from l) from j";
+	" '{}')::text, (select count(*) from l),"
+	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id) from j";
 
 struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
 {
@@ -223,6 +225,7 @@ struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pg
 			    " b as (update builds set state = 'cancelled', finished_at = now(),"
 			    " failure_reason = $2 from x where builds.job_id = x.id"
 			    " and builds.attempt = x.attempts and builds.state = 'running' returning builds.id)"
-			    " select x.builder_id, (select count(*) from b) from x join j on j.id = x.id",
+			    " select x.builder_id, (select count(pg_notify('kiln_build', b.id::text)) from b)"
+			    " from x join j on j.id = x.id",
 			    2, params, cb, ctx);
 }

@@ -5,6 +5,7 @@
  * by side behind a load balancer.
  */
 #include "backend/downloads.h"
+#include "backend/build_logs.h"
 #include "backend/builder_ws.h"
 #include "backend/http.h"
 #include "backend/index.h"
@@ -78,6 +79,7 @@ static struct lws_protocols backend__protocols[] = {
 	{ "http", http_lws_callback, sizeof(struct http_req), 0, 0, NULL, 0 },
 	{ PGPOOL_PROTOCOL_NAME, pgpool_lws_callback, 0, 0, 0, NULL, 0 },
 	{ BUILDER_WS_PROTOCOL, builder_ws_callback, 0, 65536, 0, NULL, 0 },
+	{ BUILD_LOGS_WS_PROTOCOL, build_logs_ws_callback, 0, 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN, backend__lws_log);
 	/* The channel's session size lives with its (private) struct. */
 	backend__protocols[2].per_session_data_size = builder_ws_session_size;
+	backend__protocols[3].per_session_data_size = build_logs_session_size;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
 	info.iface = *addr ? addr : NULL;
@@ -173,6 +176,10 @@ int main(int argc, char **argv)
 		kerr_set(&e, KERR_INTERNAL, "could not start the job dispatcher");
 		goto fail;
 	}
+	if (build_logs_init(&srv)) {
+		kerr_set(&e, KERR_INTERNAL, "could not set up live logs");
+		goto fail;
+	}
 	if (index_init(&srv)) {
 		kerr_set(&e, KERR_INTERNAL, "could not set up the index cache");
 		goto fail;
@@ -206,6 +213,7 @@ fail:
 	pgpool_free(srv.db);
 	index_release(&srv);
 	builder_ws_release(&srv);
+	build_logs_release(&srv);
 	downloads_release(&srv);
 	storage_free(srv.storage);
 	if (srv.context)

@@ -59,6 +59,8 @@ struct pgpool {
 	int queued;
 	unsigned long long queries, errors, reconnects;
 	int closing;
+	lws_sorted_usec_list_t kick_sul; /* deferred dispatch, see pgpool_query */
+	int kick_pending;
 };
 
 static void pgpool__connect(struct pgconn *c);
@@ -496,6 +498,7 @@ void pgpool_free(struct pgpool *p)
 	if (!p)
 		return;
 	p->closing = 1;
+	lws_sul_cancel(&p->kick_sul);
 	for (int i = 0; i < p->size; i++)
 		pgpool__close_conn(&p->conns[i]);
 	pgpool__close_conn(&p->listener);
@@ -510,6 +513,13 @@ void pgpool_free(struct pgpool *p)
 	free(p->conns);
 	free(p->conninfo);
 	free(p);
+}
+
+static void pgpool__kick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pgpool *p = lws_container_of(sul, struct pgpool, kick_sul);
+	p->kick_pending = 0;
+	pgpool__dispatch(p);
 }
 
 struct pgq *pgpool_query(struct pgpool *p, const char *sql, int nparams,
@@ -535,7 +545,15 @@ struct pgq *pgpool_query(struct pgpool *p, const char *sql, int nparams,
 		p->head = q;
 	p->tail = q;
 	p->queued++;
-	pgpool__dispatch(p);
+	/*
+	 * Dispatch from the loop, not from here: starting the query may fail and
+	 * complete it at once, and a callback must never run inside pgpool_query
+	 * (the caller has not even stored the handle yet).
+	 */
+	if (!p->kick_pending) {
+		p->kick_pending = 1;
+		lws_sul_schedule(p->context, 0, &p->kick_sul, pgpool__kick_cb, 1);
+	}
 	return q;
 }
 

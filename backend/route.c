@@ -7,6 +7,7 @@
 #include "backend/api_farm.h"
 #include "backend/api_projects.h"
 #include "backend/downloads.h"
+#include "backend/build_logs.h"
 #include "backend/health.h"
 #include "backend/index.h"
 #include "backend/static_files.h"
@@ -19,6 +20,7 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/readyz", "readyz", health_handle_ready, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/metrics", "metrics", health_handle_metrics, 0, 0 },
 	{ HTTP_PUT, "/api/v1/jobs/*/artifacts/*", "upload", upload_handle, 0, 1 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/builds/*/log", "build_log", build_logs_handle_get, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple", "simple_redirect", index_handle_redirect, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/", "simple_root", index_handle_root, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/*", "simple_redirect", index_handle_redirect, 0, 0 },

@@ -16,6 +16,7 @@ struct index_cache;
 struct storage;
 struct workers;
 struct bws_state;
+struct log_state;
 struct downloads;
 
 struct server {
@@ -28,6 +29,7 @@ struct server {
 	struct storage *storage;  /* artifacts and logs (fs or s3 driver) */
 	struct workers *workers;  /* blocking work off the loop */
 	struct bws_state *builders; /* connected builders and the dispatcher */
+	struct log_state *logs;     /* live log viewers */
 	struct downloads *downloads; /* file lookups and download counters */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */

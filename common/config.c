@@ -62,6 +62,20 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Seconds a presigned S3 download URL stays valid (1 to 604800)." },
 	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
 		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
+	[CONFIG_BACKEND_URL] = { "KILN_BACKEND_URL", CONFIG_STR, "ws://127.0.0.1:8080", 0, "builder",
+		"The backend a builder connects to: `ws://` or `wss://` (certificates verified) host and port." },
+	[CONFIG_BUILDER_NAME] = { "KILN_BUILDER_NAME", CONFIG_STR, "", 0, "builder",
+		"The builder's registered name (`kilnctl builder add NAME`); default: the host name." },
+	[CONFIG_BUILDER_TOKEN] = { "KILN_BUILDER_TOKEN", CONFIG_STR, "", 1, "builder",
+		"The builder's token, printed once by `kilnctl builder add`." },
+	[CONFIG_BUILDER_SLOTS] = { "KILN_BUILDER_SLOTS", CONFIG_INT, "1", 0, "builder",
+		"Builds a builder runs at once." },
+	[CONFIG_BUILDER_TARGETS] = { "KILN_BUILDER_TARGETS", CONFIG_STR, "bookworm-py311-x86_64", 0,
+		"builder", "Comma-separated target names this builder can build (their images must be present)." },
+	[CONFIG_CA_FILE] = { "KILN_CA_FILE", CONFIG_STR, "", 0, "builder",
+		"PEM CA bundle to verify the backend's certificate with, instead of the system's." },
+	[CONFIG_BUILD_INDEX_URL] = { "KILN_BUILD_INDEX_URL", CONFIG_STR, "", 0, "builder",
+		"Index URL for the host-side `pip download` of build requirements; empty: pip's own configuration (pip.conf, `PIP_INDEX_URL`)." },
 };
 
 const struct config_option *config_option(enum config_key k)

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
+#include "kilnctl/targets.h"
 #include "kilnctl/storage_cmd.h"
 
 #include <stdio.h>
@@ -33,6 +34,10 @@
 	"  storage rm KEY       delete KEY\n"                                      \
 	"  storage url KEY [--expires SECONDS]\n"                                  \
 	"                       print a presigned download URL (s3 driver)\n"     \
+	"  target add NAME --image IMAGE [--python 3.11] [--platform linux_x86_64]\n" \
+	"                       add or update a build target\n"                   \
+	"  target list          list build targets\n"                             \
+	"  target disable|enable NAME\n"                                          \
 	"  config               print the effective configuration (secrets masked)\n" \
 	"  config --markdown    print the configuration table of the README\n"    \
 	"  version              print the version\n"
@@ -89,6 +94,42 @@ static int kilnctl__builder(PGconn *db, int argc, char **argv, struct kerr *e)
 	return rc;
 }
 
+static int kilnctl__target(PGconn *db, int argc, char **argv, struct kerr *e)
+{
+	struct buf out = BUF_INIT(BUF_NOLIMIT);
+	int rc;
+
+	if (argc >= 2 && !strcmp(argv[0], "add")) {
+		const char *image = NULL, *python = "3.11", *platform = "linux_x86_64";
+		for (int k = 2; k < argc; k++) {
+			if (k + 1 < argc && !strcmp(argv[k], "--image"))
+				image = argv[++k];
+			else if (k + 1 < argc && !strcmp(argv[k], "--python"))
+				python = argv[++k];
+			else if (k + 1 < argc && !strcmp(argv[k], "--platform"))
+				platform = argv[++k];
+			else
+				return kilnctl__usage("target add NAME --image IMAGE [--python 3.11] "
+						      "[--platform linux_x86_64]");
+		}
+		if (!image)
+			return kilnctl__usage("target add needs --image IMAGE");
+		rc = targets_add(db, argv[1], image, python, platform, &out, e);
+	} else if (argc == 1 && !strcmp(argv[0], "list")) {
+		rc = targets_list(db, &out, e);
+	} else if (argc == 2 && (!strcmp(argv[0], "disable") || !strcmp(argv[0], "enable"))) {
+		rc = targets_set_enabled(db, argv[1], !strcmp(argv[0], "enable"), e);
+		if (!rc)
+			buf_printf(&out, "target '%s' %sd\n", argv[1], argv[0]);
+	} else {
+		rc = kilnctl__usage("target takes: add NAME --image IMAGE [--python X.Y] [--platform P] "
+				    "| list | disable NAME | enable NAME");
+	}
+	fputs(out.ptr, stdout);
+	buf_release(&out);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -139,7 +180,7 @@ int main(int argc, char **argv)
 		}
 		goto fail;
 	}
-	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder")) {
+	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target")) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
 		rc = kilnctl__usage(NULL);
 		goto done;
@@ -149,6 +190,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (!strcmp(argv[i], "migrate"))
 		rc = kilnctl__migrate(db, argc - i - 1, argv + i + 1, &e);
+	else if (!strcmp(argv[i], "target"))
+		rc = kilnctl__target(db, argc - i - 1, argv + i + 1, &e);
 	else
 		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
 	if (rc == 2)

@@ -12,11 +12,12 @@ import csv
 import io
 import json
 import secrets
+from urllib.parse import quote
 
 import psycopg
 import pytest
 
-RESPONSES = []  # every (path, headers, body) this module received
+RESPONSES = []  # every (path, status, headers, body) this module received
 
 T_A, T_B, T_C = "cp311-linux_x86_64", "cp311-linux_aarch64", "cp312-linux_x86_64"
 # Created in this order (oldest first); PEP 440 order is different.
@@ -205,7 +206,7 @@ def api(migrated, data, backend_factory):
 
     def get(path, status=200, method="GET"):
         st, h, body = b.request(method, path)
-        RESPONSES.append((path, h, body))
+        RESPONSES.append((path, st, h, body))
         assert st == status, (path, st, body)
         assert h.get("cache-control") == "no-store", (path, h)
         if h.get("content-type") == "application/json":
@@ -227,7 +228,7 @@ def listed(api, path, key, limit):
     items, cursor, pages = [], None, 0
     while True:
         sep = "&" if "?" in path else "?"
-        url = f"{path}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        url = f"{path}{sep}limit={limit}" + (f"&cursor={quote(cursor)}" if cursor else "")
         page = api(url)
         assert set(page) == {key, "next_cursor"}
         items += page[key]
@@ -299,7 +300,7 @@ def test_project_detail_orders_releases_by_pep440(api):
 def test_project_detail_pages_releases(api):
     cursor, seen = None, []
     while True:
-        url = "/api/v1/projects/django?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        url = "/api/v1/projects/django?limit=3" + (f"&cursor={quote(cursor)}" if cursor else "")
         p = api(url)
         seen += [r["version"] for r in p["releases"]]
         cursor = p["next_cursor"]
@@ -544,7 +545,7 @@ def test_stats(api):
                  "builders_online": 1, "downloads": {"last_24h": 1018, "total": 1120}}
 
 
-# ---- last: nothing secret was ever served ----
+# ---- nothing secret was ever served (late: it looks through every response) ----
 
 def test_no_secret_in_any_response(api, data):
     # Visit every endpoint once more, then look through everything received.
@@ -560,9 +561,85 @@ def test_no_secret_in_any_response(api, data):
         if kind:
             api(f"/api/v1/{kind}/{id_}")
     assert len(RESPONSES) > 60
-    blob = b"\n".join(body for _, _, body in RESPONSES)
+    blob = b"\n".join(body for _, _, _, body in RESPONSES)
     for s in data.secrets:
         assert s.encode() not in blob, s
     for word in [b"storage_key", b"token_hash", b"lease_", b"log_key", b"wheels/ab/",
                  b"logs/secret"]:
         assert word not in blob, word
+
+
+# ---- every response received so far fits docs/openapi.yaml ----
+
+def openapi_operation(doc, path):
+    """The documented GET operation for a request path (the most literal match)."""
+    segs = path.split("?")[0].split("/")
+    best = None
+    for templ, ops in doc["paths"].items():
+        t = templ.split("/")
+        if "get" in ops and len(t) == len(segs) and all(
+                a == b or (a.startswith("{") and a.endswith("}") and b) for a, b in zip(t, segs)):
+            if best is None or templ.count("{") < best[0].count("{"):
+                best = (templ, ops["get"])
+    return best[1] if best else None
+
+
+def test_responses_match_openapi(api):
+    """Every JSON body received so far fits the schema documented for its status."""
+    import yaml
+    from jsonschema import Draft202012Validator
+    from conftest import ROOT
+    doc = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+    checked = 0
+    for path, status, h, body in list(RESPONSES):
+        op = openapi_operation(doc, path)
+        if op is None:  # a path nothing serves: the generic JSON 404
+            assert status == 404, path
+            op = {"responses": {"404": {"$ref": "#/components/responses/Error"}}}
+        assert str(status) in op["responses"], f"{path}: status {status} is not documented"
+        resp = op["responses"][str(status)]
+        if "$ref" in resp:
+            resp = doc["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+        ctype = h.get("content-type", "")
+        if status in (301, 304) or not body:
+            assert not body and "content" not in resp, path
+            continue
+        media = resp["content"].get(ctype) or resp["content"].get(ctype.split(";")[0])
+        assert media, f"{path}: {ctype} is not documented for {status}"
+        if ctype != "application/json":
+            continue
+        # The whole document is the root, so that its "#/components/..." refs resolve.
+        root = dict(doc, allOf=[media["schema"]])
+        errors = [e.message for e in Draft202012Validator(root).iter_errors(json.loads(body))]
+        assert not errors, (path, status, errors[:3])
+        checked += 1
+    assert checked > 50
+
+
+# ---- last: it kills the database connections of this module's other backend too ----
+
+def test_lost_database_connections_answer_503_then_recover(migrated, data, backend_factory):
+    """Connections killed under the pool: answers are JSON 503s (or fine), then fine again.
+    Last in the module: it kills the other backend's connections too."""
+    import time
+    b = backend_factory(migrated)
+    assert b.get("/api/v1/stats")[0] == 200
+    with psycopg.connect(migrated, autocommit=True) as c:
+        killed = c.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                           " where datname = current_database() and pid <> pg_backend_pid()"
+                           ).fetchone()[0]
+    assert killed > 0
+    statuses, deadline = [], time.time() + 20
+    while time.time() < deadline:
+        st, h, body = b.get("/api/v1/projects/django?limit=2")
+        statuses.append(st)
+        assert st in (200, 503), (st, body)
+        assert h["content-type"] == "application/json" and h["cache-control"] == "no-store"
+        if st == 503:
+            assert json.loads(body)["error"]["code"] == "unavailable"
+        elif len(statuses) >= 5:
+            break
+        time.sleep(0.05)
+    assert statuses[-1] == 200, statuses
+    assert b.get("/api/v1/stats")[0] == 200
+    assert b.stop() == 0    # and no sanitizer report in its log

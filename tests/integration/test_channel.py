@@ -152,13 +152,52 @@ def test_full_job_life(farm):
             time.sleep(0.05)
     assert job_row(db, job)[0] == "succeeded"
     with psycopg.connect(db) as c:
-        chunks = c.execute("select string_agg(convert_from(data, 'UTF8'), '' order by seq) from build_log_chunks "
-                           "l join builds b on b.id = l.build_id where b.job_id = %s", (job,)).fetchone()[0]
-        assert chunks == "line one\nline two\n"
         b = c.execute("select state, exit_code, duration_ms from builds where job_id = %s", (job,)).fetchone()
         assert b == ("succeeded", 0, 1234)
     status, _, page = backend.get("/simple/chan-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     assert status == 200 and json.loads(page)["files"][0]["filename"] == fn
+    # The whole log afterwards; moved into storage once the build finished.
+    with psycopg.connect(db) as c:
+        build = c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with psycopg.connect(db) as c:
+            if c.execute("select log_key from builds where id = %s", (build,)).fetchone()[0]:
+                break
+        time.sleep(0.1)
+    status, headers, text = backend.get(f"/api/v1/builds/{build}/log")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    assert text == b"line one\nline two\n"
+
+
+def test_live_log_viewer_sees_lines_as_they_come(farm):
+    db, backend = farm
+    token = add_builder(db, "b-live")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '3.0', '3.0' from projects where normalized = 'chan-demo'")
+    job = queue(db, "3.0")
+    with ws(backend) as conn:
+        hello(conn, token, "b-live")
+        assert recv(conn)["job"] == job
+        conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "before the viewer\n"}))
+        time.sleep(0.3)
+        with psycopg.connect(db) as c:
+            build = c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]
+        viewer = connect(backend.url.replace("http", "ws") + f"/api/v1/builds/{build}/log/ws",
+                         subprotocols=["kiln-log.v1"], open_timeout=10)
+        first = json.loads(viewer.recv(timeout=10))
+        assert first == {"type": "chunk", "seq": 0, "data": "before the viewer\n"}
+        conn.send(json.dumps({"type": "log", "job": job, "seq": 1, "data": "while watching\n"}))
+        second = json.loads(viewer.recv(timeout=10))
+        assert second["seq"] == 1 and second["data"] == "while watching\n"
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "failed", "exit_code": 2,
+                              "reason": "build failed with exit code 2"}))
+        end = json.loads(viewer.recv(timeout=10))
+        assert end["type"] == "end" and end["state"] == "failed"
+        viewer.close()
+    status, _, _ = backend.get("/api/v1/builds/999999/log")
+    assert status == 404
 
 
 def test_success_without_a_wheel_is_a_failure(farm):

@@ -1,0 +1,331 @@
+/* build_local: `kiln-builder build-local` (usage and exit codes in build_local.h). */
+#include "builder/build_local.h"
+
+#include "builder/docker.h"
+#include "builder/prefetch.h"
+#include "builder/sandbox.h"
+#include "builder/source.h"
+#include "common/config.h"
+#include "common/kerr.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_BUILT = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_TRANSIENT = 4 };
+
+static volatile int build_local__cancel;
+
+static void build_local__on_signal(int sig)
+{
+	(void)sig;
+	build_local__cancel = 1;
+}
+
+static void build_local__usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln-builder build-local [--image IMG] --out DIR\n"
+		"           (--sdist FILE | --sdist-url URL --sha256 HEX | --source-dir DIR\n"
+		"            | --git URL --commit SHA)\n"
+		"           [--timeout S] [--memory-mib N] [--cpus N] [--pids N]\n"
+		"           [--log-cap BYTES] [--output-cap BYTES] [--wheels DIR] [--no-prefetch]\n"
+		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n");
+}
+
+/* Build output and notes as they come: stdout to stdout, the rest to stderr. */
+static void build_local__log(void *ctx, int stream, const char *p, size_t n)
+{
+	FILE *f = stream == SANDBOX_STDOUT ? stdout : stderr;
+
+	(void)ctx;
+	fwrite(p, 1, n, f);
+	fflush(f);
+}
+
+static int build_local__num(const char *opt, const char *s, unsigned long long max,
+			    unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out == 0 || *out > max) {
+		fprintf(stderr, "kiln-builder: %s wants a number from 1 to %llu, got '%s'\n", opt, max, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int build_local__rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static int build_local__exit_for(int rc)
+{
+	return rc == KERR_AGAIN || rc == KERR_TIMEOUT ? EXIT_TRANSIENT : EXIT_ERROR;
+}
+
+struct build_local__args {
+	const char *image, *out, *sdist, *sdist_url, *sha256, *source_dir, *git, *commit;
+	const char *wheels, *python, *socket, *ca_file, *config;
+	int no_prefetch;
+	struct sandbox_limits lim;
+};
+
+static int build_local__parse(int argc, char **argv, struct build_local__args *a)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "sdist", required_argument, NULL, 's' },
+		{ "sdist-url", required_argument, NULL, 'u' },
+		{ "sha256", required_argument, NULL, 'H' },
+		{ "source-dir", required_argument, NULL, 'd' },
+		{ "git", required_argument, NULL, 'g' },
+		{ "commit", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "memory-mib", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "pids", required_argument, NULL, 'P' },
+		{ "log-cap", required_argument, NULL, 'L' },
+		{ "output-cap", required_argument, NULL, 'O' },
+		{ "wheels", required_argument, NULL, 'w' },
+		{ "no-prefetch", no_argument, NULL, 'n' },
+		{ "python", required_argument, NULL, 'p' },
+		{ "docker-socket", required_argument, NULL, 'S' },
+		{ "ca-file", required_argument, NULL, 'A' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long v;
+	int ch, nsrc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': a->image = optarg; break;
+		case 'o': a->out = optarg; break;
+		case 's': a->sdist = optarg; break;
+		case 'u': a->sdist_url = optarg; break;
+		case 'H': a->sha256 = optarg; break;
+		case 'd': a->source_dir = optarg; break;
+		case 'g': a->git = optarg; break;
+		case 'c': a->commit = optarg; break;
+		case 'w': a->wheels = optarg; break;
+		case 'n': a->no_prefetch = 1; break;
+		case 'p': a->python = optarg; break;
+		case 'S': a->socket = optarg; break;
+		case 'A': a->ca_file = optarg; break;
+		case 'f': a->config = optarg; break;
+		case 't':
+			if (build_local__num("--timeout", optarg, 7 * 86400, &v))
+				return -1;
+			a->lim.timeout_s = (unsigned)v;
+			break;
+		case 'm':
+			if (build_local__num("--memory-mib", optarg, 1u << 20, &v))
+				return -1;
+			a->lim.memory_bytes = v << 20;
+			break;
+		case 'C':
+			if (build_local__num("--cpus", optarg, 1024, &v))
+				return -1;
+			a->lim.nano_cpus = (int64_t)v * 1000000000;
+			break;
+		case 'P':
+			if (build_local__num("--pids", optarg, 1u << 22, &v))
+				return -1;
+			a->lim.pids = (int64_t)v;
+			break;
+		case 'L':
+			if (build_local__num("--log-cap", optarg, 1ull << 40, &v))
+				return -1;
+			a->lim.log_cap_bytes = v;
+			break;
+		case 'O':
+			if (build_local__num("--output-cap", optarg, 1ull << 40, &v))
+				return -1;
+			a->lim.output_cap_bytes = v;
+			break;
+		case 'h':
+			build_local__usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	nsrc = !!a->sdist + !!a->sdist_url + !!a->source_dir + !!a->git;
+	if (optind != argc || !a->out || nsrc != 1 || !a->sdist_url != !a->sha256 ||
+	    !a->git != !a->commit) {
+		fprintf(stderr, "kiln-builder: build-local needs --out and exactly one source\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Get the source named by the arguments; sets *sdist or *dir. */
+static int build_local__source(const struct build_local__args *a, const char *work,
+			       char **sdist, char **dir, struct kerr *e)
+{
+	struct source_opts so;
+	char path[4200];
+	int rc;
+
+	memset(&so, 0, sizeof(so));
+	so.ca_file = a->ca_file;
+	so.cancel = &build_local__cancel;
+	if (a->sdist) {
+		*sdist = xstrdup(a->sdist);
+		return 0;
+	}
+	if (a->source_dir) {
+		*dir = xstrdup(a->source_dir);
+		return 0;
+	}
+	if (a->sdist_url) {
+		fprintf(stderr, "kiln: downloading %s\n", a->sdist_url);
+		return source_fetch_sdist(a->sdist_url, a->sha256, work, &so, sdist, e);
+	}
+	snprintf(path, sizeof(path), "%s/src", work);
+	fprintf(stderr, "kiln: checking out %s at %s\n", a->git, a->commit);
+	if ((rc = source_checkout_git(a->git, a->commit, path, &so, e)))
+		return rc;
+	*dir = xstrdup(path);
+	return 0;
+}
+
+int build_local_main(int argc, char **argv)
+{
+	struct build_local__args a;
+	struct config cfg;
+	struct docker d;
+	struct sandbox_spec spec;
+	struct sandbox_result res;
+	struct prefetch_opts po;
+	struct kerr e;
+	struct sigaction sa;
+	char work[4096], reqs[4200];
+	char *sdist = NULL, *dir = NULL;
+	const char *tmp = getenv("TMPDIR");
+	int have_docker = 0, have_work = 0, rc, status = EXIT_ERROR;
+
+	memset(&a, 0, sizeof(a));
+	memset(&sa, 0, sizeof(sa));
+	kerr_clear(&e);
+	config_init(&cfg);
+	sandbox_result_init(&res);
+	log_init("kiln-builder");
+	if (build_local__parse(argc, argv, &a)) {
+		build_local__usage(stderr);
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	sa.sa_handler = build_local__on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (config_load(&cfg, a.config, &e)) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		goto out;
+	}
+	if (!a.image)
+		a.image = config_get(&cfg, CONFIG_BUILDER_IMAGE);
+	if (mkdir(a.out, 0755) && errno != EEXIST) {
+		fprintf(stderr, "kiln-builder: could not create '%s': %s\n", a.out, strerror(errno));
+		goto out;
+	}
+	snprintf(work, sizeof(work), "%s/kiln-build-local-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(work)) {
+		fprintf(stderr, "kiln-builder: could not create a work directory: %s\n", strerror(errno));
+		goto out;
+	}
+	have_work = 1;
+	if ((rc = build_local__source(&a, work, &sdist, &dir, &e))) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		status = build_local__exit_for(rc);
+		goto out;
+	}
+
+	snprintf(reqs, sizeof(reqs), "%s/build-wheels", work);
+	if (a.wheels) {
+		snprintf(reqs, sizeof(reqs), "%s", a.wheels);
+	} else if (mkdir(reqs, 0755)) {
+		fprintf(stderr, "kiln-builder: could not create '%s': %s\n", reqs, strerror(errno));
+		goto out;
+	}
+	if (!a.no_prefetch) {
+		memset(&po, 0, sizeof(po));
+		po.python = a.python;
+		po.index_url = config_get(&cfg, CONFIG_BUILD_INDEX_URL);
+		po.target.python_version = "3.11";
+		po.target.implementation = "cp";
+		po.target.abi = "cp311";
+		po.target.platforms = prefetch_platforms_bookworm_x86_64;
+		po.on_log = build_local__log;
+		po.cancel = &build_local__cancel;
+		if ((rc = prefetch_build_requires(&po, sdist, dir, reqs, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			status = build_local__exit_for(rc);
+			goto out;
+		}
+	}
+
+	if ((rc = docker_init(&d, a.socket, &e))) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		goto out;
+	}
+	have_docker = 1;
+	memset(&spec, 0, sizeof(spec));
+	spec.image = a.image;
+	spec.sdist_path = sdist;
+	spec.source_dir = dir;
+	spec.wheels_dir = reqs;
+	spec.out_dir = a.out;
+	spec.limits = a.lim;
+	spec.on_log = build_local__log;
+	spec.cancel = &build_local__cancel;
+	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		status = build_local__exit_for(rc);
+		goto out;
+	}
+	fflush(stderr);
+	if (res.reason[0]) {
+		printf("result: failed: %s\n", res.reason);
+		status = EXIT_FAILED;
+	} else {
+		printf("result: ok\n");
+		for (size_t i = 0; i < res.nwheels; i++)
+			printf("wheel: %s\n", res.wheels[i]);
+		status = EXIT_BUILT;
+	}
+	printf("exit code: %d, duration: %llu ms, log: %llu bytes%s%s\n", res.exit_code,
+	       (unsigned long long)res.duration_ms, (unsigned long long)res.log_bytes,
+	       res.oom ? ", oom" : "", res.timed_out ? ", timed out" : "");
+out:
+	fflush(stdout);
+	if (have_docker)
+		docker_release(&d);
+	if (have_work)
+		nftw(work, build_local__rm, 16, FTW_DEPTH | FTW_PHYS);
+	sandbox_result_release(&res);
+	free(sdist);
+	free(dir);
+	config_release(&cfg);
+	return status;
+}

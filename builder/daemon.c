@@ -1,0 +1,593 @@
+/* daemon: kiln-builder's channel to the backend (contract in daemon.h). */
+#include "builder/daemon.h"
+
+#include "builder/docker.h"
+#include "builder/job.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/token.h"
+#include "common/xalloc.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAEMON_PROTOCOL "kiln-builder.v1"
+#define DAEMON_MAX_MESSAGE (4 * 1024 * 1024)
+#define DAEMON_BACKOFF_MIN_MS 500
+#define DAEMON_BACKOFF_MAX_MS 15000
+
+struct daemon_msg {
+	struct daemon_msg *next;
+	size_t len;
+	unsigned char data[]; /* LWS_PRE, then the text */
+};
+
+struct daemon {
+	const struct config *cfg;
+	struct lws_context *context;
+	struct lws *wsi;
+	struct docker docker;
+	int docker_ok;
+	char name[64];
+	char token[128];
+	char targets_json[2048];
+	int slots;
+	char address[256], path[64];
+	int port, tls;
+	char upload_base[512];
+
+	int welcomed;
+	int backoff_ms;
+	lws_sorted_usec_list_t reconnect_sul;
+	struct buf rx;
+
+	pthread_mutex_t lock;                 /* guards outq */
+	struct daemon_msg *out_head, *out_tail;
+
+	struct bjob *jobs;                    /* running or unacknowledged; loop thread only */
+	int draining;
+	time_t drain_started;
+};
+
+static volatile sig_atomic_t daemon__stop;
+static struct lws_context *daemon__context;
+
+static void daemon__on_signal(int sig)
+{
+	(void)sig;
+	daemon__stop = 1;
+	if (daemon__context)
+		lws_cancel_service(daemon__context);
+}
+
+void daemon_post(struct daemon *d, const char *json, size_t len)
+{
+	struct daemon_msg *m = xmalloc(sizeof(*m) + LWS_PRE + len);
+
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->data + LWS_PRE, json, len);
+	pthread_mutex_lock(&d->lock);
+	if (d->out_tail)
+		d->out_tail->next = m;
+	else
+		d->out_head = m;
+	d->out_tail = m;
+	pthread_mutex_unlock(&d->lock);
+	lws_cancel_service(d->context);
+}
+
+void daemon_job_done(struct daemon *d, struct bjob *j)
+{
+	(void)j;
+	lws_cancel_service(d->context);
+}
+
+static void daemon__clear_outq(struct daemon *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (d->out_head) {
+		struct daemon_msg *m = d->out_head;
+		d->out_head = m->next;
+		free(m);
+	}
+	d->out_tail = NULL;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int daemon__running(const struct daemon *d)
+{
+	int n = 0;
+	for (const struct bjob *j = d->jobs; j; j = j->next)
+		n++;
+	return n;
+}
+
+/*
+ * Done draining when no job is left, or when every job's thread has ended and the
+ * backend has not acknowledged within 30 s (it may be gone; the leases will
+ * expire and the jobs be rebuilt, which is safe).
+ */
+static int daemon__drained(const struct daemon *d)
+{
+	for (const struct bjob *j = d->jobs; j; j = j->next)
+		if (j->started && !j->done)
+			return 0;
+	return !d->jobs || time(NULL) - d->drain_started > 30;
+}
+
+static void daemon__send_hello(struct daemon *d)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+
+	buf_puts(&b, "{\"type\":\"hello\",\"protocol\":1,\"token\":");
+	json_append_str(&b, d->token);
+	buf_puts(&b, ",\"name\":");
+	json_append_str(&b, d->name);
+	buf_printf(&b, ",\"version\":\"%s\",\"arch\":\"x86_64\",\"targets\":%s,\"slots\":%d,\"running\":[",
+		   KILN_VERSION, d->targets_json, d->slots);
+	for (struct bjob *j = d->jobs; j; j = j->next)
+		buf_printf(&b, "%s{\"job\":%lld}", b.ptr[b.len - 1] == '[' ? "" : ",", j->id);
+	buf_puts(&b, "]}");
+	/* The hello goes first, ahead of anything queued. */
+	{
+		struct daemon_msg *m = xmalloc(sizeof(*m) + LWS_PRE + b.len);
+		m->len = b.len;
+		memcpy(m->data + LWS_PRE, b.ptr, b.len);
+		pthread_mutex_lock(&d->lock);
+		m->next = d->out_head;
+		d->out_head = m;
+		if (!d->out_tail)
+			d->out_tail = m;
+		pthread_mutex_unlock(&d->lock);
+	}
+	buf_release(&b);
+	lws_callback_on_writable(d->wsi);
+}
+
+static struct bjob *daemon__find(struct daemon *d, long long id)
+{
+	for (struct bjob *j = d->jobs; j; j = j->next)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
+/* Forget a job whose thread has ended (the backend acknowledged or cancelled it). */
+static void daemon__forget(struct daemon *d, long long id)
+{
+	for (struct bjob **pp = &d->jobs; *pp; pp = &(*pp)->next) {
+		struct bjob *j = *pp;
+		if (j->id != id)
+			continue;
+		if (j->started && !j->done) {
+			j->cancel = 1; /* its thread will notice; reaped in daemon__reap */
+			return;
+		}
+		*pp = j->next;
+		if (j->started)
+			pthread_join(j->thread, NULL);
+		job_free(j);
+		return;
+	}
+}
+
+/* Jobs whose thread ended after a cancel: join and free. */
+static void daemon__reap(struct daemon *d)
+{
+	for (struct bjob **pp = &d->jobs; *pp;) {
+		struct bjob *j = *pp;
+		if (j->cancel && j->done) {
+			*pp = j->next;
+			pthread_join(j->thread, NULL);
+			job_free(j);
+			continue;
+		}
+		pp = &j->next;
+	}
+}
+
+static void daemon__on_job(struct daemon *d, const cJSON *m)
+{
+	struct bjob *j = NULL;
+	struct kerr e;
+	char q[600];
+
+	if (job_parse(m, &j, &e)) {
+		log_error("bad job message", "error=%s", log_quote(q, sizeof(q), e.msg));
+		return;
+	}
+	if (daemon__find(d, j->id)) {
+		job_free(j);
+		return;
+	}
+	j->daemon = d;
+	j->cfg = d->cfg;
+	j->docker = &d->docker;
+	snprintf(j->upload_base, sizeof(j->upload_base), "%s", d->upload_base);
+	j->next = d->jobs;
+	d->jobs = j;
+	log_info("job received", "job=%lld attempt=%lld project=%s version=%s target=%s", j->id,
+		 j->attempt, j->project, j->version, j->target);
+	if (job_start(j)) {
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
+					  "\"exit_code\":-1,\"reason\":\"builder could not start a thread\"}";
+		char msg[256];
+		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		daemon_post(d, msg, (size_t)n);
+	}
+}
+
+static void daemon__on_message(struct daemon *d)
+{
+	cJSON *m = NULL;
+	const char *type = NULL, *s = NULL;
+	struct kerr e;
+	int64_t job = 0;
+	char q[600];
+
+	if (json_parse_object(d->rx.ptr, d->rx.len, &m, &e) || json_get_str_req(m, "type", &type, &e)) {
+		log_error("bad message from backend", "error=%s", log_quote(q, sizeof(q), e.msg));
+		goto done;
+	}
+	if (!strcmp(type, "welcome")) {
+		d->welcomed = 1;
+		d->backoff_ms = 0;
+		log_info("connected", "backend=%s:%d builder=%s slots=%d", d->address, d->port, d->name,
+			 d->slots);
+		/* Send again what running jobs reported: the backend keeps each piece once. */
+		for (struct bjob *j = d->jobs; j; j = j->next)
+			job_repost(j);
+		if (d->draining)
+			daemon_post(d, "{\"type\":\"drain\"}", 16);
+	} else if (!strcmp(type, "job")) {
+		if (d->draining) {
+			log_warn("job offered while draining; it will return to the queue", NULL);
+		}
+		daemon__on_job(d, m);
+	} else if (!strcmp(type, "cancel") || !strcmp(type, "finished")) {
+		if (json_get_int_req(m, "job", 1, INT64_MAX, &job, &e))
+			goto done;
+		json_get_str(m, !strcmp(type, "cancel") ? "reason" : "state", &s, &e);
+		log_info(!strcmp(type, "cancel") ? "job cancelled by backend" : "job recorded",
+			 "job=%lld detail=%s", (long long)job, log_quote(q, sizeof(q), s ? s : ""));
+		daemon__forget(d, job);
+	} else if (!strcmp(type, "error")) {
+		const char *code = "", *msg = "";
+		json_get_str(m, "code", &code, &e);
+		json_get_str(m, "message", &msg, &e);
+		log_error("backend refused us", "code=%s message=%s", code, log_quote(q, sizeof(q), msg));
+		if (!strcmp(code, "unauthorized") || !strcmp(code, "unsupported_protocol")) {
+			/* Retrying cannot help; say so loudly and stop. */
+			daemon__stop = 2;
+		}
+	}
+done:
+	cJSON_Delete(m);
+}
+
+static void daemon__connect(struct daemon *d);
+
+static void daemon__reconnect_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon *d = lws_container_of(sul, struct daemon, reconnect_sul);
+	daemon__connect(d);
+}
+
+static void daemon__schedule_reconnect(struct daemon *d)
+{
+	unsigned char r;
+	int delay;
+
+	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : DAEMON_BACKOFF_MIN_MS;
+	if (d->backoff_ms > DAEMON_BACKOFF_MAX_MS)
+		d->backoff_ms = DAEMON_BACKOFF_MAX_MS;
+	/* Jitter of +-25%, so a fleet does not reconnect in lockstep after a restart. */
+	token_random_bytes(&r, 1);
+	delay = d->backoff_ms * 3 / 4 + (d->backoff_ms / 2) * r / 255;
+	lws_sul_schedule(d->context, 0, &d->reconnect_sul, daemon__reconnect_cb,
+			 (lws_usec_t)delay * LWS_US_PER_MS);
+}
+
+static void daemon__connect(struct daemon *d)
+{
+	struct lws_client_connect_info i;
+	static const uint32_t backoff[] = { 1000 };
+	static const lws_retry_bo_t retry = {
+		.retry_ms_table = backoff,
+		.retry_ms_table_count = 1,
+		.conceal_count = 0,
+		.secs_since_valid_ping = 15,
+		.secs_since_valid_hangup = 45,
+		.jitter_percent = 0,
+	};
+
+	if (daemon__stop)
+		return;
+	memset(&i, 0, sizeof(i));
+	i.context = d->context;
+	i.address = d->address;
+	i.port = d->port;
+	i.path = d->path;
+	i.host = d->address;
+	i.origin = d->address;
+	i.ssl_connection = d->tls ? LCCSCF_USE_SSL : 0;
+	i.protocol = DAEMON_PROTOCOL;
+	i.local_protocol_name = DAEMON_PROTOCOL;
+	i.pwsi = &d->wsi;
+	i.retry_and_idle_policy = &retry;
+	i.userdata = d;
+	if (!lws_client_connect_via_info(&i)) {
+		d->wsi = NULL;
+		daemon__schedule_reconnect(d);
+	}
+}
+
+static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			    void *in, size_t len)
+{
+	struct daemon *d = lws_context_user(lws_get_context(wsi));
+	char q[300];
+
+	if (!d)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		d->welcomed = 0;
+		buf_reset(&d->rx);
+		daemon__clear_outq(d);
+		daemon__send_hello(d);
+		return 0;
+
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (buf_append(&d->rx, in, len)) {
+			log_error("message from backend too large", NULL);
+			return -1;
+		}
+		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+			return 0;
+		daemon__on_message(d);
+		buf_reset(&d->rx);
+		return 0;
+
+	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		struct daemon_msg *m;
+		pthread_mutex_lock(&d->lock);
+		m = d->out_head;
+		/* Before the welcome only the hello may go out. */
+		if (m && !d->welcomed && strncmp((char *)m->data + LWS_PRE, "{\"type\":\"hello\"", 15))
+			m = NULL;
+		if (m) {
+			d->out_head = m->next;
+			if (!d->out_head)
+				d->out_tail = NULL;
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!m)
+			return 0;
+		if (lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) {
+			free(m);
+			return -1;
+		}
+		free(m);
+		pthread_mutex_lock(&d->lock);
+		if (d->out_head && d->welcomed)
+			lws_callback_on_writable(wsi);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		log_warn("could not connect to backend; retrying", "backend=%s:%d error=%s", d->address,
+			 d->port, log_quote(q, sizeof(q), in ? (const char *)in : "unknown"));
+		d->wsi = NULL;
+		d->welcomed = 0;
+		daemon__schedule_reconnect(d);
+		return 0;
+
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (d->welcomed)
+			log_warn("connection to backend lost; reconnecting", "running=%d", daemon__running(d));
+		d->wsi = NULL;
+		d->welcomed = 0;
+		daemon__schedule_reconnect(d);
+		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* A job posted a message, finished, or a signal arrived. */
+		daemon__reap(d);
+		if (d->wsi && d->welcomed) {
+			int more;
+			pthread_mutex_lock(&d->lock);
+			more = d->out_head != NULL;
+			pthread_mutex_unlock(&d->lock);
+			if (more)
+				lws_callback_on_writable(d->wsi);
+		}
+		return 0;
+
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols daemon__protocols[] = {
+	{ DAEMON_PROTOCOL, daemon__callback, 0, 65536, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Parse ws[s]://host[:port][/] into the connection fields. 0 or KERR_INVAL. */
+static int daemon__parse_url(struct daemon *d, const char *url, struct kerr *e)
+{
+	char copy[512];
+	const char *prot, *addr, *path;
+	int port;
+
+	if (strlen(url) >= sizeof(copy))
+		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL too long");
+	memcpy(copy, url, strlen(url) + 1);
+	if (lws_parse_uri(copy, &prot, &addr, &port, &path))
+		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL '%s' is not a URL", url);
+	if (!strcmp(prot, "ws") || !strcmp(prot, "http")) {
+		d->tls = 0;
+	} else if (!strcmp(prot, "wss") || !strcmp(prot, "https")) {
+		d->tls = 1;
+	} else {
+		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL must start with ws:// or wss://");
+	}
+	if (!strchr(url + strlen(prot) + 3, ':'))
+		port = d->tls ? 443 : 80;
+	snprintf(d->address, sizeof(d->address), "%s", addr);
+	d->port = port;
+	snprintf(d->path, sizeof(d->path), "/api/v1/builders/ws");
+	snprintf(d->upload_base, sizeof(d->upload_base), "%s://%s:%d", d->tls ? "https" : "http",
+		 d->address, d->port);
+	return 0;
+}
+
+static int daemon__targets(struct daemon *d, const char *list, struct kerr *e)
+{
+	struct buf b = BUF_INIT(sizeof(d->targets_json) - 1);
+	const char *p = list;
+	int n = 0, rc = 0;
+
+	buf_putc(&b, '[');
+	while (*p) {
+		size_t len = strcspn(p, ", ");
+		if (len) {
+			char name[64];
+			if (len >= sizeof(name)) {
+				rc = kerr_set(e, KERR_INVAL, "target name too long in KILN_BUILDER_TARGETS");
+				goto fail;
+			}
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (n++)
+				buf_putc(&b, ',');
+			if (json_append_str(&b, name)) {
+				rc = kerr_set(e, KERR_INVAL, "KILN_BUILDER_TARGETS too long");
+				goto fail;
+			}
+		}
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	buf_putc(&b, ']');
+	if (!n) {
+		rc = kerr_set(e, KERR_INVAL, "KILN_BUILDER_TARGETS names no target");
+		goto fail;
+	}
+	memcpy(d->targets_json, b.ptr, b.len + 1);
+fail:
+	buf_release(&b);
+	return rc;
+}
+
+int daemon_run(const struct config *cfg)
+{
+	struct lws_context_creation_info info;
+	struct daemon d;
+	struct kerr e;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	kerr_clear(&e);
+	pthread_mutex_init(&d.lock, NULL);
+	buf_init(&d.rx, DAEMON_MAX_MESSAGE);
+	d.cfg = cfg;
+	d.slots = (int)config_get_int(cfg, CONFIG_BUILDER_SLOTS);
+	snprintf(d.token, sizeof(d.token), "%s", config_get(cfg, CONFIG_BUILDER_TOKEN));
+	if (*config_get(cfg, CONFIG_BUILDER_NAME))
+		snprintf(d.name, sizeof(d.name), "%s", config_get(cfg, CONFIG_BUILDER_NAME));
+	else if (gethostname(d.name, sizeof(d.name) - 1))
+		snprintf(d.name, sizeof(d.name), "builder");
+	if (!token_well_formed(d.token)) {
+		kerr_set(&e, KERR_INVAL, "a builder needs its token: set KILN_BUILDER_TOKEN or --token "
+				       "(from `kilnctl builder add NAME`)");
+		goto fail;
+	}
+	if (d.slots < 1 || d.slots > 64) {
+		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_SLOTS must be 1-64");
+		goto fail;
+	}
+	if (daemon__parse_url(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) ||
+	    daemon__targets(&d, config_get(cfg, CONFIG_BUILDER_TARGETS), &e))
+		goto fail;
+	if (docker_init(&d.docker, NULL, &e)) {
+		kerr_wrap(&e, "Docker Engine");
+		goto fail;
+	}
+	d.docker_ok = 1;
+	if (docker_ping(&d.docker, &e)) {
+		kerr_wrap(&e, "Docker Engine");
+		goto fail;
+	}
+
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = daemon__protocols;
+	info.user = &d;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (*config_get(cfg, CONFIG_CA_FILE))
+		info.client_ssl_ca_filepath = config_get(cfg, CONFIG_CA_FILE);
+	d.context = lws_create_context(&info);
+	if (!d.context) {
+		kerr_set(&e, KERR_INTERNAL, "could not create the lws context");
+		goto fail;
+	}
+	daemon__context = d.context;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, daemon__on_signal);
+	signal(SIGINT, daemon__on_signal);
+	log_info("starting", "builder=%s backend=%s slots=%d targets=%s", d.name,
+		 config_get(cfg, CONFIG_BACKEND_URL), d.slots, d.targets_json);
+	daemon__connect(&d);
+	for (;;) {
+		if (daemon__stop == 2)
+			break;
+		if (daemon__stop && !d.draining) {
+			d.draining = 1;
+			d.drain_started = time(NULL);
+			log_info("draining: finishing running jobs, taking no new ones", "running=%d",
+				 daemon__running(&d));
+			if (d.welcomed)
+				daemon_post(&d, "{\"type\":\"drain\"}", 16);
+		}
+		if (d.draining && daemon__drained(&d))
+			break;
+		if (lws_service(d.context, 250) < 0)
+			break;
+	}
+	rc = daemon__stop == 2 ? 1 : 0;
+	log_info("stopped", NULL);
+fail:
+	if (rc && e.msg[0])
+		log_error(e.msg, NULL);
+	/* Jobs still here were cancelled or the daemon was refused: stop and join them. */
+	for (struct bjob *j = d.jobs; j; j = j->next)
+		j->cancel = 1;
+	while (d.jobs) {
+		struct bjob *j = d.jobs;
+		d.jobs = j->next;
+		if (j->started)
+			pthread_join(j->thread, NULL);
+		job_free(j);
+	}
+	if (d.context)
+		lws_context_destroy(d.context);
+	daemon__context = NULL;
+	daemon__clear_outq(&d);
+	if (d.docker_ok)
+		docker_release(&d.docker);
+	buf_release(&d.rx);
+	pthread_mutex_destroy(&d.lock);
+	return rc;
+}

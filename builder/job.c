@@ -1,0 +1,467 @@
+/* job: one build, on its own thread (contract in job.h). */
+#include "builder/job.h"
+
+#include "builder/daemon.h"
+#include "builder/jobsource.h"
+#include "builder/sandbox.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A chunk is cut at this size or when the build is quiet for a moment. */
+#define JOB_CHUNK_BYTES (16 * 1024)
+#define JOB_UPLOAD_TRIES 8
+
+static int job__copy(const cJSON *o, const char *key, char *dst, size_t n, int required,
+		     struct kerr *e)
+{
+	const char *v = NULL;
+	int rc = required ? json_get_str_req(o, key, &v, e) : json_get_str(o, key, &v, e);
+
+	if (rc)
+		return rc;
+	if (!v) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (strlen(v) >= n)
+		return kerr_set(e, KERR_INVAL, "field '%s' too long", key);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+	const cJSON *target = NULL, *source = NULL, *limits = NULL;
+	const char *url = NULL;
+	int64_t v = 0;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_init(&j->lock, NULL);
+	buf_init(&j->pending_log, BUF_NOLIMIT);
+	j->timeout_s = 3600;
+	j->memory_mib = 4096;
+	j->cpus = 2;
+	j->pids = 1024;
+	j->log_bytes = 64 << 20;
+	j->output_bytes = 1ll << 31;
+	if ((rc = json_get_int_req(m, "job", 1, INT64_MAX, &v, e)))
+		goto fail;
+	j->id = v;
+	if ((rc = json_get_int_req(m, "build", 1, INT64_MAX, &v, e)))
+		goto fail;
+	j->build = v;
+	if ((rc = json_get_int_req(m, "attempt", 1, 1000, &v, e)))
+		goto fail;
+	j->attempt = v;
+	if ((rc = job__copy(m, "lease", j->lease, sizeof(j->lease), 1, e)) ||
+	    (rc = job__copy(m, "project", j->project, sizeof(j->project), 1, e)) ||
+	    (rc = job__copy(m, "version", j->version, sizeof(j->version), 1, e)) ||
+	    (rc = job__copy(m, "upload", j->upload_path, sizeof(j->upload_path), 1, e)) ||
+	    (rc = json_get_object(m, "target", &target, e)) ||
+	    (rc = json_get_object(m, "source", &source, e)) ||
+	    (rc = json_get_object(m, "limits", &limits, e)))
+		goto fail;
+	if (!target || !source) {
+		rc = kerr_set(e, KERR_INVAL, "job needs 'target' and 'source'");
+		goto fail;
+	}
+	if ((rc = job__copy(target, "name", j->target, sizeof(j->target), 1, e)) ||
+	    (rc = job__copy(target, "image", j->image, sizeof(j->image), 1, e)) ||
+	    (rc = job__copy(target, "python_tag", j->python_tag, sizeof(j->python_tag), 1, e)) ||
+	    (rc = job__copy(target, "python_version", j->python_version, sizeof(j->python_version), 1, e)) ||
+	    (rc = job__copy(target, "platform", j->platform, sizeof(j->platform), 1, e)) ||
+	    (rc = job__copy(source, "kind", j->source_kind, sizeof(j->source_kind), 1, e)) ||
+	    (rc = json_get_str_req(source, "url", &url, e)) ||
+	    (rc = job__copy(source, "sha256", j->sha256, sizeof(j->sha256), 0, e)) ||
+	    (rc = job__copy(source, "filename", j->filename, sizeof(j->filename), 0, e)) ||
+	    (rc = job__copy(source, "commit", j->commit, sizeof(j->commit), 0, e)))
+		goto fail;
+	j->source_url = xstrdup(url);
+	if (limits) {
+		int64_t x;
+		x = j->timeout_s; if (!json_get_int(limits, "timeout_s", 1, 7 * 86400, &x, e)) j->timeout_s = x;
+		x = j->memory_mib; if (!json_get_int(limits, "memory_mib", 64, 1 << 20, &x, e)) j->memory_mib = x;
+		x = j->cpus; if (!json_get_int(limits, "cpus", 1, 1024, &x, e)) j->cpus = x;
+		x = j->pids; if (!json_get_int(limits, "pids", 16, 1 << 20, &x, e)) j->pids = x;
+		x = j->log_bytes; if (!json_get_int(limits, "log_bytes", 1024, INT64_MAX, &x, e)) j->log_bytes = x;
+		x = j->output_bytes; if (!json_get_int(limits, "output_bytes", 1024, INT64_MAX, &x, e)) j->output_bytes = x;
+	}
+	*out = j;
+	return 0;
+fail:
+	job_free(j);
+	return rc;
+}
+
+void job_free(struct bjob *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->nsent; i++)
+		free(j->sent[i]);
+	free(j->sent);
+	free(j->source_url);
+	buf_release(&j->pending_log);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+/* Post a message and remember it for resending. */
+static void job__post(struct bjob *j, struct buf *msg)
+{
+	if (j->cancel)
+		return;
+	pthread_mutex_lock(&j->lock);
+	if (j->nsent == j->capsent) {
+		j->capsent = j->capsent ? j->capsent * 2 : 16;
+		j->sent = xrealloc(j->sent, j->capsent * sizeof(char *));
+	}
+	j->sent[j->nsent++] = xstrdup(msg->ptr);
+	pthread_mutex_unlock(&j->lock);
+	daemon_post(j->daemon, msg->ptr, msg->len);
+}
+
+void job_repost(struct bjob *j)
+{
+	pthread_mutex_lock(&j->lock);
+	for (size_t i = 0; i < j->nsent; i++)
+		daemon_post(j->daemon, j->sent[i], strlen(j->sent[i]));
+	pthread_mutex_unlock(&j->lock);
+}
+
+static void job__progress(struct bjob *j, const char *phase)
+{
+	struct buf b = BUF_INIT(256);
+	buf_printf(&b, "{\"type\":\"progress\",\"job\":%lld,\"phase\":\"%s\"}", j->id, phase);
+	job__post(j, &b);
+	buf_release(&b);
+}
+
+/* Replace invalid UTF-8 with U+FFFD so the chunk is a valid JSON string. */
+static void job__utf8(struct buf *out, const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t k;
+		if (len == 0 || i + len > n) {
+			buf_puts(out, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		for (k = 1; k < len; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				break;
+		if (k < len) {
+			buf_puts(out, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		buf_append(out, p + i, len);
+		i += len;
+	}
+}
+
+static void job__flush_log(struct bjob *j)
+{
+	struct buf text = BUF_INIT(BUF_NOLIMIT), msg = BUF_INIT(BUF_NOLIMIT);
+
+	if (!j->pending_log.len)
+		return;
+	job__utf8(&text, (const unsigned char *)j->pending_log.ptr, j->pending_log.len);
+	buf_reset(&j->pending_log);
+	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"seq\":%lld,\"data\":", j->id, j->next_seq++);
+	json_append_strn(&msg, text.ptr, text.len);
+	buf_putc(&msg, '}');
+	job__post(j, &msg);
+	buf_release(&text);
+	buf_release(&msg);
+}
+
+/* Builder-side notes in the log, marked so readers can tell them from the build's output. */
+static void job__note(struct bjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void job__note(struct bjob *j, const char *fmt, ...)
+{
+	va_list ap;
+	buf_puts(&j->pending_log, "kiln: ");
+	va_start(ap, fmt);
+	buf_vprintf(&j->pending_log, fmt, ap);
+	va_end(ap);
+	buf_putc(&j->pending_log, '\n');
+	job__flush_log(j);
+}
+
+static void job__on_log(void *ctx, int stream, const char *p, size_t n)
+{
+	struct bjob *j = ctx;
+	(void)stream;
+	buf_append(&j->pending_log, p, n);
+	if (j->pending_log.len >= JOB_CHUNK_BYTES || memchr(p, '\n', n))
+		job__flush_log(j);
+}
+
+static void job__finish(struct bjob *j, const char *status, long long exit_code,
+			long long duration_ms, const char *reason)
+{
+	struct buf b = BUF_INIT(8192);
+
+	job__flush_log(j);
+	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"status\":\"%s\",\"exit_code\":%lld,"
+		       "\"duration_ms\":%lld,\"reason\":", j->id, status, exit_code, duration_ms);
+	json_append_str(&b, reason ? reason : "");
+	buf_putc(&b, '}');
+	job__post(j, &b);
+	buf_release(&b);
+}
+
+static size_t job__discard(char *p, size_t size, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	if (b->len < 2048)
+		buf_append(b, p, size * n < 2048 ? size * n : 2048);
+	return size * n;
+}
+
+/* PUT one wheel. 0, KERR_AGAIN (worth retrying) or KERR_INVAL (refused). */
+static int job__upload_one(struct bjob *j, const char *path, const char *name, struct kerr *e)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct buf body = BUF_INIT(4096);
+	char url[1024], auth[128];
+	FILE *f = NULL;
+	struct stat st;
+	long status = 0;
+	CURLcode cc;
+	int rc = 0;
+
+	if (!c)
+		return kerr_set(e, KERR_AGAIN, "curl init failed");
+	f = fopen(path, "rb");
+	if (!f || fstat(fileno(f), &st)) {
+		rc = kerr_set(e, KERR_INVAL, "could not open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	snprintf(url, sizeof(url), "%s%s%s", j->upload_base, j->upload_path, name);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", j->lease);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READDATA, f);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, job__discard);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (*config_get(j->cfg, CONFIG_CA_FILE))
+		curl_easy_setopt(c, CURLOPT_CAINFO, config_get(j->cfg, CONFIG_CA_FILE));
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK)
+		rc = kerr_set(e, KERR_AGAIN, "upload of %s failed: %s", name, curl_easy_strerror(cc));
+	else if (status == 200 || status == 201)
+		rc = 0;
+	else if (status >= 500 || status == 429)
+		rc = kerr_set(e, KERR_AGAIN, "upload of %s: HTTP %ld %s", name, status, body.ptr);
+	else
+		rc = kerr_set(e, KERR_INVAL, "upload of %s refused: HTTP %ld %s", name, status, body.ptr);
+fail:
+	if (f)
+		fclose(f);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	buf_release(&body);
+	return rc;
+}
+
+static int job__upload(struct bjob *j, const struct sandbox_result *r, struct kerr *e)
+{
+	for (size_t i = 0; i < r->nwheels; i++) {
+		const char *name = strrchr(r->wheels[i], '/');
+		int rc = 0;
+
+		name = name ? name + 1 : r->wheels[i];
+		for (int attempt = 1; attempt <= JOB_UPLOAD_TRIES && !j->cancel; attempt++) {
+			rc = job__upload_one(j, r->wheels[i], name, e);
+			if (rc != KERR_AGAIN)
+				break;
+			/* The backend may be restarting: wait and try again. */
+			job__note(j, "%s; retrying in %d s", e->msg, 1 << attempt);
+			sleep(1u << attempt);
+		}
+		if (rc)
+			return rc;
+		job__note(j, "uploaded %s", name);
+	}
+	return 0;
+}
+
+/* mkdir -p: 0 or -1. */
+static int job__mkdir_p(const char *path)
+{
+	char tmp[1024];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static long long job__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void job__rmtree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char sub[4096];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR)
+			job__rmtree(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static void *job__main(void *arg)
+{
+	struct bjob *j = arg;
+	struct sandbox_spec spec;
+	struct sandbox_result res;
+	struct jobsource src;
+	struct kerr e;
+	char out_dir[1100];
+	long long t0 = job__now_ms();
+	int rc;
+
+	sandbox_result_init(&res);
+	jobsource_init(&src);
+	kerr_clear(&e);
+	snprintf(j->work_dir, sizeof(j->work_dir), "%s/builder/job-%lld-%lld",
+		 config_get(j->cfg, CONFIG_DATA_DIR), j->id, j->attempt);
+	job__rmtree(j->work_dir);
+	if (job__mkdir_p(j->work_dir)) {
+		job__finish(j, "retry", -1, 0, "builder could not create its work directory");
+		goto done;
+	}
+	job__note(j, "job %lld attempt %lld: %s %s for %s, on builder with image %s", j->id, j->attempt,
+		  j->project, j->version, j->target, j->image);
+
+	job__progress(j, "fetching");
+	job__progress(j, "prefetching");
+	rc = jobsource_prepare(j, &src, job__on_log, j, &e);
+	if (rc) {
+		job__note(j, "%s", e.msg);
+		job__finish(j, rc == KERR_AGAIN ? "retry" : "failed", -1, job__now_ms() - t0, e.msg);
+		goto done;
+	}
+	if (j->cancel)
+		goto done;
+
+	job__progress(j, "building");
+	snprintf(out_dir, sizeof(out_dir), "%s/out", j->work_dir);
+	mkdir(out_dir, 0755);
+	memset(&spec, 0, sizeof(spec));
+	spec.image = j->image;
+	spec.sdist_path = src.sdist_path[0] ? src.sdist_path : NULL;
+	spec.source_dir = src.source_dir[0] ? src.source_dir : NULL;
+	spec.wheels_dir = src.wheels_dir[0] ? src.wheels_dir : NULL;
+	spec.out_dir = out_dir;
+	sandbox_limits_default(&spec.limits);
+	spec.limits.memory_bytes = (uint64_t)j->memory_mib << 20;
+	spec.limits.nano_cpus = j->cpus * 1000000000ll;
+	spec.limits.pids = j->pids;
+	spec.limits.timeout_s = (unsigned)j->timeout_s;
+	spec.limits.log_cap_bytes = (uint64_t)j->log_bytes;
+	spec.limits.output_cap_bytes = (uint64_t)j->output_bytes;
+	spec.on_log = job__on_log;
+	spec.log_ctx = j;
+	spec.cancel = &j->cancel;
+	rc = sandbox_build(j->docker, &spec, &res, &e);
+	job__flush_log(j);
+	if (j->cancel)
+		goto done;
+	if (rc) {
+		job__note(j, "%s", e.msg);
+		job__finish(j, "retry", -1, job__now_ms() - t0, e.msg);
+		goto done;
+	}
+	if (res.reason[0] || res.nwheels == 0) {
+		const char *why = res.reason[0] ? res.reason : "the build produced no wheel";
+		job__note(j, "%s", why);
+		job__finish(j, "failed", res.exit_code, job__now_ms() - t0, why);
+		goto done;
+	}
+	job__progress(j, "uploading");
+	rc = job__upload(j, &res, &e);
+	if (j->cancel)
+		goto done;
+	if (rc) {
+		job__note(j, "%s", e.msg);
+		job__finish(j, rc == KERR_AGAIN ? "retry" : "failed", res.exit_code, job__now_ms() - t0,
+			    e.msg);
+		goto done;
+	}
+	job__note(j, "built %zu wheel(s) in %.1f s", res.nwheels, (double)(job__now_ms() - t0) / 1000);
+	job__finish(j, "succeeded", res.exit_code, job__now_ms() - t0, "");
+done:
+	sandbox_result_release(&res);
+	jobsource_release(&src);
+	job__rmtree(j->work_dir);
+	j->done = 1;
+	daemon_job_done(j->daemon, j);
+	return NULL;
+}
+
+int job_start(struct bjob *j)
+{
+	j->started = 1;
+	if (pthread_create(&j->thread, NULL, job__main, j)) {
+		j->started = 0;
+		return KERR_INTERNAL;
+	}
+	return 0;
+}

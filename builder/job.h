@@ -1,0 +1,68 @@
+/*
+ * job: one build on a builder, on its own thread: fetch the source and check
+ * its hash, fetch the build requirements, build in the sandbox while streaming
+ * the log, upload the wheels with the job's lease token, report the result.
+ *
+ * The job keeps every message it posted (progress, log chunks, finish) so the
+ * daemon can send them again after a reconnect; the backend ignores repeats.
+ */
+#ifndef KILN_BUILDER_JOB_H
+#define KILN_BUILDER_JOB_H
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/kerr.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+struct daemon;
+struct docker;
+
+struct bjob {
+	long long id, build, attempt;
+	char lease[64];
+	char project[256], version[128];
+	char target[64], image[256], python_tag[16], python_version[16], platform[64];
+	char source_kind[8];            /* "sdist" or "git" */
+	char *source_url;
+	char sha256[65];
+	char filename[256];
+	char commit[41];
+	long long timeout_s, memory_mib, cpus, pids, log_bytes, output_bytes;
+	char upload_path[128];
+
+	struct daemon *daemon;
+	const struct config *cfg;
+	struct docker *docker;
+	char upload_base[512];          /* http(s)://host:port of the backend */
+	char work_dir[1024];            /* this job's scratch directory on the host */
+
+	volatile int cancel;            /* set by the daemon: stop and report nothing */
+	int started;                    /* the thread exists */
+	volatile int done;              /* the thread is about to end */
+	pthread_t thread;
+
+	/* What was posted, for resending: guarded by lock. */
+	pthread_mutex_t lock;
+	char **sent;
+	size_t nsent, capsent;
+	long long next_seq;
+	struct buf pending_log;         /* output not yet cut into a chunk */
+	struct bjob *next;
+};
+
+/*
+ * Parse a job message into a new job (caller frees with job_free). 0, or
+ * KERR_INVAL with e saying which field is wrong.
+ */
+int job_parse(const cJSON *m, struct bjob **out, struct kerr *e);
+void job_free(struct bjob *j);
+
+/* Start the job's thread. 0 or KERR_INTERNAL. */
+int job_start(struct bjob *j);
+
+/* Repost everything the job has sent so far (after a reconnect). Daemon thread. */
+void job_repost(struct bjob *j);
+
+#endif

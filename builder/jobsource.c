@@ -1,0 +1,75 @@
+/* jobsource: source and build requirements of a job (contract in jobsource.h). */
+#include "builder/jobsource.h"
+
+#include "builder/job.h"
+#include "builder/prefetch.h"
+#include "builder/source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void jobsource_init(struct jobsource *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void jobsource_release(struct jobsource *s)
+{
+	/* The files live in the job's work directory, which the job removes. */
+	jobsource_init(s);
+}
+
+int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_log, void *ctx,
+		      struct kerr *e)
+{
+	static const char *const platforms_x86_64[] = {
+		"manylinux_2_36_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+		"manylinux_2_5_x86_64", "linux_x86_64", "any", NULL
+	};
+	struct source_opts so;
+	struct prefetch_opts po;
+	char src_dir[1100], abi[16];
+	char *path = NULL;
+	int rc;
+
+	memset(&so, 0, sizeof(so));
+	so.cancel = &j->cancel;
+	if (*config_get(j->cfg, CONFIG_CA_FILE))
+		so.ca_file = config_get(j->cfg, CONFIG_CA_FILE);
+	snprintf(s->wheels_dir, sizeof(s->wheels_dir), "%s/build-wheels", j->work_dir);
+	mkdir(s->wheels_dir, 0755);
+
+	if (!strcmp(j->source_kind, "git")) {
+		snprintf(src_dir, sizeof(src_dir), "%s/src", j->work_dir);
+		rc = source_checkout_git(j->source_url, j->commit, src_dir, &so, e);
+		if (rc)
+			return rc == KERR_INVAL ? rc : KERR_AGAIN;
+		snprintf(s->source_dir, sizeof(s->source_dir), "%s", src_dir);
+	} else if (!strcmp(j->source_kind, "sdist")) {
+		if (!*j->sha256)
+			return kerr_set(e, KERR_INVAL, "the job's sdist has no sha256 to check");
+		rc = source_fetch_sdist(j->source_url, j->sha256, j->work_dir, &so, &path, e);
+		if (rc)
+			return rc;
+		snprintf(s->sdist_path, sizeof(s->sdist_path), "%s", path);
+		free(path);
+	} else {
+		return kerr_set(e, KERR_INVAL, "unknown source kind '%s'", j->source_kind);
+	}
+
+	memset(&po, 0, sizeof(po));
+	snprintf(abi, sizeof(abi), "%s", j->python_tag);
+	po.index_url = config_get(j->cfg, CONFIG_BUILD_INDEX_URL);
+	po.target.python_version = j->python_version;
+	po.target.implementation = "cp";
+	po.target.abi = abi;
+	po.target.platforms = platforms_x86_64;
+	po.on_log = on_log;
+	po.log_ctx = ctx;
+	po.cancel = &j->cancel;
+	rc = prefetch_build_requires(&po, s->sdist_path[0] ? s->sdist_path : NULL,
+				     s->source_dir[0] ? s->source_dir : NULL, s->wheels_dir, e);
+	return rc == KERR_TIMEOUT ? KERR_AGAIN : rc;
+}

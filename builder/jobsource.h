@@ -1,0 +1,35 @@
+/*
+ * jobsource: get a job's source onto the builder and its build requirements
+ * next to it, before anything runs in the sandbox: the sdist downloaded and its
+ * sha256 checked (or the git commit checked out), then the static build
+ * requirements downloaded as wheels by the host's pip (docs/builds.md).
+ */
+#ifndef KILN_BUILDER_JOBSOURCE_H
+#define KILN_BUILDER_JOBSOURCE_H
+
+#include "common/kerr.h"
+
+#include <stddef.h>
+
+struct bjob;
+
+struct jobsource {
+	char sdist_path[1024]; /* the verified sdist, or "" */
+	char source_dir[1024]; /* the checked-out tree, or "" */
+	char wheels_dir[1024]; /* prefetched build requirements */
+};
+
+typedef void (*jobsource_log_fn)(void *ctx, int stream, const char *p, size_t n);
+
+void jobsource_init(struct jobsource *s);
+void jobsource_release(struct jobsource *s);
+
+/*
+ * Fetch j's source and build requirements under j->work_dir. 0, KERR_AGAIN for
+ * a transient failure (worth a retry elsewhere or later), or another code for a
+ * permanent one (hash mismatch, no such commit, unsatisfiable requirement).
+ */
+int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_log, void *ctx,
+		      struct kerr *e);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * prefetch: the build requirements of a project, fetched on the host before the
+ * sandboxed build (which has no network), without running any of the project's
+ * code. See docs/builds.md.
+ *
+ *  1. prefetch_read_requires: `[build-system] requires` of pyproject.toml, taken
+ *     out of the sdist with libarchive (or read from a source tree) and parsed by
+ *     the host's python3 (>= 3.11, tomllib) in isolated mode, as a subprocess fed
+ *     on stdin. Each requirement is checked with pip's own requirement parser
+ *     (no direct URLs) and again here (no leading '-', printable ASCII only). With
+ *     no pyproject.toml, or no [build-system] table, the requirements are PEP
+ *     518's default (setuptools and wheel), which the image already has.
+ *  2. prefetch_download: `python3 -m pip download --only-binary=:all:` for the
+ *     target interpreter and platforms into a directory, from pip's own
+ *     configured index (or KILN_BUILD_INDEX_URL when the caller passes one).
+ *     Binary wheels only: nothing is built, so nothing of theirs runs either.
+ *
+ * Subprocesses are started with posix_spawn and argv arrays (no shell), in their
+ * own process group, under a timeout and the cancel flag; their output goes to
+ * on_log as it comes.
+ */
+#ifndef KILN_BUILDER_PREFETCH_H
+#define KILN_BUILDER_PREFETCH_H
+
+#include <stddef.h>
+
+struct kerr;
+
+#define PREFETCH_PYPROJECT_MAX (1u << 20) /* largest pyproject.toml read */
+#define PREFETCH_MAX_REQUIRES 100
+#define PREFETCH_REQUIRE_MAX 1000        /* longest single requirement */
+
+/* The target of the build, in pip download's terms. */
+struct prefetch_target {
+	const char *python_version;   /* "3.11" */
+	const char *implementation;   /* "cp" */
+	const char *abi;              /* "cp311" */
+	const char *const *platforms; /* NULL-terminated, most specific first */
+};
+
+/*
+ * The platforms the default image (Debian bookworm, glibc 2.36, x86_64) installs:
+ * manylinux_2_36_x86_64 down to manylinux_2_17_x86_64, manylinux2014_x86_64,
+ * linux_x86_64 and any.
+ */
+extern const char *const prefetch_platforms_bookworm_x86_64[];
+
+typedef void (*prefetch_log_fn)(void *ctx, int stream, const char *p, size_t n);
+
+struct prefetch_opts {
+	const char *python;           /* host interpreter; NULL: "python3" from PATH */
+	const char *index_url;        /* NULL or "": pip's own configuration */
+	struct prefetch_target target;
+	unsigned timeout_s;           /* per subprocess; 0: 600 */
+	prefetch_log_fn on_log;       /* may be NULL; streams 1, 2 and 3 (Kiln's notes) */
+	void *log_ctx;
+	volatile int *cancel;         /* may be NULL */
+};
+
+struct prefetch_reqs {
+	char **v;                     /* requirement strings, owned */
+	size_t n;
+	int is_default;               /* no [build-system]: the image's setuptools + wheel */
+};
+
+void prefetch_reqs_release(struct prefetch_reqs *r);
+
+/*
+ * Fill out with the static build requirements of an sdist (sdist_path, a .tar.gz
+ * or .zip whose top directory holds pyproject.toml) or of a source tree
+ * (source_dir): exactly one of them. KERR_INVAL (with e) for a malformed
+ * pyproject.toml or requirement, KERR_IO when python3 cannot be run.
+ */
+int prefetch_read_requires(const struct prefetch_opts *o, const char *sdist_path,
+			   const char *source_dir, struct prefetch_reqs *out, struct kerr *e);
+
+/*
+ * Download reqs and their dependencies as wheels into dest_dir (which must
+ * exist). An empty or default list downloads nothing. When pip fails: KERR_INVAL
+ * if it found no matching wheel while the index answered (a permanent verdict on
+ * the project: a build requirement without a wheel for the target), KERR_AGAIN
+ * otherwise (connection trouble, retries; pip's output in the log tells).
+ * KERR_TIMEOUT on the timeout, KERR_CONFLICT when cancelled.
+ */
+int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs *reqs,
+		      const char *dest_dir, struct kerr *e);
+
+/* Both steps: read the requirements of the sdist or tree, download them. */
+int prefetch_build_requires(const struct prefetch_opts *o, const char *sdist_path,
+			    const char *source_dir, const char *dest_dir, struct kerr *e);
+
+#endif

@@ -1,0 +1,801 @@
+/*
+ * sandbox: one build in a container (contract and design in sandbox.h and
+ * docs/builds.md). The steps, each undone in sandbox__cleanup whatever happens:
+ * volume, keeper container, build container, input archive in, start, stream the
+ * log under the clock, wait, inspect, output archive out, wheels extracted.
+ */
+#include "builder/sandbox.h"
+
+#include "builder/docker.h"
+#include "builder/wheelout.h"
+#include "common/kerr.h"
+#include "common/log.h"
+#include "common/wheelname.h"
+#include "common/xalloc.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cjson/cJSON.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SANDBOX__UID 1000
+#define SANDBOX__KILL_GRACE_S 60    /* how long a killed container may take to stop */
+#define SANDBOX__ARCHIVE_SLACK (1u << 20) /* tar headers around the wheels */
+#define MIB (1024ull * 1024)
+
+enum sandbox__stop { STOP_NONE = 0, STOP_TIMEOUT, STOP_CANCEL, STOP_LOGCAP };
+
+struct sandbox__job {
+	const struct sandbox_spec *spec;
+	struct sandbox_limits lim;
+	struct sandbox_result *res;
+	char tag[17];                  /* random hex naming this job's objects */
+	char volume[64], keeper_name[64], build_name[64];
+	char keeper[DOCKER_ID_MAX], build[DOCKER_ID_MAX];
+	int have_volume;
+	uint64_t deadline_ms;          /* monotonic; 0 = none yet */
+	enum sandbox__stop stop;
+};
+
+static uint64_t sandbox__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sandbox_limits_default(struct sandbox_limits *l)
+{
+	l->memory_bytes = 4096 * MIB;
+	l->nano_cpus = 2000000000;
+	l->pids = 1024;
+	l->timeout_s = 3600;
+	l->log_cap_bytes = 16 * MIB;
+	l->output_cap_bytes = 1024 * MIB;
+	l->tmp_bytes = 4096 * MIB;
+	l->work_bytes = 2048 * MIB;
+}
+
+void sandbox_result_init(struct sandbox_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->exit_code = -1;
+}
+
+void sandbox_result_release(struct sandbox_result *r)
+{
+	for (size_t i = 0; i < r->nwheels; i++)
+		free(r->wheels[i]);
+	free(r->wheels);
+	sandbox_result_init(r);
+}
+
+static void sandbox__note(struct sandbox__job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sandbox__note(struct sandbox__job *j, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (!j->spec->on_log)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	j->spec->on_log(j->spec->log_ctx, SANDBOX_NOTE, line, (size_t)n);
+}
+
+static int sandbox__cancelled(const struct sandbox__job *j)
+{
+	return j->spec->cancel && *j->spec->cancel;
+}
+
+/* --- the input archive: src/, job-wheels/, out/ --------------------------- */
+
+static int sandbox__tar_err(struct archive *w, const char *what, struct kerr *e)
+{
+	return kerr_set(e, KERR_IO, "could not write the input archive (%s): %s", what,
+			archive_error_string(w));
+}
+
+/* Owner kiln (uid 1000) for everything that goes into /work. */
+static void sandbox__own(struct archive_entry *ent)
+{
+	archive_entry_set_uid(ent, SANDBOX__UID);
+	archive_entry_set_gid(ent, SANDBOX__UID);
+	archive_entry_set_uname(ent, "kiln");
+	archive_entry_set_gname(ent, "kiln");
+}
+
+static int sandbox__tar_dir(struct archive *w, const char *name, struct kerr *e)
+{
+	struct archive_entry *ent = archive_entry_new();
+	int rc = 0;
+
+	archive_entry_set_pathname(ent, name);
+	archive_entry_set_filetype(ent, AE_IFDIR);
+	archive_entry_set_perm(ent, 0755);
+	archive_entry_set_mtime(ent, time(NULL), 0);
+	sandbox__own(ent);
+	if (archive_write_header(w, ent) != ARCHIVE_OK)
+		rc = sandbox__tar_err(w, name, e);
+	archive_entry_free(ent);
+	return rc;
+}
+
+/* One host file (opened without following symlinks) as the archive member name. */
+static int sandbox__tar_file(struct archive *w, const char *path, const char *name,
+			     struct kerr *e)
+{
+	struct archive_entry *ent = archive_entry_new();
+	char data[64 * 1024];
+	struct stat st;
+	ssize_t n;
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st)) {
+		rc = kerr_set(e, KERR_IO, "could not open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = kerr_set(e, KERR_INVAL, "'%s' is not a regular file", path);
+		goto out;
+	}
+	archive_entry_set_pathname(ent, name);
+	archive_entry_set_filetype(ent, AE_IFREG);
+	archive_entry_set_perm(ent, 0644);
+	archive_entry_set_size(ent, st.st_size);
+	archive_entry_set_mtime(ent, st.st_mtime, 0);
+	sandbox__own(ent);
+	if (archive_write_header(w, ent) != ARCHIVE_OK) {
+		rc = sandbox__tar_err(w, name, e);
+		goto out;
+	}
+	while ((n = read(fd, data, sizeof(data))) > 0)
+		if (archive_write_data(w, data, (size_t)n) != n) {
+			rc = sandbox__tar_err(w, name, e);
+			goto out;
+		}
+	if (n < 0)
+		rc = kerr_set(e, KERR_IO, "could not read '%s': %s", path, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(ent);
+	return rc;
+}
+
+/* A source tree under src/: files, directories and symlinks (not followed). */
+static int sandbox__tar_tree(struct archive *w, const char *dir, struct kerr *e)
+{
+	struct archive *rd = archive_read_disk_new();
+	struct archive_entry *ent = archive_entry_new();
+	size_t dl = strlen(dir);
+	char data[64 * 1024];
+	char name[4096];
+	int r, rc = 0;
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	archive_read_disk_set_symlink_physical(rd);
+	archive_read_disk_set_behavior(rd, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+				       ARCHIVE_READDISK_NO_FFLAGS);
+	if (archive_read_disk_open(rd, dir) != ARCHIVE_OK) {
+		rc = kerr_set(e, KERR_IO, "could not read '%s': %s", dir, archive_error_string(rd));
+		goto out;
+	}
+	while ((r = archive_read_next_header2(rd, ent)) != ARCHIVE_EOF) {
+		const char *p = archive_entry_pathname(ent);
+		int type = archive_entry_filetype(ent);
+		la_ssize_t n;
+
+		if (r < ARCHIVE_WARN) {
+			rc = kerr_set(e, KERR_IO, "could not read '%s': %s", dir,
+				      archive_error_string(rd));
+			goto out;
+		}
+		archive_read_disk_descend(rd);
+		if (!p || strncmp(p, dir, dl) || (p[dl] && p[dl] != '/'))
+			continue;
+		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+			continue; /* devices, fifos and sockets have no place in a source tree */
+		if ((size_t)snprintf(name, sizeof(name), "src%s", p + dl) >= sizeof(name)) {
+			rc = kerr_set(e, KERR_INVAL, "path too long in the source tree: '%s'", p);
+			goto out;
+		}
+		archive_entry_set_pathname(ent, name);
+		sandbox__own(ent);
+		if (archive_write_header(w, ent) != ARCHIVE_OK) {
+			rc = sandbox__tar_err(w, name, e);
+			goto out;
+		}
+		if (type != AE_IFREG)
+			continue;
+		while ((n = archive_read_data(rd, data, sizeof(data))) > 0)
+			if (archive_write_data(w, data, (size_t)n) != n) {
+				rc = sandbox__tar_err(w, name, e);
+				goto out;
+			}
+		if (n < 0) {
+			rc = kerr_set(e, KERR_IO, "could not read '%s': %s", p, archive_error_string(rd));
+			goto out;
+		}
+	}
+out:
+	archive_entry_free(ent);
+	archive_read_free(rd);
+	return rc;
+}
+
+/* The prefetched requirements: regular files with wheel names only. */
+static int sandbox__tar_wheels(struct archive *w, const char *dir, struct kerr *e)
+{
+	DIR *dp;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dir || !*dir)
+		return 0;
+	if (!(dp = opendir(dir)))
+		return kerr_set(e, KERR_IO, "could not open '%s': %s", dir, strerror(errno));
+	while (!rc && (de = readdir(dp))) {
+		struct wheelname wn;
+		char path[4096], name[512];
+		struct stat st;
+
+		if (wheelname_parse(&wn, de->d_name, strlen(de->d_name), NULL))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		snprintf(name, sizeof(name), "job-wheels/%s", de->d_name);
+		rc = sandbox__tar_file(w, path, name, e);
+	}
+	closedir(dp);
+	return rc;
+}
+
+/* An anonymous temporary file in $TMPDIR (or /tmp): already unlinked. */
+static int sandbox__tmpfile(struct kerr *e)
+{
+	const char *tmp = getenv("TMPDIR");
+	char tpl[4096];
+	int fd;
+
+	if (!tmp || !*tmp || strlen(tmp) > sizeof(tpl) - 32)
+		tmp = "/tmp";
+	snprintf(tpl, sizeof(tpl), "%s/kiln-sandbox-XXXXXX", tmp);
+	if ((fd = mkstemp(tpl)) < 0)
+		return kerr_set(e, KERR_IO, "could not create a temporary file in '%s': %s", tmp,
+				strerror(errno));
+	unlink(tpl);
+	return fd;
+}
+
+/* Write the archive that becomes /work into a fresh unlinked temp file. */
+static int sandbox__input(const struct sandbox_spec *spec, int *fdp, struct kerr *e)
+{
+	struct archive *w = archive_write_new();
+	int fd, rc = 0;
+
+	*fdp = -1;
+	if ((fd = sandbox__tmpfile(e)) < 0) {
+		rc = fd;
+		goto out;
+	}
+	archive_write_set_format_pax_restricted(w);
+	if (archive_write_open_fd(w, fd) != ARCHIVE_OK) {
+		rc = sandbox__tar_err(w, "open", e);
+		goto out;
+	}
+	if ((rc = sandbox__tar_dir(w, "out", e)) || (rc = sandbox__tar_dir(w, "job-wheels", e)) ||
+	    (rc = sandbox__tar_wheels(w, spec->wheels_dir, e)))
+		goto out;
+	if (spec->sdist_path) {
+		const char *base = strrchr(spec->sdist_path, '/');
+		char name[512];
+
+		base = base ? base + 1 : spec->sdist_path;
+		snprintf(name, sizeof(name), "src/%s", base);
+		if ((rc = sandbox__tar_dir(w, "src", e)) ||
+		    (rc = sandbox__tar_file(w, spec->sdist_path, name, e)))
+			goto out;
+	} else if ((rc = sandbox__tar_tree(w, spec->source_dir, e))) {
+		goto out;
+	}
+	if (archive_write_close(w) != ARCHIVE_OK) {
+		rc = sandbox__tar_err(w, "close", e);
+		goto out;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		rc = kerr_set(e, KERR_IO, "could not rewind the input archive: %s", strerror(errno));
+out:
+	archive_write_free(w);
+	if (rc && fd >= 0)
+		close(fd);
+	else
+		*fdp = fd;
+	return rc;
+}
+
+/* --- container configurations ---------------------------------------------- */
+
+static cJSON *sandbox__strings(const char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (; *v; v++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+	return a;
+}
+
+/* What both containers share: the hardening, the user, the /work volume, labels. */
+static cJSON *sandbox__base_config(const struct sandbox__job *j, const char *role,
+				   cJSON **hostp)
+{
+	static const char *const cap_drop[] = { "ALL", NULL };
+	static const char *const sec_opt[] = { "no-new-privileges", NULL };
+	cJSON *c = cJSON_CreateObject(), *host, *labels, *mounts, *m;
+
+	cJSON_AddStringToObject(c, "Image", j->spec->image);
+	cJSON_AddStringToObject(c, "User", "1000:1000");
+	cJSON_AddStringToObject(c, "WorkingDir", "/work");
+	cJSON_AddBoolToObject(c, "Tty", 0);
+	cJSON_AddBoolToObject(c, "OpenStdin", 0);
+	cJSON_AddBoolToObject(c, "NetworkDisabled", 1);
+	labels = cJSON_AddObjectToObject(c, "Labels");
+	cJSON_AddStringToObject(labels, "org.kiln.job", j->tag);
+	cJSON_AddStringToObject(labels, "org.kiln.role", role);
+
+	host = cJSON_AddObjectToObject(c, "HostConfig");
+	cJSON_AddStringToObject(host, "NetworkMode", "none");
+	cJSON_AddStringToObject(host, "IpcMode", "private");
+	cJSON_AddItemToObject(host, "CapDrop", sandbox__strings(cap_drop));
+	cJSON_AddItemToObject(host, "SecurityOpt", sandbox__strings(sec_opt));
+	cJSON_AddBoolToObject(host, "ReadonlyRootfs", 1);
+	cJSON_AddBoolToObject(host, "Privileged", 0);
+	mounts = cJSON_AddArrayToObject(host, "Mounts");
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "Type", "volume");
+	cJSON_AddStringToObject(m, "Source", j->volume);
+	cJSON_AddStringToObject(m, "Target", "/work");
+	cJSON_AddItemToArray(mounts, m);
+	*hostp = host;
+	return c;
+}
+
+/* The keeper only holds the /work volume mounted: it sleeps, with tiny limits. */
+static cJSON *sandbox__keeper_config(const struct sandbox__job *j)
+{
+	static const char *const cmd[] = { "sleep", "infinity", NULL };
+	cJSON *host, *c = sandbox__base_config(j, "keeper", &host), *log;
+
+	cJSON_AddItemToObject(c, "Cmd", sandbox__strings(cmd));
+	cJSON_AddNumberToObject(host, "Memory", (double)(32 * MIB));
+	cJSON_AddNumberToObject(host, "MemorySwap", (double)(32 * MIB));
+	cJSON_AddNumberToObject(host, "NanoCpus", 100000000.0);
+	cJSON_AddNumberToObject(host, "PidsLimit", 4);
+	log = cJSON_AddObjectToObject(host, "LogConfig");
+	cJSON_AddStringToObject(log, "Type", "none");
+	return c;
+}
+
+static cJSON *sandbox__build_config(const struct sandbox__job *j)
+{
+	const struct sandbox_limits *l = &j->lim;
+	cJSON *host, *c = sandbox__base_config(j, "build", &host), *cmd, *env, *tmpfs, *log, *cfg;
+	cJSON *ul, *u;
+	char src[512], opt[160], size[32];
+
+	cmd = cJSON_AddArrayToObject(c, "Cmd");
+	{
+		static const char *const argv[] = { "python3", "-m", "pip", "wheel", "-v",
+			"--no-deps", "--progress-bar", "off", "-w", "/work/out", NULL };
+		for (const char *const *a = argv; *a; a++)
+			cJSON_AddItemToArray(cmd, cJSON_CreateString(*a));
+	}
+	if (j->spec->sdist_path) {
+		const char *base = strrchr(j->spec->sdist_path, '/');
+		snprintf(src, sizeof(src), "/work/src/%s", base ? base + 1 : j->spec->sdist_path);
+	} else {
+		snprintf(src, sizeof(src), "/work/src");
+	}
+	cJSON_AddItemToArray(cmd, cJSON_CreateString(src));
+	{
+		static const char *const vars[] = {
+			"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp", "TMPDIR=/tmp",
+			"PIP_NO_INDEX=1", "PIP_FIND_LINKS=/opt/kiln/wheels /work/job-wheels",
+			"PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
+			"PIP_ROOT_USER_ACTION=ignore", "PYTHONUNBUFFERED=1",
+			"PYTHONDONTWRITEBYTECODE=1", NULL };
+		env = sandbox__strings(vars);
+		cJSON_AddItemToObject(c, "Env", env);
+	}
+	cJSON_AddNumberToObject(host, "Memory", (double)l->memory_bytes);
+	cJSON_AddNumberToObject(host, "MemorySwap", (double)l->memory_bytes);
+	cJSON_AddNumberToObject(host, "NanoCpus", (double)l->nano_cpus);
+	cJSON_AddNumberToObject(host, "PidsLimit", (double)l->pids);
+	tmpfs = cJSON_AddObjectToObject(host, "Tmpfs");
+	snprintf(opt, sizeof(opt), "rw,exec,nosuid,nodev,mode=1777,size=%llu",
+		 (unsigned long long)l->tmp_bytes);
+	cJSON_AddStringToObject(tmpfs, "/tmp", opt);
+	/* No core dumps (they would land in the tmpfs); a bounded fd table. */
+	ul = cJSON_AddArrayToObject(host, "Ulimits");
+	u = cJSON_CreateObject();
+	cJSON_AddStringToObject(u, "Name", "core");
+	cJSON_AddNumberToObject(u, "Soft", 0);
+	cJSON_AddNumberToObject(u, "Hard", 0);
+	cJSON_AddItemToArray(ul, u);
+	u = cJSON_CreateObject();
+	cJSON_AddStringToObject(u, "Name", "nofile");
+	cJSON_AddNumberToObject(u, "Soft", 4096);
+	cJSON_AddNumberToObject(u, "Hard", 4096);
+	cJSON_AddItemToArray(ul, u);
+	/* The daemon keeps the log on disk while we follow it: bound that file too. */
+	log = cJSON_AddObjectToObject(host, "LogConfig");
+	cJSON_AddStringToObject(log, "Type", "json-file");
+	cfg = cJSON_AddObjectToObject(log, "Config");
+	snprintf(size, sizeof(size), "%llu",
+		 (unsigned long long)(l->log_cap_bytes * 8 + 4 * MIB));
+	cJSON_AddStringToObject(cfg, "max-size", size);
+	cJSON_AddStringToObject(cfg, "max-file", "2");
+	return c;
+}
+
+static int sandbox__create(struct docker *d, const char *name, cJSON *config,
+			   char id[DOCKER_ID_MAX], struct kerr *e)
+{
+	int rc = docker_create(d, name, config, id, e);
+
+	cJSON_Delete(config);
+	return rc;
+}
+
+/* --- running --------------------------------------------------------------- */
+
+/* Polled by the long Docker calls: the wall clock and the cancel flag. */
+static int sandbox__tick(void *ctx)
+{
+	struct sandbox__job *j = ctx;
+
+	if (j->stop)
+		return KERR_TIMEOUT;
+	if (sandbox__cancelled(j)) {
+		j->stop = STOP_CANCEL;
+		return KERR_TIMEOUT;
+	}
+	if (j->deadline_ms && sandbox__now_ms() >= j->deadline_ms) {
+		j->stop = STOP_TIMEOUT;
+		return KERR_TIMEOUT;
+	}
+	return 0;
+}
+
+/* After a kill: wait under a short deadline of its own, not the build's clock. */
+static int sandbox__grace_tick(void *ctx)
+{
+	struct sandbox__job *j = ctx;
+
+	return sandbox__now_ms() >= j->deadline_ms ? KERR_TIMEOUT : 0;
+}
+
+static int sandbox__frame(void *ctx, int stream, const char *p, size_t n)
+{
+	struct sandbox__job *j = ctx;
+	uint64_t room = j->lim.log_cap_bytes - j->res->log_bytes;
+	int over = n > room;
+
+	if (over)
+		n = (size_t)room;
+	if (n && j->spec->on_log)
+		j->spec->on_log(j->spec->log_ctx, stream == SANDBOX_STDOUT ? SANDBOX_STDOUT
+				: SANDBOX_STDERR, p, n);
+	j->res->log_bytes += n;
+	if (over) {
+		j->stop = STOP_LOGCAP;
+		return KERR_TOOBIG;
+	}
+	return sandbox__tick(j);
+}
+
+static void sandbox__reason(struct sandbox__job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sandbox__reason(struct sandbox__job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->res->reason[0])
+		return; /* the first reason is the real one */
+	va_start(ap, fmt);
+	vsnprintf(j->res->reason, sizeof(j->res->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Kill the build and wait (briefly, on a clock of its own) until it has stopped. */
+static int sandbox__kill(struct docker *d, struct sandbox__job *j, long *status, struct kerr *e)
+{
+	int rc;
+
+	if ((rc = docker_kill(d, j->build, e)))
+		return rc;
+	j->deadline_ms = sandbox__now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
+	return docker_wait(d, j->build, sandbox__grace_tick, j, status, e);
+}
+
+/* Stream the log until the container stops or must be stopped; then judge it. */
+static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e)
+{
+	struct docker_state st;
+	struct kerr le;
+	uint64_t t0;
+	long status = -1;
+	int rc;
+
+	kerr_clear(&le);
+	t0 = sandbox__now_ms();
+	j->deadline_ms = t0 + (uint64_t)j->lim.timeout_s * 1000u;
+	if ((rc = docker_start(d, j->build, e)))
+		return rc;
+	rc = docker_logs(d, j->build, 1, sandbox__frame, sandbox__tick, j, &le);
+	if (rc && !j->stop) {
+		/* Docker failed us, not the build: stop it and report that. */
+		sandbox__kill(d, j, &status, NULL);
+		return kerr_set(e, rc, "%s", le.msg);
+	}
+	if (!rc) {
+		/* The log ended: the container has stopped, or is about to. */
+		rc = docker_wait(d, j->build, sandbox__tick, j, &status, &le);
+		if (rc && !j->stop)
+			return kerr_set(e, rc, "%s", le.msg);
+	}
+	if (j->stop && (rc = sandbox__kill(d, j, &status, e)))
+		return rc;
+	j->res->duration_ms = sandbox__now_ms() - t0;
+	if ((rc = docker_inspect(d, j->build, &st, e)))
+		return rc;
+	j->res->exit_code = st.exit_code;
+	j->res->oom = st.oom_killed;
+	switch (j->stop) {
+	case STOP_CANCEL:
+		j->res->cancelled = 1;
+		sandbox__reason(j, "cancelled");
+		break;
+	case STOP_TIMEOUT:
+		j->res->timed_out = 1;
+		sandbox__reason(j, "timed out after %u s", j->lim.timeout_s);
+		break;
+	case STOP_LOGCAP:
+		j->res->log_capped = 1;
+		sandbox__reason(j, "log exceeded %llu bytes",
+				(unsigned long long)j->lim.log_cap_bytes);
+		break;
+	case STOP_NONE:
+		break;
+	}
+	if (st.oom_killed)
+		sandbox__reason(j, "killed: out of memory (limit %llu MiB)",
+				(unsigned long long)(j->lim.memory_bytes / MIB));
+	if (st.exit_code != 0)
+		sandbox__reason(j, "build failed with exit code %d", st.exit_code);
+	return 0;
+}
+
+/* Bring the wheels out of /work/out into out_dir. */
+static int sandbox__collect(struct docker *d, struct sandbox__job *j, struct kerr *e)
+{
+	struct wheelout w;
+	int fd, rc;
+
+	wheelout_init(&w);
+	if ((fd = sandbox__tmpfile(e)) < 0)
+		return fd;
+	j->deadline_ms = sandbox__now_ms() + (uint64_t)j->lim.timeout_s * 1000u;
+	rc = docker_get_archive(d, j->build, "/work/out", fd,
+				j->lim.output_cap_bytes + SANDBOX__ARCHIVE_SLACK, sandbox__tick, j, e);
+	if (rc == KERR_TOOBIG) {
+		sandbox__reason(j, "output exceeded %llu bytes",
+				(unsigned long long)j->lim.output_cap_bytes);
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		rc = kerr_set(e, KERR_IO, "could not rewind the output archive: %s", strerror(errno));
+		goto out;
+	}
+	rc = wheelout_extract(fd, "out", j->spec->out_dir, j->lim.output_cap_bytes, &w, e);
+	for (size_t i = 0; i < w.nignored && i < WHEELOUT_MAX_NOTES; i++)
+		sandbox__note(j, "kiln: ignored %s", w.ignored[i]);
+	if (w.nignored > WHEELOUT_MAX_NOTES)
+		sandbox__note(j, "kiln: ignored %zu more entries", w.nignored - WHEELOUT_MAX_NOTES);
+	j->res->nignored = w.nignored;
+	if (rc == KERR_TOOBIG || rc == KERR_INVAL) {
+		sandbox__note(j, "kiln: %s", e ? e->msg : "bad output");
+		if (rc == KERR_TOOBIG)
+			sandbox__reason(j, "output exceeded %llu bytes",
+					(unsigned long long)j->lim.output_cap_bytes);
+		else
+			sandbox__reason(j, "unreadable output archive");
+		kerr_clear(e);
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (!w.nwheels) {
+		sandbox__reason(j, "build produced no wheel");
+		goto out;
+	}
+	for (size_t i = 0; i < w.nwheels; i++)
+		sandbox__note(j, "kiln: wheel %s", w.wheels[i]);
+	j->res->wheels = w.wheels;
+	j->res->nwheels = w.nwheels;
+	w.wheels = NULL;
+	w.nwheels = 0;
+out:
+	wheelout_release(&w);
+	close(fd);
+	return rc;
+}
+
+/* Remove what the job created, in reverse order; errors are logged, not returned. */
+static void sandbox__cleanup(struct docker *d, struct sandbox__job *j)
+{
+	struct kerr ce;
+
+	if (j->build[0] && docker_remove(d, j->build, &ce))
+		log_error("could not remove build container", "job=%s id=%.12s err=\"%s\"",
+			  j->tag, j->build, ce.msg);
+	if (j->keeper[0] && docker_remove(d, j->keeper, &ce))
+		log_error("could not remove keeper container", "job=%s id=%.12s err=\"%s\"",
+			  j->tag, j->keeper, ce.msg);
+	if (j->have_volume && docker_volume_remove(d, j->volume, &ce))
+		log_error("could not remove work volume", "job=%s volume=%s err=\"%s\"", j->tag,
+			  j->volume, ce.msg);
+}
+
+static int sandbox__check_spec(const struct sandbox_spec *s, struct kerr *e)
+{
+	struct sdistname sn;
+	struct stat st;
+
+	if (!s->image || !*s->image)
+		return kerr_set(e, KERR_INVAL, "sandbox: no image");
+	if (!s->out_dir || stat(s->out_dir, &st) || !S_ISDIR(st.st_mode))
+		return kerr_set(e, KERR_INVAL, "sandbox: output directory '%s' does not exist",
+				s->out_dir ? s->out_dir : "");
+	if (!s->sdist_path == !s->source_dir)
+		return kerr_set(e, KERR_INVAL, "sandbox: give either an sdist or a source directory");
+	if (s->sdist_path) {
+		const char *base = strrchr(s->sdist_path, '/');
+		base = base ? base + 1 : s->sdist_path;
+		if (sdistname_parse(&sn, base, strlen(base), e))
+			return kerr_wrap(e, "sandbox: ");
+	} else if (stat(s->source_dir, &st) || !S_ISDIR(st.st_mode)) {
+		return kerr_set(e, KERR_INVAL, "sandbox: source directory '%s' does not exist",
+				s->source_dir);
+	}
+	return 0;
+}
+
+static void sandbox__limits(const struct sandbox_limits *in, struct sandbox_limits *out)
+{
+	struct sandbox_limits def;
+
+	sandbox_limits_default(&def);
+	*out = *in;
+	if (!out->memory_bytes) out->memory_bytes = def.memory_bytes;
+	if (!out->nano_cpus) out->nano_cpus = def.nano_cpus;
+	if (!out->pids) out->pids = def.pids;
+	if (!out->timeout_s) out->timeout_s = def.timeout_s;
+	if (!out->log_cap_bytes) out->log_cap_bytes = def.log_cap_bytes;
+	if (!out->output_cap_bytes) out->output_cap_bytes = def.output_cap_bytes;
+	if (!out->tmp_bytes) out->tmp_bytes = def.tmp_bytes;
+	if (!out->work_bytes) out->work_bytes = def.work_bytes;
+}
+
+int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
+		  struct sandbox_result *out, struct kerr *e)
+{
+	struct sandbox__job j;
+	struct kerr pe;
+	unsigned char rnd[8];
+	cJSON *opts = NULL, *labels = NULL;
+	char o[160];
+	int in_fd = -1, rc;
+
+	sandbox_result_init(out);
+	memset(&j, 0, sizeof(j));
+	j.spec = spec;
+	j.res = out;
+	sandbox__limits(&spec->limits, &j.lim);
+	if ((rc = sandbox__check_spec(spec, e)))
+		return rc;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return kerr_set(e, KERR_INTERNAL, "sandbox: getrandom failed: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(j.tag + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(j.volume, sizeof(j.volume), "kiln-work-%s", j.tag);
+	snprintf(j.keeper_name, sizeof(j.keeper_name), "kiln-keep-%s", j.tag);
+	snprintf(j.build_name, sizeof(j.build_name), "kiln-build-%s", j.tag);
+
+	if ((rc = sandbox__input(spec, &in_fd, e)))
+		goto out;
+
+	/* /work: a tmpfs volume, owned by the build user, size-limited. */
+	opts = cJSON_CreateObject();
+	cJSON_AddStringToObject(opts, "type", "tmpfs");
+	cJSON_AddStringToObject(opts, "device", "tmpfs");
+	snprintf(o, sizeof(o), "size=%llu,uid=%d,gid=%d,mode=0755,nosuid,nodev",
+		 (unsigned long long)j.lim.work_bytes, SANDBOX__UID, SANDBOX__UID);
+	cJSON_AddStringToObject(opts, "o", o);
+	labels = cJSON_CreateObject();
+	cJSON_AddStringToObject(labels, "org.kiln.job", j.tag);
+	if ((rc = docker_volume_create(d, j.volume, opts, labels, e)))
+		goto out;
+	j.have_volume = 1;
+	if ((rc = sandbox__create(d, j.keeper_name, sandbox__keeper_config(&j), j.keeper, e)) ||
+	    (rc = docker_start(d, j.keeper, e)) ||
+	    (rc = sandbox__create(d, j.build_name, sandbox__build_config(&j), j.build, e)))
+		goto out;
+	if ((rc = docker_put_archive(d, j.build, "/work", in_fd, &pe))) {
+		if (!strstr(pe.msg, "no space left")) {
+			kerr_set(e, rc, "%s", pe.msg);
+			goto out;
+		}
+		/* The project's fault, not the builder's: a verdict. */
+		sandbox__reason(&j, "source exceeded the work space of %llu bytes",
+				(unsigned long long)j.lim.work_bytes);
+		rc = 0;
+		goto out;
+	}
+	close(in_fd);
+	in_fd = -1;
+	if (sandbox__cancelled(&j)) {
+		out->cancelled = 1;
+		sandbox__reason(&j, "cancelled");
+		goto out;
+	}
+	sandbox__note(&j, "kiln: building in %s (job %s, memory %llu MiB, timeout %u s)",
+		      spec->image, j.tag, (unsigned long long)(j.lim.memory_bytes / MIB),
+		      j.lim.timeout_s);
+	if ((rc = sandbox__run(d, &j, e)))
+		goto out;
+	if (!out->reason[0])
+		rc = sandbox__collect(d, &j, e);
+	if (!rc && out->reason[0])
+		sandbox__note(&j, "kiln: %s", out->reason);
+out:
+	if (in_fd >= 0)
+		close(in_fd);
+	cJSON_Delete(opts);
+	cJSON_Delete(labels);
+	sandbox__cleanup(d, &j);
+	if (rc) {
+		/* No verdict: whatever was extracted is not trusted. */
+		for (size_t i = 0; i < out->nwheels; i++)
+			unlink(out->wheels[i]);
+		out->reason[0] = '\0';
+	}
+	return rc;
+}

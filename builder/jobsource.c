@@ -30,7 +30,7 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	};
 	struct source_opts so;
 	struct prefetch_opts po;
-	char src_dir[1100], abi[16];
+	char src_dir[1100], abi[sizeof(j->python_tag)];
 	char *path = NULL;
 	int rc;
 

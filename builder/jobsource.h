@@ -14,9 +14,9 @@
 struct bjob;
 
 struct jobsource {
-	char sdist_path[1024]; /* the verified sdist, or "" */
-	char source_dir[1024]; /* the checked-out tree, or "" */
-	char wheels_dir[1024]; /* prefetched build requirements */
+	char sdist_path[2048]; /* the verified sdist, or "" */
+	char source_dir[2048]; /* the checked-out tree, or "" */
+	char wheels_dir[2048]; /* prefetched build requirements */
 };
 
 typedef void (*jobsource_log_fn)(void *ctx, int stream, const char *p, size_t n);

@@ -171,6 +171,8 @@ def backend_factory(tmp_path_factory):
             "KILN_LOG": "info",
         }
         full.update(env or {})
+        # A caller may pin the address (a restart on the same port).
+        port = int(full["KILN_HTTP_LISTEN"].rsplit(":", 1)[1])
         log_path = home / "backend.log"
         proc = subprocess.Popen([str(BACKEND)], env={**os.environ, **full},
                                 stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))

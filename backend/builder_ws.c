@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/queue_sql.h"
 #include "common/storage.h"
 #include "common/token.h"
 #include "common/xalloc.h"
@@ -62,7 +63,11 @@ const size_t builder_ws_session_size = sizeof(struct builder_conn);
 struct bws_state {
 	struct server *srv;
 	struct builder_conn *conns;
+	int nconns;
 	int lease_s;
+	int inflight;        /* claims out */
+	int max_inflight;    /* at most this many at once */
+	unsigned rr;         /* round-robin start among idle builders */
 	lws_sorted_usec_list_t reap_sul;
 	lws_sorted_usec_list_t dispatch_sul;
 };
@@ -151,115 +156,182 @@ static void bws__send_cancel(struct builder_conn *c, long long job, const char *
 
 /* --- dispatch -------------------------------------------------------------- */
 
-struct bws_claim {
-	struct bws_ref *ref;
-	char token[TOKEN_LEN + 1];
-};
 
-static void bws__claim(struct builder_conn *c);
 
-static void bws__send_job(struct builder_conn *c, PGresult *r, const char *token)
+static void bws__send_job(struct builder_conn *c, PGresult *r, int row, const char *token)
 {
 	const struct config *cfg = c->srv->cfg;
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
-	const char *git_url = PQgetvalue(r, 0, JOBS_C_GIT_URL);
+	const char *git_url = PQgetvalue(r, row, JOBS_C_GIT_URL);
 
 	buf_printf(&b, "{\"type\":\"job\",\"job\":%s,\"build\":%s,\"attempt\":%s,\"max_attempts\":%s,"
 		       "\"lease\":\"%s\",\"project\":",
-		   PQgetvalue(r, 0, JOBS_C_JOB), PQgetvalue(r, 0, JOBS_C_BUILD),
-		   PQgetvalue(r, 0, JOBS_C_ATTEMPT), PQgetvalue(r, 0, JOBS_C_MAX_ATTEMPTS), token);
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PROJECT));
+		   PQgetvalue(r, row, JOBS_C_JOB), PQgetvalue(r, row, JOBS_C_BUILD),
+		   PQgetvalue(r, row, JOBS_C_ATTEMPT), PQgetvalue(r, row, JOBS_C_MAX_ATTEMPTS), token);
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PROJECT));
 	buf_puts(&b, ",\"version\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_VERSION));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_VERSION));
 	buf_puts(&b, ",\"target\":{\"name\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_TARGET));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_TARGET));
 	buf_puts(&b, ",\"image\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_IMAGE));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_IMAGE));
 	buf_puts(&b, ",\"python_tag\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PYTAG));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PYTAG));
 	buf_puts(&b, ",\"python_version\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PYVER));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PYVER));
 	buf_puts(&b, ",\"platform\":");
-	json_append_str(&b, PQgetvalue(r, 0, JOBS_C_PLATFORM));
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PLATFORM));
 	buf_puts(&b, "},\"source\":");
 	if (*git_url) {
 		buf_puts(&b, "{\"kind\":\"git\",\"url\":");
 		json_append_str(&b, git_url);
 		buf_puts(&b, ",\"commit\":");
-		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_GIT_COMMIT));
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_GIT_COMMIT));
 	} else {
 		buf_puts(&b, "{\"kind\":\"sdist\",\"url\":");
-		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_URL));
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SDIST_URL));
 		buf_puts(&b, ",\"sha256\":");
-		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_SHA));
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SDIST_SHA));
 		buf_puts(&b, ",\"filename\":");
-		json_append_str(&b, PQgetvalue(r, 0, JOBS_C_SDIST_NAME));
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SDIST_NAME));
 	}
 	buf_printf(&b, "},\"limits\":{\"timeout_s\":%ld,\"memory_mib\":4096,\"cpus\":2,"
 		       "\"pids\":1024,\"log_bytes\":%d,\"output_bytes\":%ld},"
 		       "\"upload\":\"/api/v1/jobs/%s/artifacts/\"}",
 		   config_get_int(cfg, CONFIG_JOB_TIMEOUT), 64 << 20,
-		   config_get_int(cfg, CONFIG_MAX_UPLOAD) * 4, PQgetvalue(r, 0, JOBS_C_JOB));
+		   config_get_int(cfg, CONFIG_MAX_UPLOAD) * 4, PQgetvalue(r, row, JOBS_C_JOB));
 	bws__send_buf(c, &b);
 	buf_release(&b);
 	log_info("job assigned", "job=%s build=%s attempt=%s builder=%s project=%s version=%s target=%s",
-		 PQgetvalue(r, 0, JOBS_C_JOB), PQgetvalue(r, 0, JOBS_C_BUILD),
-		 PQgetvalue(r, 0, JOBS_C_ATTEMPT), c->name, PQgetvalue(r, 0, JOBS_C_PROJECT),
-		 PQgetvalue(r, 0, JOBS_C_VERSION), PQgetvalue(r, 0, JOBS_C_TARGET));
+		 PQgetvalue(r, row, JOBS_C_JOB), PQgetvalue(r, row, JOBS_C_BUILD),
+		 PQgetvalue(r, row, JOBS_C_ATTEMPT), c->name, PQgetvalue(r, row, JOBS_C_PROJECT),
+		 PQgetvalue(r, row, JOBS_C_VERSION), PQgetvalue(r, row, JOBS_C_TARGET));
 	metrics_add(c->srv->metrics, "kiln_jobs_dispatched_total", "Jobs handed to builders.", 1);
 }
 
-static void bws__claimed(void *ctx, PGresult *r, const char *err)
+static int bws__idle(const struct builder_conn *c)
 {
-	struct bws_claim *cl = ctx;
-	struct builder_conn *c = bws__unref(cl->ref);
-
-	if (!c) {
-		/* The builder left while we claimed: the lease will expire and the reaper requeues. */
-		free(cl);
-		return;
-	}
-	c->claiming = 0;
-	if (err) {
-		log_warn("claim failed", "builder=%s error=\"%s\"", c->name, err);
-	} else if (PQntuples(r) == 1) {
-		c->running++;
-		bws__send_job(c, r, cl->token);
-		bws__claim(c); /* more free slots? */
-	}
-	free(cl);
+	return c->authed && !c->closing && !c->draining && !c->paused && !c->claiming &&
+	       c->running < c->slots;
 }
 
-static void bws__claim(struct builder_conn *c)
+#define BWS_BATCH 64
+
+/* One claim statement for up to BWS_BATCH idle builders that build the same targets. */
+struct bws_batch {
+	struct server *srv;
+	int n;
+	struct bws_ref *refs[BWS_BATCH];
+	long long ids[BWS_BATCH];
+	char tokens[BWS_BATCH][TOKEN_LEN + 1];
+};
+
+static void bws__batch_claimed(void *ctx, PGresult *r, const char *err)
 {
-	struct bws_claim *cl;
+	struct bws_batch *bt = ctx;
+	struct bws_state *st = bws__state(bt->srv);
+	int got = err ? 0 : PQntuples(r);
+
+	if (st)
+		st->inflight--;
+	for (int i = 0; i < bt->n; i++)
+		if (bt->refs[i]->conn)
+			bt->refs[i]->conn->claiming = 0;
+	if (err)
+		log_warn("claim failed", "error=\"%s\"", err);
+	for (int row = 0; row < got; row++) {
+		long long bid = strtoll(PQgetvalue(r, row, JOBS_C_BUILDER), NULL, 10);
+		for (int i = 0; i < bt->n; i++) {
+			struct builder_conn *c = bt->refs[i]->conn;
+			if (bt->ids[i] != bid)
+				continue;
+			/* A builder that left meanwhile: its lease expires and the reaper requeues. */
+			if (c) {
+				c->running++;
+				bws__send_job(c, r, row, bt->tokens[i]);
+			}
+			break;
+		}
+	}
+	for (int i = 0; i < bt->n; i++)
+		bws__unref(bt->refs[i]);
+	/* A full batch means there may be more work: keep this chain going. */
+	if (st && got == bt->n)
+		builder_ws_dispatch(bt->srv);
+	free(bt);
+}
+
+/* Claim for first and the idle builders after it (round-robin order) with its targets. */
+static void bws__claim_batch(struct bws_state *st, struct builder_conn *first)
+{
+	struct bws_batch *bt = xcalloc(1, sizeof(*bt));
+	struct buf ids = BUF_INIT(BUF_NOLIMIT), leases = BUF_INIT(BUF_NOLIMIT);
 	char hash[65];
+	int n = 0;
 
-	if (!c->authed || c->closing || c->draining || c->paused || c->claiming ||
-	    c->running >= c->slots)
-		return;
-	cl = xcalloc(1, sizeof(*cl));
-	if (token_new(cl->token) || token_hash(cl->token, hash)) {
-		free(cl);
-		return;
+	buf_putc(&ids, '{');
+	buf_putc(&leases, '{');
+	for (struct builder_conn *c = first; c && n < BWS_BATCH; c = c->next) {
+		if (!bws__idle(c) || strcmp(c->targets, first->targets))
+			continue;
+		if (token_new(bt->tokens[n]) || token_hash(bt->tokens[n], hash))
+			break;
+		bt->refs[n] = bws__ref(c);
+		bt->ids[n] = c->builder_id;
+		c->claiming = 1;
+		buf_printf(&ids, "%s%lld", n ? "," : "", c->builder_id);
+		buf_printf(&leases, "%s%s", n ? "," : "", hash);
+		n++;
 	}
-	cl->ref = bws__ref(c);
-	c->claiming = 1;
-	if (!jobs_claim(c->srv->db, c->targets, c->builder_id, hash, bws__state(c->srv)->lease_s,
-			bws__claimed, cl)) {
-		c->claiming = 0;
-		bws__unref(cl->ref);
-		free(cl);
+	buf_putc(&ids, '}');
+	buf_putc(&leases, '}');
+	bt->srv = st->srv;
+	bt->n = n;
+	if (n == 0) {
+		free(bt);
+	} else {
+		st->inflight++;
+		if (!jobs_claim_batch(st->srv->db, first->targets, ids.ptr, leases.ptr, n, st->lease_s,
+				      bws__batch_claimed, bt)) {
+			st->inflight--;
+			for (int i = 0; i < n; i++) {
+				if (bt->refs[i]->conn)
+					bt->refs[i]->conn->claiming = 0;
+				bws__unref(bt->refs[i]);
+			}
+			free(bt);
+		}
 	}
+	buf_release(&ids);
+	buf_release(&leases);
 }
 
+/*
+ * Start claims for idle builders, round-robin, in batches of builders that
+ * build the same targets, keeping at most max_inflight statements out. A full
+ * batch starts the next one; a short one ends its chain. So a new job costs one
+ * statement however many builders idle, and a burst is drained 64 jobs per
+ * statement on max_inflight parallel chains.
+ */
 void builder_ws_dispatch(struct server *srv)
 {
 	struct bws_state *st = bws__state(srv);
-	if (!st)
+	struct builder_conn *c;
+	unsigned skip;
+
+	if (!st || !st->conns)
 		return;
-	for (struct builder_conn *c = st->conns; c; c = c->next)
-		bws__claim(c);
+	/* Rotate the starting point so idle builders take turns. */
+	skip = st->nconns ? st->rr++ % (unsigned)st->nconns : 0;
+	for (int pass = 0; pass < 2 && st->inflight < st->max_inflight; pass++) {
+		unsigned i = 0;
+		for (c = st->conns; c && st->inflight < st->max_inflight; c = c->next, i++) {
+			if ((pass == 0 && i < skip) || (pass == 1 && i >= skip))
+				continue;
+			if (bws__idle(c))
+				bws__claim_batch(st, c);
+		}
+	}
 }
 
 void builder_ws_cancel(struct server *srv, long long builder_id, long long job, const char *reason)
@@ -338,6 +410,11 @@ static void bws__delete_keys(struct server *srv, const char *keys)
 		bws__delete_done(d);
 }
 
+void builder_ws_delete_artifacts(struct server *srv, const char *keys)
+{
+	bws__delete_keys(srv, keys);
+}
+
 /* --- messages ---------------------------------------------------------------- */
 
 enum bws_kind { BWS_PROGRESS, BWS_LOG, BWS_FINISH };
@@ -408,7 +485,7 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		}
 		if (c->running > 0)
 			c->running--;
-		bws__claim(c);
+		builder_ws_dispatch(c->srv);
 		free(q);
 		return;
 	}
@@ -564,7 +641,7 @@ static void bws__resume_checked(void *ctx, PGresult *r, const char *err)
 			bws__send_cancel(c, q->job, "this job is no longer yours (its lease expired while "
 						    "you were away)");
 		}
-		bws__claim(c);
+		builder_ws_dispatch(c->srv);
 	}
 	free(q);
 }
@@ -581,6 +658,7 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 	memcpy(c->targets, h->targets, sizeof(c->targets));
 	c->next = st->conns;
 	st->conns = c;
+	st->nconns++;
 	buf_puts(&b, "{\"type\":\"welcome\",\"protocol\":1,\"builder\":");
 	json_append_str(&b, c->name);
 	buf_printf(&b, ",\"lease_s\":%d,\"heartbeat_s\":%d}", st->lease_s, st->lease_s / 3);
@@ -601,7 +679,7 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 	}
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
-	bws__claim(c);
+	builder_ws_dispatch(c->srv);
 }
 
 static void bws__hello_authed(void *ctx, PGresult *r, const char *err)
@@ -854,6 +932,76 @@ static void bws__on_jobs_notify(void *ctx, const char *channel, const char *payl
 	builder_ws_dispatch(ctx);
 }
 
+/* --- admin changes, heard from whichever replica made them ------------------ */
+
+/* "BUILDER_ID:JOB_ID" (common/queue_sql.c, the cancel statement): tell it if it is ours. */
+static void bws__on_cancel_notify(void *ctx, const char *channel, const char *payload)
+{
+	long long builder_id = 0, job = 0;
+	char rest;
+
+	/* A lost notification (channel NULL) is caught when the builder next reports. */
+	if (!channel || sscanf(payload, "%lld:%lld%c", &builder_id, &job, &rest) != 2)
+		return;
+	builder_ws_cancel(ctx, builder_id, job, QUEUE_CANCEL_REASON);
+	builder_ws_dispatch(ctx); /* its slot is free again */
+}
+
+static void bws__paused_loaded(void *ctx, PGresult *r, const char *err)
+{
+	struct server *srv = ctx;
+	struct bws_state *st;
+	int resumed = 0;
+
+	if (err || !(st = bws__state(srv)))
+		return;
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		int paused = PQgetvalue(r, i, 1)[0] == 't';
+
+		for (struct builder_conn *c = st->conns; c; c = c->next) {
+			if (c->builder_id != id || c->paused == paused)
+				continue;
+			c->paused = paused;
+			resumed |= !paused;
+			log_info(paused ? "builder paused" : "builder resumed", "builder=%s", c->name);
+		}
+	}
+	if (resumed)
+		builder_ws_dispatch(srv);
+}
+
+/*
+ * A builder was paused, resumed, disabled or enabled (payload: its id), or the
+ * listener reconnected (channel NULL) and any of that may have been missed:
+ * reload the flag of the connections concerned. A disabled builder's open
+ * connection is treated as paused; its token is refused at the next hello.
+ */
+static void bws__on_builders_notify(void *ctx, const char *channel, const char *payload)
+{
+	struct server *srv = ctx;
+	struct bws_state *st = bws__state(srv);
+	struct buf ids = BUF_INIT(BUF_NOLIMIT);
+	long long only = channel ? strtoll(payload, NULL, 10) : 0;
+	const char *params[1];
+
+	if (!st)
+		goto out;
+	buf_putc(&ids, '{');
+	for (struct builder_conn *c = st->conns; c; c = c->next)
+		if (!channel || c->builder_id == only)
+			buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", c->builder_id);
+	if (ids.len == 1)
+		goto out; /* not connected here */
+	buf_putc(&ids, '}');
+	params[0] = ids.ptr;
+	pgpool_query(srv->db,
+		     "select id, (paused or not enabled)::text from builders where id = any($1::bigint[])",
+		     1, params, bws__paused_loaded, srv);
+out:
+	buf_release(&ids);
+}
+
 int builder_ws_init(struct server *srv)
 {
 	struct bws_state *st = xcalloc(1, sizeof(*st));
@@ -862,9 +1010,14 @@ int builder_ws_init(struct server *srv)
 	st->lease_s = (int)config_get_int(srv->cfg, CONFIG_LEASE_SECONDS);
 	if (st->lease_s < 3)
 		st->lease_s = 3;
+	/* Enough parallel claims to keep the pool busy, not so many they queue up. */
+	st->max_inflight = (int)config_get_int(srv->cfg, CONFIG_DB_POOL_SIZE);
 	srv->builders = st;
 	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, LWS_US_PER_SEC);
 	lws_sul_schedule(srv->context, 0, &st->dispatch_sul, bws__dispatch_tick, 5 * LWS_US_PER_SEC);
+	if (pgpool_listen(srv->db, "kiln_cancel", bws__on_cancel_notify, srv) ||
+	    pgpool_listen(srv->db, "kiln_builders", bws__on_builders_notify, srv))
+		return KERR_INVAL;
 	return pgpool_listen(srv->db, "kiln_jobs", bws__on_jobs_notify, srv);
 }
 
@@ -888,6 +1041,7 @@ static void bws__unlink(struct builder_conn *c)
 	for (struct builder_conn **pp = &st->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			st->nconns--;
 			return;
 		}
 }

@@ -1,6 +1,8 @@
 /* jobs: queue statements (contract in jobs.h). */
 #include "backend/jobs.h"
 
+#include "common/queue_sql.h"
+
 #include <stdio.h>
 
 static const char jobs__claim_sql[] =
@@ -23,7 +25,8 @@ static const char jobs__claim_sql[] =
 	")"
 	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
 	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
-	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts"
+	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts,"
+	" $2::bigint"
 	" from a join b on b.job_id = a.id"
 	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
 	" join targets t on t.id = a.target_id"
@@ -31,6 +34,50 @@ static const char jobs__claim_sql[] =
 	"  where uf.release_id = r.id and uf.kind = 'sdist' and uf.deleted_at is null"
 	"  order by uf.id limit 1) f on true"
 	" left join git_sources gs on gs.id = r.git_source_id";
+
+static const char jobs__claim_batch_sql[] =
+	"with w as ("
+	" select * from unnest($2::bigint[], $3::text[]) with ordinality as w(bid, lease, ord)"
+	"), c as ("
+	" select q.id, row_number() over (order by q.priority desc, q.fair_seq, q.id) as ord from ("
+	"  select j.id, j.priority, j.fair_seq from jobs j join targets t on t.id = j.target_id"
+	"  where j.state = 'queued' and t.enabled and t.name = any($1::text[])"
+	"  and (j.not_before is null or j.not_before <= now())"
+	"  order by j.priority desc, j.fair_seq, j.id"
+	"  limit $5::int for update of j skip locked) q"
+	"), a as ("
+	" update jobs j set state = 'assigned', builder_id = w.bid, lease_token_hash = w.lease,"
+	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
+	" started_at = null, failure_reason = null, attempts = j.attempts + 1"
+	" from c join w on w.ord = c.ord where j.id = c.id"
+	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts, j.builder_id"
+	"), b as ("
+	" insert into builds (job_id, attempt, builder_id, state, phase)"
+	" select a.id, a.attempts, a.builder_id, 'running', 'assigned' from a"
+	" returning id, job_id"
+	")"
+	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
+	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
+	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts,"
+	" a.builder_id"
+	" from a join b on b.job_id = a.id"
+	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
+	" join targets t on t.id = a.target_id"
+	" left join lateral (select uf.url, uf.sha256, uf.filename from upstream_files uf"
+	"  where uf.release_id = r.id and uf.kind = 'sdist' and uf.deleted_at is null"
+	"  order by uf.id limit 1) f on true"
+	" left join git_sources gs on gs.id = r.git_source_id";
+
+struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *builder_ids,
+			     const char *lease_hashes, int n, int lease_s, pgpool_cb cb, void *ctx)
+{
+	char ls[16], ns[16];
+	const char *params[5] = { targets, builder_ids, lease_hashes, ls, ns };
+
+	snprintf(ls, sizeof(ls), "%d", lease_s);
+	snprintf(ns, sizeof(ns), "%d", n);
+	return pgpool_query(db, jobs__claim_batch_sql, 5, params, cb, ctx);
+}
 
 struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
 		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx)
@@ -216,16 +263,5 @@ struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pg
 	const char *params[2] = { j, reason };
 
 	snprintf(j, sizeof(j), "%lld", job);
-	return pgpool_query(db,
-			    "with x as (select id, builder_id, attempts from jobs where id = $1::bigint"
-			    " and state in ('queued', 'assigned', 'running') for update),"
-			    " j as (update jobs set state = 'cancelled', failure_reason = $2,"
-			    " finished_at = now(), lease_token_hash = null, lease_expires_at = null"
-			    " from x where jobs.id = x.id returning jobs.id),"
-			    " b as (update builds set state = 'cancelled', finished_at = now(),"
-			    " failure_reason = $2 from x where builds.job_id = x.id"
-			    " and builds.attempt = x.attempts and builds.state = 'running' returning builds.id)"
-			    " select x.builder_id, (select count(pg_notify('kiln_build', b.id::text)) from b)"
-			    " from x join j on j.id = x.id",
-			    2, params, cb, ctx);
+	return pgpool_query(db, queue_sql_cancel, 2, params, cb, ctx);
 }

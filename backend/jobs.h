@@ -29,7 +29,8 @@ struct server;
 enum jobs_claim_col {
 	JOBS_C_JOB, JOBS_C_ATTEMPT, JOBS_C_BUILD, JOBS_C_PROJECT, JOBS_C_VERSION, JOBS_C_TARGET,
 	JOBS_C_IMAGE, JOBS_C_PYTAG, JOBS_C_PYVER, JOBS_C_PLATFORM, JOBS_C_SDIST_URL,
-	JOBS_C_SDIST_SHA, JOBS_C_SDIST_NAME, JOBS_C_GIT_URL, JOBS_C_GIT_COMMIT, JOBS_C_MAX_ATTEMPTS
+	JOBS_C_SDIST_SHA, JOBS_C_SDIST_NAME, JOBS_C_GIT_URL, JOBS_C_GIT_COMMIT, JOBS_C_MAX_ATTEMPTS,
+	JOBS_C_BUILDER
 };
 
 /*
@@ -39,6 +40,16 @@ enum jobs_claim_col {
  */
 struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
 		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx);
+
+/*
+ * Claim up to n jobs at once, one for each of n builders that can all build
+ * targets: builder_ids and lease_hashes are Postgres array literals of n
+ * entries each, in the same order. One statement and one commit for the lot, so
+ * a burst of jobs is dispatched at the database's statement rate times n, not
+ * its commit rate. Rows as for jobs_claim, plus the builder id (JOBS_C_BUILDER).
+ */
+struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *builder_ids,
+			     const char *lease_hashes, int n, int lease_s, pgpool_cb cb, void *ctx);
 
 /* Is job held by builder_id? Result columns: held (t/f), ever_assigned (t/f), state. */
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
@@ -73,7 +84,11 @@ struct pgq *jobs_extend_leases(struct pgpool *db, long long builder_id, int leas
  */
 struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx);
 
-/* Cancel: a queued or held job becomes cancelled. Result: builder id (maybe NULL), 0 rows if not cancellable. */
+/*
+ * Cancel: a queued or held job becomes cancelled, and kiln_cancel tells the
+ * replica holding its builder (common/queue_sql.h, queue_sql_cancel: the same
+ * statement kilnctl runs). Result: one row, columns enum queue_cancel_col.
+ */
 struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pgpool_cb cb,
 			void *ctx);
 

@@ -44,7 +44,7 @@ struct builder_conn {
 	int hello_pending;
 	long long builder_id;
 	char name[64];
-	char targets[2048];   /* Postgres array literal of target names */
+	char *targets;        /* Postgres array literal of target names (owned) */
 	int slots;
 	int running;          /* jobs held on this connection */
 	int claiming;
@@ -655,7 +655,8 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 
 	c->authed = 1;
 	c->slots = h->slots;
-	memcpy(c->targets, h->targets, sizeof(c->targets));
+	/* Exactly as long as needed: ten thousand idle builders should cost little. */
+	c->targets = xstrdup(h->targets);
 	c->next = st->conns;
 	st->conns = c;
 	st->nconns++;
@@ -1135,6 +1136,8 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		}
 		c->out_tail = NULL;
 		buf_release(&c->rx);
+		free(c->targets);
+		c->targets = NULL;
 		return 0;
 
 	default:

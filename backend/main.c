@@ -78,7 +78,8 @@ static int backend__parse_listen(const char *s, char *addr, size_t n, int *port,
 static struct lws_protocols backend__protocols[] = {
 	{ "http", http_lws_callback, sizeof(struct http_req), 0, 0, NULL, 0 },
 	{ PGPOOL_PROTOCOL_NAME, pgpool_lws_callback, 0, 0, 0, NULL, 0 },
-	{ BUILDER_WS_PROTOCOL, builder_ws_callback, 0, 65536, 0, NULL, 0 },
+	/* Small rx buffers: messages arrive in fragments and are reassembled (bounded) anyway. */
+	{ BUILDER_WS_PROTOCOL, builder_ws_callback, 0, 4096, 0, NULL, 0 },
 	{ BUILD_LOGS_WS_PROTOCOL, build_logs_ws_callback, 0, 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

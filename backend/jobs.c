@@ -200,18 +200,18 @@ struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 	return pgpool_query(db, jobs__finish_sql, 6, params, cb, ctx);
 }
 
-struct pgq *jobs_extend_leases(struct pgpool *db, long long builder_id, int lease_s,
+struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int lease_s,
 			       pgpool_cb cb, void *ctx)
 {
-	char b[24], ls[16];
-	const char *params[2] = { b, ls };
+	char ls[16];
+	const char *params[2] = { builder_ids, ls };
 
-	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	return pgpool_query(db,
 			    "with e as (update jobs set lease_expires_at = now() + make_interval(secs => $2::int)"
-			    " where builder_id = $1::bigint and state in ('assigned', 'running') returning id)"
-			    " update builders set last_seen_at = now() where id = $1::bigint"
+			    " where builder_id = any($1::bigint[]) and state in ('assigned', 'running')"
+			    " returning id)"
+			    " update builders set last_seen_at = now() where id = any($1::bigint[])"
 			    " returning (select count(*) from e)",
 			    2, params, cb, ctx);
 }

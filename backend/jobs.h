@@ -73,8 +73,12 @@ struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 			const char *status, const char *reason, long long exit_code,
 			long long duration_ms, pgpool_cb cb, void *ctx);
 
-/* Extend the leases of every job builder_id holds to now + lease_s. */
-struct pgq *jobs_extend_leases(struct pgpool *db, long long builder_id, int lease_s,
+/*
+ * Extend the leases of every job held by the builders in builder_ids (a Postgres
+ * array literal) to now + lease_s, and mark those builders seen: one statement
+ * for all builders connected to a replica.
+ */
+struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int lease_s,
 			       pgpool_cb cb, void *ctx);
 
 /*

@@ -54,7 +54,6 @@ struct builder_conn {
 	int in_message;       /* between a message's first and final fragment */
 	struct buf rx;
 	struct bws_msg *out_head, *out_tail;
-	lws_sorted_usec_list_t lease_sul;
 	struct builder_conn *next; /* in the server's list */
 };
 
@@ -70,6 +69,7 @@ struct bws_state {
 	unsigned rr;         /* round-robin start among idle builders */
 	lws_sorted_usec_list_t reap_sul;
 	lws_sorted_usec_list_t dispatch_sul;
+	lws_sorted_usec_list_t lease_sul;
 };
 
 static struct bws_state *bws__state(struct server *srv)
@@ -646,7 +646,6 @@ static void bws__resume_checked(void *ctx, PGresult *r, const char *err)
 	free(q);
 }
 
-static void bws__lease_tick(lws_sorted_usec_list_t *sul);
 
 static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 {
@@ -678,8 +677,6 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 			free(q);
 		}
 	}
-	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->lease_sul, bws__lease_tick,
-			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
 	builder_ws_dispatch(c->srv);
 }
 
@@ -875,19 +872,24 @@ static void bws__on_message(struct builder_conn *c)
 
 static void bws__lease_extended(void *ctx, PGresult *r, const char *err)
 {
-	struct bws_ref *ref = ctx;
-	bws__unref(ref);
+	if (err)
+		log_warn("could not extend leases", "error=\"%s\"", err);
 }
 
+/* Every lease_s/3: one statement extends the leases of every builder connected here. */
 static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 {
-	struct builder_conn *c = lws_container_of(sul, struct builder_conn, lease_sul);
-	struct bws_state *st = bws__state(c->srv);
-	struct bws_ref *ref = bws__ref(c);
+	struct bws_state *st = lws_container_of(sul, struct bws_state, lease_sul);
+	struct buf ids = BUF_INIT(BUF_NOLIMIT);
 
-	if (!jobs_extend_leases(c->srv->db, c->builder_id, st->lease_s, bws__lease_extended, ref))
-		bws__unref(ref);
-	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->lease_sul, bws__lease_tick,
+	buf_putc(&ids, '{');
+	for (struct builder_conn *c = st->conns; c; c = c->next)
+		buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", c->builder_id);
+	buf_putc(&ids, '}');
+	if (st->conns)
+		jobs_extend_leases(st->srv->db, ids.ptr, st->lease_s, bws__lease_extended, NULL);
+	buf_release(&ids);
+	lws_sul_schedule(st->srv->context, 0, &st->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
 }
 
@@ -1016,6 +1018,8 @@ int builder_ws_init(struct server *srv)
 	srv->builders = st;
 	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, LWS_US_PER_SEC);
 	lws_sul_schedule(srv->context, 0, &st->dispatch_sul, bws__dispatch_tick, 5 * LWS_US_PER_SEC);
+	lws_sul_schedule(srv->context, 0, &st->lease_sul, bws__lease_tick,
+			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
 	if (pgpool_listen(srv->db, "kiln_cancel", bws__on_cancel_notify, srv) ||
 	    pgpool_listen(srv->db, "kiln_builders", bws__on_builders_notify, srv))
 		return KERR_INVAL;
@@ -1030,6 +1034,7 @@ void builder_ws_release(struct server *srv)
 		return;
 	lws_sul_cancel(&st->reap_sul);
 	lws_sul_cancel(&st->dispatch_sul);
+	lws_sul_cancel(&st->lease_sul);
 	free(st);
 	srv->builders = NULL;
 }
@@ -1124,7 +1129,6 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 			return 0;
 		if (c->authed)
 			log_info("builder disconnected", "builder=%s running=%d", c->name, c->running);
-		lws_sul_cancel(&c->lease_sul);
 		bws__unlink(c);
 		c->ref->conn = NULL;
 		bws__unref(c->ref);

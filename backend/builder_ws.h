@@ -8,6 +8,10 @@
  * and records its progress, log chunks and results. Any malformed message, a
  * frame over the size limit, or a job that was never this builder's gets an
  * error message and the connection is closed; nothing in the queue changes.
+ *
+ * Admin changes made on any replica arrive as notifications: kiln_cancel (the
+ * builder holding a cancelled job is told to stop) and kiln_builders (a paused
+ * builder gets no new job until it is resumed).
  */
 #ifndef KILN_BUILDER_WS_H
 #define KILN_BUILDER_WS_H
@@ -30,6 +34,12 @@ void builder_ws_dispatch(struct server *srv);
 
 /* Tell the builder holding job (if connected here) to stop it. */
 void builder_ws_cancel(struct server *srv, long long builder_id, long long job, const char *reason);
+
+/*
+ * Delete from storage, off the loop, the objects of artifacts the queue dropped
+ * (keys: a Postgres text array literal, as the queue statements return them).
+ */
+void builder_ws_delete_artifacts(struct server *srv, const char *keys);
 
 /* Number of authenticated builder connections on this replica. */
 int builder_ws_count(const struct server *srv);

@@ -2,6 +2,7 @@
 #include "backend/route.h"
 
 #include "backend/api.h"
+#include "backend/api_admin.h"
 #include "backend/api_builds.h"
 #include "backend/api_downloads.h"
 #include "backend/api_farm.h"
@@ -36,6 +37,17 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/targets", "api_targets", api_farm_handle_targets, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/builders", "api_builders", api_farm_handle_builders, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/stats", "api_stats", api_farm_handle_stats, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/queue", "api_queue", api_admin_handle_queue, 0, 0 },
+	{ HTTP_POST, "/api/v1/admin/jobs/requeue-failed", "admin_requeue_failed",
+	  api_admin_handle_requeue_failed, API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/jobs/*/cancel", "admin_cancel", api_admin_handle_cancel,
+	  API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/projects/*/rebuild", "admin_rebuild", api_admin_handle_rebuild,
+	  API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/builders/*/pause", "admin_pause", api_admin_handle_pause,
+	  API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/builders/*/resume", "admin_resume", api_admin_handle_resume,
+	  API_ADMIN_BODY_MAX, 0 },
 	/* Keep last of the /api routes: other API paths answer a JSON 404, not the UI. */
 	{ HTTP_GET | HTTP_HEAD, "/api/**", "api_unknown", api_handle_not_found, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/**", "static", static_files_handle, 0, 0 },

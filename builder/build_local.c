@@ -20,6 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The owner label of build-local's Docker objects, for --reap. */
+#define BUILD_LOCAL__OWNER "build-local"
+
 enum { EXIT_BUILT = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_TRANSIENT = 4 };
 
 static volatile int build_local__cancel;
@@ -38,7 +41,8 @@ static void build_local__usage(FILE *f)
 		"            | --git URL --commit SHA)\n"
 		"           [--timeout S] [--memory-mib N] [--cpus N] [--pids N]\n"
 		"           [--log-cap BYTES] [--output-cap BYTES] [--wheels DIR] [--no-prefetch]\n"
-		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n");
+		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n"
+		"       kiln-builder build-local --reap [--docker-socket PATH]\n");
 }
 
 /* Build output and notes as they come: stdout to stdout, the rest to stderr. */
@@ -83,7 +87,7 @@ static int build_local__exit_for(int rc)
 struct build_local__args {
 	const char *image, *out, *sdist, *sdist_url, *sha256, *source_dir, *git, *commit;
 	const char *wheels, *python, *socket, *ca_file, *config;
-	int no_prefetch;
+	int no_prefetch, reap;
 	struct sandbox_limits lim;
 };
 
@@ -110,6 +114,7 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		{ "docker-socket", required_argument, NULL, 'S' },
 		{ "ca-file", required_argument, NULL, 'A' },
 		{ "config", required_argument, NULL, 'f' },
+		{ "reap", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,6 +134,7 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		case 'c': a->commit = optarg; break;
 		case 'w': a->wheels = optarg; break;
 		case 'n': a->no_prefetch = 1; break;
+		case 'R': a->reap = 1; break;
 		case 'p': a->python = optarg; break;
 		case 'S': a->socket = optarg; break;
 		case 'A': a->ca_file = optarg; break;
@@ -171,6 +177,8 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		}
 	}
 	nsrc = !!a->sdist + !!a->sdist_url + !!a->source_dir + !!a->git;
+	if (a->reap && optind == argc && !nsrc && !a->out)
+		return 0;
 	if (optind != argc || !a->out || nsrc != 1 || !a->sdist_url != !a->sha256 ||
 	    !a->git != !a->commit) {
 		fprintf(stderr, "kiln-builder: build-local needs --out and exactly one source\n");
@@ -239,8 +247,27 @@ int build_local_main(int argc, char **argv)
 	sa.sa_handler = build_local__on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout (| head) must not kill us before the containers are removed. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	if (config_load(&cfg, a.config, &e)) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		goto out;
+	}
+	if (a.reap) {
+		size_t n = 0;
+
+		if ((rc = docker_init(&d, a.socket, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			goto out;
+		}
+		have_docker = 1;
+		if ((rc = sandbox_reap(&d, BUILD_LOCAL__OWNER, &n, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			goto out;
+		}
+		printf("removed %zu Docker objects left by earlier build-local runs\n", n);
+		status = EXIT_BUILT;
 		goto out;
 	}
 	if (!a.image)
@@ -299,6 +326,7 @@ int build_local_main(int argc, char **argv)
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;
 	spec.cancel = &build_local__cancel;
+	spec.owner = BUILD_LOCAL__OWNER;
 	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
 		status = build_local__exit_for(rc);

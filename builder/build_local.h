@@ -10,6 +10,10 @@
  *       [--timeout S] [--memory-mib N] [--cpus N] [--pids N] [--log-cap BYTES]
  *       [--output-cap BYTES] [--wheels DIR] [--no-prefetch] [--python PATH]
  *       [--docker-socket PATH] [--ca-file FILE] [--config FILE]
+ *   kiln-builder build-local --reap
+ *
+ * --reap removes the containers and volumes that build-local runs left behind
+ * when they were killed (sandbox_reap with owner "build-local").
  *
  * The build's stdout and stderr go to ours; Kiln's notes go to stderr. The last
  * lines on stdout are "result: ok" and one "wheel: PATH" per wheel, or

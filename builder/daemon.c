@@ -3,6 +3,7 @@
 
 #include "builder/docker.h"
 #include "builder/job.h"
+#include "builder/sandbox.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/token.h"
@@ -210,6 +211,7 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	j->daemon = d;
 	j->cfg = d->cfg;
 	j->docker = &d->docker;
+	j->owner = d->name;
 	snprintf(j->upload_base, sizeof(j->upload_base), "%s", d->upload_base);
 	j->next = d->jobs;
 	d->jobs = j;
@@ -528,6 +530,15 @@ int daemon_run(const struct config *cfg)
 	if (docker_ping(&d.docker, &e)) {
 		kerr_wrap(&e, "Docker Engine");
 		goto fail;
+	}
+	{
+		/* A previous run of this builder may have died mid-build (kill -9, a crash). */
+		size_t removed = 0;
+		if (sandbox_reap(&d.docker, d.name, &removed, &e))
+			log_warn("could not clean up after an earlier run", "error=\"%s\"", e.msg);
+		else if (removed)
+			log_info("removed what an earlier run left behind", "objects=%zu", removed);
+		kerr_clear(&e);
 	}
 
 	lws_set_log_level(LLL_ERR, NULL);

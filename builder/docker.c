@@ -671,3 +671,62 @@ int docker_volume_remove(const struct docker *d, const char *name, struct kerr *
 	docker__req_release(&r);
 	return rc;
 }
+
+/* GET path?filters={"label":[label]}; collect key of each element of the array at arr_key. */
+static int docker__list(const struct docker *d, const char *what, const char *path,
+			const char *arr_key, const char *key, const char *label, char ***out,
+			size_t *n, struct kerr *e)
+{
+	struct docker__req r;
+	cJSON *j = NULL, *filters = cJSON_CreateObject(), *labels;
+	const cJSON *arr, *it;
+	char *ftext = NULL, *esc = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	docker__req_init(&r, "GET", what);
+	labels = cJSON_AddArrayToObject(filters, "label");
+	cJSON_AddItemToArray(labels, cJSON_CreateString(label));
+	if (!(ftext = cJSON_PrintUnformatted(filters)) || !(esc = curl_easy_escape(NULL, ftext, 0))) {
+		rc = kerr_set(e, KERR_INTERNAL, "docker: %s: could not encode the filter", what);
+		goto out;
+	}
+	if ((rc = docker__url(d, &r, 1, "%s%cfilters=%s", path, strchr(path, '?') ? '&' : '?', esc)) ||
+	    (rc = docker__do(d, &r, e)))
+		goto out;
+	if (json_parse(r.body.ptr, r.body.len, &j, e)) {
+		rc = kerr_wrap(e, "docker: %s: bad answer: ", what);
+		goto out;
+	}
+	arr = arr_key ? cJSON_GetObjectItemCaseSensitive(j, arr_key) : j;
+	if (!cJSON_IsArray(arr))
+		goto out; /* Docker says "Volumes": null when there are none */
+	cJSON_ArrayForEach(it, arr) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, key);
+		if (!cJSON_IsString(v))
+			continue;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(v->valuestring);
+	}
+out:
+	curl_free(esc);
+	free(ftext);
+	cJSON_Delete(filters);
+	cJSON_Delete(j);
+	docker__req_release(&r);
+	return rc;
+}
+
+int docker_list_containers(const struct docker *d, const char *label, char ***out, size_t *n,
+			   struct kerr *e)
+{
+	return docker__list(d, "list containers", "/containers/json?all=1", NULL, "Id", label, out,
+			    n, e);
+}
+
+int docker_list_volumes(const struct docker *d, const char *label, char ***out, size_t *n,
+			struct kerr *e)
+{
+	return docker__list(d, "list volumes", "/volumes", "Volumes", "Name", label, out, n, e);
+}

@@ -127,4 +127,14 @@ int docker_volume_create(const struct docker *d, const char *name, const cJSON *
 /* DELETE /volumes/{name}?force=1. A volume that is gone already is fine. */
 int docker_volume_remove(const struct docker *d, const char *name, struct kerr *e);
 
+/*
+ * The ids of all containers (GET /containers/json?all=1), or the names of all
+ * volumes (GET /volumes), that carry label ("key" or "key=value"). *out is a
+ * malloc'd array of malloc'd strings (free each, then the array), *n its length.
+ */
+int docker_list_containers(const struct docker *d, const char *label, char ***out, size_t *n,
+			   struct kerr *e);
+int docker_list_volumes(const struct docker *d, const char *label, char ***out, size_t *n,
+			struct kerr *e);
+
 #endif

@@ -410,6 +410,7 @@ static void *job__main(void *arg)
 	spec.source_dir = src.source_dir[0] ? src.source_dir : NULL;
 	spec.wheels_dir = src.wheels_dir[0] ? src.wheels_dir : NULL;
 	spec.out_dir = out_dir;
+	spec.owner = j->owner;
 	sandbox_limits_default(&spec.limits);
 	spec.limits.memory_bytes = (uint64_t)j->memory_mib << 20;
 	spec.limits.nano_cpus = j->cpus * 1000000000ll;

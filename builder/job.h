@@ -35,6 +35,7 @@ struct bjob {
 	struct daemon *daemon;
 	const struct config *cfg;
 	struct docker *docker;
+	const char *owner;              /* the builder's name: labels its Docker objects */
 	char upload_base[512];          /* http(s)://host:port of the backend */
 	char work_dir[1024];            /* this job's scratch directory on the host */
 

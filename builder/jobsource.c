@@ -24,10 +24,6 @@ void jobsource_release(struct jobsource *s)
 int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_log, void *ctx,
 		      struct kerr *e)
 {
-	static const char *const platforms_x86_64[] = {
-		"manylinux_2_36_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-		"manylinux_2_5_x86_64", "linux_x86_64", "any", NULL
-	};
 	struct source_opts so;
 	struct prefetch_opts po;
 	char src_dir[1100], abi[sizeof(j->python_tag)];
@@ -65,7 +61,7 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	po.target.python_version = j->python_version;
 	po.target.implementation = "cp";
 	po.target.abi = abi;
-	po.target.platforms = platforms_x86_64;
+	po.target.platforms = prefetch_platforms_bookworm_x86_64;
 	po.on_log = on_log;
 	po.log_ctx = ctx;
 	po.cancel = &j->cancel;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -167,7 +168,9 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
-	if (pipe2(inp, O_CLOEXEC) || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+	/* stdin is a socket so that a child that stops reading cannot SIGPIPE us (send). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) || pipe2(outp, O_CLOEXEC) ||
+	    pipe2(errp, O_CLOEXEC)) {
 		rc = kerr_set(e, KERR_IO, "could not create pipes: %s", strerror(errno));
 		goto out;
 	}
@@ -201,7 +204,7 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 		close(inp[1]);
 		inp[1] = -1;
 	} else {
-		fcntl(inp[1], F_SETFL, O_NONBLOCK);
+		shutdown(inp[1], SHUT_RD);
 	}
 
 	while (outp[0] >= 0 || errp[0] >= 0) {
@@ -241,12 +244,14 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 			break;
 		}
 		if (ii >= 0 && pf[ii].revents) {
-			ssize_t w = write(inp[1], p->in + in_off, p->in_len - in_off);
+			ssize_t w = send(inp[1], p->in + in_off, p->in_len - in_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0)
 				in_off += (size_t)w;
 			if (w < 0 && errno != EAGAIN && errno != EINTR)
 				in_off = p->in_len; /* the child closed its stdin: fine */
 			if (in_off >= p->in_len) {
+				shutdown(inp[1], SHUT_WR);
 				close(inp[1]);
 				inp[1] = -1;
 			}

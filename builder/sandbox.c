@@ -8,16 +8,14 @@
 
 #include "builder/docker.h"
 #include "builder/wheelout.h"
+#include "builder/worktar.h"
 #include "common/kerr.h"
 #include "common/log.h"
 #include "common/wheelname.h"
 #include "common/xalloc.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <cjson/cJSON.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -29,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SANDBOX__UID 1000
+#define SANDBOX__UID 1000 /* the image's build user, kiln */
 #define SANDBOX__KILL_GRACE_S 60    /* how long a killed container may take to stop */
 #define SANDBOX__ARCHIVE_SLACK (1u << 20) /* tar headers around the wheels */
 #define MIB (1024ull * 1024)
@@ -108,171 +106,7 @@ static int sandbox__cancelled(const struct sandbox__job *j)
 	return j->spec->cancel && *j->spec->cancel;
 }
 
-/* --- the input archive: src/, job-wheels/, out/ --------------------------- */
-
-static int sandbox__tar_err(struct archive *w, const char *what, struct kerr *e)
-{
-	return kerr_set(e, KERR_IO, "could not write the input archive (%s): %s", what,
-			archive_error_string(w));
-}
-
-/* Owner kiln (uid 1000) for everything that goes into /work. */
-static void sandbox__own(struct archive_entry *ent)
-{
-	archive_entry_set_uid(ent, SANDBOX__UID);
-	archive_entry_set_gid(ent, SANDBOX__UID);
-	archive_entry_set_uname(ent, "kiln");
-	archive_entry_set_gname(ent, "kiln");
-}
-
-static int sandbox__tar_dir(struct archive *w, const char *name, struct kerr *e)
-{
-	struct archive_entry *ent = archive_entry_new();
-	int rc = 0;
-
-	archive_entry_set_pathname(ent, name);
-	archive_entry_set_filetype(ent, AE_IFDIR);
-	archive_entry_set_perm(ent, 0755);
-	archive_entry_set_mtime(ent, time(NULL), 0);
-	sandbox__own(ent);
-	if (archive_write_header(w, ent) != ARCHIVE_OK)
-		rc = sandbox__tar_err(w, name, e);
-	archive_entry_free(ent);
-	return rc;
-}
-
-/* One host file (opened without following symlinks) as the archive member name. */
-static int sandbox__tar_file(struct archive *w, const char *path, const char *name,
-			     struct kerr *e)
-{
-	struct archive_entry *ent = archive_entry_new();
-	char data[64 * 1024];
-	struct stat st;
-	ssize_t n;
-	int fd, rc = 0;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st)) {
-		rc = kerr_set(e, KERR_IO, "could not open '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = kerr_set(e, KERR_INVAL, "'%s' is not a regular file", path);
-		goto out;
-	}
-	archive_entry_set_pathname(ent, name);
-	archive_entry_set_filetype(ent, AE_IFREG);
-	archive_entry_set_perm(ent, 0644);
-	archive_entry_set_size(ent, st.st_size);
-	archive_entry_set_mtime(ent, st.st_mtime, 0);
-	sandbox__own(ent);
-	if (archive_write_header(w, ent) != ARCHIVE_OK) {
-		rc = sandbox__tar_err(w, name, e);
-		goto out;
-	}
-	while ((n = read(fd, data, sizeof(data))) > 0)
-		if (archive_write_data(w, data, (size_t)n) != n) {
-			rc = sandbox__tar_err(w, name, e);
-			goto out;
-		}
-	if (n < 0)
-		rc = kerr_set(e, KERR_IO, "could not read '%s': %s", path, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
-	archive_entry_free(ent);
-	return rc;
-}
-
-/* A source tree under src/: files, directories and symlinks (not followed). */
-static int sandbox__tar_tree(struct archive *w, const char *dir, struct kerr *e)
-{
-	struct archive *rd = archive_read_disk_new();
-	struct archive_entry *ent = archive_entry_new();
-	size_t dl = strlen(dir);
-	char data[64 * 1024];
-	char name[4096];
-	int r, rc = 0;
-
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	archive_read_disk_set_symlink_physical(rd);
-	archive_read_disk_set_behavior(rd, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-				       ARCHIVE_READDISK_NO_FFLAGS);
-	if (archive_read_disk_open(rd, dir) != ARCHIVE_OK) {
-		rc = kerr_set(e, KERR_IO, "could not read '%s': %s", dir, archive_error_string(rd));
-		goto out;
-	}
-	while ((r = archive_read_next_header2(rd, ent)) != ARCHIVE_EOF) {
-		const char *p = archive_entry_pathname(ent);
-		int type = archive_entry_filetype(ent);
-		la_ssize_t n;
-
-		if (r < ARCHIVE_WARN) {
-			rc = kerr_set(e, KERR_IO, "could not read '%s': %s", dir,
-				      archive_error_string(rd));
-			goto out;
-		}
-		archive_read_disk_descend(rd);
-		if (!p || strncmp(p, dir, dl) || (p[dl] && p[dl] != '/'))
-			continue;
-		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-			continue; /* devices, fifos and sockets have no place in a source tree */
-		if ((size_t)snprintf(name, sizeof(name), "src%s", p + dl) >= sizeof(name)) {
-			rc = kerr_set(e, KERR_INVAL, "path too long in the source tree: '%s'", p);
-			goto out;
-		}
-		archive_entry_set_pathname(ent, name);
-		sandbox__own(ent);
-		if (archive_write_header(w, ent) != ARCHIVE_OK) {
-			rc = sandbox__tar_err(w, name, e);
-			goto out;
-		}
-		if (type != AE_IFREG)
-			continue;
-		while ((n = archive_read_data(rd, data, sizeof(data))) > 0)
-			if (archive_write_data(w, data, (size_t)n) != n) {
-				rc = sandbox__tar_err(w, name, e);
-				goto out;
-			}
-		if (n < 0) {
-			rc = kerr_set(e, KERR_IO, "could not read '%s': %s", p, archive_error_string(rd));
-			goto out;
-		}
-	}
-out:
-	archive_entry_free(ent);
-	archive_read_free(rd);
-	return rc;
-}
-
-/* The prefetched requirements: regular files with wheel names only. */
-static int sandbox__tar_wheels(struct archive *w, const char *dir, struct kerr *e)
-{
-	DIR *dp;
-	struct dirent *de;
-	int rc = 0;
-
-	if (!dir || !*dir)
-		return 0;
-	if (!(dp = opendir(dir)))
-		return kerr_set(e, KERR_IO, "could not open '%s': %s", dir, strerror(errno));
-	while (!rc && (de = readdir(dp))) {
-		struct wheelname wn;
-		char path[4096], name[512];
-		struct stat st;
-
-		if (wheelname_parse(&wn, de->d_name, strlen(de->d_name), NULL))
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
-			continue;
-		if (lstat(path, &st) || !S_ISREG(st.st_mode))
-			continue;
-		snprintf(name, sizeof(name), "job-wheels/%s", de->d_name);
-		rc = sandbox__tar_file(w, path, name, e);
-	}
-	closedir(dp);
-	return rc;
-}
+/* --- the input archive ---------------------------------------------------- */
 
 /* An anonymous temporary file in $TMPDIR (or /tmp): already unlinked. */
 static int sandbox__tmpfile(struct kerr *e)
@@ -291,49 +125,24 @@ static int sandbox__tmpfile(struct kerr *e)
 	return fd;
 }
 
-/* Write the archive that becomes /work into a fresh unlinked temp file. */
+/* Write the archive that becomes /work into a fresh unlinked temp file, rewound. */
 static int sandbox__input(const struct sandbox_spec *spec, int *fdp, struct kerr *e)
 {
-	struct archive *w = archive_write_new();
-	int fd, rc = 0;
+	int fd, rc;
 
 	*fdp = -1;
-	if ((fd = sandbox__tmpfile(e)) < 0) {
-		rc = fd;
-		goto out;
-	}
-	archive_write_set_format_pax_restricted(w);
-	if (archive_write_open_fd(w, fd) != ARCHIVE_OK) {
-		rc = sandbox__tar_err(w, "open", e);
-		goto out;
-	}
-	if ((rc = sandbox__tar_dir(w, "out", e)) || (rc = sandbox__tar_dir(w, "job-wheels", e)) ||
-	    (rc = sandbox__tar_wheels(w, spec->wheels_dir, e)))
-		goto out;
-	if (spec->sdist_path) {
-		const char *base = strrchr(spec->sdist_path, '/');
-		char name[512];
-
-		base = base ? base + 1 : spec->sdist_path;
-		snprintf(name, sizeof(name), "src/%s", base);
-		if ((rc = sandbox__tar_dir(w, "src", e)) ||
-		    (rc = sandbox__tar_file(w, spec->sdist_path, name, e)))
-			goto out;
-	} else if ((rc = sandbox__tar_tree(w, spec->source_dir, e))) {
-		goto out;
-	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		rc = sandbox__tar_err(w, "close", e);
-		goto out;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0)
+	if ((fd = sandbox__tmpfile(e)) < 0)
+		return fd;
+	if ((rc = worktar_write(fd, spec->sdist_path, spec->source_dir, spec->wheels_dir, e)))
+		goto fail;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
 		rc = kerr_set(e, KERR_IO, "could not rewind the input archive: %s", strerror(errno));
-out:
-	archive_write_free(w);
-	if (rc && fd >= 0)
-		close(fd);
-	else
-		*fdp = fd;
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
 	return rc;
 }
 
@@ -365,6 +174,8 @@ static cJSON *sandbox__base_config(const struct sandbox__job *j, const char *rol
 	labels = cJSON_AddObjectToObject(c, "Labels");
 	cJSON_AddStringToObject(labels, "org.kiln.job", j->tag);
 	cJSON_AddStringToObject(labels, "org.kiln.role", role);
+	if (j->spec->owner)
+		cJSON_AddStringToObject(labels, "org.kiln.builder", j->spec->owner);
 
 	host = cJSON_AddObjectToObject(c, "HostConfig");
 	cJSON_AddStringToObject(host, "NetworkMode", "none");
@@ -530,6 +341,29 @@ static void sandbox__reason(struct sandbox__job *j, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A stop (cancel, clock) that interrupted a Docker call is a verdict, not an error. */
+static int sandbox__stopped(struct sandbox__job *j)
+{
+	switch (j->stop) {
+	case STOP_CANCEL:
+		j->res->cancelled = 1;
+		sandbox__reason(j, "cancelled");
+		return 1;
+	case STOP_TIMEOUT:
+		j->res->timed_out = 1;
+		sandbox__reason(j, "timed out after %u s", j->lim.timeout_s);
+		return 1;
+	case STOP_LOGCAP:
+		j->res->log_capped = 1;
+		sandbox__reason(j, "log exceeded %llu bytes",
+				(unsigned long long)j->lim.log_cap_bytes);
+		return 1;
+	case STOP_NONE:
+		break;
+	}
+	return 0;
+}
+
 /* Kill the build and wait (briefly, on a clock of its own) until it has stopped. */
 static int sandbox__kill(struct docker *d, struct sandbox__job *j, long *status, struct kerr *e)
 {
@@ -574,23 +408,7 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 		return rc;
 	j->res->exit_code = st.exit_code;
 	j->res->oom = st.oom_killed;
-	switch (j->stop) {
-	case STOP_CANCEL:
-		j->res->cancelled = 1;
-		sandbox__reason(j, "cancelled");
-		break;
-	case STOP_TIMEOUT:
-		j->res->timed_out = 1;
-		sandbox__reason(j, "timed out after %u s", j->lim.timeout_s);
-		break;
-	case STOP_LOGCAP:
-		j->res->log_capped = 1;
-		sandbox__reason(j, "log exceeded %llu bytes",
-				(unsigned long long)j->lim.log_cap_bytes);
-		break;
-	case STOP_NONE:
-		break;
-	}
+	sandbox__stopped(j);
 	if (st.oom_killed)
 		sandbox__reason(j, "killed: out of memory (limit %llu MiB)",
 				(unsigned long long)(j->lim.memory_bytes / MIB));
@@ -603,45 +421,56 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 static int sandbox__collect(struct docker *d, struct sandbox__job *j, struct kerr *e)
 {
 	struct wheelout w;
+	struct kerr we;
 	int fd, rc;
 
 	wheelout_init(&w);
+	kerr_clear(&we);
 	if ((fd = sandbox__tmpfile(e)) < 0)
 		return fd;
+	/* Taking the output out gets a clock of its own, as long as the build's. */
 	j->deadline_ms = sandbox__now_ms() + (uint64_t)j->lim.timeout_s * 1000u;
 	rc = docker_get_archive(d, j->build, "/work/out", fd,
-				j->lim.output_cap_bytes + SANDBOX__ARCHIVE_SLACK, sandbox__tick, j, e);
+				j->lim.output_cap_bytes + SANDBOX__ARCHIVE_SLACK, sandbox__tick, j, &we);
 	if (rc == KERR_TOOBIG) {
 		sandbox__reason(j, "output exceeded %llu bytes",
 				(unsigned long long)j->lim.output_cap_bytes);
 		rc = 0;
 		goto out;
 	}
-	if (rc)
+	if (rc && sandbox__stopped(j)) {
+		rc = 0;
 		goto out;
+	}
+	if (rc) {
+		kerr_set(e, rc, "%s", we.msg);
+		goto out;
+	}
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		rc = kerr_set(e, KERR_IO, "could not rewind the output archive: %s", strerror(errno));
 		goto out;
 	}
-	rc = wheelout_extract(fd, "out", j->spec->out_dir, j->lim.output_cap_bytes, &w, e);
+	rc = wheelout_extract(fd, "out", j->spec->out_dir, j->lim.output_cap_bytes, &w, &we);
 	for (size_t i = 0; i < w.nignored && i < WHEELOUT_MAX_NOTES; i++)
 		sandbox__note(j, "kiln: ignored %s", w.ignored[i]);
 	if (w.nignored > WHEELOUT_MAX_NOTES)
 		sandbox__note(j, "kiln: ignored %zu more entries", w.nignored - WHEELOUT_MAX_NOTES);
 	j->res->nignored = w.nignored;
 	if (rc == KERR_TOOBIG || rc == KERR_INVAL) {
-		sandbox__note(j, "kiln: %s", e ? e->msg : "bad output");
+		/* What the build left is at fault: a verdict. */
+		sandbox__note(j, "kiln: %s", we.msg);
 		if (rc == KERR_TOOBIG)
 			sandbox__reason(j, "output exceeded %llu bytes",
 					(unsigned long long)j->lim.output_cap_bytes);
 		else
 			sandbox__reason(j, "unreadable output archive");
-		kerr_clear(e);
 		rc = 0;
 		goto out;
 	}
-	if (rc)
+	if (rc) {
+		kerr_set(e, rc, "%s", we.msg);
 		goto out;
+	}
 	if (!w.nwheels) {
 		sandbox__reason(j, "build produced no wheel");
 		goto out;
@@ -731,6 +560,15 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	sandbox__limits(&spec->limits, &j.lim);
 	if ((rc = sandbox__check_spec(spec, e)))
 		return rc;
+	{
+		/* Docker refuses more CPUs than the machine has: ask for what there is. */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu > 0 && j.lim.nano_cpus > (int64_t)ncpu * 1000000000) {
+			sandbox__note(&j, "kiln: %.2f CPUs asked, the machine has %ld",
+				      (double)j.lim.nano_cpus / 1e9, ncpu);
+			j.lim.nano_cpus = (int64_t)ncpu * 1000000000;
+		}
+	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return kerr_set(e, KERR_INTERNAL, "sandbox: getrandom failed: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(rnd); i++)
@@ -751,6 +589,8 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	cJSON_AddStringToObject(opts, "o", o);
 	labels = cJSON_CreateObject();
 	cJSON_AddStringToObject(labels, "org.kiln.job", j.tag);
+	if (spec->owner)
+		cJSON_AddStringToObject(labels, "org.kiln.builder", spec->owner);
 	if ((rc = docker_volume_create(d, j.volume, opts, labels, e)))
 		goto out;
 	j.have_volume = 1;
@@ -797,5 +637,58 @@ out:
 			unlink(out->wheels[i]);
 		out->reason[0] = '\0';
 	}
+	return rc;
+}
+
+static void sandbox__free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int sandbox_reap(struct docker *d, const char *owner, size_t *removed, struct kerr *e)
+{
+	char label[300];
+	char **ids = NULL;
+	size_t n = 0, gone = 0;
+	struct kerr ie;
+	int rc = 0, r;
+
+	if (owner)
+		snprintf(label, sizeof(label), "org.kiln.builder=%s", owner);
+	else
+		snprintf(label, sizeof(label), "org.kiln.job");
+	/* Containers first: a volume in use cannot go. */
+	if ((r = docker_list_containers(d, label, &ids, &n, e)))
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = docker_remove(d, ids[i], &ie))) {
+			if (!rc)
+				rc = kerr_set(e, r, "%s", ie.msg);
+		} else {
+			gone++;
+		}
+	}
+	sandbox__free_list(ids, n);
+	if ((r = docker_list_volumes(d, label, &ids, &n, &ie))) {
+		if (!rc)
+			rc = kerr_set(e, r, "%s", ie.msg);
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = docker_volume_remove(d, ids[i], &ie))) {
+			if (!rc)
+				rc = kerr_set(e, r, "%s", ie.msg);
+		} else {
+			gone++;
+		}
+	}
+	sandbox__free_list(ids, n);
+	if (removed)
+		*removed = gone;
+	if (gone)
+		log_warn("removed Docker objects of earlier builds", "count=%zu owner=%s", gone,
+			 owner ? owner : "(any)");
 	return rc;
 }

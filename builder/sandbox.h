@@ -61,6 +61,8 @@ struct sandbox_spec {
 	sandbox_log_fn on_log;   /* may be NULL */
 	void *log_ctx;
 	volatile int *cancel;    /* may be NULL; non-zero: stop the build */
+	const char *owner;       /* may be NULL; the builder's name, as label org.kiln.builder
+				    on the job's Docker objects, for sandbox_reap */
 };
 
 struct sandbox_result {
@@ -92,5 +94,14 @@ void sandbox_result_release(struct sandbox_result *r);
  */
 int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 		  struct sandbox_result *out, struct kerr *e);
+
+/*
+ * Remove the containers and volumes that builds left behind when their process
+ * died (SIGKILL, a crash, a power cut): every Docker object labelled by
+ * sandbox_build with this owner (owner NULL: of any owner). Call it when no build
+ * of that owner runs, e.g. when the daemon starts. *removed (may be NULL) counts
+ * what went. 0, or the first Docker error (the rest is still tried).
+ */
+int sandbox_reap(struct docker *d, const char *owner, size_t *removed, struct kerr *e);
 
 #endif

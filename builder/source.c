@@ -361,6 +361,7 @@ int source_checkout_git(const char *url, const char *commit, const char *dest_di
 	git_oid oid, head;
 	git_fetch_options fo;
 	git_checkout_options co;
+	git_remote_create_options ro;
 	struct source__git g = { o, time(NULL) + source__timeout(o), 0 };
 	char *refspecs[] = { (char *)"+refs/heads/*:refs/remotes/origin/*",
 			     (char *)"+refs/tags/*:refs/tags/*" };
@@ -394,7 +395,15 @@ int source_checkout_git(const char *url, const char *commit, const char *dest_di
 		rc = kerr_set(e, KERR_IO, "git init '%s': %s", dest_dir, source__git_msg());
 		goto out;
 	}
-	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+	/*
+	 * An in-memory remote that ignores url.*.insteadOf from the host's git config
+	 * (the job names the URL; and libgit2 1.5 leaks a pcre2 match block on each
+	 * insteadOf lookup that finds nothing).
+	 */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
 		rc = kerr_set(e, KERR_INVAL, "git remote '%s': %s", url, source__git_msg());
 		goto out;
 	}

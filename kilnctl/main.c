@@ -7,8 +7,10 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "kilnctl/admin_tokens.h"
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
+#include "kilnctl/queue_admin.h"
 #include "kilnctl/targets.h"
 #include "kilnctl/storage_cmd.h"
 
@@ -25,6 +27,18 @@
 	"  builder list         list builders\n"                                   \
 	"  builder disable NAME refuse the builder's token from now on\n"          \
 	"  builder enable NAME  accept it again\n"                                 \
+	"  builder pause|resume NAME\n"                                            \
+	"                       stop (restart) sending it new jobs\n"             \
+	"  admin-token add NAME add an admin API token; prints it once\n"         \
+	"  admin-token list|disable NAME|enable NAME\n"                            \
+	"  job cancel ID [--reason TEXT]\n"                                        \
+	"                       cancel a job; its builder is told to stop\n"      \
+	"  rebuild PROJECT [VERSION] [--target NAME]\n"                            \
+	"                       queue jobs where none is live, ahead of others\n" \
+	"  requeue-failed [--project NAME] [--target NAME]\n"                      \
+	"                       queue again what failed last\n"                   \
+	"  queue [--state S] [--target T] [--project P] [--limit N]\n"             \
+	"                       list running and queued jobs\n"                   \
 	"  storage put KEY FILE [--content-type T] [--multipart-mib N]\n"          \
 	"                       upload FILE to artifact storage (KILN_STORAGE)\n"  \
 	"  storage get KEY [FILE|-] [--offset N] [--length N]\n"                   \
@@ -87,8 +101,12 @@ static int kilnctl__builder(PGconn *db, int argc, char **argv, struct kerr *e)
 		rc = builders_set_enabled(db, argv[1], enable, e);
 		if (!rc)
 			printf("builder '%s' %s\n", argv[1], enable ? "enabled" : "disabled");
+	} else if (argc == 2 && (!strcmp(argv[0], "pause") || !strcmp(argv[0], "resume"))) {
+		rc = queue_admin_pause(db, argv[1], !strcmp(argv[0], "pause"), &out, e);
+		fputs(out.ptr, stdout);
 	} else {
-		rc = kilnctl__usage("builder takes: add NAME | list | disable NAME | enable NAME");
+		rc = kilnctl__usage("builder takes: add NAME | list | disable NAME | enable NAME "
+				    "| pause NAME | resume NAME");
 	}
 	buf_release(&out);
 	return rc;
@@ -180,7 +198,8 @@ int main(int argc, char **argv)
 		}
 		goto fail;
 	}
-	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target")) {
+	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target") &&
+	    strcmp(argv[i], "admin-token") && !queue_admin_is_command(argv[i])) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
 		rc = kilnctl__usage(NULL);
 		goto done;
@@ -192,8 +211,17 @@ int main(int argc, char **argv)
 		rc = kilnctl__migrate(db, argc - i - 1, argv + i + 1, &e);
 	else if (!strcmp(argv[i], "target"))
 		rc = kilnctl__target(db, argc - i - 1, argv + i + 1, &e);
+	else if (!strcmp(argv[i], "admin-token"))
+		rc = admin_tokens_run(db, argc - i - 1, argv + i + 1, &out, &e);
+	else if (queue_admin_is_command(argv[i]))
+		rc = queue_admin_run(db, &cfg, argc - i, argv + i, &out, &e);
 	else
 		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
+	fputs(out.ptr, stdout);
+	if (rc == 2 && (!strcmp(argv[i], "admin-token") || queue_admin_is_command(argv[i]))) {
+		rc = kilnctl__usage(e.msg);
+		goto done;
+	}
 	if (rc == 2)
 		goto done;
 fail:

@@ -201,6 +201,14 @@ def test_source_tree_with_symlink_builds(image, tmp_path):
     assert [f.name for f in out.iterdir()] == ["ktree-1.0-cp311-cp311-linux_x86_64.whl"]
 
 
+def test_docker_errors_are_reported_with_dockers_message(image, tmp_path):
+    """A missing image is the builder's error (3), in Docker's words, and nothing is left."""
+    sdist = c_sdist(tmp_path, "knoimg")
+    p = build("kiln/no-such-image:0", tmp_path / "out", "--sdist", sdist, "--no-prefetch")
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "docker: create container: No such image: kiln/no-such-image:0 (HTTP 404)" in p.stderr
+
+
 # --- the sandbox's refusals ---------------------------------------------------
 
 def bridge_gateway():
@@ -353,6 +361,33 @@ def test_cancel_stops_the_build_and_cleans_up(image, tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, out + err
     assert "result: failed: cancelled" in out
+
+
+def test_reap_removes_what_a_killed_builder_left(image, tmp_path):
+    """kill -9 in mid-build leaves the containers and the volume; --reap removes them."""
+    sdist = c_sdist(tmp_path, "korphan", "time.sleep(10**6)")
+    before_c, before_v = kiln_objects()
+    proc = subprocess.Popen([str(BUILDER), "build-local", "--image", image, "--out",
+                             str(tmp_path / "out"), "--sdist", str(sdist), "--no-prefetch",
+                             "--timeout", "600"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if run(["docker", "ps", "-q", "--filter", "label=org.kiln.builder=build-local",
+                    "--filter", "label=org.kiln.role=build"]).stdout.strip():
+                break
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+    left_c, left_v = kiln_objects()
+    assert len(left_c - before_c) == 2 and len(left_v - before_v) == 1
+    p = run([BUILDER, "build-local", "--reap"])
+    m = re.search(r"removed (\d+) Docker objects", p.stdout)
+    assert m and int(m[1]) >= 3, p.stdout
+    after_c, after_v = kiln_objects()
+    assert after_c <= before_c and after_v <= before_v
 
 
 # --- sources: HTTP and git ----------------------------------------------------

@@ -1,0 +1,407 @@
+/* api_admin: the queue's admin routes and the queue page (contract in api_admin.h). */
+#include "backend/api_admin.h"
+
+#include "backend/admin_auth.h"
+#include "backend/api.h"
+#include "backend/builder_ws.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/pyname.h"
+#include "common/pyversion.h"
+#include "common/queue_sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_ADMIN_REASON_MAX 1000
+
+/*
+ * The request body as a JSON object into *out (NULL when the body is empty).
+ * 0, or KERR_INVAL after answering 400.
+ */
+static int api_admin__body(struct http_req *req, cJSON **out)
+{
+	struct kerr e;
+
+	*out = NULL;
+	if (req->body.len == 0)
+		return 0;
+	if (json_parse_object(req->body.ptr, req->body.len, out, &e)) {
+		http_error(req, 400, KERR_INVAL, "request body: %s", e.msg);
+		return KERR_INVAL;
+	}
+	return 0;
+}
+
+/*
+ * Optional string field key of body (NULL body: absent) into *out, at most max
+ * bytes; "" when absent. 0, or KERR_INVAL after answering 400.
+ */
+static int api_admin__field(struct http_req *req, const cJSON *body, const char *key,
+			    size_t max, const char **out)
+{
+	struct kerr e;
+
+	*out = "";
+	if (!body)
+		return 0;
+	if (json_get_str(body, key, out, &e)) {
+		http_error(req, 400, KERR_INVAL, "request body: %s", e.msg);
+		return KERR_INVAL;
+	}
+	if (strlen(*out) > max) {
+		http_error(req, 400, KERR_INVAL, "request body: field '%s' is over %zu bytes", key, max);
+		return KERR_INVAL;
+	}
+	return 0;
+}
+
+/* A project name as given into its normalized form. 0, or KERR_NOTFOUND after answering 404. */
+static int api_admin__project(struct http_req *req, const char *name, struct buf *norm)
+{
+	if (pyname_normalize(name, strlen(name), norm, NULL)) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%.200s'", name);
+		return KERR_NOTFOUND;
+	}
+	return 0;
+}
+
+/* The name of the admin token that authorized req, quoted for the log. */
+static const char *api_admin__who(struct http_req *req, char *dst, size_t n)
+{
+	const struct admin_call *a = req->state;
+	return log_quote(dst, n, a->name);
+}
+
+/* ---- POST /api/v1/admin/jobs/{id}/cancel ---- */
+
+static void api_admin__cancelled(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_CANCEL_PRIOR_STATE)) {
+		http_error(req, 404, KERR_NOTFOUND, "no job %s", req->params[0]);
+		return;
+	}
+	if (!api_bool(r, 0, QUEUE_CANCEL_DONE)) {
+		http_error(req, 409, KERR_CONFLICT, "job %s is %s: only queued, assigned or running jobs "
+			   "can be cancelled", req->params[0], PQgetvalue(r, 0, QUEUE_CANCEL_PRIOR_STATE));
+		return;
+	}
+	builder_ws_delete_artifacts(req->srv, PQgetvalue(r, 0, QUEUE_CANCEL_KEYS));
+	log_info("job cancelled", "job=%s was=%s builder=%s by=%s", req->params[0],
+		 PQgetvalue(r, 0, QUEUE_CANCEL_PRIOR_STATE),
+		 PQgetisnull(r, 0, QUEUE_CANCEL_BUILDER) ? "-" : PQgetvalue(r, 0, QUEUE_CANCEL_BUILDER),
+		 api_admin__who(req, who, sizeof(who)));
+	buf_printf(&b, "{\"job\":%s,\"state\":\"cancelled\",\"previous_state\":", req->params[0]);
+	api_json_value(&b, r, 0, QUEUE_CANCEL_PRIOR_STATE, API_STR);
+	buf_puts(&b, ",\"builder\":");
+	api_json_value(&b, r, 0, QUEUE_CANCEL_BUILDER, API_STR);
+	buf_putc(&b, '}');
+	api_respond(req, &b);
+}
+
+static void api_admin__cancel(struct http_req *req)
+{
+	cJSON *body = NULL;
+	const char *reason;
+	const char *params[2];
+	char id[24];
+	int64_t job;
+
+	if (api_path_id(req, 0, "job", &job, id) || api_admin__body(req, &body) ||
+	    api_admin__field(req, body, "reason", API_ADMIN_REASON_MAX, &reason))
+		goto out;
+	/* The path id, canonical, is what the answer and the log name. */
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", id);
+	params[0] = id;
+	params[1] = *reason ? reason : QUEUE_CANCEL_REASON;
+	api_query(req, queue_sql_cancel, 2, params, api_admin__cancelled);
+out:
+	cJSON_Delete(body);
+}
+
+void api_admin_handle_cancel(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__cancel);
+}
+
+/* ---- POST /api/v1/admin/projects/{name}/rebuild ---- */
+
+struct api_admin_rebuild {
+	struct admin_call auth;
+	char version[256];
+	char target[64];
+};
+
+static void api_admin__rebuilt(struct http_req *req, PGresult *r)
+{
+	struct api_admin_rebuild *st = req->state;
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	long long pairs, created;
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_REBUILD_PROJECT)) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", req->params[0]);
+		return;
+	}
+	if (*st->version && !strcmp(PQgetvalue(r, 0, QUEUE_REBUILD_RELEASES), "0")) {
+		http_error(req, 404, KERR_NOTFOUND, "project '%s' has no release '%s'", req->params[0],
+			   st->version);
+		return;
+	}
+	if (*st->target && !strcmp(PQgetvalue(r, 0, QUEUE_REBUILD_TARGETS), "0")) {
+		http_error(req, 404, KERR_NOTFOUND, "no target named '%s'", st->target);
+		return;
+	}
+	if (*st->target && !strcmp(PQgetvalue(r, 0, QUEUE_REBUILD_TARGETS_ENABLED), "0")) {
+		http_error(req, 409, KERR_CONFLICT, "target '%s' is disabled", st->target);
+		return;
+	}
+	pairs = strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_PAIRS), NULL, 10);
+	created = strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_JOBS_COUNT), NULL, 10);
+	log_info("rebuild queued", "project=%s version=%s target=%s jobs=%lld live=%lld by=%s",
+		 req->params[0], *st->version ? st->version : "*", *st->target ? st->target : "*",
+		 created, pairs - created, api_admin__who(req, who, sizeof(who)));
+	buf_puts(&b, "{\"project\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_PROJECT, API_STR);
+	buf_puts(&b, ",\"jobs\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_JOBS_JSON, API_JSON);
+	buf_puts(&b, ",\"releases\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_RELEASES, API_INT);
+	buf_puts(&b, ",\"targets\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_TARGETS_ENABLED, API_INT);
+	buf_puts(&b, ",\"no_source\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_NO_SOURCE, API_INT);
+	buf_printf(&b, ",\"live\":%lld,\"priority\":%d}", pairs - created, QUEUE_ADMIN_PRIORITY);
+	api_respond(req, &b);
+}
+
+static void api_admin__rebuild(struct http_req *req)
+{
+	struct api_admin_rebuild *st;
+	struct buf norm = BUF_INIT(255), vnorm = BUF_INIT(512);
+	struct pyversion v;
+	cJSON *body = NULL;
+	const char *version, *target, *params[5];
+
+	if (api_admin__project(req, req->params[0], &norm) || api_admin__body(req, &body) ||
+	    api_admin__field(req, body, "version", 255, &version) ||
+	    api_admin__field(req, body, "target", 63, &target))
+		goto out;
+	st = api_call_new(req, sizeof(*st));
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", norm.ptr);
+	snprintf(st->version, sizeof(st->version), "%s", version);
+	snprintf(st->target, sizeof(st->target), "%s", target);
+	if (*version && (pyversion_parse_str(&v, version, NULL) || pyversion_normalize(&v, &vnorm)))
+		buf_puts(&vnorm, version);
+	params[0] = norm.ptr;
+	params[1] = *version ? vnorm.ptr : NULL;
+	params[2] = version;
+	params[3] = *target ? target : NULL;
+	params[4] = QUEUE_ADMIN_PRIORITY_TEXT;
+	api_query(req, queue_sql_rebuild, 5, params, api_admin__rebuilt);
+out:
+	cJSON_Delete(body);
+	buf_release(&norm);
+	buf_release(&vnorm);
+}
+
+void api_admin_handle_rebuild(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct api_admin_rebuild), api_admin__rebuild);
+}
+
+/* ---- POST /api/v1/admin/jobs/requeue-failed ---- */
+
+struct api_admin_requeue {
+	struct admin_call auth;
+	char project[256];
+	char target[64];
+};
+
+static void api_admin__requeued(struct http_req *req, PGresult *r)
+{
+	struct api_admin_requeue *st = req->state;
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (!api_bool(r, 0, QUEUE_REQUEUE_PROJECT_FOUND)) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", st->project);
+		return;
+	}
+	if (!api_bool(r, 0, QUEUE_REQUEUE_TARGET_FOUND)) {
+		http_error(req, 404, KERR_NOTFOUND, "no target named '%s'", st->target);
+		return;
+	}
+	log_info("failed jobs requeued", "project=%s target=%s failed=%s requeued=%s by=%s",
+		 *st->project ? st->project : "*", *st->target ? st->target : "*",
+		 PQgetvalue(r, 0, QUEUE_REQUEUE_FAILED), PQgetvalue(r, 0, QUEUE_REQUEUE_REQUEUED),
+		 api_admin__who(req, who, sizeof(who)));
+	buf_puts(&b, "{\"failed\":");
+	api_json_value(&b, r, 0, QUEUE_REQUEUE_FAILED, API_INT);
+	buf_puts(&b, ",\"requeued\":");
+	api_json_value(&b, r, 0, QUEUE_REQUEUE_REQUEUED, API_INT);
+	buf_puts(&b, ",\"disabled_targets\":");
+	api_json_value(&b, r, 0, QUEUE_REQUEUE_DISABLED, API_INT);
+	buf_printf(&b, ",\"priority\":%d}", QUEUE_ADMIN_PRIORITY);
+	api_respond(req, &b);
+}
+
+static void api_admin__requeue(struct http_req *req)
+{
+	struct api_admin_requeue *st;
+	struct buf norm = BUF_INIT(255);
+	cJSON *body = NULL;
+	const char *project, *target, *params[3];
+
+	if (api_admin__body(req, &body) || api_admin__field(req, body, "project", 255, &project) ||
+	    api_admin__field(req, body, "target", 63, &target) ||
+	    (*project && api_admin__project(req, project, &norm)))
+		goto out;
+	st = api_call_new(req, sizeof(*st));
+	snprintf(st->project, sizeof(st->project), "%s", norm.ptr);
+	snprintf(st->target, sizeof(st->target), "%s", target);
+	params[0] = *project ? norm.ptr : NULL;
+	params[1] = *target ? target : NULL;
+	params[2] = QUEUE_ADMIN_PRIORITY_TEXT;
+	api_query(req, queue_sql_requeue_failed, 3, params, api_admin__requeued);
+out:
+	cJSON_Delete(body);
+	buf_release(&norm);
+}
+
+void api_admin_handle_requeue_failed(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct api_admin_requeue), api_admin__requeue);
+}
+
+/* ---- POST /api/v1/admin/builders/{name}/pause and /resume ---- */
+
+static void api_admin__paused(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (PQntuples(r) == 0) {
+		http_error(req, 404, KERR_NOTFOUND, "no builder named '%.200s'", req->params[0]);
+		return;
+	}
+	log_info(req->tag ? "builder paused by an admin" : "builder resumed by an admin",
+		 "builder=%s state=%s by=%s", PQgetvalue(r, 0, QUEUE_PAUSE_NAME),
+		 PQgetvalue(r, 0, QUEUE_PAUSE_STATE), api_admin__who(req, who, sizeof(who)));
+	buf_puts(&b, "{\"name\":");
+	api_json_value(&b, r, 0, QUEUE_PAUSE_NAME, API_STR);
+	buf_puts(&b, ",\"state\":");
+	api_json_value(&b, r, 0, QUEUE_PAUSE_STATE, API_STR);
+	buf_putc(&b, '}');
+	api_respond(req, &b);
+}
+
+static void api_admin__pause(struct http_req *req)
+{
+	cJSON *body = NULL;
+	const char *params[2] = { req->params[0], req->tag ? "true" : "false" };
+
+	/* No fields, but a body that is there must still be a JSON object. */
+	if (!api_admin__body(req, &body))
+		api_query(req, queue_sql_pause, 2, params, api_admin__paused);
+	cJSON_Delete(body);
+}
+
+void api_admin_handle_pause(struct http_req *req)
+{
+	req->tag = 1;
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__pause);
+}
+
+void api_admin_handle_resume(struct http_req *req)
+{
+	req->tag = 0;
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__pause);
+}
+
+/* ---- GET /api/v1/queue ---- */
+
+struct api_admin_queue {
+	struct api_call call;
+	int64_t limit;
+};
+
+static void api_admin__queue_done(struct http_req *req, PGresult *r)
+{
+	static const struct api_field head[] = { { "id", API_INT } };
+	static const struct api_field project[] = {
+		{ "name", API_STR }, { "normalized", API_STR },
+	};
+	static const struct api_field rest[] = {
+		{ "version", API_STR }, { "target", API_STR }, { "state", API_STR },
+		{ "priority", API_INT }, { "attempts", API_INT }, { "max_attempts", API_INT },
+		{ "builder", API_STR }, { "build_id", API_INT }, { "phase", API_STR },
+		{ "created_at", API_STR }, { "assigned_at", API_STR }, { "started_at", API_STR },
+		{ "not_before", API_STR },
+	};
+	struct api_admin_queue *st = req->state;
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	int n = PQntuples(r);
+	int shown = n > st->limit ? (int)st->limit : n;
+
+	api_list_begin(&b, "jobs");
+	for (int i = 0; i < shown; i++) {
+		int col;
+
+		buf_puts(&b, i ? ",{" : "{");
+		col = api_json_fields(&b, r, i, QUEUE_LIST_ID, head, 1);
+		api_json_key(&b, "project");
+		buf_putc(&b, '{');
+		col = api_json_fields(&b, r, i, col, project, 2);
+		buf_putc(&b, '}');
+		api_json_fields(&b, r, i, col, rest, sizeof(rest) / sizeof(rest[0]));
+		buf_putc(&b, '}');
+	}
+	api_list_end(&b, n > shown ? PQgetvalue(r, shown - 1, QUEUE_LIST_CURSOR) : NULL);
+	api_respond(req, &b);
+}
+
+void api_admin_handle_queue(struct http_req *req)
+{
+	static const char *const states[] = { "queued", "assigned", "running", NULL };
+	char state[16], target[256], project[256], cursor[128], lim[24];
+	char cg[24], cp[24], cf[24], ci[24];
+	struct buf norm = BUF_INIT(255);
+	struct api_admin_queue *st;
+	const char *params[8];
+	int64_t limit;
+
+	if (api_arg_choice(req, "state", states, state, sizeof(state)) ||
+	    api_arg_str(req, "target", target, sizeof(target)) ||
+	    api_arg_str(req, "project", project, sizeof(project)) ||
+	    api_arg_int(req, "limit", 1, API_LIMIT_MAX, API_LIMIT_DEFAULT, &limit) ||
+	    api_arg_str(req, "cursor", cursor, sizeof(cursor)))
+		goto out;
+	if (*project && pyname_normalize(project, strlen(project), &norm, NULL)) {
+		http_error(req, 400, KERR_INVAL, "'%s' is not a valid project name", project);
+		goto out;
+	}
+	if (*cursor && queue_sql_cursor_parse(cursor, cg, cp, cf, ci)) {
+		http_error(req, 400, KERR_INVAL, "query parameter 'cursor' is not a cursor this API "
+			   "made: '%s'", cursor);
+		goto out;
+	}
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit + 1);
+	params[0] = *state ? state : NULL;
+	params[1] = *target ? target : NULL;
+	params[2] = *project ? norm.ptr : NULL;
+	params[3] = *cursor ? cg : NULL;
+	params[4] = *cursor ? cp : NULL;
+	params[5] = *cursor ? cf : NULL;
+	params[6] = *cursor ? ci : NULL;
+	params[7] = lim;
+	st = api_call_new(req, sizeof(*st));
+	st->limit = limit;
+	api_query(req, queue_sql_list, 8, params, api_admin__queue_done);
+out:
+	buf_release(&norm);
+}

@@ -1,0 +1,49 @@
+/*
+ * api_admin: the build queue's admin side in REST API v1, for the web UI;
+ * `kilnctl job cancel|rebuild|requeue-failed|builder pause|resume|queue` do the
+ * same things with the same statements (common/queue_sql.h).
+ *
+ * Every /api/v1/admin route needs an admin bearer token (admin_auth.h: 401
+ * without one or with a malformed one, 403 for an unknown or disabled one),
+ * takes an optional JSON object as its body (at most API_ADMIN_BODY_MAX bytes;
+ * malformed JSON or a mistyped field is a 400 naming it) and logs what it did
+ * with the token's name:
+ *
+ *   POST /api/v1/admin/jobs/{id}/cancel          {"reason": TEXT}
+ *        A queued, assigned or running job becomes cancelled; the builder
+ *        holding it is told to stop by whichever replica it is connected to
+ *        (NOTIFY kiln_cancel). 404 no such job, 409 the job already ended.
+ *   POST /api/v1/admin/projects/{name}/rebuild   {"version": V, "target": T}
+ *        Queue a job, at QUEUE_ADMIN_PRIORITY, for each (release with a
+ *        source, enabled target) of the project, or of the given release or
+ *        target, that has no live job. 404 for an unknown project, release or
+ *        target, 409 for a disabled target.
+ *   POST /api/v1/admin/jobs/requeue-failed       {"project": P, "target": T}
+ *        Queue a new job wherever the latest job of a (release, enabled
+ *        target) failed. Answers the counts.
+ *   POST /api/v1/admin/builders/{name}/pause     (and /resume)
+ *        The builder gets no new job (again), on every replica at once (NOTIFY
+ *        kiln_builders); what it runs it finishes.
+ *
+ * And the queue page's read side, public like the rest of the read API:
+ *
+ *   GET /api/v1/queue?state=&target=&project=&limit=&cursor=
+ *        Live jobs: assigned and running first, then queued ones in the
+ *        order builders will claim them (priority, fair share, age).
+ */
+#ifndef KILN_API_ADMIN_H
+#define KILN_API_ADMIN_H
+
+#include "backend/http.h"
+
+/* Largest request body an admin route reads. */
+#define API_ADMIN_BODY_MAX (16 * 1024)
+
+void api_admin_handle_cancel(struct http_req *req);
+void api_admin_handle_rebuild(struct http_req *req);
+void api_admin_handle_requeue_failed(struct http_req *req);
+void api_admin_handle_pause(struct http_req *req);
+void api_admin_handle_resume(struct http_req *req);
+void api_admin_handle_queue(struct http_req *req);
+
+#endif

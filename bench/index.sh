@@ -49,10 +49,11 @@ insert into projects (name, normalized) values ('benchpkg', 'benchpkg');
 insert into releases (project_id, version, version_normalized)
   select 1, '1.' || g, '1.' || g from generate_series(0, 11) g;
 insert into artifacts (project_id, release_id, filename, sha256, size, python_tags, abi_tags,
-                       platform_tags, requires_python, metadata, metadata_sha256, storage_key)
+                       platform_tags, requires_python, metadata, metadata_sha256, storage_key,
+                       published_at)
   select 1, r.id, 'benchpkg-' || r.version || '-' || t || '.whl', encode(sha256(r.version::bytea || t::bytea), 'hex'),
          100000, '{cp311}', '{cp311}', '{linux_x86_64}', '>=3.8', 'Metadata-Version: 2.1',
-         encode(sha256(r.version::bytea), 'hex'), 'wheels/' || r.id || t
+         encode(sha256(r.version::bytea), 'hex'), 'wheels/' || r.id || t, now()
   from releases r, unnest(array['cp311-cp311-linux_x86_64', 'cp312-cp312-linux_x86_64']) t;
 SQL
 

@@ -88,6 +88,8 @@ static void http__reset(struct http_req *req)
 	req->headers_sent = 0;
 	req->out_off = 0;
 	req->hdr_end = 0;
+	req->borrowed = NULL;
+	req->borrowed_len = 0;
 	req->body_max = 0;
 }
 
@@ -169,6 +171,14 @@ static int http__is_h2(struct http_req *req)
  */
 static int http__drain(struct http_req *req)
 {
+	if (req->borrowed) {
+		/* One write straight from the cache; lws keeps what the socket refuses. */
+		int n = lws_write(req->wsi, (unsigned char *)req->borrowed, req->borrowed_len,
+				  LWS_WRITE_HTTP_HEADERS);
+		req->borrowed = NULL;
+		req->headers_sent = 1;
+		return n < 0 ? -1 : 1;
+	}
 	if (!req->headers_sent) {
 		/*
 		 * HTTP/1.1: headers and as much body as fits in one write (one syscall
@@ -255,6 +265,19 @@ static int http__send(struct http_req *req, int may_write)
 {
 	int r;
 
+	if (!may_write && req->borrowed) {
+		/* Not writing now: the borrowed bytes may be gone by then; take a copy. */
+		const char *b = req->borrowed;
+		size_t n = req->borrowed_len;
+		req->borrowed = NULL;
+		if (buf_grow(&req->out, LWS_PRE + n))
+			return -1;
+		memset(req->out.ptr, 0, LWS_PRE);
+		memcpy(req->out.ptr + LWS_PRE, b, n);
+		req->out.len = LWS_PRE + n;
+		req->out_off = LWS_PRE;
+		req->hdr_end = req->out.len;
+	}
 	if (!may_write) {
 		lws_callback_on_writable(req->wsi);
 		return 0;
@@ -306,16 +329,8 @@ int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, s
 		return 0;
 	req->responded = 1;
 	req->status = status;
-	buf_release(&req->out);
-	if (buf_grow(&req->out, LWS_PRE + len))
-		return http__fail_500(req);
-	memset(req->out.ptr, 0, LWS_PRE);
-	memcpy(req->out.ptr + LWS_PRE, bytes, len);
-	req->out.len = LWS_PRE + len;
-	req->out.ptr[req->out.len] = '\0';
-	req->out_off = LWS_PRE;
-	/* To lws it is all "headers": written raw, in one piece when it fits. */
-	req->hdr_end = req->out.len;
+	req->borrowed = bytes;
+	req->borrowed_len = len;
 	return 0;
 }
 

@@ -77,6 +77,8 @@ struct http_req {
 	struct buf out;         /* LWS_PRE headroom, then bytes to write */
 	size_t out_off;         /* where unsent bytes start in out */
 	size_t hdr_end;         /* where the headers end in out */
+	const char *borrowed;   /* a prebuilt response to write as is (see http_respond_prebuilt) */
+	size_t borrowed_len;
 	http_producer produce;  /* streaming body after out is drained */
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
@@ -106,9 +108,13 @@ int http_respond(struct http_req *req, int status, const char *content_type,
 int http_is_h1(struct http_req *req);
 
 /*
- * Queue a complete prebuilt HTTP/1.1 response (status line, headers, blank
- * line, body: len bytes, copied). Only for GET on HTTP/1.x (http_is_h1); it is
- * how a cached page is served with no per-request header work.
+ * Answer with a complete prebuilt HTTP/1.1 response (status line, headers,
+ * blank line, body: len bytes). Only for GET on HTTP/1.x (http_is_h1); it is
+ * how a cached page is served with no per-request header work and no copy:
+ * bytes is only borrowed, so the handler must be running synchronously in the
+ * request's first callback (the write happens before it returns to lws, which
+ * copies whatever the socket does not take at once), and LWS_PRE bytes before
+ * bytes must be writable memory of the caller's.
  */
 int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len);
 

@@ -128,12 +128,17 @@ static void index__prebuild(const struct index_entry *e, const struct buf *body,
 			    const char *ctype, struct buf *raw)
 {
 	buf_reset(raw);
+	/* LWS_PRE writable bytes ahead of the response, as lws_write wants. */
+	buf_grow(raw, LWS_PRE);
+	memset(raw->ptr, 0, LWS_PRE);
+	raw->len = LWS_PRE;
 	buf_printf(raw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			INDEX_HEADERS_FMT "\r\n", ctype, body->len, etag, e->serial);
 	buf_append(raw, body->ptr, body->len);
 }
 
-static void index__serve(struct http_req *req, const struct index_entry *e, int fmt)
+/* sync: called in the request's first callback, so the cached bytes may be borrowed. */
+static void index__serve(struct http_req *req, const struct index_entry *e, int fmt, int sync)
 {
 	const struct buf *body = fmt == INDEX_JSON ? &e->json : &e->html;
 	const char *etag = fmt == INDEX_JSON ? e->etag_json : e->etag_html;
@@ -145,10 +150,10 @@ static void index__serve(struct http_req *req, const struct index_entry *e, int 
 		return;
 	}
 	http_header(req, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm));
-	if (!*inm && req->method == HTTP_GET && fmt != INDEX_HTML_V1 && http_is_h1(req)) {
+	if (sync && !*inm && req->method == HTTP_GET && fmt != INDEX_HTML_V1 && http_is_h1(req)) {
 		/* The hot path: the whole response was built when the page was loaded. */
 		const struct buf *raw = fmt == INDEX_JSON ? &e->raw_json : &e->raw_html;
-		http_respond_prebuilt(req, 200, raw->ptr, raw->len);
+		http_respond_prebuilt(req, 200, raw->ptr + LWS_PRE, raw->len - LWS_PRE);
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), INDEX_HEADERS_FMT, etag, e->serial);
@@ -242,7 +247,7 @@ static void index__loaded(void *ctx, PGresult *r, const char *err)
 		if (err)
 			http_error(req, 503, KERR_DB, "%s", err);
 		else
-			index__serve(req, e, req->tag);
+			index__serve(req, e, req->tag, 0);
 		http_wake(req);
 	}
 	if (err) {
@@ -267,7 +272,7 @@ static void index__lookup(struct http_req *req, const char *key, int fmt)
 
 	if (e && e->state != INDEX_LOADING) {
 		metrics_add(srv->metrics, "kiln_index_cache_hits_total", "Index pages served from memory.", 1);
-		index__serve(req, e, fmt);
+		index__serve(req, e, fmt, 1);
 		return;
 	}
 	req->tag = fmt;

@@ -470,6 +470,16 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 		}
 		req->body_max = limit;
 		buf_init(&req->body, limit ? limit : 1);
+		if (!*cl && !lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) &&
+		    !http__is_h2(req) && !req->route->streams_body) {
+			/*
+			 * No Content-Length and not chunked: HTTP/1.1 says there is no body, but
+			 * lws 4.1 would wait for one forever. Run the handler on the empty body.
+			 */
+			req->body_complete = 1;
+			req->route->handler(req);
+			return req->responded ? http__send(req, 1) : 0;
+		}
 		if (req->route->streams_body)
 			req->route->handler(req);
 		/* Otherwise the handler runs at BODY_COMPLETION. */

@@ -581,3 +581,14 @@ def test_responses_match_openapi(farm):
         assert not errors, (method, path, status, errors[:3])
         checked.add((method, path.split("?")[0].rsplit("/", 1)[-1], status))
     assert len(checked) > 20
+
+
+def test_post_without_content_length_is_answered(farm):
+    """A POST with no body and no Content-Length (curl -X POST) gets its answer at once."""
+    import socket
+    host, port = farm.backend.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"POST /api/v1/admin/jobs/requeue-failed HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + farm.admin.encode() + b"\r\n\r\n")
+        head = s.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]

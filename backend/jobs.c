@@ -5,36 +5,6 @@
 
 #include <stdio.h>
 
-static const char jobs__claim_sql[] =
-	"with c as ("
-	" select j.id from jobs j join targets t on t.id = j.target_id"
-	" where j.state = 'queued' and t.enabled and t.name = any($1::text[])"
-	" and (j.not_before is null or j.not_before <= now())"
-	" order by j.priority desc, j.fair_seq, j.id"
-	" limit 1 for update of j skip locked"
-	"), a as ("
-	" update jobs j set state = 'assigned', builder_id = $2::bigint, lease_token_hash = $3,"
-	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
-	" started_at = null, failure_reason = null, attempts = j.attempts + 1"
-	" from c where j.id = c.id"
-	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts"
-	"), b as ("
-	" insert into builds (job_id, attempt, builder_id, state, phase)"
-	" select a.id, a.attempts, $2::bigint, 'running', 'assigned' from a"
-	" returning id, job_id"
-	")"
-	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
-	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
-	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts,"
-	" $2::bigint"
-	" from a join b on b.job_id = a.id"
-	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
-	" join targets t on t.id = a.target_id"
-	" left join lateral (select uf.url, uf.sha256, uf.filename from upstream_files uf"
-	"  where uf.release_id = r.id and uf.kind = 'sdist' and uf.deleted_at is null"
-	"  order by uf.id limit 1) f on true"
-	" left join git_sources gs on gs.id = r.git_source_id";
-
 static const char jobs__claim_batch_sql[] =
 	"with w as ("
 	" select * from unnest($2::bigint[], $3::text[]) with ordinality as w(bid, lease, ord)"
@@ -77,17 +47,6 @@ struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char 
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	snprintf(ns, sizeof(ns), "%d", n);
 	return pgpool_query(db, jobs__claim_batch_sql, 5, params, cb, ctx);
-}
-
-struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
-		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx)
-{
-	char bid[24], ls[16];
-	const char *params[4] = { targets, bid, lease_hash, ls };
-
-	snprintf(bid, sizeof(bid), "%lld", builder_id);
-	snprintf(ls, sizeof(ls), "%d", lease_s);
-	return pgpool_query(db, jobs__claim_sql, 4, params, cb, ctx);
 }
 
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
@@ -254,14 +213,4 @@ static const char jobs__reap_sql[] =
 struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
 {
 	return pgpool_query(db, jobs__reap_sql, 0, NULL, cb, ctx);
-}
-
-struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pgpool_cb cb,
-			void *ctx)
-{
-	char j[24];
-	const char *params[2] = { j, reason };
-
-	snprintf(j, sizeof(j), "%lld", job);
-	return pgpool_query(db, queue_sql_cancel, 2, params, cb, ctx);
 }

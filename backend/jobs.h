@@ -25,7 +25,7 @@
 
 struct server;
 
-/* Columns of a claim's result row, in order. */
+/* Columns of a claim's result rows, in order. */
 enum jobs_claim_col {
 	JOBS_C_JOB, JOBS_C_ATTEMPT, JOBS_C_BUILD, JOBS_C_PROJECT, JOBS_C_VERSION, JOBS_C_TARGET,
 	JOBS_C_IMAGE, JOBS_C_PYTAG, JOBS_C_PYVER, JOBS_C_PLATFORM, JOBS_C_SDIST_URL,
@@ -34,19 +34,12 @@ enum jobs_claim_col {
 };
 
 /*
- * Claim the next job for builder_id among targets (a Postgres array literal,
- * e.g. "{bookworm-py311-x86_64}"), leasing it for lease_s seconds under the
- * token whose hash is lease_hash. The result has 0 rows (nothing to do) or 1.
- */
-struct pgq *jobs_claim(struct pgpool *db, const char *targets, long long builder_id,
-		       const char *lease_hash, int lease_s, pgpool_cb cb, void *ctx);
-
-/*
  * Claim up to n jobs at once, one for each of n builders that can all build
  * targets: builder_ids and lease_hashes are Postgres array literals of n
  * entries each, in the same order. One statement and one commit for the lot, so
  * a burst of jobs is dispatched at the database's statement rate times n, not
- * its commit rate. Rows as for jobs_claim, plus the builder id (JOBS_C_BUILDER).
+ * its commit rate. One row per job claimed (0 rows: nothing to do), columns as
+ * in enum jobs_claim_col; JOBS_C_BUILDER says which builder got it.
  */
 struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *builder_ids,
 			     const char *lease_hashes, int n, int lease_s, pgpool_cb cb, void *ctx);
@@ -87,13 +80,5 @@ struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int l
  * (job id, new state, storage keys to delete as a text array literal).
  */
 struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx);
-
-/*
- * Cancel: a queued or held job becomes cancelled, and kiln_cancel tells the
- * replica holding its builder (common/queue_sql.h, queue_sql_cancel: the same
- * statement kilnctl runs). Result: one row, columns enum queue_cancel_col.
- */
-struct pgq *jobs_cancel(struct pgpool *db, long long job, const char *reason, pgpool_cb cb,
-			void *ctx);
 
 #endif

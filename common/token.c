@@ -4,6 +4,7 @@
 #include "common/kerr.h"
 #include "common/sha256.h"
 
+#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -57,6 +58,20 @@ int token_well_formed(const char *token)
 			return 0;
 	}
 	return i == TOKEN_LEN;
+}
+
+int token_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
+			return 0;
+	}
+	return 1;
 }
 
 int token_ct_equal(const void *a, const void *b, size_t n)

@@ -25,6 +25,12 @@ int token_hash(const char *token, char hex[65]);
 /* Does token have the shape of a Kiln token (prefix, length, alphabet)? */
 int token_well_formed(const char *token);
 
+/*
+ * Is name a valid name for a token holder (a builder, an admin token)? 1-63 of
+ * [A-Za-z0-9._-], starting with a letter or digit.
+ */
+int token_name_valid(const char *name);
+
 /* Constant-time equality of n bytes (time depends on n only). 1 if equal. */
 int token_ct_equal(const void *a, const void *b, size_t n);
 

@@ -3,22 +3,7 @@
 
 #include "common/db.h"
 
-#include <ctype.h>
 #include <string.h>
-
-static int admin_tokens__name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)name[i];
-		if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
-			return 0;
-	}
-	return 1;
-}
 
 int admin_tokens_add(PGconn *c, const char *name, char token_out[TOKEN_LEN + 1], struct kerr *e)
 {
@@ -28,7 +13,7 @@ int admin_tokens_add(PGconn *c, const char *name, char token_out[TOKEN_LEN + 1],
 	int rc;
 
 	memset(token_out, 0, TOKEN_LEN + 1);
-	if (!admin_tokens__name_valid(name))
+	if (!token_name_valid(name))
 		return kerr_set(e, KERR_INVAL,
 				"invalid admin token name '%s': use 1-63 letters, digits, '.', '_' or "
 				"'-', starting with a letter or digit", name);

@@ -195,10 +195,11 @@ static void bws__send_job(struct builder_conn *c, PGresult *r, int row, const ch
 		buf_puts(&b, ",\"filename\":");
 		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SDIST_NAME));
 	}
-	buf_printf(&b, "},\"limits\":{\"timeout_s\":%ld,\"memory_mib\":4096,\"cpus\":2,"
+	buf_printf(&b, "},\"limits\":{\"timeout_s\":%ld,\"memory_mib\":%ld,\"cpus\":2,"
 		       "\"pids\":1024,\"log_bytes\":%d,\"output_bytes\":%ld},"
 		       "\"upload\":\"/api/v1/jobs/%s/artifacts/\"}",
-		   config_get_int(cfg, CONFIG_JOB_TIMEOUT), 64 << 20,
+		   config_get_int(cfg, CONFIG_JOB_TIMEOUT), config_get_int(cfg, CONFIG_JOB_MEMORY_MIB),
+		   64 << 20,
 		   config_get_int(cfg, CONFIG_MAX_UPLOAD) * 4, PQgetvalue(r, row, JOBS_C_JOB));
 	bws__send_buf(c, &b);
 	buf_release(&b);

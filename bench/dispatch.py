@@ -154,7 +154,7 @@ async def main():
                   "select 1 + g %% 50, '1.' || g, '1.' || g from generate_series(1, %s) g",
                   (a.latency_jobs + a.burst,))
     env = {**os.environ, "KILN_DATABASE_URL": a.db, "KILN_HTTP_LISTEN": f"127.0.0.1:{a.port}",
-           "KILN_STORAGE": "fs", "KILN_STORAGE_DIR": "/tmp/kiln-bench-dispatch", "KILN_LOG": "warn",
+           "KILN_STORAGE": "fs", "KILN_STORAGE_DIR": "/tmp/kiln-bench-dispatch", "KILN_LOG": os.environ.get("BENCH_LOG", "warn"),
            "KILN_FRONTEND_DIR": os.path.join(ROOT, "frontend"), "KILN_DB_POOL_SIZE": "8"}
     proc = subprocess.Popen(["taskset", "-c", "0", BACKEND], env=env)
     try:

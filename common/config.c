@@ -37,6 +37,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"How long a job stays with a builder that stopped answering before it is queued again." },
 	[CONFIG_JOB_TIMEOUT] = { "KILN_JOB_TIMEOUT", CONFIG_INT, "3600", 0, "backend",
 		"Wall-clock limit of one build, in seconds, sent to builders with each job." },
+	[CONFIG_JOB_MEMORY_MIB] = { "KILN_JOB_MEMORY_MIB", CONFIG_INT, "4096", 0, "backend",
+		"Memory limit of one build in MiB (no swap), sent to builders with each job." },
 	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
 		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
 		"libpq connection string or URL of Kiln's database." },

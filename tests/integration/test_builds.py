@@ -24,7 +24,7 @@ BUILDER = BUILD / "builder" / "kiln-builder"
 TARGET = "bookworm-py311-x86_64"
 # Short leases so a vanished builder is noticed fast; a short build timeout for the
 # build that never ends (the slow test builds sleep 12 s at most).
-FARM_ENV = {"KILN_LEASE_SECONDS": "6", "KILN_JOB_TIMEOUT": "45"}
+FARM_ENV = {"KILN_LEASE_SECONDS": "6", "KILN_JOB_TIMEOUT": "45", "KILN_JOB_MEMORY_MIB": "512"}
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +212,34 @@ def test_timeout_is_enforced_with_a_clear_reason(farm, files):
     with psycopg.connect(farm.db) as c:
         b = c.execute("select state, failure_reason from builds where job_id = %s", (job,)).fetchone()
     assert b[0] == "failed" and "timed out" in b[1]
+
+
+def build_log(farm, job):
+    with psycopg.connect(farm.db) as c:
+        build = c.execute("select id from builds where job_id = %s order by attempt desc limit 1", (job,)).fetchone()[0]
+    return wait_for(lambda: (lambda r: r[0] == 200 and r[2])(farm.backend.get(f"/api/v1/builds/{build}/log")),
+                    30, "the build log").decode(errors="replace")
+
+
+def test_a_build_that_tries_the_network_fails(farm, files):
+    probe = ("import urllib.request\n"
+             "try:\n"
+             "    urllib.request.urlopen('http://kiln-network-probe.invalid/', timeout=5)\n"
+             "except Exception as e:\n"
+             "    raise SystemExit('network unavailable in the sandbox: %r' % (e,))\n")
+    fn, data = make_sdist("knet", "1.0", setup_extra=probe)
+    url, sha = files.add(fn, data)
+    job = farm.queue("knet", "1.0", url, sha, fn)
+    state, attempts, reason, _ = farm.wait_done(job, timeout=180)
+    assert state == "failed" and "exit code" in reason, (state, reason)
+    assert "network unavailable in the sandbox" in build_log(farm, job)
+
+
+def test_a_build_that_eats_memory_is_killed(farm, files):
+    hog = "hog = [b'x' * (64 << 20) for _ in range(64)]\n"
+    fn, data = make_sdist("khog", "1.0", setup_extra=hog)
+    url, sha = files.add(fn, data)
+    job = farm.queue("khog", "1.0", url, sha, fn)
+    state, attempts, reason, _ = farm.wait_done(job, timeout=180)
+    assert state == "failed" and "out of memory" in reason, (state, reason)
+    assert "512 MiB" in reason

@@ -178,6 +178,12 @@ async def main():
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         print(f"enqueue -> job received, {len(lat)} jobs one at a time: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
               f"max {lat[-1]:.2f} ms")
+        with psycopg.connect(a.db) as c:
+            q = c.execute("select percentile_cont(0.5) within group (order by ms), "
+                          "percentile_cont(0.99) within group (order by ms) from ("
+                          "select extract(epoch from assigned_at - created_at) * 1000 as ms from jobs "
+                          "order by id limit %s) x", (a.latency_jobs,)).fetchone()
+        print(f"  of which insert -> claim statement started (server side): p50 {q[0]:.2f} ms, p99 {q[1]:.2f} ms")
         rate, secs = await burst(sim, a.db, a.burst)
         print(f"burst of {a.burst} jobs to {a.builders} builders: {rate:.0f} dispatches/s ({secs:.2f} s)")
         for t in tasks:

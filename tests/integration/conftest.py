@@ -115,8 +115,13 @@ class Backend:
     def request(self, method, path, body=None, headers=None, timeout=30):
         """(status, headers as a dict with lowercase names, body bytes); never follows redirects."""
         import http.client
+        import ssl
         host, port = self.url.split("//", 1)[1].split(":")
-        c = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        if self.url.startswith("https:"):
+            c = http.client.HTTPSConnection(host, int(port), timeout=timeout,
+                                            context=ssl._create_unverified_context())
+        else:
+            c = http.client.HTTPConnection(host, int(port), timeout=timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
@@ -176,12 +181,15 @@ def backend_factory(tmp_path_factory):
         log_path = home / "backend.log"
         proc = subprocess.Popen([str(BACKEND)], env={**os.environ, **full},
                                 stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
-        b = Backend(proc, f"http://127.0.0.1:{port}", log_path, full)
+        scheme = "https" if full.get("KILN_TLS_CERT") else "http"
+        b = Backend(proc, f"{scheme}://127.0.0.1:{port}", log_path, full)
         started.append(b)
         deadline = time.time() + 30
         while True:
             try:
-                with urllib.request.urlopen(b.url + "/readyz", timeout=2) as r:
+                import ssl
+                with urllib.request.urlopen(b.url + "/readyz", timeout=2,
+                                            context=ssl._create_unverified_context()) as r:
                     if r.status == 200:
                         return b
             except Exception:

@@ -243,3 +243,67 @@ def test_a_build_that_eats_memory_is_killed(farm, files):
     state, attempts, reason, _ = farm.wait_done(job, timeout=180)
     assert state == "failed" and "out of memory" in reason, (state, reason)
     assert "512 MiB" in reason
+
+
+def test_builder_over_wss_with_a_ca_file(farm, files, tmp_path):
+    """A builder across a network: TLS to the backend, verified against a CA file."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    run([KILNCTL, "target", "add", "tls-target", "--image", farm.image], env=farm.env())
+    tls = farm.factory(farm.db, storage="s3", env={**farm.s3, **FARM_ENV, "KILN_TLS_CERT": str(cert),
+                                                     "KILN_TLS_KEY": str(key)})
+    out = run([KILNCTL, "builder", "add", "b-tls"], env=farm.env()).stdout
+    token = re.search(r"kiln_[A-Za-z0-9_-]{43}", out).group(0)
+    home = tmp_path / "b-tls"
+    home.mkdir()
+    env = {**os.environ, "KILN_BACKEND_URL": tls.url.replace("https://", "wss://"), "KILN_BUILDER_TOKEN": token,
+           "KILN_BUILDER_NAME": "b-tls", "KILN_BUILDER_TARGETS": "tls-target", "KILN_CA_FILE": str(cert),
+           "KILN_DATA_DIR": str(home)}
+    proc = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(home / "builder.log", "w"))
+    try:
+        fn, data = make_sdist("ktls", "1.0")
+        url, sha = files.add(fn, data)
+        with psycopg.connect(farm.db, autocommit=True) as c:
+            c.execute("insert into projects (name, normalized) values ('ktls', 'ktls')")
+            r = c.execute("insert into releases (project_id, version, version_normalized) "
+                          "select id, '1.0', '1.0' from projects where normalized = 'ktls' returning id").fetchone()[0]
+            c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size) "
+                      "values (%s, %s, 'sdist', %s, %s, 1)", (r, fn, url, sha))
+            job = c.execute("insert into jobs (release_id, target_id) select %s, id from targets "
+                            "where name = 'tls-target' returning id", (r,)).fetchone()[0]
+        state, attempts, reason, _ = farm.wait_done(job, timeout=180)
+        assert state == "succeeded", (reason, (home / "builder.log").read_text())
+        with psycopg.connect(farm.db) as c:
+            assert c.execute("select b.name from builds x join builders b on b.id = x.builder_id "
+                             "where x.job_id = %s", (job,)).fetchone()[0] == "b-tls"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    # Without the CA file the same builder refuses the unknown certificate.
+    env.pop("KILN_CA_FILE")
+    p = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert "could not connect" in err and "connected" not in err.replace("could not connect", "")
+
+
+def test_sigterm_drains_a_builder(farm, files):
+    """SIGTERM: no new jobs, the running one finishes and is reported, then exit 0."""
+    fn, data = make_sdist("kdrain", "1.0", setup_extra="import time; time.sleep(6)")
+    url, sha = files.add(fn, data)
+    job = farm.queue("kdrain", "1.0", url, sha, fn)
+    wait_for(lambda: farm.job(job)[0] == "running", 120, "the build to start")
+    with psycopg.connect(farm.db) as c:
+        name = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id where j.id = %s",
+                         (job,)).fetchone()[0]
+    proc, token, _ = farm.builders[name]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == 0
+    state, attempts, reason, _ = farm.job(job)
+    assert state == "succeeded" and attempts == 1, (state, attempts, reason)
+    assert "draining" in farm.builder_log(name)
+    farm.start_builder(name, token=token)

@@ -46,7 +46,8 @@ struct builder_conn {
 	char name[64];
 	char *targets;        /* Postgres array literal of target names (owned) */
 	int slots;
-	int running;          /* jobs held on this connection */
+	int running;          /* jobs held on this connection: held[0..running) */
+	long long held[BWS_MAX_SLOTS];
 	int claiming;
 	int draining;
 	int paused;
@@ -154,6 +155,28 @@ static void bws__send_cancel(struct builder_conn *c, long long job, const char *
 	buf_release(&b);
 }
 
+/* --- slots: which jobs this connection holds ---------------------------------- */
+
+static void bws__hold(struct builder_conn *c, long long job)
+{
+	for (int i = 0; i < c->running; i++)
+		if (c->held[i] == job)
+			return;
+	if (c->running < BWS_MAX_SLOTS)
+		c->held[c->running++] = job;
+}
+
+/* Forget job; 1 if it was held. Keeps the count exact whatever order news arrives in. */
+static int bws__release(struct builder_conn *c, long long job)
+{
+	for (int i = 0; i < c->running; i++)
+		if (c->held[i] == job) {
+			c->held[i] = c->held[--c->running];
+			return 1;
+		}
+	return 0;
+}
+
 /* --- dispatch -------------------------------------------------------------- */
 
 
@@ -248,7 +271,7 @@ static void bws__batch_claimed(void *ctx, PGresult *r, const char *err)
 				continue;
 			/* A builder that left meanwhile: its lease expires and the reaper requeues. */
 			if (c) {
-				c->running++;
+				bws__hold(c, strtoll(PQgetvalue(r, row, JOBS_C_JOB), NULL, 10));
 				bws__send_job(c, r, row, bt->tokens[i]);
 			}
 			break;
@@ -343,8 +366,8 @@ void builder_ws_cancel(struct server *srv, long long builder_id, long long job, 
 	for (struct builder_conn *c = st->conns; c; c = c->next)
 		if (c->authed && c->builder_id == builder_id) {
 			bws__send_cancel(c, job, reason);
-			if (c->running > 0)
-				c->running--;
+			if (bws__release(c, job))
+				builder_ws_dispatch(srv);
 		}
 }
 
@@ -436,6 +459,8 @@ static void bws__stale_checked(void *ctx, PGresult *r, const char *err)
 			/* It was ours once: the lease ran out or it was cancelled. Stop it, keep the connection. */
 			bws__send_cancel(c, q->job, "this job is no longer yours (its lease expired or it "
 						    "was cancelled)");
+			if (bws__release(c, q->job))
+				builder_ws_dispatch(c->srv);
 		} else {
 			bws__fail(c, "not_your_job", "job %lld was never assigned to builder %s", q->job,
 				  c->name);
@@ -484,8 +509,7 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 					 PQgetvalue(r, 0, 1));
 			bws__send(c, ack, (size_t)n);
 		}
-		if (c->running > 0)
-			c->running--;
+		bws__release(c, q->job);
 		builder_ws_dispatch(c->srv);
 		free(q);
 		return;
@@ -637,8 +661,7 @@ static void bws__resume_checked(void *ctx, PGresult *r, const char *err)
 		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't') {
 			/* Still ours: keep building it across the reconnect. */
 		} else {
-			if (c->running > 0)
-				c->running--;
+			bws__release(c, q->job);
 			bws__send_cancel(c, q->job, "this job is no longer yours (its lease expired while "
 						    "you were away)");
 		}
@@ -668,7 +691,8 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 	log_info("builder connected", "builder=%s slots=%d targets=%s resumed=%d", c->name, c->slots,
 		 c->targets, h->nrunning);
 	/* Jobs it says it still runs: keep those still its own, cancel the others. */
-	c->running = h->nrunning;
+	for (int i = 0; i < h->nrunning; i++)
+		bws__hold(c, h->running[i]);
 	for (int i = 0; i < h->nrunning; i++) {
 		struct bws_jobq *q = xcalloc(1, sizeof(*q));
 		q->job = h->running[i];

@@ -184,6 +184,12 @@ async def main():
                           "select extract(epoch from assigned_at - created_at) * 1000 as ms from jobs "
                           "order by id limit %s) x", (a.latency_jobs,)).fetchone()
         print(f"  of which insert -> claim statement started (server side): p50 {q[0]:.2f} ms, p99 {q[1]:.2f} ms")
+        if os.environ.get("BENCH_DUMP"):
+            with psycopg.connect(a.db) as c, open(os.environ["BENCH_DUMP"], "w") as f:
+                for r in c.execute("select id, to_char(created_at at time zone 'UTC', 'HH24:MI:SS.MS'),"
+                                   " to_char(assigned_at at time zone 'UTC', 'HH24:MI:SS.MS') from jobs order by id"
+                                   " limit %s", (a.latency_jobs,)):
+                    f.write(",".join(map(str, r)) + "\n")
         rate, secs = await burst(sim, a.db, a.burst)
         print(f"burst of {a.burst} jobs to {a.builders} builders: {rate:.0f} dispatches/s ({secs:.2f} s)")
         for t in tasks:

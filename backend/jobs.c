@@ -46,7 +46,7 @@ struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char 
 
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	snprintf(ns, sizeof(ns), "%d", n);
-	return pgpool_query(db, jobs__claim_batch_sql, 5, params, cb, ctx);
+	return pgpool_query_named(db, "kiln_claim_batch", jobs__claim_batch_sql, 5, params, cb, ctx);
 }
 
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
@@ -73,7 +73,7 @@ struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id
 
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
-	return pgpool_query(db,
+	return pgpool_query_named(db, "kiln_progress",
 			    "with j as (update jobs set state = 'running',"
 			    " started_at = coalesce(started_at, now())"
 			    " where id = $1::bigint and builder_id = $2::bigint"
@@ -92,7 +92,7 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(s, sizeof(s), "%lld", seq);
-	return pgpool_query(db,
+	return pgpool_query_named(db, "kiln_log_chunk",
 			    "insert into build_log_chunks (build_id, seq, data)"
 			    " select b.id, $3::int, convert_to($4, 'UTF8')"
 			    " from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"

@@ -13,8 +13,11 @@
 
 enum pgconn_state { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY };
 
+#define PGPOOL_MAX_PREPARED 32
+
 struct pgq {
 	struct pgq *next;
+	const char *name;  /* prepared statement name (static), or NULL */
 	char *sql;
 	int nparams;
 	char **params;
@@ -33,6 +36,9 @@ struct pgconn {
 	int fd;          /* PQsocket() at adoption */
 	struct pgq *cur;
 	int listen_setup; /* listener: LISTEN commands in flight */
+	int preparing;    /* a PQsendPrepare for cur is in flight */
+	const char *prepared[PGPOOL_MAX_PREPARED]; /* names prepared on this connection */
+	int nprepared;
 	int backoff_ms;
 	int in_writeable; /* inside RAW_WRITEABLE_FILE: see pgpool__want_write */
 	lws_sorted_usec_list_t sul;
@@ -140,6 +146,8 @@ static void pgpool__teardown(struct pgconn *c, const char *why_in)
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
+	c->nprepared = 0;
+	c->preparing = 0;
 	if (c->state == PC_IDLE || c->state == PC_BUSY) {
 		char q[300];
 		log_warn("database connection lost", "reason=%s listener=%d",
@@ -302,13 +310,39 @@ static void pgpool__connect_poll(struct pgconn *c)
 	}
 }
 
+static int pgpool__is_prepared(const struct pgconn *c, const char *name)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == name)
+			return 1;
+	return 0;
+}
+
+/* Send q itself: by name if prepared on c, else as a one-off statement. */
+static int pgpool__send(struct pgconn *c, struct pgq *q)
+{
+	if (q->name && pgpool__is_prepared(c, q->name))
+		return PQsendQueryPrepared(c->pg, q->name, q->nparams, (const char *const *)q->params,
+					   NULL, NULL, 0);
+	return PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
+				 NULL, NULL, 0);
+}
+
 static void pgpool__start(struct pgconn *c, struct pgq *q)
 {
+	int ok;
+
 	c->cur = q;
 	q->on = c;
 	c->state = PC_BUSY;
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-			       NULL, NULL, 0)) {
+	if (q->name && !pgpool__is_prepared(c, q->name) && c->nprepared < PGPOOL_MAX_PREPARED) {
+		/* First use on this connection: prepare, then run (see pgpool__read). */
+		c->preparing = 1;
+		ok = PQsendPrepare(c->pg, q->name, q->sql, q->nparams, NULL);
+	} else {
+		ok = pgpool__send(c, q);
+	}
+	if (!ok) {
 		pgpool__teardown(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -372,6 +406,25 @@ static void pgpool__read(struct pgconn *c)
 			if (c->listen_setup) {
 				c->listen_setup = 0;
 				continue;
+			}
+			if (c->preparing && q) {
+				ExecStatusType pst = q->result ? PQresultStatus(q->result) : PGRES_FATAL_ERROR;
+				c->preparing = 0;
+				if (pst == PGRES_COMMAND_OK) {
+					/* Prepared: now run it, on the same connection. */
+					PQclear(q->result);
+					q->result = NULL;
+					c->prepared[c->nprepared++] = q->name;
+					c->state = PC_BUSY;
+					if (!pgpool__send(c, q)) {
+						pgpool__teardown(c, PQerrorMessage(c->pg));
+						return;
+					}
+					if (PQflush(c->pg) == 1)
+						pgpool__want_write(c);
+					continue;
+				}
+				/* A failed prepare fails the query, with its message, below. */
 			}
 			c->cur = NULL;
 			if (q) {
@@ -525,11 +578,18 @@ static void pgpool__kick_cb(lws_sorted_usec_list_t *sul)
 struct pgq *pgpool_query(struct pgpool *p, const char *sql, int nparams,
 			 const char *const *params, pgpool_cb cb, void *ctx)
 {
+	return pgpool_query_named(p, NULL, sql, nparams, params, cb, ctx);
+}
+
+struct pgq *pgpool_query_named(struct pgpool *p, const char *name, const char *sql, int nparams,
+			       const char *const *params, pgpool_cb cb, void *ctx)
+{
 	struct pgq *q;
 
 	if (p->closing || p->queued >= p->max_queue)
 		return NULL;
 	q = xcalloc(1, sizeof(*q));
+	q->name = name;
 	q->sql = xstrdup(sql);
 	q->nparams = nparams;
 	if (nparams > 0) {

@@ -68,6 +68,14 @@ void pgpool_free(struct pgpool *p);
 struct pgq *pgpool_query(struct pgpool *p, const char *sql, int nparams,
 			 const char *const *params, pgpool_cb cb, void *ctx);
 
+/*
+ * The same, as a prepared statement: name (a string constant: compared by
+ * address, one per distinct sql) is prepared on each connection on first use,
+ * so the hot statements are planned once per connection, not per call.
+ */
+struct pgq *pgpool_query_named(struct pgpool *p, const char *name, const char *sql, int nparams,
+			       const char *const *params, pgpool_cb cb, void *ctx);
+
 /* The caller lost interest (e.g. its HTTP client went away): the callback will not run. */
 void pgq_cancel(struct pgq *q);
 

@@ -53,8 +53,21 @@ def database(pg_url, request):
         c.execute(f'create database "{name}"')
     url = _db_url(pg_url, name)
     yield url
-    with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute(f'drop database if exists "{name}" with (force)')
+    drop_database(pg_url, name)
+
+
+def drop_database(pg_url, name):
+    """Drop a test database. FORCE cannot end an autovacuum worker that happens to
+    be in it (that needs pg_signal_backend, which the test role lacks): retry."""
+    import time
+    for attempt in range(20):
+        try:
+            with psycopg.connect(pg_url, autocommit=True) as c:
+                c.execute(f'drop database if exists "{name}" with (force)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.5)
+    raise AssertionError(f"could not drop test database {name}")
 
 
 @pytest.fixture(scope="module")

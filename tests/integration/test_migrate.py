@@ -3,7 +3,7 @@ import concurrent.futures
 
 import psycopg
 
-from conftest import KILNCTL, ROOT, run
+from conftest import KILNCTL, ROOT, drop_database, run
 
 MIGRATIONS = len(list((ROOT / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql")))
 
@@ -64,8 +64,8 @@ def test_unknown_applied_migration_is_an_error(database, kilnctl):
 def test_concurrent_runs_apply_once(pg_url):
     # A database of its own: the point is a never-migrated schema.
     name = "kt_concurrent_migrate"
+    drop_database(pg_url, name)
     with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute(f'drop database if exists "{name}" with (force)')
         c.execute(f'create database "{name}"')
     url = pg_url.rsplit("/", 1)[0] + "/" + name
     try:
@@ -78,8 +78,7 @@ def test_concurrent_runs_apply_once(pg_url):
         with psycopg.connect(url) as c:
             assert c.execute("select count(*) from schema_migrations").fetchone()[0] == MIGRATIONS
     finally:
-        with psycopg.connect(pg_url, autocommit=True) as c:
-            c.execute(f'drop database if exists "{name}" with (force)')
+        drop_database(pg_url, name)
 
 
 def test_unreachable_database_gives_a_clear_error(kilnctl):

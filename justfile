@@ -73,3 +73,11 @@ psql *ARGS:
 # Regenerate README's configuration table from the code
 readme: build
     scripts/readme-config.sh
+
+# Fuzz one parser for SECONDS with libFuzzer (TARGET: pyversion, wheelname, json, ... or all)
+fuzz TARGET SECONDS="60":
+    scripts/fuzz.sh {{TARGET}} {{SECONDS}}
+
+# Every fuzz target briefly (a smoke run)
+fuzz-ci:
+    scripts/fuzz.sh all 10

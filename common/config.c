@@ -78,6 +78,10 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"PEM CA bundle to verify the backend's certificate with, instead of the system's." },
 	[CONFIG_BUILD_INDEX_URL] = { "KILN_BUILD_INDEX_URL", CONFIG_STR, "", 0, "builder",
 		"Index URL for the host-side `pip download` of build requirements; empty: pip's own configuration (pip.conf, `PIP_INDEX_URL`)." },
+	[CONFIG_UPSTREAM_URL] = { "KILN_UPSTREAM_URL", CONFIG_STR, "", 0, "sync",
+		"The upstream index `kiln-sync` mirrors: its simple API root (`https://HOST/simple/`). Required by `kiln-sync`." },
+	[CONFIG_SYNC_INTERVAL] = { "KILN_SYNC_INTERVAL", CONFIG_INT, "300", 0, "sync",
+		"Seconds between two syncs of the `kiln-sync` daemon (1 to 86400)." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -145,6 +149,16 @@ static int config__validate(int k, const char *value, struct kerr *e)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_S3_PRESIGN_TTL must be 1 to 604800 seconds, got '%s'", value);
 	}
+	if (k == CONFIG_SYNC_INTERVAL) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 86400)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_SYNC_INTERVAL must be 1 to 86400 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_UPSTREAM_URL && *value && strncasecmp(value, "http://", 7) &&
+	    strncasecmp(value, "https://", 8))
+		return kerr_set(e, KERR_INVAL, "KILN_UPSTREAM_URL must be an http:// or https:// URL, got '%s'",
+				value);
 	if (k == CONFIG_LOG) {
 		static const char *const lv[] = { "debug", "info", "warn", "warning", "error" };
 		for (size_t i = 0; i < sizeof(lv) / sizeof(lv[0]); i++)

@@ -14,6 +14,13 @@ unit_out=$(tests/unit/run.sh build/test)
 unit_rc=$?
 echo "$unit_out"
 
+# The libFuzzer targets, briefly (just fuzz TARGET SECONDS runs one for longer).
+fuzz_out=$(scripts/fuzz.sh all 10 2>&1)
+fuzz_rc=$?
+echo "$fuzz_out" | grep -E '^fuzz:' || true
+fuzz_p=$(grep -c '^stat::number_of_executed_units' <<<"$fuzz_out" || true)
+fuzz_f=$(grep -c 'FAILED' <<<"$fuzz_out" || true)
+
 report=$(mktemp)
 .kiln/venv/bin/python -m pytest tests/integration -q --junitxml="$report" "$@"
 int_rc=$?
@@ -37,6 +44,7 @@ read -r unit_p unit_f <<<"${up:-0 1}"
 
 echo ""
 echo "unit: $unit_p passed, $unit_f failed"
+echo "fuzz: $fuzz_p passed, $fuzz_f failed"
 echo "integration: $ip passed, $if failed, $is skipped"
-echo "total: $((unit_p + ip)) passed, $((unit_f + if)) failed"
-[ $unit_rc -eq 0 ] && [ $int_rc -eq 0 ]
+echo "total: $((unit_p + fuzz_p + ip)) passed, $((unit_f + fuzz_f + if)) failed"
+[ $unit_rc -eq 0 ] && [ $fuzz_rc -eq 0 ] && [ $int_rc -eq 0 ]

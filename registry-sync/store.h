@@ -1,0 +1,75 @@
+/*
+ * store: write what upstream says into Postgres, idempotently.
+ *
+ * store_page makes the database's picture of one project equal to its upstream
+ * page: the project row (by normalized name, with its serial and page ETag),
+ * one release per version found in the file names, one upstream_files row per
+ * file; files absent from the page get deleted_at, releases left without live
+ * files too, and yanks and unyanks follow the page (a release is yanked when all
+ * its live files are). Running it twice with the same page changes nothing.
+ *
+ * These functions do not begin or commit: the caller wraps a page and its plan
+ * in one transaction (BEGIN .. COMMIT), so a crash leaves either all or nothing.
+ */
+#ifndef KILN_SYNC_STORE_H
+#define KILN_SYNC_STORE_H
+
+#include "common/kerr.h"
+#include "registry-sync/upstream.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+struct store_stats {
+	long files_written;  /* files inserted or changed */
+	long files_deleted;  /* files newly marked deleted */
+	long files_skipped;  /* files whose name gave no version */
+};
+
+/*
+ * Store page p for the project called name (as upstream spells it; it must be
+ * a valid project name). serial (-1: none) and page_etag (NULL: none) are kept
+ * on the project for the next incremental sync. *project_id receives the
+ * project's id. 0, KERR_INVAL for an invalid name, KERR_DB with e filled.
+ */
+int store_page(PGconn *c, const char *name, int64_t serial, const char *page_etag,
+	const struct upstream_page *p, int64_t *project_id, struct store_stats *st,
+	struct kerr *e);
+
+/*
+ * What the database knows of every live project, loaded once per sync so the
+ * listing can be compared without a query per project. Held by the caller:
+ * store_known_load (0 or KERR_DB) / store_known_release.
+ */
+struct store_known {
+	void *result; /* PGresult *, rows sorted by normalized name (bytewise) */
+	int n;
+};
+
+int store_known_load(PGconn *c, struct store_known *k, struct kerr *e);
+void store_known_release(struct store_known *k);
+
+/*
+ * Look a normalized name up: 1 and *serial (-1: none) and *etag (borrowed, NULL:
+ * none) if the project is known and live, else 0.
+ */
+int store_known_find(const struct store_known *k, const char *normalized, int64_t *serial,
+	const char **etag);
+
+/*
+ * Mark deleted the projects that came from upstream (they have upstream files)
+ * and are not in listed, a Postgres array literal of normalized names
+ * ("{a,b-c}"; normalized names need no quoting). *n gets how many. Call only
+ * after a complete listing was read.
+ */
+int store_prune_projects(PGconn *c, const char *listed, long *n, struct kerr *e);
+
+/* Read the sync_state row of upstream: *etag (malloc'd or NULL), *serial (-1 if none). */
+int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
+	struct kerr *e);
+
+/* Upsert the sync_state row of upstream with the listing's ETag and serial. */
+int store_sync_state_put(PGconn *c, const char *upstream, const char *etag,
+	int64_t serial, const char *mode, struct kerr *e);
+
+#endif

@@ -24,16 +24,13 @@
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *flag, *option;
-	} flags[] = {
+	static const struct config_flag flags[] = {
 		{ "--backend", "KILN_BACKEND_URL" },  { "--token", "KILN_BUILDER_TOKEN" },
 		{ "--name", "KILN_BUILDER_NAME" },    { "--slots", "KILN_BUILDER_SLOTS" },
 		{ "--targets", "KILN_BUILDER_TARGETS" }, { "--ca-file", "KILN_CA_FILE" },
 	};
 	struct config cfg;
 	struct kerr e;
-	const char *config_path = NULL;
 	int rc;
 
 	if (argc >= 2 && !strcmp(argv[1], "build-local"))
@@ -41,40 +38,21 @@ int main(int argc, char **argv)
 	log_init("kiln-builder");
 	config_init(&cfg);
 	kerr_clear(&e);
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			config_path = argv[++i];
-	if (config_load(&cfg, config_path, &e))
-		goto fail;
-	for (int i = 1; i < argc; i++) {
-		size_t k;
-		if (!strcmp(argv[i], "--config")) {
-			i++;
-			continue;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(BUILDER_USAGE, stdout);
-			config_release(&cfg);
-			return 0;
-		}
-		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
-			if (!strcmp(argv[i], flags[k].flag) && i + 1 < argc)
-				break;
-		if (k == sizeof(flags) / sizeof(flags[0])) {
-			fputs(BUILDER_USAGE, stderr);
-			config_release(&cfg);
-			return 2;
-		}
-		if (config_set(&cfg, flags[k].option, argv[++i], &e))
-			goto fail;
+	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), NULL, 0,
+			      NULL, &e);
+	if (rc == CONFIG_ARGS_HELP || rc == CONFIG_ARGS_USAGE) {
+		fputs(BUILDER_USAGE, rc == CONFIG_ARGS_HELP ? stdout : stderr);
+		config_release(&cfg);
+		return rc == CONFIG_ARGS_HELP ? 0 : 2;
+	}
+	if (rc) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		config_release(&cfg);
+		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = daemon_run(&cfg);
 	curl_global_cleanup();
 	config_release(&cfg);
 	return rc;
-fail:
-	fprintf(stderr, "kiln-builder: %s\n", e.msg);
-	config_release(&cfg);
-	return 1;
 }

@@ -284,6 +284,50 @@ int config_load(struct config *c, const char *path, struct kerr *e)
 	return 0;
 }
 
+int config_from_args(struct config *c, int argc, char **argv, const struct config_flag *flags,
+		     size_t nflags, const char *const *switches, size_t nswitches,
+		     unsigned *switched, struct kerr *e)
+{
+	const char *path = NULL;
+	int rc;
+
+	if (switched)
+		*switched = 0;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[++i];
+	rc = config_load(c, path, e);
+	if (rc)
+		return rc;
+	for (int i = 1; i < argc; i++) {
+		size_t k;
+
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			i++;
+			continue;
+		}
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return CONFIG_ARGS_HELP;
+		for (k = 0; k < nswitches; k++)
+			if (!strcmp(argv[i], switches[k]))
+				break;
+		if (k < nswitches) {
+			if (switched)
+				*switched |= 1u << k;
+			continue;
+		}
+		for (k = 0; k < nflags; k++)
+			if (!strcmp(argv[i], flags[k].flag) && i + 1 < argc)
+				break;
+		if (k == nflags)
+			return CONFIG_ARGS_USAGE;
+		rc = config_set(c, flags[k].option, argv[++i], e);
+		if (rc)
+			return rc;
+	}
+	return CONFIG_ARGS_OK;
+}
+
 const char *config_get(const struct config *c, enum config_key k)
 {
 	return c->values[k] ? c->values[k] : config__options[k].def;

@@ -92,6 +92,26 @@ int config_load(struct config *c, const char *path, struct kerr *e);
 /* Set one option by name (env name or file key). 0 or KERR_INVAL. */
 int config_set(struct config *c, const char *name, const char *value, struct kerr *e);
 
+/* A command-line flag that sets an option: {"--upstream", "KILN_UPSTREAM_URL"}. */
+struct config_flag {
+	const char *flag;
+	const char *option;
+};
+
+enum config_args_result { CONFIG_ARGS_OK = 0, CONFIG_ARGS_HELP = 1, CONFIG_ARGS_USAGE = 2 };
+
+/*
+ * Configure a program from its command line, the way every Kiln program does:
+ * `--config FILE` (anywhere) names the file, config_load reads it and the
+ * environment, then each `FLAG VALUE` from flags[0..nflags) sets its option
+ * (flags win). A bare argument listed in switches[0..nswitches) sets bit i of
+ * *switched. Returns CONFIG_ARGS_OK, CONFIG_ARGS_HELP for -h/--help,
+ * CONFIG_ARGS_USAGE for anything else unknown, or a negative KERR_* with e.
+ */
+int config_from_args(struct config *c, int argc, char **argv, const struct config_flag *flags,
+		     size_t nflags, const char *const *switches, size_t nswitches,
+		     unsigned *switched, struct kerr *e);
+
 /* The effective value (never NULL; "" when unset). Borrowed from c. */
 const char *config_get(const struct config *c, enum config_key k);
 /* The effective value of an int option (validated when set). */

@@ -282,16 +282,15 @@ static int sync__lock(PGconn *db, struct kerr *e)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *flag, *option;
-	} flags[] = {
+	static const struct config_flag flags[] = {
 		{ "--upstream", "KILN_UPSTREAM_URL" },
 		{ "--interval", "KILN_SYNC_INTERVAL" },
 	};
+	static const char *const switches[] = { "--once" };
+	unsigned switched = 0;
 	struct config cfg;
 	struct kerr e;
 	struct sync_ctx s;
-	const char *config_path = NULL;
 	PGconn *db = NULL;
 	int once = 0, rc = 1;
 	struct sigaction sa;
@@ -300,37 +299,17 @@ int main(int argc, char **argv)
 	config_init(&cfg);
 	kerr_clear(&e);
 	memset(&s, 0, sizeof(s));
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			config_path = argv[++i];
-	if (config_load(&cfg, config_path, &e))
-		goto fail;
-	for (int i = 1; i < argc; i++) {
-		size_t k;
-		if (!strcmp(argv[i], "--config")) {
-			i++;
-			continue;
-		}
-		if (!strcmp(argv[i], "--once")) {
-			once = 1;
-			continue;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(SYNC_USAGE, stdout);
-			config_release(&cfg);
-			return 0;
-		}
-		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
-			if (!strcmp(argv[i], flags[k].flag) && i + 1 < argc)
-				break;
-		if (k == sizeof(flags) / sizeof(flags[0])) {
-			fputs(SYNC_USAGE, stderr);
-			config_release(&cfg);
-			return 2;
-		}
-		if (config_set(&cfg, flags[k].option, argv[++i], &e))
-			goto fail;
+	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), switches, 1,
+			      &switched, &e);
+	if (rc == CONFIG_ARGS_HELP || rc == CONFIG_ARGS_USAGE) {
+		fputs(SYNC_USAGE, rc == CONFIG_ARGS_HELP ? stdout : stderr);
+		config_release(&cfg);
+		return rc == CONFIG_ARGS_HELP ? 0 : 2;
 	}
+	rc = 1;
+	if (e.code)
+		goto fail;
+	once = switched & 1;
 	log_init("kiln-sync");
 	if (!*config_get(&cfg, CONFIG_UPSTREAM_URL)) {
 		kerr_set(&e, KERR_INVAL,

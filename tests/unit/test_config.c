@@ -142,6 +142,39 @@ static void test_markdown_and_dump(void **state)
 	buf_release(&b);
 }
 
+static void test_from_args(void **state)
+{
+	static const struct config_flag flags[] = { { "--bucket", "KILN_S3_BUCKET" } };
+	static const char *const switches[] = { "--once", "--dry" };
+	struct config c;
+	struct kerr e;
+	unsigned sw = 0;
+	/* argv strings must be writable (char *), as main's are. */
+	char w[][16] = { "prog", "--dry", "--bucket", "wheels", "-h", "--frobnicate", "--config" };
+	char *ok[] = { w[0], w[1], w[2], w[3], NULL };
+	char *help[] = { w[0], w[4], NULL };
+	char *bad[] = { w[0], w[5], NULL };
+	char *dangling[] = { w[0], w[2], NULL };
+	(void)state;
+	clear_env();
+	config_init(&c);
+	assert_int_equal(config_from_args(&c, 4, ok, flags, 1, switches, 2, &sw, &e), CONFIG_ARGS_OK);
+	assert_string_equal(config_get(&c, CONFIG_S3_BUCKET), "wheels");
+	assert_int_equal(sw, 2u);
+	assert_int_equal(config_from_args(&c, 2, help, flags, 1, switches, 2, &sw, &e), CONFIG_ARGS_HELP);
+	assert_int_equal(config_from_args(&c, 2, bad, flags, 1, switches, 2, &sw, &e), CONFIG_ARGS_USAGE);
+	assert_int_equal(config_from_args(&c, 2, dangling, flags, 1, switches, 2, &sw, &e),
+			 CONFIG_ARGS_USAGE);
+	write_file("s3_bucket = from-file\n");
+	{
+		char *withfile[] = { w[0], w[6], path, NULL };
+		assert_int_equal(config_from_args(&c, 3, withfile, flags, 1, NULL, 0, NULL, &e), 0);
+		assert_string_equal(config_get(&c, CONFIG_S3_BUCKET), "from-file");
+	}
+	unlink(path);
+	config_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test(test_missing_file_and_bad_env),
 		cmocka_unit_test(test_markdown_and_dump),
+		cmocka_unit_test(test_from_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

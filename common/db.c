@@ -1,6 +1,9 @@
 /* db: blocking libpq helpers (contract in db.h). */
 #include "common/db.h"
 
+#include "common/log.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +30,17 @@ int db_error(PGconn *c, const PGresult *r, struct kerr *e)
 	return kerr_set(e, KERR_DB, "database: %s", one);
 }
 
+/* Server notices ("relation ... already exists, skipping") are for debugging, not users. */
+static void db__notice(void *arg, const char *message)
+{
+	char msg[256];
+
+	(void)arg;
+	snprintf(msg, sizeof(msg), "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("database notice", "notice=\"%s\"", msg);
+}
+
 int db_connect(const char *url, PGconn **out, struct kerr *e)
 {
 	PGconn *c = PQconnectdb(url);
@@ -39,6 +53,7 @@ int db_connect(const char *url, PGconn **out, struct kerr *e)
 		PQfinish(c);
 		return rc;
 	}
+	PQsetNoticeProcessor(c, db__notice, NULL);
 	*out = c;
 	return 0;
 }

@@ -382,3 +382,20 @@ void api_list_end(struct buf *b, const char *next_cursor)
 		buf_puts(b, "null");
 	buf_putc(b, '}');
 }
+
+void api_respond_rows(struct http_req *req, const PGresult *r, const char *key,
+		      const struct api_field *f, size_t n)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+
+	buf_putc(&b, '{');
+	api_json_key(&b, key);
+	buf_putc(&b, '[');
+	for (int i = 0; i < PQntuples(r); i++) {
+		buf_puts(&b, i ? ",{" : "{");
+		api_json_fields(&b, r, i, 0, f, n);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	api_respond(req, &b);
+}

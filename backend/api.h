@@ -144,6 +144,13 @@ void api_json_key(struct buf *b, const char *key);
 void api_list_begin(struct buf *b, const char *key);
 void api_list_end(struct buf *b, const char *next_cursor);
 
+/*
+ * Answer `{"<key>":[{fields of row 0},{fields of row 1},...]}`: every row of r
+ * as an object of the n fields taken from its columns 0..n-1.
+ */
+void api_respond_rows(struct http_req *req, const PGresult *r, const char *key,
+		      const struct api_field *f, size_t n);
+
 /* Is column col of row SQL true? */
 int api_bool(const PGresult *r, int row, int col);
 

@@ -20,16 +20,8 @@ static void api_farm__targets_done(struct http_req *req, PGresult *r)
 		{ "python_version", API_STR }, { "platform", API_STR }, { "enabled", API_BOOL },
 		{ "created_at", API_STR }, { "queued", API_INT }, { "running", API_INT },
 	};
-	struct buf b = BUF_INIT(BUF_NOLIMIT);
 
-	buf_puts(&b, "{\"targets\":[");
-	for (int i = 0; i < PQntuples(r); i++) {
-		buf_puts(&b, i ? ",{" : "{");
-		api_json_fields(&b, r, i, 0, f, sizeof(f) / sizeof(f[0]));
-		buf_putc(&b, '}');
-	}
-	buf_puts(&b, "]}");
-	api_respond(req, &b);
+	api_respond_rows(req, r, "targets", f, sizeof(f) / sizeof(f[0]));
 }
 
 void api_farm_handle_targets(struct http_req *req)
@@ -56,16 +48,8 @@ static void api_farm__builders_done(struct http_req *req, PGresult *r)
 		{ "version", API_STR }, { "last_seen", API_STR }, { "created_at", API_STR },
 		{ "online", API_BOOL }, { "active_jobs", API_INT },
 	};
-	struct buf b = BUF_INIT(BUF_NOLIMIT);
 
-	buf_puts(&b, "{\"builders\":[");
-	for (int i = 0; i < PQntuples(r); i++) {
-		buf_puts(&b, i ? ",{" : "{");
-		api_json_fields(&b, r, i, 0, f, sizeof(f) / sizeof(f[0]));
-		buf_putc(&b, '}');
-	}
-	buf_puts(&b, "]}");
-	api_respond(req, &b);
+	api_respond_rows(req, r, "builders", f, sizeof(f) / sizeof(f[0]));
 }
 
 void api_farm_handle_builders(struct http_req *req)

@@ -133,21 +133,33 @@ out:
 	return res;
 }
 
+/* Parse a PEP 691 document: the object and its meta._last-serial (-1 if absent). */
+static int upstream__parse_root(const char *s, size_t n, cJSON **root, int64_t *serial,
+				struct kerr *e)
+{
+	const cJSON *meta = NULL;
+	int rc;
+
+	*serial = -1;
+	if ((rc = json_parse_object(s, n, root, e)))
+		return rc;
+	if ((rc = json_get_object(*root, "meta", &meta, e)) ||
+	    (meta && (rc = json_get_int(meta, "_last-serial", 0, INT64_MAX, serial, e))))
+		return rc;
+	return 0;
+}
+
 int upstream_parse_listing_json(const char *s, size_t n, struct upstream_listing *out,
 	struct kerr *e)
 {
 	cJSON *root = NULL;
-	const cJSON *meta = NULL, *projects = NULL, *it;
+	const cJSON *projects = NULL, *it;
 	size_t cap = 0, i = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->serial = -1;
-	if ((rc = json_parse_object(s, n, &root, e)))
-		goto fail;
-	if ((rc = json_get_object(root, "meta", &meta, e)))
-		goto fail;
-	if (meta && (rc = json_get_int(meta, "_last-serial", 0, INT64_MAX, &out->serial, e)))
+	if ((rc = upstream__parse_root(s, n, &root, &out->serial, e)))
 		goto fail;
 	if ((rc = json_get_array(root, "projects", &projects, e)))
 		goto fail;
@@ -276,18 +288,14 @@ int upstream_parse_page_json(const char *s, size_t n, const char *page_url,
 	struct upstream_page *out, struct kerr *e)
 {
 	cJSON *root = NULL;
-	const cJSON *meta = NULL, *files = NULL, *it;
+	const cJSON *files = NULL, *it;
 	const char *name = NULL;
 	size_t cap = 0, i = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->serial = -1;
-	if ((rc = json_parse_object(s, n, &root, e)))
-		goto fail;
-	if ((rc = json_get_object(root, "meta", &meta, e)))
-		goto fail;
-	if (meta && (rc = json_get_int(meta, "_last-serial", 0, INT64_MAX, &out->serial, e)))
+	if ((rc = upstream__parse_root(s, n, &root, &out->serial, e)))
 		goto fail;
 	if ((rc = json_get_str(root, "name", &name, e)))
 		goto fail;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 
 /* Most bytes handed to one lws_write; lws buffers what the socket refuses. */
 #define HTTP_WRITE_CHUNK (64 * 1024)
@@ -90,6 +91,7 @@ static void http__reset(struct http_req *req)
 	req->hdr_end = 0;
 	req->borrowed = NULL;
 	req->borrowed_len = 0;
+	req->borrowed_fd = -1;
 	req->body_max = 0;
 }
 
@@ -166,16 +168,39 @@ static int http__is_h2(struct http_req *req)
 }
 
 /*
+ * Send a prebuilt response's bytes from its file with sendfile(2), when that is
+ * safe: a file is given, the connection is plain text (TLS must encrypt our
+ * bytes), and lws holds no earlier output for this socket (ours must not
+ * overtake it). Returns how many bytes went out (0 if none or not tried).
+ */
+static size_t http__sendfile(struct http_req *req)
+{
+	off_t off = (off_t)req->borrowed_off;
+	ssize_t n;
+
+	if (req->borrowed_fd < 0 || lws_is_ssl(req->wsi) || lws_partial_buffered(req->wsi))
+		return 0;
+	n = sendfile(lws_get_socket_fd(req->wsi), req->borrowed_fd, &off, req->borrowed_len);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
  * Write what is pending. Returns 0 to keep going, 1 when the transaction is
  * complete, -1 to close. Only called from the HTTP or WRITEABLE callbacks.
  */
 static int http__drain(struct http_req *req)
 {
 	if (req->borrowed) {
-		/* One write straight from the cache; lws keeps what the socket refuses. */
-		int n = lws_write(req->wsi, (unsigned char *)req->borrowed, req->borrowed_len,
-				  LWS_WRITE_HTTP_HEADERS);
+		size_t sent = http__sendfile(req);
+		int n = 0;
+
+		if (sent < req->borrowed_len) {
+			/* What the socket did not take: lws writes it, or keeps a copy. */
+			n = lws_write(req->wsi, (unsigned char *)req->borrowed + sent,
+				      req->borrowed_len - sent, LWS_WRITE_HTTP_HEADERS);
+		}
 		req->borrowed = NULL;
+		req->borrowed_fd = -1;
 		req->headers_sent = 1;
 		return n < 0 ? -1 : 1;
 	}
@@ -323,7 +348,8 @@ int http_is_h1(struct http_req *req)
 	return !http__is_h2(req);
 }
 
-int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len)
+int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len,
+			  int fd, int64_t off)
 {
 	if (req->responded || req->closing)
 		return 0;
@@ -331,6 +357,8 @@ int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, s
 	req->status = status;
 	req->borrowed = bytes;
 	req->borrowed_len = len;
+	req->borrowed_fd = fd;
+	req->borrowed_off = off;
 	return 0;
 }
 

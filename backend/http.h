@@ -79,6 +79,8 @@ struct http_req {
 	size_t hdr_end;         /* where the headers end in out */
 	const char *borrowed;   /* a prebuilt response to write as is (see http_respond_prebuilt) */
 	size_t borrowed_len;
+	int borrowed_fd;        /* the same bytes in a file at borrowed_off, or -1 */
+	int64_t borrowed_off;
 	http_producer produce;  /* streaming body after out is drained */
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
@@ -115,8 +117,14 @@ int http_is_h1(struct http_req *req);
  * request's first callback (the write happens before it returns to lws, which
  * copies whatever the socket does not take at once), and LWS_PRE bytes before
  * bytes must be writable memory of the caller's.
+ *
+ * fd, if not -1, is a file holding the same len bytes at offset off: on a
+ * plain-text connection with nothing queued in lws they go out by sendfile(2),
+ * so the kernel sends from the file's pages instead of copying them from ours.
+ * The file must stay open until the handler returns.
  */
-int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len);
+int http_respond_prebuilt(struct http_req *req, int status, const char *bytes, size_t len,
+			  int fd, int64_t off);
 
 /* Respond with a JSON body held in b. */
 int http_respond_json(struct http_req *req, int status, const struct buf *b);

@@ -138,7 +138,7 @@ static void index__prebuild(const struct index_entry *e, const struct buf *body,
 }
 
 /* sync: called in the request's first callback, so the cached bytes may be borrowed. */
-static void index__serve(struct http_req *req, const struct index_entry *e, int fmt, int sync)
+static void index__serve(struct http_req *req, struct index_entry *e, int fmt, int sync)
 {
 	const struct buf *body = fmt == INDEX_JSON ? &e->json : &e->html;
 	const char *etag = fmt == INDEX_JSON ? e->etag_json : e->etag_html;
@@ -153,7 +153,9 @@ static void index__serve(struct http_req *req, const struct index_entry *e, int 
 	if (sync && !*inm && req->method == HTTP_GET && fmt != INDEX_HTML_V1 && http_is_h1(req)) {
 		/* The hot path: the whole response was built when the page was loaded. */
 		const struct buf *raw = fmt == INDEX_JSON ? &e->raw_json : &e->raw_html;
-		http_respond_prebuilt(req, 200, raw->ptr + LWS_PRE, raw->len - LWS_PRE);
+		int64_t off = fmt == INDEX_JSON ? (int64_t)(e->raw_html.len - LWS_PRE) : 0;
+		http_respond_prebuilt(req, 200, raw->ptr + LWS_PRE, raw->len - LWS_PRE,
+				      index_entry_memfd(e), off);
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), INDEX_HEADERS_FMT, etag, e->serial);

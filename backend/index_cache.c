@@ -3,8 +3,12 @@
 
 #include "common/xalloc.h"
 
+#include <errno.h>
+#include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 struct index_cache {
 	struct index_entry **buckets;
@@ -35,6 +39,8 @@ struct index_cache *index_cache_new(size_t max_entries)
 static void index_entry__free(struct index_entry *e)
 {
 	free(e->key);
+	if (e->memfd >= 0)
+		close(e->memfd);
 	buf_release(&e->html);
 	buf_release(&e->json);
 	buf_release(&e->raw_html);
@@ -99,6 +105,7 @@ struct index_entry *index_cache_add_loading(struct index_cache *c, const char *k
 	buf_init(&e->json, BUF_NOLIMIT);
 	buf_init(&e->raw_html, BUF_NOLIMIT);
 	buf_init(&e->raw_json, BUF_NOLIMIT);
+	e->memfd = -1;
 	h = index_cache__hash(key) & (c->nbuckets - 1);
 	e->next = c->buckets[h];
 	c->buckets[h] = e;
@@ -183,4 +190,40 @@ void index_cache_free(struct index_cache *c)
 	}
 	free(c->buckets);
 	free(c);
+}
+
+/* Write all of [p, p+n) to fd. */
+static int index_cache__write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int index_entry_memfd(struct index_entry *e)
+{
+	int fd;
+
+	if (e->memfd != -1)
+		return e->memfd >= 0 ? e->memfd : -1;
+	e->memfd = -2;
+	if (e->state != INDEX_READY || e->raw_html.len < LWS_PRE || e->raw_json.len < LWS_PRE)
+		return -1;
+	fd = memfd_create("kiln-index", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (index_cache__write_all(fd, e->raw_html.ptr + LWS_PRE, e->raw_html.len - LWS_PRE) ||
+	    index_cache__write_all(fd, e->raw_json.ptr + LWS_PRE, e->raw_json.len - LWS_PRE)) {
+		close(fd);
+		return -1;
+	}
+	e->memfd = fd;
+	return fd;
 }

@@ -27,6 +27,12 @@ struct index_entry {
 	int stale;              /* invalidated while loading */
 	struct buf html, json;
 	struct buf raw_html, raw_json; /* complete HTTP/1.1 200 responses, for GET over h1 */
+	/*
+	 * The same two responses in one memfd (HTML at 0, JSON after it), made on
+	 * first use, so plain-text HTTP/1.1 answers go out by sendfile(2) with no
+	 * copy into the socket: -1 not made yet, -2 could not be made (write instead).
+	 */
+	int memfd;
 	char etag_html[40], etag_json[40];
 	long long serial;
 	struct http_req **waiters;
@@ -52,6 +58,13 @@ int index_cache_settle(struct index_cache *c, struct index_entry *e);
 /* Add or remove a waiting request on a LOADING entry. */
 void index_entry_wait(struct index_entry *e, struct http_req *req);
 void index_entry_unwait(struct index_entry *e, struct http_req *req);
+
+/*
+ * The memfd holding e's prebuilt responses (see struct index_entry), made now
+ * if it was not yet; -1 if it cannot be (too many open files, say): the caller
+ * then writes from raw_html/raw_json instead.
+ */
+int index_entry_memfd(struct index_entry *e);
 
 /* Drop key's entry (and the root listing's): LOADING ones are marked stale. */
 void index_cache_invalidate(struct index_cache *c, const char *key);

@@ -292,6 +292,12 @@ job_counts() {
 wait_first_wheel() {
     local t0=$SECONDS wheel counts q r d f tty=0 line
     [[ -t 1 ]] && tty=1
+    wheel=$(first_wheel)
+    if [[ -n $wheel ]]; then
+        read -r WHEEL_PROJECT WHEEL_VERSION WHEEL_FILE <<<"$(tr '|' ' ' <<<"$wheel")"
+        msg "a wheel is already published: $WHEEL_FILE"
+        return 0
+    fi
     msg "waiting up to ${WAIT}s for the first wheel (the first sync, then a build in Docker)"
     while :; do
         wheel=$(first_wheel)
@@ -342,6 +348,7 @@ cmd_up() {
     if [[ $UPSTREAM == local ]]; then
         msg "no upstream index: $UPSTREAM_WHY; serving a local one from $UPSTREAM_DIR"
         start_local_upstream
+        UPSTREAM_WHY="local fallback"
         projects=${KILN_SYNC_PROJECTS:-$LOCAL_PROJECTS}
     else
         projects=${KILN_SYNC_PROJECTS:-$DEFAULT_PROJECTS}

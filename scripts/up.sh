@@ -32,16 +32,17 @@
 # Environment: the KILN_* settings of the README (KILN_HTTP_LISTEN,
 # KILN_PG_PORT, KILN_S3_PORT, KILN_DATA_DIR, KILN_UPSTREAM_URL,
 # KILN_SYNC_PROJECTS, KILN_BUILDER_SLOTS, ...), plus KILN_UP_WAIT: seconds `up`
-# waits for the first wheel (default 900; 0 skips the wait).
+# waits for the first wheel (default 900; 0 skips the wait), and KILN_BUILD_DIR:
+# where the binaries are (default build/release).
 set -euo pipefail
 
 # The default allow-list: small real projects that ship only sdists, with a C
 # extension, no runtime dependencies, and no build requirements beyond
 # setuptools (which the builder image carries), so that each builds offline in
 # seconds. Checked against the upstream when chosen: crcmod (4 releases with
-# sdists, all build; `crcmod._crcfunext` is the C part) and netifaces (0.11.0
-# and 0.10.x build; releases before 0.10 fail on CPython 3.11, which the UI
-# shows as failed builds).
+# sdists, all build; `crcmod._crcfunext` is the C part) and netifaces (12
+# sdists: 0.10.0 to 0.11.0 build; 0.8 fails on CPython 3.11, which the UI shows
+# as a failed build).
 DEFAULT_PROJECTS="crcmod,netifaces"
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -61,7 +62,9 @@ LISTEN=${KILN_HTTP_LISTEN:-127.0.0.1:8080}
 PORT=${LISTEN##*:}
 WAIT=${KILN_UP_WAIT:-900}
 TARGET=bookworm-py311-x86_64
-BUILDER_NAME=${KILN_BUILDER_NAME:-local}
+# A starting builder removes the build containers its name left behind, so two
+# farms on one Docker host (another checkout, the tests) need different names.
+BUILDER_NAME=${KILN_BUILDER_NAME:-local-$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-8)}
 LOCAL_PROJECTS="kiln-local-demo"
 
 msg() { printf 'up: %s\n' "$*"; }

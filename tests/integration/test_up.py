@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import ROOT, run
+from conftest import BUILD, ROOT, run
 
 UP = ROOT / "scripts" / "up.sh"
 PG_PORT, HTTP_PORT, S3_PORT = 18231, 18232, 18240
@@ -41,6 +41,7 @@ def farm():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KILN_", "PIP_", "UV_"))}
     env.update({
+        "KILN_BUILD_DIR": str(BUILD),  # the binaries under test (KILN_TEST_BUILD)
         "KILN_DATA_DIR": str(data),
         "KILN_PG_PORT": str(PG_PORT),
         "KILN_S3_PORT": str(S3_PORT),
@@ -93,9 +94,11 @@ def test_up_builds_a_wheel_that_pip_installs(farm, tmp_path):
     assert f"pip install --index-url {INDEX} kiln-local-demo" in out
     assert "just down" in out and str(data / "logs") in out
     # The wheel came out of a build job on the farm's own builder.
+    builder = (data / "tokens" / "builder").read_text().split()[0]
+    assert builder.startswith("local-")  # a name of this farm's own
     rows = q("select a.filename, j.state, b.name from artifacts a join jobs j on j.id = a.job_id"
              " join builders b on b.id = j.builder_id where a.published_at is not null")
-    assert rows == [("kiln_local_demo-1.0-cp311-cp311-linux_x86_64.whl", "succeeded", "local")]
+    assert rows == [("kiln_local_demo-1.0-cp311-cp311-linux_x86_64.whl", "succeeded", builder)]
 
     v, log = pip_install(tmp_path, "kiln-local-demo")
     # Kiln's wheel, downloaded from Kiln, not the sdist built by pip.

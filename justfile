@@ -8,18 +8,17 @@ kilnctl := "build/release/kilnctl/kilnctl"
 default:
     @just --list --unsorted
 
-# Start the farm on local defaults (for now: Postgres, S3, schema)
-up: build db s3 migrate
-    @echo ""
-    @echo "Kiln is up:"
-    @echo "  Postgres   $(scripts/db.sh url)   (logs: .kiln/pg/postgres.log)"
-    @echo "  S3         ${KILN_S3_ENDPOINT:-http://127.0.0.1:8333}, bucket ${KILN_S3_BUCKET:-kiln}   (logs: .kiln/s3/weed.log)"
-    @echo "  stop with  just down"
+# Start the whole farm (Postgres, S3, backend, kiln-sync, a builder) and wait for its first wheel
+up: build
+    scripts/up.sh up
 
 # Stop what `just up` started (data stays in .kiln/)
 down:
-    scripts/s3.sh stop
-    scripts/db.sh stop
+    scripts/up.sh down
+
+# Follow the farm's logs (.kiln/logs/, Postgres, SeaweedFS)
+logs:
+    scripts/up.sh logs
 
 # Build and run every test suite: unit (ASan+UBSan) and integration (pytest)
 test:

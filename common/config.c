@@ -82,6 +82,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"The upstream index `kiln-sync` mirrors: its simple API root (`https://HOST/simple/`). Required by `kiln-sync`." },
 	[CONFIG_SYNC_INTERVAL] = { "KILN_SYNC_INTERVAL", CONFIG_INT, "300", 0, "sync",
 		"Seconds between two syncs of the `kiln-sync` daemon (1 to 86400)." },
+	[CONFIG_SYNC_PROJECTS] = { "KILN_SYNC_PROJECTS", CONFIG_STR, "", 0, "sync",
+		"Projects `kiln-sync` mirrors: comma-separated globs over normalized names (`crcmod, zope-*`); empty: every project in the upstream's listing. `just up` sets a short list." },
 };
 
 const struct config_option *config_option(enum config_key k)

@@ -22,6 +22,7 @@
 #include "common/pyname.h"
 #include "common/xalloc.h"
 #include "registry-sync/plan.h"
+#include "registry-sync/selection.h"
 #include "registry-sync/store.h"
 #include "registry-sync/upstream.h"
 
@@ -54,6 +55,7 @@ struct sync_ctx {
 	PGconn *db;
 	struct upstream_client http;
 	struct store_known known;
+	struct selection only; /* KILN_SYNC_PROJECTS */
 	const char *upstream;
 	long projects, fetched, unchanged, failed, planned, skipped;
 };
@@ -221,6 +223,9 @@ static int sync__once(struct sync_ctx *s, struct kerr *e)
 			continue;
 		}
 		buf_printf(&listed, "%s%s", listed.len ? "," : "{", norm.ptr);
+		/* Unselected projects stay listed above, so they are never pruned. */
+		if (!selection_wants(&s->only, norm.ptr))
+			continue;
 		if (sync__project(s, &l.projects[i], &pe)) {
 			char q[600];
 			failed++;
@@ -247,8 +252,13 @@ static int sync__once(struct sync_ctx *s, struct kerr *e)
 		log_warn("empty listing, not removing projects", "known=%d", s->known.n);
 	else if (!rc && (rc = store_prune_projects(s->db, listed.ptr, &pruned, e)))
 		goto out;
-	/* The listing counts as seen only when every page made it in. */
-	if (!rc && (rc = store_sync_state_put(s->db, s->upstream, r.etag, l.serial, "full", e)))
+	/*
+	 * The listing counts as seen only when every page made it in. Under a
+	 * selection its ETag is not kept: a 304 must not hide the projects that a
+	 * widened selection wants next time.
+	 */
+	if (!rc && (rc = store_sync_state_put(s->db, s->upstream, s->only.n ? NULL : r.etag,
+			      l.serial, "full", e)))
 		goto out;
 	log_info("sync finished",
 		"projects=%ld fetched=%ld unchanged=%ld failed=%ld planned=%ld skipped=%ld "
@@ -322,6 +332,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (selection_init(&s.only, config_get(&cfg, CONFIG_SYNC_PROJECTS), &e))
+		goto fail;
 	if (db_connect(config_get(&cfg, CONFIG_DATABASE_URL), &db, &e) || sync__lock(db, &e) ||
 	    upstream_client_init(&s.http, &e)) {
 		curl_global_cleanup();
@@ -358,6 +370,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	upstream_client_release(&s.http);
+	selection_release(&s.only);
 	PQfinish(db);
 	curl_global_cleanup();
 	if (rc && once)
@@ -366,6 +379,7 @@ int main(int argc, char **argv)
 	return once ? rc : 0;
 fail:
 	fprintf(stderr, "kiln-sync: %s\n", e.msg);
+	selection_release(&s.only);
 	PQfinish(db);
 	config_release(&cfg);
 	return 1;

@@ -133,6 +133,23 @@ out:
 	return res;
 }
 
+/*
+ * A "_last-serial" of o into *serial (-1 if absent): a non-negative integer, or
+ * the same written as a string of digits, as some mirrors serve it (PEP 691
+ * leaves the "_" keys to the index).
+ */
+static int upstream__serial(const cJSON *o, int64_t *serial, struct kerr *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "_last-serial");
+
+	if (cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= 18 &&
+	    strspn(v->valuestring, "0123456789") == strlen(v->valuestring)) {
+		*serial = strtoll(v->valuestring, NULL, 10);
+		return 0;
+	}
+	return json_get_int(o, "_last-serial", 0, INT64_MAX, serial, e);
+}
+
 /* Parse a PEP 691 document: the object and its meta._last-serial (-1 if absent). */
 static int upstream__parse_root(const char *s, size_t n, cJSON **root, int64_t *serial,
 				struct kerr *e)
@@ -144,7 +161,7 @@ static int upstream__parse_root(const char *s, size_t n, cJSON **root, int64_t *
 	if ((rc = json_parse_object(s, n, root, e)))
 		return rc;
 	if ((rc = json_get_object(*root, "meta", &meta, e)) ||
-	    (meta && (rc = json_get_int(meta, "_last-serial", 0, INT64_MAX, serial, e))))
+	    (meta && (rc = upstream__serial(meta, serial, e))))
 		return rc;
 	return 0;
 }
@@ -176,7 +193,7 @@ int upstream_parse_listing_json(const char *s, size_t n, struct upstream_listing
 			goto fail;
 		}
 		if ((rc = json_get_str_req(it, "name", &name, e)) ||
-		    (rc = json_get_int(it, "_last-serial", 0, INT64_MAX, &serial, e))) {
+		    (rc = upstream__serial(it, &serial, e))) {
 			kerr_wrap(e, "projects[%zu]", i);
 			goto fail;
 		}

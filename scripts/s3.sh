@@ -302,6 +302,7 @@ cmd_start() {
                 -master.volumeSizeLimitMB=1024 \
                 -volume.port="$VOLUME_PORT" -volume.port.grpc="$((VOLUME_PORT + 10000))" \
                 -volume.max=0 \
+                -volume.preStopSeconds=1 \
                 -filer \
                 -filer.port="$FILER_PORT" -filer.port.grpc="$((FILER_PORT + 10000))" \
                 -filer.localSocket="$RUN_DIR/filer.sock" \

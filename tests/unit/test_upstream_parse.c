@@ -65,6 +65,33 @@ static void test_listing_json_bad(void **state)
 	}
 }
 
+/* Some mirrors serve the serials as strings of digits; anything else stays an error. */
+static void test_serial_as_string(void **state)
+{
+	const char *s = "{\"meta\":{\"api-version\":\"1.1\",\"_last-serial\":\"11007182\"},"
+		"\"projects\":[{\"name\":\"a\",\"_last-serial\":\"40\"}]}";
+	static const char *const bad[] = {
+		"{\"meta\":{\"_last-serial\":\"\"},\"projects\":[]}",
+		"{\"meta\":{\"_last-serial\":\"-3\"},\"projects\":[]}",
+		"{\"meta\":{\"_last-serial\":\"12a\"},\"projects\":[]}",
+		"{\"meta\":{\"_last-serial\":\"1234567890123456789012\"},\"projects\":[]}",
+	};
+	struct upstream_listing l;
+	struct kerr e;
+
+	(void)state;
+	kerr_clear(&e);
+	assert_int_equal(upstream_parse_listing_json(s, strlen(s), &l, &e), 0);
+	assert_int_equal(l.serial, 11007182);
+	assert_int_equal(l.projects[0].serial, 40);
+	upstream_listing_release(&l);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kerr_clear(&e);
+		assert_int_equal(upstream_parse_listing_json(bad[i], strlen(bad[i]), &l, &e), KERR_INVAL);
+		assert_non_null(strstr(e.msg, "_last-serial"));
+	}
+}
+
 static void test_page_json(void **state)
 {
 	const char *s = "{\"meta\":{\"api-version\":\"1.1\",\"_last-serial\":7},\"name\":\"demo\","
@@ -320,6 +347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing_json),
 		cmocka_unit_test(test_listing_json_bad),
+		cmocka_unit_test(test_serial_as_string),
 		cmocka_unit_test(test_page_json),
 		cmocka_unit_test(test_page_json_bad),
 		cmocka_unit_test(test_listing_html),

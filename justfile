@@ -81,3 +81,15 @@ fuzz TARGET SECONDS="60":
 # Every fuzz target briefly (a smoke run)
 fuzz-ci:
     scripts/fuzz.sh all 10
+
+# Dump the database into the object store (backups/NAME; default name: the time)
+backup NAME="": build
+    scripts/backup.sh backup {{NAME}}
+
+# Restore a backup into an empty database (default: the newest; `just backups` lists them)
+restore NAME="": build
+    scripts/backup.sh restore {{NAME}}
+
+# List the stored database backups
+backups: build
+    scripts/backup.sh list

@@ -93,3 +93,12 @@ restore NAME="": build
 # List the stored database backups
 backups: build
     scripts/backup.sh list
+
+# Build the docker-compose farm's images (kiln/runtime base, then one per service)
+compose-images:
+    scripts/deploy.sh images
+
+# The docker-compose farm end to end: build through both replicas, pip install, down
+compose-test: build
+    scripts/deps.sh test >/dev/null
+    .kiln/venv/bin/python -m pytest tests/integration/test_compose.py -v

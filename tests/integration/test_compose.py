@@ -8,7 +8,8 @@ a C-extension sdist; the builders build them through the load balancer, and the
 test checks what a user would: both replicas handed out jobs (their /metrics),
 pip installs Kiln's wheel through the load balancer (the download is a presigned
 S3 URL that the balancer passes to SeaweedFS) and imports it, a backup lands in
-the object store, and `docker-compose down` leaves nothing running.
+the object store and, restored into a recreated empty database, gives back the
+same index pages, and `docker-compose down` leaves nothing running.
 
 Heavy (a few minutes): `just compose-test` runs it alone.
 """
@@ -146,6 +147,24 @@ def test_compose_farm_builds_and_serves_through_the_balancer(stack, tmp_path):
     assert re.fullmatch(r"backups/kiln-\d{8}T\d{6}Z\.dump", key), key
     listed = stack.compose("exec", "-T", "backend-1", "kiln-backup", "list").stdout
     assert key in listed
+
+    # Restore as docs/deploy.md says: stop Kiln, recreate the database empty,
+    # restore the newest backup, start again; the balancer serves the same pages.
+    before = {p: stack.get(p, a) for p in ("/simple/", f"/simple/{PROJECT}/") for a in ("text/html", JSON_TYPE)}
+    stack.compose("stop", "sync", "builder-1", "builder-2", "backend-1", "backend-2")
+    stack.compose("exec", "-T", "postgres", "psql", "-X", "-q", "-h", "/tmp", "-U", "postgres", "-v", "ON_ERROR_STOP=1",
+                  "-c", "DROP DATABASE kiln WITH (FORCE)", "-c", "CREATE DATABASE kiln OWNER kiln")
+    restored = stack.compose("run", "--rm", "-T", "setup", "kiln-backup", "restore").stdout.strip()
+    assert restored == key
+    stack.compose("up", "-d")
+
+    def same_pages():
+        try:
+            return {p: stack.get(p, a) for p in ("/simple/", f"/simple/{PROJECT}/")
+                    for a in ("text/html", JSON_TYPE)} == before
+        except Exception:
+            return False
+    wait_for(same_pages, 120, "the restored farm to serve the same pages", interval=1)
 
 
 def test_compose_down_leaves_nothing_running(stack):

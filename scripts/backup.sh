@@ -8,7 +8,8 @@
 #            in a single repeatable-read transaction, so the farm keeps running),
 #            checked with pg_restore --list, then stored with `kilnctl storage put`
 #            as backups/NAME (default kiln-<UTC time>.dump); prints the key
-#   restore  fetch backups/NAME (default: the newest) and pg_restore it, in one
+#   restore  fetch backups/NAME (default: the newest kiln-<UTC time>.dump) and
+#            pg_restore it, in one
 #            transaction, into the database, which must be empty (no tables in
 #            schema public): a restore never overwrites a live farm. Restore
 #            before `kilnctl migrate`, or into a fresh database
@@ -119,8 +120,10 @@ cmd_restore() {
     local name=${1:-} key tables
     setup_env
     if [[ -z $name ]]; then
-        key=$(list_backups | awk 'END { print $1 }')
-        [[ -n $key ]] || die "no backups stored under $PREFIX"
+        # The newest of the backups named by time (a name given by hand says nothing
+        # about when it was made).
+        key=$(list_backups | cut -d' ' -f1 | grep -E '^backups/kiln-[0-9]{8}T[0-9]{6}Z\.dump$' | tail -n 1 || true)
+        [[ -n $key ]] || die "no backups named by time (kiln-<UTC time>.dump) under $PREFIX; name one"
     else
         name=${name#"$PREFIX"}
         check_name "$name"

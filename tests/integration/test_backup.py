@@ -138,17 +138,19 @@ def test_restore_of_an_unknown_backup_says_so(empty_database, s3):
     assert p.returncode == 1 and "bad backup name" in p.stderr
 
 
-def test_restore_takes_the_newest_by_default(farm, migrated, empty_database, s3, backup_name):
-    """Without a name, restore picks the newest backup (names sort by time)."""
+def test_restore_takes_the_newest_by_default(farm, migrated, empty_database, s3):
+    """Without a name, restore picks the newest of the backups named by time, not
+    one named by hand that merely sorts last."""
     env = {**s3, "KILN_DATABASE_URL": migrated}
-    # Backups named by time sort after the it-* names of the other tests; make one.
+    by_hand = f"zz-{secrets.token_hex(4)}.dump"
+    run([BACKUP, "backup", by_hand], env=env)
     key = run([BACKUP, "backup"], env=env).stdout.strip()
     try:
-        newest = run([BACKUP, "list"], env=env).stdout.splitlines()[-1].split()[0]
-        assert newest == key
+        assert run([BACKUP, "list"], env=env).stdout.splitlines()[-1].startswith(f"backups/{by_hand} ")
         got = run([BACKUP, "restore"], env={**s3, "KILN_DATABASE_URL": empty_database}).stdout.strip()
         assert got == key
         with psycopg.connect(empty_database) as c:
             assert c.execute("select count(*) from artifacts where published_at is not null").fetchone()[0] == 2
     finally:
         run([KILNCTL, "storage", "rm", key], env=s3, check=False)
+        run([KILNCTL, "storage", "rm", f"backups/{by_hand}"], env=s3, check=False)

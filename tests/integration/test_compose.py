@@ -9,7 +9,9 @@ test checks what a user would: both replicas handed out jobs (their /metrics),
 pip installs Kiln's wheel through the load balancer (the download is a presigned
 S3 URL that the balancer passes to SeaweedFS) and imports it, a backup lands in
 the object store and, restored into a recreated empty database, gives back the
-same index pages, and `docker-compose down` leaves nothing running.
+same index pages, a replica stopped in the middle of a build loses nothing (its
+builder moves to the other one and reports the build), and `docker-compose
+down` leaves nothing running.
 
 Heavy (a few minutes): `just compose-test` runs it alone.
 """
@@ -34,15 +36,15 @@ VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
-def write_upstream(root):
-    """A static PEP 503 index of PROJECT's sdists under root (simple/ and files/)."""
-    (root / "files").mkdir(parents=True)
-    (root / "simple" / PROJECT).mkdir(parents=True)
+def write_upstream(root, versions=VERSIONS, slow=()):
+    """A static PEP 503 index of PROJECT's sdists under root (simple/ and files/).
+    A build sleeps 3 s (long enough that jobs spread over both builders, hence
+    both replicas), 25 s for the versions in slow."""
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    (root / "simple" / PROJECT).mkdir(parents=True, exist_ok=True)
     links = []
-    for v in VERSIONS:
-        # A short sleep keeps each build busy long enough that jobs spread over
-        # both builders, hence both replicas.
-        fn, data = make_sdist(PROJECT, v, setup_extra="import time; time.sleep(3)")
+    for v in versions:
+        fn, data = make_sdist(PROJECT, v, setup_extra=f"import time; time.sleep({25 if v in slow else 3})")
         (root / "files" / fn).write_bytes(data)
         links.append(f'<a href="../../files/{fn}#sha256={hashlib.sha256(data).hexdigest()}">{fn}</a><br/>')
     (root / "simple" / "index.html").write_text(
@@ -54,8 +56,8 @@ def write_upstream(root):
 
 
 class Stack:
-    def __init__(self, name, env, port):
-        self.name, self.env, self.port = name, env, port
+    def __init__(self, name, env, port, upstream):
+        self.name, self.env, self.port, self.upstream = name, env, port, upstream
         self.url = f"http://127.0.0.1:{port}"
 
     def compose(self, *args, check=True, timeout=600):
@@ -99,7 +101,7 @@ def stack(tmp_path_factory):
            "KILN_UPSTREAM_URL": "http://upstream:8000/simple/", "KILN_SYNC_INTERVAL": "5",
            "KILN_TEST_UPSTREAM_DIR": str(upstream), "BUILDER_PREFIX": name + "-",
            "POSTGRES_PASSWORD": secrets.token_hex(8), "KILN_S3_SECRET_KEY": secrets.token_hex(12)}
-    s = Stack(name, env, port)
+    s = Stack(name, env, port, upstream)
     try:
         s.compose("up", "-d", timeout=600)
         yield s
@@ -165,6 +167,53 @@ def test_compose_farm_builds_and_serves_through_the_balancer(stack, tmp_path):
         except Exception:
             return False
     wait_for(same_pages, 120, "the restored farm to serve the same pages", interval=1)
+
+
+def holder(stack, builder):
+    """The replica a builder's WebSocket is on now: the one that logged its latest connection."""
+    latest = {}
+    for b in ("backend-1", "backend-2"):
+        log = stack.compose("logs", "--no-color", b).stdout
+        stamps = re.findall(rf'ts=(\S+) .*msg="builder connected" builder={re.escape(builder)} ', log)
+        if stamps:
+            latest[b] = max(stamps)
+    assert latest, f"no replica logged a connection of {builder}"
+    return max(latest, key=latest.get)
+
+
+def test_a_replica_stopped_mid_build_loses_nothing(stack):
+    """Stop the replica a running build came from: its builder reconnects through
+    the balancer to the other replica, reports the build, and the wheel is
+    published; the build's first attempt is the one that succeeds."""
+    write_upstream(stack.upstream, versions=(*VERSIONS, "2.0"), slow=("2.0",))
+
+    def running():
+        try:
+            builds = json.loads(stack.get(f"/api/v1/builds?project={PROJECT}"))["builds"]
+        except Exception:
+            return None
+        return next((b for b in builds if b["version"] == "2.0" and b["state"] == "running"), None)
+    build = wait_for(running, 120, "the 2.0 build to run", interval=1)
+    victim = holder(stack, build["builder"])
+    other = {"backend-1": "backend-2", "backend-2": "backend-1"}[victim]
+    stack.compose("stop", victim)
+    try:
+        def published():
+            try:
+                page = json.loads(stack.get(f"/simple/{PROJECT}/", JSON_TYPE))
+            except Exception:
+                return False
+            return any(f["filename"].startswith(f"{PROJECT}-2.0-") and f["filename"].endswith(".whl")
+                       for f in page["files"])
+        wait_for(published, 180, "the 2.0 wheel to be published", interval=2)
+        builds = json.loads(stack.get(f"/api/v1/builds?project={PROJECT}"))["builds"]
+        mine = [b for b in builds if b["version"] == "2.0"]
+        assert [(b["attempt"], b["state"]) for b in mine] == [(1, "succeeded")], mine
+        assert holder(stack, build["builder"]) == other
+        assert re.search(rf'msg="builder connected" builder={re.escape(build["builder"])} .*resumed=1',
+                         stack.compose("logs", "--no-color", other).stdout)
+    finally:
+        stack.compose("start", victim)
 
 
 def test_compose_down_leaves_nothing_running(stack):

@@ -80,3 +80,24 @@ fuzz TARGET SECONDS="60":
 # Every fuzz target briefly (a smoke run)
 fuzz-ci:
     scripts/fuzz.sh all 10
+
+# Dump the database into the object store (backups/NAME; default name: the time)
+backup NAME="": build
+    scripts/backup.sh backup {{NAME}}
+
+# Restore a backup into an empty database (default: the newest; `just backups` lists them)
+restore NAME="": build
+    scripts/backup.sh restore {{NAME}}
+
+# List the stored database backups
+backups: build
+    scripts/backup.sh list
+
+# Build the docker-compose farm's images (kiln/runtime base, then one per service)
+compose-images:
+    scripts/deploy.sh images
+
+# The docker-compose farm end to end: build through both replicas, pip install, down
+compose-test: build
+    scripts/deps.sh test >/dev/null
+    .kiln/venv/bin/python -m pytest tests/integration/test_compose.py -v

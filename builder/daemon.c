@@ -401,6 +401,25 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 		daemon__schedule_reconnect(d);
 		return 0;
 
+	case LWS_CALLBACK_WSI_DESTROY:
+		/*
+		 * Our connection is going away without CLIENT_CONNECTION_ERROR or
+		 * CLIENT_CLOSED having run (both forget d->wsi first). lws 4.1 does that
+		 * when the upgrade gets no answer in time (e.g. a load balancer still
+		 * trying a dead replica): without a retry here the builder would wait
+		 * forever, disconnected, while its jobs' leases run out.
+		 */
+		if (wsi != d->wsi)
+			return 0;
+		d->wsi = NULL;
+		d->welcomed = 0;
+		if (daemon__stop)
+			return 0; /* the context is going down, or we were refused */
+		log_warn("backend did not answer the connection; retrying", "backend=%s:%d",
+			 d->address, d->port);
+		daemon__schedule_reconnect(d);
+		return 0;
+
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* A job posted a message, finished, or a signal arrived. */
 		daemon__reap(d);

@@ -62,6 +62,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Loopback port of the local SeaweedFS S3 gateway that `just s3` runs." },
 	[CONFIG_S3_PRESIGN_TTL] = { "KILN_S3_PRESIGN_TTL", CONFIG_INT, "300", 0, "backend, kilnctl",
 		"Seconds a presigned S3 download URL stays valid (1 to 604800)." },
+	[CONFIG_S3_PUBLIC_ENDPOINT] = { "KILN_S3_PUBLIC_ENDPOINT", CONFIG_STR, "", 0, "backend, kilnctl",
+		"S3 endpoint URL that pip and uv reach, for presigned download URLs, when it differs from `KILN_S3_ENDPOINT` (behind a proxy, in docker-compose); default: `KILN_S3_ENDPOINT`." },
 	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
 		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
 	[CONFIG_BACKEND_URL] = { "KILN_BACKEND_URL", CONFIG_STR, "ws://127.0.0.1:8080", 0, "builder",

@@ -50,6 +50,12 @@ struct storage__s3 {
 	char *scheme; /* "http" or "https" */
 	char *host;   /* the Host header (default port dropped) */
 	char *prefix; /* path before the bucket: "" or "/some/path" */
+	/* Where clients fetch presigned URLs from (KILN_S3_PUBLIC_ENDPOINT): the
+	 * signature covers the Host and the path, so they are signed as the client
+	 * will send them. Copies of the above when no public endpoint is set. */
+	char *pub_scheme;
+	char *pub_host;
+	char *pub_prefix;
 	char *bucket;
 	char *region;
 	char *access_key;
@@ -897,14 +903,14 @@ static int s3__presign_get(struct storage *s, const char *key, int expires,
 	struct sigv4_req r;
 	int rc;
 
-	s3__path(c, key, &path);
+	buf_printf(&path, "%s/%s/%s", c->pub_prefix, c->bucket, key);
 	sigv4_amz_date(time(NULL), date);
 	memset(&r, 0, sizeof(r));
 	r.method = "GET";
-	r.host = c->host;
+	r.host = c->pub_host;
 	r.path = path.ptr;
 	r.amz_date = date;
-	rc = sigv4_presign(&creds, c->scheme, &r, expires, url_out, e);
+	rc = sigv4_presign(&creds, c->pub_scheme, &r, expires, url_out, e);
 	buf_release(&path);
 	return rc;
 }
@@ -919,6 +925,9 @@ static void s3__release(struct storage *s)
 	free(c->scheme);
 	free(c->host);
 	free(c->prefix);
+	free(c->pub_scheme);
+	free(c->pub_host);
+	free(c->pub_prefix);
 	free(c->bucket);
 	free(c->region);
 	free(c->access_key);
@@ -942,44 +951,64 @@ static const struct storage__ops s3__ops = {
 };
 
 /*
- * Split "http[s]://host[:port][/path]" into scheme, Host header (without a
- * default port, as HTTP clients send it) and path prefix (no trailing '/').
+ * Split "http[s]://host[:port][/path]" (the value of option `name`) into scheme,
+ * Host header (without a default port, as HTTP clients send it) and path prefix
+ * (no trailing '/'). The three strings are the caller's to free, even on error.
  */
-static int s3__parse_endpoint(struct storage__s3 *c, const char *url, struct kerr *e)
+static int s3__parse_url(const char *name, const char *url, char **scheme, char **host,
+			 char **prefix, struct kerr *e)
 {
-	struct buf base = BUF_INIT(BUF_NOLIMIT);
 	const char *p, *auth, *slash;
 	size_t alen;
 
 	if (!strncmp(url, "http://", 7)) {
-		c->scheme = xstrdup("http");
+		*scheme = xstrdup("http");
 		auth = url + 7;
 	} else if (!strncmp(url, "https://", 8)) {
-		c->scheme = xstrdup("https");
+		*scheme = xstrdup("https");
 		auth = url + 8;
 	} else {
-		return kerr_set(e, KERR_INVAL, "KILN_S3_ENDPOINT must start with http:// or "
-				"https://, got '%s'", url);
+		return kerr_set(e, KERR_INVAL, "%s must start with http:// or https://, got '%s'",
+				name, url);
 	}
 	slash = strchr(auth, '/');
 	alen = slash ? (size_t)(slash - auth) : strlen(auth);
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#' || *p == '@' || *p == '\\')
-			return kerr_set(e, KERR_INVAL, "KILN_S3_ENDPOINT must be a plain URL (no "
-					"spaces, credentials, query or fragment), got '%s'", url);
+			return kerr_set(e, KERR_INVAL, "%s must be a plain URL (no spaces, "
+					"credentials, query or fragment), got '%s'", name, url);
 	}
 	if (!alen)
-		return kerr_set(e, KERR_INVAL, "KILN_S3_ENDPOINT has no host: '%s'", url);
-	if (alen > 3 && !strcmp(c->scheme, "http") && !strncmp(auth + alen - 3, ":80", 3))
+		return kerr_set(e, KERR_INVAL, "%s has no host: '%s'", name, url);
+	if (alen > 3 && !strcmp(*scheme, "http") && !strncmp(auth + alen - 3, ":80", 3))
 		alen -= 3;
-	else if (alen > 4 && !strcmp(c->scheme, "https") && !strncmp(auth + alen - 4, ":443", 4))
+	else if (alen > 4 && !strcmp(*scheme, "https") && !strncmp(auth + alen - 4, ":443", 4))
 		alen -= 4;
-	c->host = xstrndup(auth, alen);
-	c->prefix = xstrdup(slash ? slash : "");
-	for (size_t n = strlen(c->prefix); n && c->prefix[n - 1] == '/'; n--)
-		c->prefix[n - 1] = '\0';
+	*host = xstrndup(auth, alen);
+	*prefix = xstrdup(slash ? slash : "");
+	for (size_t n = strlen(*prefix); n && (*prefix)[n - 1] == '/'; n--)
+		(*prefix)[n - 1] = '\0';
+	return 0;
+}
+
+/* The endpoint the store is reached at, and the one clients get presigned URLs for. */
+static int s3__parse_endpoint(struct storage__s3 *c, const char *url, const char *pub,
+			      struct kerr *e)
+{
+	struct buf base = BUF_INIT(BUF_NOLIMIT);
+	int rc;
+
+	rc = s3__parse_url("KILN_S3_ENDPOINT", url, &c->scheme, &c->host, &c->prefix, e);
+	if (rc)
+		return rc;
 	buf_printf(&base, "%s://%s", c->scheme, c->host);
 	c->base = buf_detach(&base, NULL);
+	if (*pub)
+		return s3__parse_url("KILN_S3_PUBLIC_ENDPOINT", pub, &c->pub_scheme, &c->pub_host,
+				     &c->pub_prefix, e);
+	c->pub_scheme = xstrdup(c->scheme);
+	c->pub_host = xstrdup(c->host);
+	c->pub_prefix = xstrdup(c->prefix);
 	return 0;
 }
 
@@ -1011,7 +1040,8 @@ int storage__s3_open(struct storage *s, const struct config *cfg, struct kerr *e
 	}
 	s->s3 = c;
 	s->ops = &s3__ops;
-	rc = s3__parse_endpoint(c, config_get(cfg, CONFIG_S3_ENDPOINT), e);
+	rc = s3__parse_endpoint(c, config_get(cfg, CONFIG_S3_ENDPOINT),
+				config_get(cfg, CONFIG_S3_PUBLIC_ENDPOINT), e);
 	if (rc)
 		goto fail;
 	if (!s3__bucket_valid(bucket)) {

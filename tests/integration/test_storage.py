@@ -318,3 +318,28 @@ def test_wrong_s3_credentials_are_reported(s3, tmp_path):
     p = run([KILNCTL, "storage", "ls", "it/"], env=env, check=False)
     assert p.returncode == 1
     assert "HTTP 403" in p.stderr and "SignatureDoesNotMatch" in p.stderr, p.stderr
+
+
+def test_presigned_url_for_a_public_endpoint(s3, tmp_path):
+    """KILN_S3_PUBLIC_ENDPOINT: the URL names the host clients use (here: the same
+    gateway by another name), signed for it, and the gateway accepts it."""
+    src = tmp_path / "p.bin"
+    src.write_bytes(os.urandom(10_000))
+    key = unique_prefix("public") + "p.bin"
+    env = {**s3, "KILN_STORAGE": "s3"}
+    run([KILNCTL, "storage", "put", key, src], env=env)
+    try:
+        public = s3["KILN_S3_ENDPOINT"].replace("127.0.0.1", "localhost")
+        url = run([KILNCTL, "storage", "url", key], env={**env, "KILN_S3_PUBLIC_ENDPOINT": public}).stdout.strip()
+        assert url.startswith(public + "/" + s3["KILN_S3_BUCKET"] + "/" + key + "?"), url
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.read() == src.read_bytes()
+        # Signed for the public host: the same URL sent to the internal name is refused.
+        internal = url.replace(public, s3["KILN_S3_ENDPOINT"], 1)
+        try:
+            urllib.request.urlopen(internal, timeout=30)
+            raise AssertionError("a URL signed for the public host was accepted under another host")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
+    finally:
+        run([KILNCTL, "storage", "rm", key], env=env, check=False)

@@ -532,6 +532,35 @@ static void test_s3_presign_and_limits(void **state)
 	buf_release(&url);
 }
 
+/* Presigned URLs name the public endpoint and sign its Host and path prefix. */
+static void test_s3_public_endpoint(void **state)
+{
+	struct buf url = BUF_INIT(BUF_NOLIMIT);
+	struct storage *s = NULL;
+	struct config c;
+	struct kerr e;
+	(void)state;
+
+	config_init(&c);
+	assert_int_equal(config_set(&c, "KILN_STORAGE", "s3", NULL), 0);
+	assert_int_equal(config_set(&c, "KILN_S3_ENDPOINT", "http://seaweedfs:8333", NULL), 0);
+	assert_int_equal(config_set(&c, "KILN_S3_PUBLIC_ENDPOINT", "https://kiln.example:443/s3/", NULL), 0);
+	assert_int_equal(storage_open(&c, &s, &e), 0);
+	assert_int_equal(storage_presign_get(s, "wheels/a-1.0.whl", 60, &url, &e), 0);
+	if (strncmp(url.ptr, "https://kiln.example/s3/kiln/wheels/a-1.0.whl?X-Amz-", 52))
+		fail_msg("url: %s", url.ptr);
+	storage_free(s);
+	s = NULL;
+
+	assert_int_equal(config_set(&c, "KILN_S3_PUBLIC_ENDPOINT", "ftp://kiln.example", NULL), 0);
+	assert_int_equal(storage_open(&c, &s, &e), KERR_INVAL);
+	assert_null(s);
+	assert_string_equal(e.msg, "KILN_S3_PUBLIC_ENDPOINT must start with http:// or https://, "
+				   "got 'ftp://kiln.example'");
+	config_release(&c);
+	buf_release(&url);
+}
+
 static void test_s3_unreachable(void **state)
 {
 	struct buf out = BUF_INIT(BUF_NOLIMIT);
@@ -563,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test(test_s3_presign_and_limits),
+		cmocka_unit_test(test_s3_public_endpoint),
 		cmocka_unit_test(test_s3_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,7 +63,7 @@ image-check: image
 
 # Apply pending schema migrations to the database
 migrate: build db
-    {{kilnctl}} migrate
+    KILN_DATABASE_URL="${KILN_DATABASE_URL:-$(scripts/db.sh url)}" {{kilnctl}} migrate
 
 # Open psql on Kiln's database
 psql *ARGS:

@@ -82,6 +82,12 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"The upstream index `kiln-sync` mirrors: its simple API root (`https://HOST/simple/`). Required by `kiln-sync`." },
 	[CONFIG_SYNC_INTERVAL] = { "KILN_SYNC_INTERVAL", CONFIG_INT, "300", 0, "sync",
 		"Seconds between two syncs of the `kiln-sync` daemon (1 to 86400)." },
+	[CONFIG_SYNC_BATCH] = { "KILN_SYNC_BATCH", CONFIG_INT, "100", 0, "sync",
+		"Project pages `kiln-sync` writes per transaction, committed with the sync position (1 to 100000)." },
+	[CONFIG_SYNC_FEED_URL] = { "KILN_SYNC_FEED_URL", CONFIG_STR, "", 0, "sync",
+		"RSS feed of the upstream's newest releases (`https://HOST/rss/updates.xml`); empty: no fast notice, full syncs only." },
+	[CONFIG_SYNC_FEED_INTERVAL] = { "KILN_SYNC_FEED_INTERVAL", CONFIG_INT, "5", 0, "sync",
+		"Seconds between two polls of `KILN_SYNC_FEED_URL` by the `kiln-sync` daemon (1 to 3600)." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -155,6 +161,21 @@ static int config__validate(int k, const char *value, struct kerr *e)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_SYNC_INTERVAL must be 1 to 86400 seconds, got '%s'", value);
 	}
+	if (k == CONFIG_SYNC_BATCH) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 100000)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_BATCH must be 1 to 100000, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_FEED_INTERVAL) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 3600)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_SYNC_FEED_INTERVAL must be 1 to 3600 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_FEED_URL && *value && strncasecmp(value, "http://", 7) &&
+	    strncasecmp(value, "https://", 8))
+		return kerr_set(e, KERR_INVAL, "KILN_SYNC_FEED_URL must be an http:// or https:// URL, got '%s'",
+				value);
 	if (k == CONFIG_UPSTREAM_URL && *value && strncasecmp(value, "http://", 7) &&
 	    strncasecmp(value, "https://", 8))
 		return kerr_set(e, KERR_INVAL, "KILN_UPSTREAM_URL must be an http:// or https:// URL, got '%s'",

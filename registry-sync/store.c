@@ -263,26 +263,65 @@ int store_prune_projects(PGconn *c, const char *listed, long *n, struct kerr *e)
 		1, pp, n, e);
 }
 
+int store_project_gone(PGconn *c, const char *normalized, long *n, struct kerr *e)
+{
+	const char *pp[] = { normalized };
+
+	return db_command(c,
+		"update projects p set deleted_at = now(), updated_at = now()"
+		" where p.normalized = $1 and p.deleted_at is null"
+		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
+		"   where r.project_id = p.id)",
+		1, pp, n, e);
+}
+
 int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
-	struct kerr *e)
+	char **pos_listing, char **pos_after, struct kerr *e)
 {
 	const char *pp[] = { upstream };
 	PGresult *r = NULL;
 	int rc;
 
-	*etag = NULL;
+	*etag = *pos_listing = *pos_after = NULL;
 	*serial = -1;
-	if ((rc = db_query(c, "select listing_etag, last_serial from sync_state"
-			" where upstream = $1", 1, pp, &r, e)))
+	if ((rc = db_query(c, "select listing_etag, last_serial, position->>'listing',"
+			" position->>'after' from sync_state where upstream = $1", 1, pp, &r, e)))
 		return rc;
 	if (PQntuples(r) == 1) {
 		if (!PQgetisnull(r, 0, 0))
 			*etag = xstrdup(PQgetvalue(r, 0, 0));
 		if (!PQgetisnull(r, 0, 1))
 			*serial = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		if (!PQgetisnull(r, 0, 2) && !PQgetisnull(r, 0, 3)) {
+			*pos_listing = xstrdup(PQgetvalue(r, 0, 2));
+			*pos_after = xstrdup(PQgetvalue(r, 0, 3));
+		}
 	}
 	PQclear(r);
 	return 0;
+}
+
+int store_sync_position_put(PGconn *c, const char *upstream, const char *listing_key,
+	const char *after, struct kerr *e)
+{
+	const char *pp[] = { upstream, listing_key, after };
+
+	return db_command(c,
+		"insert into sync_state (upstream, mode, position)"
+		" values ($1, 'full', jsonb_build_object('listing', $2::text, 'after', $3::text))"
+		" on conflict (upstream) do update set mode = excluded.mode,"
+		"  position = excluded.position, updated_at = now()",
+		3, pp, NULL, e);
+}
+
+int store_sync_feed_seen(PGconn *c, const char *upstream, struct kerr *e)
+{
+	const char *pp[] = { upstream };
+
+	return db_command(c,
+		"insert into sync_state (upstream, last_feed_at) values ($1, now())"
+		" on conflict (upstream) do update set last_feed_at = now(), updated_at = now()",
+		1, pp, NULL, e);
 }
 
 int store_sync_state_put(PGconn *c, const char *upstream, const char *etag,

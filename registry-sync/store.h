@@ -64,11 +64,36 @@ int store_known_find(const struct store_known *k, const char *normalized, int64_
  */
 int store_prune_projects(PGconn *c, const char *listed, long *n, struct kerr *e);
 
-/* Read the sync_state row of upstream: *etag (malloc'd or NULL), *serial (-1 if none). */
-int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
-	struct kerr *e);
+/*
+ * Mark the project normalized deleted, if it came from upstream (it has
+ * upstream files): its page answered 404. *n gets 1 if it was live, else 0.
+ */
+int store_project_gone(PGconn *c, const char *normalized, long *n, struct kerr *e);
 
-/* Upsert the sync_state row of upstream with the listing's ETag and serial. */
+/*
+ * Read the sync_state row of upstream: *etag (malloc'd or NULL), *serial (-1 if
+ * none), and the position of a full sync that did not finish: *pos_listing (the
+ * key of the listing it walked) and *pos_after (the last project name done),
+ * both malloc'd, or NULL when no sync was left unfinished.
+ */
+int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
+	char **pos_listing, char **pos_after, struct kerr *e);
+
+/*
+ * Record how far a full sync over the listing known by listing_key has come:
+ * every project up to after (normalized, in bytewise order) is stored. Meant
+ * to commit in the same transaction as the pages it covers.
+ */
+int store_sync_position_put(PGconn *c, const char *upstream, const char *listing_key,
+	const char *after, struct kerr *e);
+
+/* Note that the feed was read now (sync_state.last_feed_at). */
+int store_sync_feed_seen(PGconn *c, const char *upstream, struct kerr *e);
+
+/*
+ * Upsert the sync_state row of upstream with the listing's ETag and serial,
+ * once a full sync has stored every page; the position is cleared.
+ */
 int store_sync_state_put(PGconn *c, const char *upstream, const char *etag,
 	int64_t serial, const char *mode, struct kerr *e);
 

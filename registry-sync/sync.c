@@ -1,0 +1,591 @@
+/*
+ * sync: full and feed syncs, batched and resumable. The contract is in sync.h.
+ */
+#include "registry-sync/sync.h"
+
+#include "common/buf.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/pyname.h"
+#include "common/xalloc.h"
+#include "registry-sync/feed.h"
+#include "registry-sync/plan.h"
+#include "registry-sync/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SYNC_LISTING_MAX ((size_t)512 << 20)
+#define SYNC_PAGE_MAX ((size_t)64 << 20)
+#define SYNC_FEED_MAX ((size_t)16 << 20)
+#define SYNC_ATTEMPTS 4
+#define SYNC_RETRY_AFTER_MAX 300
+
+/* What became of one page of a batch. */
+enum sync_outcome { PAGE_STORE, PAGE_SAME, PAGE_GONE, PAGE_FAILED };
+
+struct sync_page {
+	const char *name;      /* as the upstream spells it, borrowed */
+	const char *norm;      /* normalized, borrowed */
+	int64_t want_serial;   /* the serial the listing promised, or -1 */
+	const char *etag;      /* the page ETag stored last time, borrowed, or NULL */
+	struct upstream_response r;
+	struct upstream_page page;
+	enum sync_outcome outcome;
+	struct kerr err;
+};
+
+int sync_init(struct sync *s, PGconn *db, const char *upstream, const char *feed_url,
+	long batch, volatile sig_atomic_t *stop, struct kerr *e)
+{
+	memset(s, 0, sizeof(*s));
+	s->db = db;
+	s->upstream = upstream;
+	s->feed_url = feed_url ? feed_url : "";
+	s->batch = batch > 0 ? batch : 1;
+	s->retry_base_ms = 500;
+	s->stop = stop;
+	return upstream_client_init(&s->http, e);
+}
+
+void sync_release(struct sync *s)
+{
+	upstream_client_release(&s->http);
+	free(s->feed_etag);
+	free(s->feed_seen);
+	s->feed_etag = s->feed_seen = NULL;
+}
+
+static int sync__stopped(const struct sync *s)
+{
+	return s->stop && *s->stop;
+}
+
+/* Sleep ms milliseconds unless asked to stop; 1 if a stop came. */
+static int sync__sleep_ms(struct sync *s, long ms)
+{
+	while (ms > 0 && !sync__stopped(s)) {
+		long step = ms < 100 ? ms : 100;
+		struct timespec ts = { 0, step * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return sync__stopped(s);
+}
+
+/*
+ * The wait before retry number attempt (1-based): exponential from
+ * retry_base_ms with up to 50% random jitter, so many mirrors that failed
+ * together do not come back together; a Retry-After wins (capped, so a
+ * hostile upstream cannot park the mirror for a day).
+ */
+static long sync__backoff_ms(const struct sync *s, int attempt, long retry_after)
+{
+	long d = s->retry_base_ms << (attempt - 1);
+
+	if (retry_after >= 0)
+		return (retry_after < SYNC_RETRY_AFTER_MAX ? retry_after : SYNC_RETRY_AFTER_MAX) * 1000;
+	return d + (d > 1 ? random() % (d / 2 + 1) : 0);
+}
+
+/*
+ * Fetch with retries: transport errors, 429 and 5xx are tried SYNC_ATTEMPTS
+ * times with backoff. 0 with any other status in r.
+ */
+static int sync__fetch(struct sync *s, const char *url, const char *etag,
+	struct upstream_response *r, struct kerr *e)
+{
+	int rc = 0;
+
+	for (int attempt = 1; attempt <= SYNC_ATTEMPTS; attempt++) {
+		rc = upstream_fetch(&s->http, url, etag, r, e);
+		if (rc == KERR_TOOBIG)
+			return rc;
+		if (!rc && r->status != 429 && r->status < 500)
+			return 0;
+		if (!rc)
+			rc = kerr_set(e, KERR_AGAIN, "fetching %s: HTTP %ld", url, r->status);
+		if (attempt == SYNC_ATTEMPTS)
+			break;
+		long wait = sync__backoff_ms(s, attempt, r->retry_after);
+		char q[600];
+		log_warn("upstream request failed, retrying", "attempt=%d wait_ms=%ld error=%s",
+			attempt, wait, log_quote(q, sizeof(q), e ? e->msg : ""));
+		if (sync__sleep_ms(s, wait))
+			break;
+	}
+	return rc;
+}
+
+/*
+ * Fetch and parse one page into p->page, setting p->outcome. A page that does
+ * not parse or is older than p->want_serial is fetched again with backoff: a
+ * CDN may serve a stale or truncated copy for a while, and storing it would
+ * roll the mirror back.
+ */
+static void sync__fetch_page(struct sync *s, struct sync_page *p)
+{
+	struct buf url = BUF_INIT(BUF_NOLIMIT);
+	struct kerr *e = &p->err;
+	int rc = 0;
+
+	p->outcome = PAGE_FAILED;
+	upstream_page_url(s->upstream, p->norm, &url);
+	for (int attempt = 1; attempt <= SYNC_ATTEMPTS; attempt++) {
+		int64_t got;
+
+		upstream_page_release(&p->page);
+		kerr_clear(e);
+		if ((rc = sync__fetch(s, url.ptr, p->want_serial >= 0 ? NULL : p->etag, &p->r, e)))
+			break;
+		s->fetched++;
+		if (p->r.status == 304) {
+			p->outcome = PAGE_SAME;
+			break;
+		}
+		if (p->r.status == 404 || p->r.status == 410) {
+			p->outcome = PAGE_GONE;
+			break;
+		}
+		if (p->r.status != 200) {
+			kerr_set(e, KERR_PROTO, "fetching %s: HTTP %ld", url.ptr, p->r.status);
+			break;
+		}
+		rc = p->r.is_json ?
+			upstream_parse_page_json(p->r.body.ptr, p->r.body.len, p->r.url, &p->page, e) :
+			upstream_parse_page_html(p->r.body.ptr, p->r.body.len, p->r.url, &p->page, e);
+		got = p->page.serial >= 0 ? p->page.serial : p->r.serial;
+		if (!rc && (p->want_serial < 0 || got < 0 || got >= p->want_serial)) {
+			if (p->page.serial < 0)
+				p->page.serial = got >= 0 ? got : p->want_serial;
+			p->outcome = PAGE_STORE;
+			break;
+		}
+		if (rc)
+			kerr_wrap(e, "%s", url.ptr);
+		else
+			kerr_set(e, KERR_AGAIN, "%s: page serial %" PRId64 " is older than the listing's %"
+				PRId64 " (stale copy)", url.ptr, got, p->want_serial);
+		if (attempt == SYNC_ATTEMPTS)
+			break;
+		long wait = sync__backoff_ms(s, attempt, -1);
+		char q[600];
+		log_warn("bad project page, retrying", "project=%s attempt=%d wait_ms=%ld error=%s",
+			p->norm, attempt, wait, log_quote(q, sizeof(q), e->msg));
+		if (sync__sleep_ms(s, wait))
+			break;
+	}
+	if (p->outcome == PAGE_FAILED && !e->code)
+		kerr_set(e, rc ? rc : KERR_AGAIN, "%s: stopped before the page was read", url.ptr);
+	/* The body is parsed; only the ETag is needed any more, for the store. */
+	buf_release(&p->r.body);
+	buf_release(&url);
+}
+
+static void sync__page_reset(struct sync_page *p)
+{
+	upstream_page_release(&p->page);
+	upstream_response_release(&p->r);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Store and plan one fetched page under a savepoint of the batch's transaction. */
+static int sync__store_page(struct sync *s, struct sync_page *p)
+{
+	struct store_stats st;
+	struct plan_stats ps;
+	int64_t pid = -1;
+	const char *name = p->page.name && *p->page.name ? p->page.name : p->name;
+	struct kerr *e = &p->err;
+	int rc;
+
+	if ((rc = db_exec(s->db, "savepoint page", e)))
+		return rc;
+	if ((rc = store_page(s->db, name, p->page.serial, p->r.etag, &p->page, &pid, &st, e)) ||
+	    (rc = plan_project(s->db, pid, &ps, e))) {
+		struct kerr re;
+		if (db_exec(s->db, "rollback to savepoint page", &re)) {
+			*e = re;
+			return re.code;
+		}
+		return rc;
+	}
+	s->planned += ps.planned;
+	s->skipped += ps.skipped;
+	log_info("project synced",
+		"project=%s serial=%" PRId64 " files=%zu written=%ld deleted=%ld planned=%ld skipped=%ld",
+		p->norm, p->page.serial, p->page.nfiles, st.files_written, st.files_deleted, ps.planned,
+		ps.skipped);
+	return db_exec(s->db, "release savepoint page", e);
+}
+
+/*
+ * Fetch the n pages of a batch, then write them in one transaction, with the
+ * position (listing_key, after) when both are given. Returns 0 even when pages
+ * failed (they are counted, logged and left for the next sync: *page_failed set);
+ * a database failure of the batch itself is returned.
+ */
+static int sync__batch(struct sync *s, struct sync_page *pages, size_t n,
+	const char *listing_key, const char *after, int *page_failed, struct kerr *e)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		sync__fetch_page(s, &pages[i]);
+	if ((rc = db_exec(s->db, "begin", e)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct sync_page *p = &pages[i];
+		long gone = 0;
+
+		if (p->outcome == PAGE_SAME) {
+			s->unchanged++;
+		} else if (p->outcome == PAGE_GONE) {
+			if ((rc = store_project_gone(s->db, p->norm, &gone, e)))
+				goto fail;
+			s->gone += gone;
+			log_info("project page not found, project marked deleted", "project=%s known=%ld",
+				p->norm, gone);
+		} else if (p->outcome == PAGE_STORE && (rc = sync__store_page(s, p))) {
+			if (rc == KERR_DB && PQtransactionStatus(s->db) != PQTRANS_INTRANS) {
+				*e = p->err;
+				goto fail;
+			}
+			p->outcome = PAGE_FAILED;
+		}
+		if (p->outcome == PAGE_FAILED) {
+			char q[600];
+			s->failed++;
+			*page_failed = 1;
+			*e = p->err;
+			log_error("project sync failed", "project=%s error=%s", p->norm,
+				log_quote(q, sizeof(q), p->err.msg));
+		}
+	}
+	/* Past a failed page the position stays put: the next sync must see it again. */
+	if (listing_key && after && !*page_failed &&
+	    (rc = store_sync_position_put(s->db, s->upstream, listing_key, after, e)))
+		goto fail;
+	if ((rc = db_exec(s->db, "commit", e)))
+		goto fail;
+	return 0;
+fail:
+	db_exec(s->db, "rollback", NULL);
+	return rc;
+}
+
+/* Listing entries in normalized order, for a walk that can resume by name. */
+struct sync_entry {
+	char *norm;
+	const struct upstream_project *up;
+};
+
+static int sync__entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sync_entry *)a)->norm, ((const struct sync_entry *)b)->norm);
+}
+
+/* Progress of a long walk: a line on a terminal, log lines otherwise. */
+struct sync_progress {
+	size_t total;
+	struct timespec start, last;
+	int tty;
+};
+
+static double sync__since(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - a->tv_sec) + (double)(now.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void sync__progress(struct sync_progress *pr, size_t done, int final)
+{
+	double el = sync__since(&pr->start), rate, eta;
+
+	if (!final && sync__since(&pr->last) < (pr->tty ? 0.5 : 10.0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &pr->last);
+	rate = el > 0 ? (double)done / el : 0;
+	eta = rate > 0 ? (double)(pr->total - done) / rate : 0;
+	if (pr->tty) {
+		fprintf(stderr, "\rsync: %zu/%zu projects  %.0f/s  ETA %.0fs   %s", done, pr->total,
+			rate, eta, final ? "\n" : "");
+		fflush(stderr);
+	} else {
+		log_info("progress", "done=%zu of=%zu rate=%.0f eta_s=%.0f", done, pr->total, rate, eta);
+	}
+}
+
+int sync_full(struct sync *s, struct kerr *e)
+{
+	struct upstream_response r;
+	struct upstream_listing l;
+	struct store_known known = { 0 };
+	struct buf listed = BUF_INIT(BUF_NOLIMIT), norm = BUF_INIT(256), key = BUF_INIT(256);
+	struct sync_entry *ents = NULL;
+	struct sync_page *pages = NULL;
+	struct sync_progress pr;
+	char *etag = NULL, *pos_listing = NULL, *pos_after = NULL;
+	const char *walked = NULL; /* the last name walked */
+	int64_t serial = -1;
+	size_t nents = 0, npages = 0, i;
+	long pruned = 0;
+	int rc, page_failed = 0, resuming = 0;
+
+	upstream_response_init(&r, SYNC_LISTING_MAX);
+	memset(&l, 0, sizeof(l));
+	s->projects = s->fetched = s->unchanged = s->failed = s->planned = s->skipped = s->gone = 0;
+	if ((rc = store_sync_state_get(s->db, s->upstream, &etag, &serial, &pos_listing,
+		     &pos_after, e)))
+		goto out;
+	if ((rc = sync__fetch(s, s->upstream, etag, &r, e)))
+		goto out;
+	if (r.status == 304) {
+		log_info("listing unchanged", "mode=incremental serial=%" PRId64, serial);
+		goto out;
+	}
+	if (r.status != 200) {
+		rc = kerr_set(e, KERR_PROTO, "fetching the listing: HTTP %ld", r.status);
+		goto out;
+	}
+	rc = r.is_json ? upstream_parse_listing_json(r.body.ptr, r.body.len, &l, e)
+		       : upstream_parse_listing_html(r.body.ptr, r.body.len, &l, e);
+	if (rc) {
+		kerr_wrap(e, "listing");
+		goto out;
+	}
+	buf_release(&r.body); /* the listing can be big; only its parse is needed now */
+	if (l.serial < 0)
+		l.serial = r.serial;
+	/*
+	 * A listing is known by its ETag, else its serial: a position saved while
+	 * walking the same listing can be resumed; any other listing starts over
+	 * (stored serials still spare the pages that did not change).
+	 */
+	if (r.etag)
+		buf_printf(&key, "etag:%s", r.etag);
+	else if (l.serial >= 0)
+		buf_printf(&key, "serial:%" PRId64, l.serial);
+	resuming = key.len && pos_listing && !strcmp(pos_listing, key.ptr);
+	log_info("listing fetched",
+		"mode=%s projects=%zu serial=%" PRId64 " previous_serial=%" PRId64 " resume_after=%s",
+		serial < 0 && !etag ? "first" : l.serial >= 0 ? "incremental-serial" :
+		"incremental-etag", l.nprojects, l.serial, serial, resuming ? pos_after : "-");
+	ents = xcalloc(l.nprojects ? l.nprojects : 1, sizeof(*ents));
+	for (i = 0; i < l.nprojects; i++) {
+		buf_reset(&norm);
+		if (pyname_normalize(l.projects[i].name, strlen(l.projects[i].name), &norm, NULL)) {
+			char q[300];
+			log_warn("skipping invalid project name", "name=%s",
+				log_quote(q, sizeof(q), l.projects[i].name));
+			continue;
+		}
+		ents[nents].norm = xstrdup(norm.ptr);
+		ents[nents].up = &l.projects[i];
+		nents++;
+	}
+	qsort(ents, nents, sizeof(*ents), sync__entry_cmp);
+	if ((rc = store_known_load(s->db, &known, e)))
+		goto out;
+	pages = xcalloc((size_t)s->batch, sizeof(*pages));
+	memset(&pr, 0, sizeof(pr));
+	pr.total = nents;
+	pr.tty = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &pr.start);
+	pr.last = pr.start;
+	buf_putc(&listed, '{');
+	for (i = 0; i < nents; i++) {
+		const struct sync_entry *en = &ents[i];
+		const char *petag = NULL;
+		int64_t stored = -1;
+		int found;
+
+		/* The same name twice (two spellings of one project): walk it once. */
+		if (i && !strcmp(en->norm, ents[i - 1].norm))
+			continue;
+		buf_printf(&listed, "%s%s", listed.len > 1 ? "," : "", en->norm);
+		if (sync__stopped(s))
+			continue; /* keep building listed; it is unused, but cheap */
+		s->projects++;
+		walked = en->norm;
+		found = store_known_find(&known, en->norm, &stored, &petag);
+		if ((resuming && strcmp(en->norm, pos_after) <= 0) ||
+		    (found && en->up->serial >= 0 && stored >= en->up->serial)) {
+			s->unchanged++;
+		} else {
+			struct sync_page *p = &pages[npages++];
+			p->name = en->up->name;
+			p->norm = en->norm;
+			p->want_serial = en->up->serial;
+			p->etag = found ? petag : NULL;
+			upstream_response_init(&p->r, SYNC_PAGE_MAX);
+		}
+		if (npages == (size_t)s->batch) {
+			rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, en->norm,
+				&page_failed, e);
+			for (size_t k = 0; k < npages; k++)
+				sync__page_reset(&pages[k]);
+			npages = 0;
+			if (rc)
+				goto out;
+		}
+		sync__progress(&pr, i + 1, 0);
+	}
+	if (npages) {
+		/* Up to the last name walked, so a stop resumes right after it. */
+		rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, walked, &page_failed, e);
+		for (size_t k = 0; k < npages; k++)
+			sync__page_reset(&pages[k]);
+		npages = 0;
+		if (rc)
+			goto out;
+	}
+	sync__progress(&pr, s->projects, 1);
+	buf_putc(&listed, '}');
+	if (sync__stopped(s)) {
+		rc = kerr_set(e, KERR_AGAIN, "stopped by a signal before the end of the listing");
+		goto out;
+	}
+	if (page_failed) {
+		rc = e->code ? e->code : KERR_AGAIN;
+		goto out;
+	}
+	/*
+	 * Only a listing read to the end says what is gone upstream, and an empty
+	 * one over a populated mirror is far likelier an upstream fault than the
+	 * end of every project.
+	 */
+	if (!nents && known.n > 0)
+		log_warn("empty listing, not removing projects", "known=%d", known.n);
+	else if ((rc = store_prune_projects(s->db, listed.ptr, &pruned, e)))
+		goto out;
+	/* The listing counts as seen only when every page made it in. */
+	if ((rc = store_sync_state_put(s->db, s->upstream, r.etag, l.serial, "full", e)))
+		goto out;
+	log_info("sync finished",
+		"projects=%ld fetched=%ld unchanged=%ld failed=%ld planned=%ld skipped=%ld "
+		"removed=%ld",
+		s->projects, s->fetched, s->unchanged, s->failed, s->planned, s->skipped,
+		pruned + s->gone);
+out:
+	for (size_t k = 0; k < npages; k++)
+		sync__page_reset(&pages[k]);
+	free(pages);
+	for (size_t k = 0; k < nents; k++)
+		free(ents[k].norm);
+	free(ents);
+	store_known_release(&known);
+	buf_release(&listed);
+	buf_release(&norm);
+	buf_release(&key);
+	upstream_listing_release(&l);
+	upstream_response_release(&r);
+	free(etag);
+	free(pos_listing);
+	free(pos_after);
+	return rc;
+}
+
+int sync_feed(struct sync *s, struct kerr *e)
+{
+	struct upstream_response r;
+	struct feed f = { 0 };
+	struct sync_page *pages = NULL;
+	char **norms = NULL;
+	const char **names = NULL;
+	struct buf seen = BUF_INIT(BUF_NOLIMIT), needle = BUF_INIT(BUF_NOLIMIT);
+	size_t nnorms = 0, npages = 0;
+	int rc = 0, page_failed = 0;
+
+	if (!*s->feed_url)
+		return 0;
+	upstream_response_init(&r, SYNC_FEED_MAX);
+	s->projects = s->fetched = s->unchanged = s->failed = s->planned = s->skipped = s->gone = 0;
+	if ((rc = sync__fetch(s, s->feed_url, s->feed_etag, &r, e)))
+		goto out;
+	if (r.status == 304)
+		goto out;
+	if (r.status != 200) {
+		rc = kerr_set(e, KERR_PROTO, "fetching the feed: HTTP %ld", r.status);
+		goto out;
+	}
+	if ((rc = feed_parse_rss(r.body.ptr, r.body.len, &f, e)))
+		goto out;
+	norms = xcalloc(f.nitems ? f.nitems : 1, sizeof(*norms));
+	names = xcalloc(f.nitems ? f.nitems : 1, sizeof(*names));
+	for (size_t i = 0; i < f.nitems; i++) {
+		struct buf n = BUF_INIT(256);
+		int dup = 0;
+
+		/* Releases seen in the previous poll were refreshed then. */
+		buf_reset(&needle);
+		buf_printf(&needle, "\n%s\n", f.items[i].title);
+		buf_printf(&seen, "%s%s\n", seen.len ? "" : "\n", f.items[i].title);
+		if (s->feed_seen && strstr(s->feed_seen, needle.ptr))
+			continue;
+		if (pyname_normalize(f.items[i].project, strlen(f.items[i].project), &n, NULL)) {
+			buf_release(&n);
+			continue;
+		}
+		for (size_t k = 0; k < nnorms && !dup; k++)
+			dup = !strcmp(norms[k], n.ptr);
+		if (dup) {
+			buf_release(&n);
+			continue;
+		}
+		names[nnorms] = f.items[i].project;
+		norms[nnorms++] = buf_detach(&n, NULL);
+	}
+	pages = xcalloc((size_t)s->batch, sizeof(*pages));
+	for (size_t i = 0; i < nnorms && !sync__stopped(s); i++) {
+		struct sync_page *p = &pages[npages++];
+
+		p->name = names[i];
+		p->norm = norms[i];
+		p->want_serial = -1;
+		upstream_response_init(&p->r, SYNC_PAGE_MAX);
+		s->projects++;
+		if (npages == (size_t)s->batch || i + 1 == nnorms) {
+			rc = sync__batch(s, pages, npages, NULL, NULL, &page_failed, e);
+			for (size_t k = 0; k < npages; k++)
+				sync__page_reset(&pages[k]);
+			npages = 0;
+			if (rc)
+				goto out;
+		}
+	}
+	if ((rc = store_sync_feed_seen(s->db, s->upstream, e)))
+		goto out;
+	/* A failed page keeps the old ETag, so the next poll reads the feed again. */
+	if (!page_failed) {
+		free(s->feed_etag);
+		s->feed_etag = r.etag ? xstrdup(r.etag) : NULL;
+		free(s->feed_seen);
+		s->feed_seen = buf_detach(&seen, NULL);
+	} else {
+		rc = e->code ? e->code : KERR_AGAIN;
+	}
+	if (nnorms)
+		log_info("feed synced", "mode=feed projects=%ld fetched=%ld failed=%ld planned=%ld",
+			s->projects, s->fetched, s->failed, s->planned);
+out:
+	for (size_t k = 0; k < npages; k++)
+		sync__page_reset(&pages[k]);
+	free(pages);
+	for (size_t k = 0; k < nnorms; k++)
+		free(norms[k]);
+	free(norms);
+	free(names);
+	buf_release(&seen);
+	buf_release(&needle);
+	feed_release(&f);
+	upstream_response_release(&r);
+	return rc;
+}

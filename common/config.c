@@ -88,6 +88,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"RSS feed of the upstream's newest releases (`https://HOST/rss/updates.xml`); empty: no fast notice, full syncs only." },
 	[CONFIG_SYNC_FEED_INTERVAL] = { "KILN_SYNC_FEED_INTERVAL", CONFIG_INT, "5", 0, "sync",
 		"Seconds between two polls of `KILN_SYNC_FEED_URL` by the `kiln-sync` daemon (1 to 3600)." },
+	[CONFIG_SYNC_TIMEOUT] = { "KILN_SYNC_TIMEOUT", CONFIG_INT, "120", 0, "sync",
+		"Seconds one upstream request of `kiln-sync` may take before it counts as failed and is retried (1 to 3600)." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -171,6 +173,12 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		if (v < 1 || v > 3600)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_SYNC_FEED_INTERVAL must be 1 to 3600 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_TIMEOUT) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 3600)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_TIMEOUT must be 1 to 3600 seconds, got '%s'",
+					value);
 	}
 	if (k == CONFIG_SYNC_FEED_URL && *value && strncasecmp(value, "http://", 7) &&
 	    strncasecmp(value, "https://", 8))

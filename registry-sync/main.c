@@ -32,7 +32,7 @@
 
 #define SYNC_USAGE                                                                    \
 	"usage: kiln-sync [--once] [--config FILE] [--upstream URL] [--interval SECONDS]\n" \
-	"                 [--feed URL] [--feed-interval SECONDS] [--batch N]\n"           \
+	"                 [--feed URL] [--feed-interval SECONDS] [--batch N] [--timeout S]\n" \
 	"Settings also come from KILN_* variables and the config file (see README).\n"
 
 static volatile sig_atomic_t sync__stop;
@@ -100,6 +100,7 @@ int main(int argc, char **argv)
 		{ "--feed", "KILN_SYNC_FEED_URL" },
 		{ "--feed-interval", "KILN_SYNC_FEED_INTERVAL" },
 		{ "--batch", "KILN_SYNC_BATCH" },
+		{ "--timeout", "KILN_SYNC_TIMEOUT" },
 	};
 	static const char *const switches[] = { "--once" };
 	unsigned switched = 0;
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	inited = 1;
+	s.http.timeout = config_get_int(&cfg, CONFIG_SYNC_TIMEOUT);
 	/*
 	 * The daemon polls the feed (if there is one) every feed interval and runs a
 	 * full sync every interval; --once runs one full sync only.

@@ -9,6 +9,10 @@
  * inserted (a live job for the same release and target is left alone, thanks to
  * the jobs_one_active index) and the decision is 'planned', 'new release'.
  *
+ * A wheel Kiln built (or was given) for the release counts the same way, before
+ * anything else but a deny: 'skipped', 'covered by kiln wheel', so a release
+ * already built is never planned again, even under 'always_source'.
+ *
  * Scope rules (scope_rules, first glob match over the normalized name wins, no
  * match allows) come first: 'deny' records 'skipped', 'denied by scope';
  * 'always_source' plans a job even when an upstream wheel covers the target.

@@ -330,13 +330,43 @@ fail:
  * Parse leniently (real indexes serve sloppy HTML), but a fatal stop (too deep,
  * broken encoding) is an error: a page cut short would read as "files deleted".
  */
+/*
+ * Offset of the first byte of s that is not well-formed UTF-8 text (a NUL
+ * counts as bad), or n. A simple page is text; binary garbage (a truncated
+ * gzip, a wrong file behind the URL) parses "leniently" into a page without
+ * links, which would read as every file deleted.
+ */
+static size_t utf8_bad(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			(c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (!c || !len || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4) || i + len > n)
+			return i;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += len;
+	}
+	return n;
+}
+
 static htmlDocPtr html_read(const char *s, size_t n, struct kerr *e)
 {
 	htmlParserCtxtPtr ctxt = NULL;
 	htmlDocPtr doc = NULL;
+	size_t bad;
 
 	if (n > INT32_MAX) {
 		kerr_set(e, KERR_TOOBIG, "html document too large");
+		return NULL;
+	}
+	if ((bad = utf8_bad((const unsigned char *)s, n)) < n) {
+		kerr_set(e, KERR_INVAL, "could not parse html: not utf-8 text (byte %zu)", bad);
 		return NULL;
 	}
 	if (!(ctxt = htmlNewParserCtxt())) {
@@ -656,6 +686,7 @@ static size_t fetch_header(char *p, size_t size, size_t nmemb, void *ud)
 
 int upstream_client_init(struct upstream_client *c, struct kerr *e)
 {
+	c->timeout = 0;
 	if (!(c->curl = curl_easy_init()))
 		return kerr_set(e, KERR_INTERNAL, "could not create a curl handle");
 	return 0;
@@ -678,6 +709,7 @@ int upstream_fetch(struct upstream_client *cl, const char *url, const char *etag
 	char *eff = NULL;
 	CURL *c = cl->curl;
 	CURLcode cc;
+	long timeout = cl->timeout > 0 ? cl->timeout : 300;
 	int rc = 0;
 
 	/* Options are reset so nothing of the previous request leaks into this one. */
@@ -703,9 +735,9 @@ int upstream_fetch(struct upstream_client *cl, const char *url, const char *etag
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout < 30 ? timeout : 30L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln-sync");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);

@@ -104,7 +104,8 @@ void upstream_response_release(struct upstream_response *r);
  * caller: upstream_client_init (0, or KERR_INTERNAL) / upstream_client_release.
  */
 struct upstream_client {
-	void *curl; /* CURL * */
+	void *curl;   /* CURL * */
+	long timeout; /* seconds one request may take in all (a hung upstream); 0: 300 */
 };
 
 int upstream_client_init(struct upstream_client *c, struct kerr *e);

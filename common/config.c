@@ -90,6 +90,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Seconds between two polls of `KILN_SYNC_FEED_URL` by the `kiln-sync` daemon (1 to 3600)." },
 	[CONFIG_SYNC_TIMEOUT] = { "KILN_SYNC_TIMEOUT", CONFIG_INT, "120", 0, "sync",
 		"Seconds one upstream request of `kiln-sync` may take before it counts as failed and is retried (1 to 3600)." },
+	[CONFIG_SYNC_RETRY_MS] = { "KILN_SYNC_RETRY_MS", CONFIG_INT, "1000", 0, "sync",
+		"First wait of `kiln-sync` before retrying a failed upstream request, in milliseconds; doubles each retry, plus jitter (1 to 60000)." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -179,6 +181,11 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		if (v < 1 || v > 3600)
 			return kerr_set(e, KERR_INVAL, "KILN_SYNC_TIMEOUT must be 1 to 3600 seconds, got '%s'",
 					value);
+	}
+	if (k == CONFIG_SYNC_RETRY_MS) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 60000)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_RETRY_MS must be 1 to 60000, got '%s'", value);
 	}
 	if (k == CONFIG_SYNC_FEED_URL && *value && strncasecmp(value, "http://", 7) &&
 	    strncasecmp(value, "https://", 8))

@@ -47,7 +47,7 @@ int sync_init(struct sync *s, PGconn *db, const char *upstream, const char *feed
 	s->upstream = upstream;
 	s->feed_url = feed_url ? feed_url : "";
 	s->batch = batch > 0 ? batch : 1;
-	s->retry_base_ms = 500;
+	s->retry_base_ms = 1000;
 	s->stop = stop;
 	return upstream_client_init(&s->http, e);
 }

@@ -51,8 +51,10 @@ def upstream():
 
 
 def sync(db, up, *args, check=True, timeout=120):
+    # Short retry waits: the tests check that retries happen, not how long they wait.
     return run([SYNC, "--once", "--upstream", up.url + "/simple/", *args],
-               env={"KILN_DATABASE_URL": db}, check=check, timeout=timeout)
+               env={"KILN_DATABASE_URL": db, "KILN_SYNC_RETRY_MS": "100"}, check=check,
+               timeout=timeout)
 
 
 def q(db, sql, *args):
@@ -218,7 +220,7 @@ def test_malformed_answer_is_retried_and_corrupts_nothing(fresh_db, upstream, ki
 
     # Once: retried, and the sync ends as if nothing happened.
     upstream.queued["/simple/demo/"] = list(BAD_ANSWERS[kind])
-    p = sync(db, upstream, "--timeout", "2")
+    p = sync(db, upstream, "--timeout", "1")
     assert "retrying" in p.stderr
     assert q(db, "select count(*) from releases where version = '1.1'") == [(2,)]
 
@@ -227,7 +229,7 @@ def test_malformed_answer_is_retried_and_corrupts_nothing(fresh_db, upstream, ki
     upstream.add_file("other", "other-1.2.tar.gz", b"o3")
     upstream.queued["/simple/demo/"] = list(BAD_ANSWERS[kind]) * 8
     demo_before = [r for r in snapshot(db)["files"] if r[0].startswith("demo")]
-    p = sync(db, upstream, "--timeout", "2", check=False, timeout=300)
+    p = sync(db, upstream, "--timeout", "1", check=False, timeout=300)
     assert p.returncode != 0 and "project sync failed" in p.stderr
     assert [r for r in snapshot(db)["files"] if r[0].startswith("demo")] == demo_before
     assert q(db, "select count(*) from releases where version = '1.2'") == [(1,)]  # other's

@@ -19,9 +19,11 @@
 #include "common/log.h"
 #include "common/pyname.h"
 #include "common/xalloc.h"
+#include "registry-sync/gitsrc.h"
 #include "registry-sync/sync.h"
 
 #include <curl/curl.h>
+#include <git2.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -140,11 +142,13 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	git_libgit2_init();
 	if (db_connect(config_get(&cfg, CONFIG_DATABASE_URL), &db, &e) || sync__lock(db, &e) ||
 	    sync_init(&s, db, config_get(&cfg, CONFIG_UPSTREAM_URL),
 		    config_get(&cfg, CONFIG_SYNC_FEED_URL), config_get_int(&cfg, CONFIG_SYNC_BATCH),
 		    &sync__stop, &e)) {
 		curl_global_cleanup();
+		git_libgit2_shutdown();
 		goto fail;
 	}
 	inited = 1;
@@ -172,7 +176,14 @@ int main(int argc, char **argv)
 			}
 			rc = sync__report("sync failed", se.code, &se, &e);
 		} else if (now >= next_full) {
+			struct gitsrc_stats gs;
+			struct kerr ge;
+
+			kerr_clear(&ge);
 			rc = sync__report("sync failed", sync_full(&s, &se), &se, &e);
+			/* Git sources ride on the full sync's interval; a 304 listing does not skip them. */
+			if (!sync__stop)
+				rc |= sync__report("git sources failed", gitsrc_sync_all(db, &gs, &ge), &ge, &e);
 			next_full = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
 			next_feed = sync__now();
 		} else if (*s.feed_url) {
@@ -187,6 +198,7 @@ int main(int argc, char **argv)
 	sync_release(&s);
 	PQfinish(db);
 	curl_global_cleanup();
+	git_libgit2_shutdown();
 	if (rc && once)
 		fprintf(stderr, "kiln-sync: %s\n", e.msg);
 	config_release(&cfg);

@@ -23,8 +23,8 @@ static const char *const sql_pending =
 	"   where a.release_id = r.id and not a.yanked), '')"
 	" from releases r cross join targets t"
 	" where r.project_id = $1::bigint and t.enabled and r.deleted_at is null and not r.yanked"
-	"  and exists (select 1 from upstream_files s where s.release_id = r.id"
-	"   and s.kind = 'sdist' and s.deleted_at is null)"
+	"  and (r.git_commit is not null or exists (select 1 from upstream_files s"
+	"   where s.release_id = r.id and s.kind = 'sdist' and s.deleted_at is null))"
 	"  and not exists (select 1 from release_plans p"
 	"   where p.release_id = r.id and p.target_id = t.id)"
 	" order by r.id, t.id";

@@ -1,7 +1,8 @@
 /*
  * plan: decide what to build for releases that gained an sdist.
  *
- * For every live, unyanked release of a project that has a live sdist and no
+ * For every live, unyanked release of a project that has a live sdist (or is
+ * a git release: a tag's commit, see gitsrc.h) and no
  * release_plans row for an enabled target: if one of the release's upstream
  * wheels already installs on that target (wheelname_matches with the target's
  * python tag and platform, so py3-none-any and abi3 wheels count), the decision

@@ -92,6 +92,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Seconds one upstream request of `kiln-sync` may take before it counts as failed and is retried (1 to 3600)." },
 	[CONFIG_SYNC_RETRY_MS] = { "KILN_SYNC_RETRY_MS", CONFIG_INT, "1000", 0, "sync",
 		"First wait of `kiln-sync` before retrying a failed upstream request, in milliseconds; doubles each retry, plus jitter (1 to 60000)." },
+	[CONFIG_SYNC_CONNECTIONS] = { "KILN_SYNC_CONNECTIONS", CONFIG_INT, "8", 0, "sync",
+		"Project pages `kiln-sync` fetches at once (and connections it opens to the upstream), 1 to 64." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -186,6 +188,11 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		long v = strtol(value, NULL, 10);
 		if (v < 1 || v > 60000)
 			return kerr_set(e, KERR_INVAL, "KILN_SYNC_RETRY_MS must be 1 to 60000, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_CONNECTIONS) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 64)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_CONNECTIONS must be 1 to 64, got '%s'", value);
 	}
 	if (k == CONFIG_SYNC_FEED_URL && *value && strncasecmp(value, "http://", 7) &&
 	    strncasecmp(value, "https://", 8))

@@ -154,6 +154,7 @@ int main(int argc, char **argv)
 	inited = 1;
 	s.http.timeout = config_get_int(&cfg, CONFIG_SYNC_TIMEOUT);
 	s.retry_base_ms = config_get_int(&cfg, CONFIG_SYNC_RETRY_MS);
+	s.http.parallel = config_get_int(&cfg, CONFIG_SYNC_CONNECTIONS);
 	/*
 	 * The daemon polls the feed (if there is one) every feed interval and runs a
 	 * full sync every interval; --once runs one full sync only.

@@ -26,13 +26,14 @@
 #define SYNC_RETRY_AFTER_MAX 300
 
 /* What became of one page of a batch. */
-enum sync_outcome { PAGE_STORE, PAGE_SAME, PAGE_GONE, PAGE_FAILED };
+enum sync_outcome { PAGE_RETRY, PAGE_STORE, PAGE_SAME, PAGE_GONE, PAGE_FAILED };
 
 struct sync_page {
 	const char *name;      /* as the upstream spells it, borrowed */
 	const char *norm;      /* normalized, borrowed */
 	int64_t want_serial;   /* the serial the listing promised, or -1 */
 	const char *etag;      /* the page ETag stored last time, borrowed, or NULL */
+	struct buf url;        /* the page's URL */
 	struct upstream_response r;
 	struct upstream_page page;
 	enum sync_outcome outcome;
@@ -123,74 +124,126 @@ static int sync__fetch(struct sync *s, const char *url, const char *etag,
 }
 
 /*
- * Fetch and parse one page into p->page, setting p->outcome. A page that does
- * not parse or is older than p->want_serial is fetched again with backoff: a
- * CDN may serve a stale or truncated copy for a while, and storing it would
- * roll the mirror back.
+ * Look at what one fetch of page p brought: set p->outcome, or leave it
+ * PAGE_RETRY with *wait_ms set when the page should be fetched again. Errors,
+ * 429 and 5xx are retried (Retry-After honoured); so is a page that does not
+ * parse or is older than p->want_serial: a CDN may serve a stale or truncated
+ * copy for a while, and storing it would roll the mirror back.
  */
-static void sync__fetch_page(struct sync *s, struct sync_page *p)
+static void sync__judge(struct sync *s, struct sync_page *p, int rc, int attempt, long *wait_ms)
 {
-	struct buf url = BUF_INIT(BUF_NOLIMIT);
 	struct kerr *e = &p->err;
-	int rc = 0;
+	int64_t got;
 
-	p->outcome = PAGE_FAILED;
-	upstream_page_url(s->upstream, p->norm, &url);
-	for (int attempt = 1; attempt <= SYNC_ATTEMPTS; attempt++) {
-		int64_t got;
-
-		upstream_page_release(&p->page);
-		kerr_clear(e);
-		if ((rc = sync__fetch(s, url.ptr, p->want_serial >= 0 ? NULL : p->etag, &p->r, e)))
-			break;
+	p->outcome = PAGE_RETRY;
+	upstream_page_release(&p->page);
+	if (rc == KERR_TOOBIG) {
+		p->outcome = PAGE_FAILED;
+		return;
+	}
+	if (!rc)
 		s->fetched++;
-		if (p->r.status == 304) {
-			p->outcome = PAGE_SAME;
-			break;
-		}
-		if (p->r.status == 404 || p->r.status == 410) {
-			p->outcome = PAGE_GONE;
-			break;
-		}
-		if (p->r.status != 200) {
-			kerr_set(e, KERR_PROTO, "fetching %s: HTTP %ld", url.ptr, p->r.status);
-			break;
-		}
+	if (!rc && (p->r.status == 429 || p->r.status >= 500))
+		kerr_set(e, KERR_AGAIN, "fetching %s: HTTP %ld", p->url.ptr, p->r.status);
+	else if (rc)
+		; /* e says what failed */
+	else if (p->r.status == 304)
+		p->outcome = PAGE_SAME;
+	else if (p->r.status == 404 || p->r.status == 410)
+		p->outcome = PAGE_GONE;
+	else if (p->r.status != 200) {
+		kerr_set(e, KERR_PROTO, "fetching %s: HTTP %ld", p->url.ptr, p->r.status);
+		p->outcome = PAGE_FAILED;
+	} else {
 		rc = p->r.is_json ?
 			upstream_parse_page_json(p->r.body.ptr, p->r.body.len, p->r.url, &p->page, e) :
 			upstream_parse_page_html(p->r.body.ptr, p->r.body.len, p->r.url, &p->page, e);
 		got = p->page.serial >= 0 ? p->page.serial : p->r.serial;
-		if (!rc && (p->want_serial < 0 || got < 0 || got >= p->want_serial)) {
+		if (rc)
+			kerr_wrap(e, "%s", p->url.ptr);
+		else if (p->want_serial >= 0 && got >= 0 && got < p->want_serial)
+			kerr_set(e, KERR_AGAIN, "%s: page serial %" PRId64 " is older than the listing's %"
+				PRId64 " (stale copy)", p->url.ptr, got, p->want_serial);
+		else {
 			if (p->page.serial < 0)
 				p->page.serial = got >= 0 ? got : p->want_serial;
 			p->outcome = PAGE_STORE;
-			break;
 		}
-		if (rc)
-			kerr_wrap(e, "%s", url.ptr);
-		else
-			kerr_set(e, KERR_AGAIN, "%s: page serial %" PRId64 " is older than the listing's %"
-				PRId64 " (stale copy)", url.ptr, got, p->want_serial);
-		if (attempt == SYNC_ATTEMPTS)
+	}
+	if (p->outcome != PAGE_RETRY) {
+		/* Parsed: only the ETag is needed any more, for the store. */
+		buf_release(&p->r.body);
+		return;
+	}
+	long w = sync__backoff_ms(s, attempt, p->r.retry_after);
+	if (w > *wait_ms)
+		*wait_ms = w;
+}
+
+/*
+ * Fetch the n pages of a batch, many in flight at once, in rounds: what a
+ * round leaves to retry is fetched again after the longest backoff it asked
+ * for, up to SYNC_ATTEMPTS rounds. Every page ends with an outcome.
+ */
+static void sync__fetch_batch(struct sync *s, struct sync_page *pages, size_t n)
+{
+	struct upstream_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
+	size_t *idx = xcalloc(n ? n : 1, sizeof(*idx));
+
+	for (size_t i = 0; i < n; i++) {
+		pages[i].outcome = PAGE_RETRY;
+		buf_reset(&pages[i].url);
+		upstream_page_url(s->upstream, pages[i].norm, &pages[i].url);
+	}
+	for (int attempt = 1; attempt <= SYNC_ATTEMPTS; attempt++) {
+		size_t k = 0;
+		long wait = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct sync_page *p = &pages[i];
+			if (p->outcome != PAGE_RETRY)
+				continue;
+			reqs[k].url = p->url.ptr;
+			/* With serials, the serial decides; an ETag could hide a stale copy. */
+			reqs[k].etag = p->want_serial >= 0 ? NULL : p->etag;
+			reqs[k].r = &p->r;
+			idx[k++] = i;
+		}
+		if (!k)
 			break;
-		long wait = sync__backoff_ms(s, attempt, -1);
-		char q[600];
-		log_warn("bad project page, retrying", "project=%s attempt=%d wait_ms=%ld error=%s",
-			p->norm, attempt, wait, log_quote(q, sizeof(q), e->msg));
-		if (sync__sleep_ms(s, wait))
+		upstream_fetch_many(&s->http, reqs, k);
+		for (size_t j = 0; j < k; j++) {
+			struct sync_page *p = &pages[idx[j]];
+			p->err = reqs[j].err;
+			sync__judge(s, p, reqs[j].rc, attempt, &wait);
+			if (p->outcome == PAGE_RETRY && attempt < SYNC_ATTEMPTS) {
+				char q[600];
+				log_warn("upstream request failed, retrying",
+					"project=%s attempt=%d wait_ms=%ld error=%s", p->norm, attempt, wait,
+					log_quote(q, sizeof(q), p->err.msg));
+			}
+		}
+		if (attempt < SYNC_ATTEMPTS && wait && sync__sleep_ms(s, wait))
 			break;
 	}
-	if (p->outcome == PAGE_FAILED && !e->code)
-		kerr_set(e, rc ? rc : KERR_AGAIN, "%s: stopped before the page was read", url.ptr);
-	/* The body is parsed; only the ETag is needed any more, for the store. */
-	buf_release(&p->r.body);
-	buf_release(&url);
+	for (size_t i = 0; i < n; i++) {
+		if (pages[i].outcome != PAGE_RETRY)
+			continue;
+		pages[i].outcome = PAGE_FAILED;
+		if (!pages[i].err.code)
+			kerr_set(&pages[i].err, KERR_AGAIN, "%s: stopped before the page was read",
+				pages[i].url.ptr);
+		buf_release(&pages[i].r.body);
+	}
+	free(reqs);
+	free(idx);
 }
 
 static void sync__page_reset(struct sync_page *p)
 {
 	upstream_page_release(&p->page);
 	upstream_response_release(&p->r);
+	buf_release(&p->url);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -235,8 +288,7 @@ static int sync__batch(struct sync *s, struct sync_page *pages, size_t n,
 {
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		sync__fetch_page(s, &pages[i]);
+	sync__fetch_batch(s, pages, n);
 	if ((rc = db_exec(s->db, "begin", e)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -426,6 +478,8 @@ int sync_full(struct sync *s, struct kerr *e)
 			p->want_serial = en->up->serial;
 			p->etag = found ? petag : NULL;
 			upstream_response_init(&p->r, SYNC_PAGE_MAX);
+		buf_init(&p->url, BUF_NOLIMIT);
+			buf_init(&p->url, BUF_NOLIMIT);
 		}
 		if (npages == (size_t)s->batch) {
 			rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, en->norm,
@@ -551,6 +605,7 @@ int sync_feed(struct sync *s, struct kerr *e)
 		p->norm = norms[i];
 		p->want_serial = -1;
 		upstream_response_init(&p->r, SYNC_PAGE_MAX);
+		buf_init(&p->url, BUF_NOLIMIT);
 		s->projects++;
 		if (npages == (size_t)s->batch || i + 1 == nnorms) {
 			rc = sync__batch(s, pages, npages, NULL, NULL, &page_failed, e);

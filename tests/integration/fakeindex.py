@@ -32,6 +32,10 @@ class Upstream:
         self.previous = {}          # project: the page body served before its last change
         self.queued = {}            # path: [(status, content type, body) or "hang"] served first
         self.feed = []              # [(name, version)], newest first
+        self.inflight = 0           # project page requests being answered now
+        self.max_inflight = 0       # the most there ever were at once
+        self.peers = set()          # client (host, port)s: one per connection
+        self.lock = threading.Lock()
         up = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -39,6 +43,17 @@ class Upstream:
 
             def do_GET(self):
                 up.requests.append(self.path)
+                up.peers.add(self.client_address)
+                with up.lock:
+                    up.inflight += 1
+                    up.max_inflight = max(up.max_inflight, up.inflight)
+                try:
+                    self.answer()
+                finally:
+                    with up.lock:
+                        up.inflight -= 1
+
+            def answer(self):
                 if up.fail > 0:
                     up.fail -= 1
                     self.send(429, "text/plain", b"", extra={"Retry-After": "1"})

@@ -132,6 +132,19 @@ def test_kill_9_mid_sync_resumes_to_the_same_state(fresh_db, upstream):
     assert snapshot(db) == want
 
 
+def test_pages_are_fetched_in_parallel_on_few_connections(fresh_db, upstream):
+    fill(upstream, 40)
+    db = fresh_db()
+    upstream.delay = 0.1
+    upstream.peers.clear()
+    run([SYNC, "--once", "--upstream", upstream.url + "/simple/"],
+        env={"KILN_DATABASE_URL": db, "KILN_SYNC_CONNECTIONS": "4", "KILN_SYNC_BATCH": "20"})
+    assert q(db, "select count(*) from jobs") == [(40,)]
+    assert 1 < upstream.max_inflight <= 4
+    # 41 requests (listing + 40 pages) over at most 4 page connections and the listing's.
+    assert len(upstream.peers) <= 5
+
+
 def test_sigterm_finishes_the_batch(fresh_db, upstream):
     fill(upstream, 30)
     db = fresh_db()
@@ -232,7 +245,7 @@ def test_malformed_answer_is_retried_and_corrupts_nothing(fresh_db, upstream, ki
     p = sync(db, upstream, "--timeout", "1", check=False, timeout=300)
     assert p.returncode != 0 and "project sync failed" in p.stderr
     assert [r for r in snapshot(db)["files"] if r[0].startswith("demo")] == demo_before
-    assert q(db, "select count(*) from releases where version = '1.2'") == [(1,)]  # other's
+    assert q(db, "select count(*) from releases where version = '1.2'") == [(1,)], p.stderr  # other's
     assert q(db, "select last_serial from sync_state")[0][0] < upstream.serial
 
     upstream.queued.clear()

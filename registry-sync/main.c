@@ -11,6 +11,9 @@
  *       also poll the upstream's feed of newest releases every few seconds and
  *       refresh just the projects it names (fast notice; see sync.h)
  *
+ *   --listing-only: store the listing (projects and their serials) but fetch no
+ *       page; for a first look at a big upstream, and bench/sync
+ *
  * What one sync does is in sync.h. SIGTERM finishes the batch being written.
  * A session advisory lock keeps two instances from working at once.
  */
@@ -35,6 +38,7 @@
 #define SYNC_USAGE                                                                    \
 	"usage: kiln-sync [--once] [--config FILE] [--upstream URL] [--interval SECONDS]\n" \
 	"                 [--feed URL] [--feed-interval SECONDS] [--batch N] [--timeout S]\n" \
+	"                 [--listing-only]\n"                                               \
 	"Settings also come from KILN_* variables and the config file (see README).\n"
 
 static volatile sig_atomic_t sync__stop;
@@ -104,7 +108,7 @@ int main(int argc, char **argv)
 		{ "--batch", "KILN_SYNC_BATCH" },
 		{ "--timeout", "KILN_SYNC_TIMEOUT" },
 	};
-	static const char *const switches[] = { "--once" };
+	static const char *const switches[] = { "--once", "--listing-only" };
 	unsigned switched = 0;
 	struct config cfg;
 	struct kerr e;
@@ -118,7 +122,7 @@ int main(int argc, char **argv)
 	config_init(&cfg);
 	kerr_clear(&e);
 	memset(&s, 0, sizeof(s));
-	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), switches, 1,
+	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), switches, 2,
 			      &switched, &e);
 	if (rc == CONFIG_ARGS_HELP || rc == CONFIG_ARGS_USAGE) {
 		fputs(SYNC_USAGE, rc == CONFIG_ARGS_HELP ? stdout : stderr);
@@ -155,6 +159,7 @@ int main(int argc, char **argv)
 	s.http.timeout = config_get_int(&cfg, CONFIG_SYNC_TIMEOUT);
 	s.retry_base_ms = config_get_int(&cfg, CONFIG_SYNC_RETRY_MS);
 	s.http.parallel = config_get_int(&cfg, CONFIG_SYNC_CONNECTIONS);
+	s.listing_only = (switched & 2) != 0;
 	/*
 	 * The daemon polls the feed (if there is one) every feed interval and runs a
 	 * full sync every interval; --once runs one full sync only.

@@ -331,17 +331,6 @@ fail:
 	return rc;
 }
 
-/* Listing entries in normalized order, for a walk that can resume by name. */
-struct sync_entry {
-	char *norm;
-	const struct upstream_project *up;
-};
-
-static int sync__entry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sync_entry *)a)->norm, ((const struct sync_entry *)b)->norm);
-}
-
 /* Progress of a long walk: a line on a terminal, log lines otherwise. */
 struct sync_progress {
 	size_t total;
@@ -375,21 +364,59 @@ static void sync__progress(struct sync_progress *pr, size_t done, int final)
 	}
 }
 
+/*
+ * Write the parsed listing l (COPY and one upsert, one transaction). *nlisted
+ * gets how many valid names it holds.
+ */
+static int sync__ingest(struct sync *s, const struct upstream_listing *l, size_t *nlisted,
+	struct kerr *e)
+{
+	struct store_listing sl;
+	struct buf norm = BUF_INIT(256);
+	long changed = 0;
+	int rc;
+
+	*nlisted = 0;
+	memset(&sl, 0, sizeof(sl));
+	if ((rc = db_exec(s->db, "begin", e)) || (rc = store_listing_start(&sl, s->db, e)))
+		goto out;
+	for (size_t i = 0; i < l->nprojects; i++) {
+		buf_reset(&norm);
+		if (pyname_normalize(l->projects[i].name, strlen(l->projects[i].name), &norm, NULL)) {
+			char q[300];
+			log_warn("skipping invalid project name", "name=%s",
+				log_quote(q, sizeof(q), l->projects[i].name));
+			continue;
+		}
+		if ((rc = store_listing_add(&sl, l->projects[i].name, norm.ptr, l->projects[i].serial, e)))
+			goto out;
+		(*nlisted)++;
+	}
+	if ((rc = store_listing_finish(&sl, &changed, e)) || (rc = db_exec(s->db, "commit", e)))
+		goto out;
+	log_info("listing stored", "projects=%zu new_or_changed=%ld", *nlisted, changed);
+out:
+	if (rc)
+		db_exec(s->db, "rollback", NULL);
+	store_listing_release(&sl);
+	buf_release(&norm);
+	return rc;
+}
+
 int sync_full(struct sync *s, struct kerr *e)
 {
 	struct upstream_response r;
 	struct upstream_listing l;
-	struct store_known known = { 0 };
-	struct buf listed = BUF_INIT(BUF_NOLIMIT), norm = BUF_INIT(256), key = BUF_INIT(256);
-	struct sync_entry *ents = NULL;
+	struct buf key = BUF_INIT(256);
 	struct sync_page *pages = NULL;
 	struct sync_progress pr;
+	PGresult *pending = NULL;
 	char *etag = NULL, *pos_listing = NULL, *pos_after = NULL;
 	const char *walked = NULL; /* the last name walked */
-	int64_t serial = -1;
-	size_t nents = 0, npages = 0, i;
+	int64_t serial = -1, lserial;
+	size_t nlisted = 0, npages = 0;
 	long pruned = 0;
-	int rc, page_failed = 0, resuming = 0;
+	int rc, page_failed = 0, resuming = 0, npending;
 
 	upstream_response_init(&r, SYNC_LISTING_MAX);
 	memset(&l, 0, sizeof(l));
@@ -416,6 +443,7 @@ int sync_full(struct sync *s, struct kerr *e)
 	buf_release(&r.body); /* the listing can be big; only its parse is needed now */
 	if (l.serial < 0)
 		l.serial = r.serial;
+	lserial = l.serial;
 	/*
 	 * A listing is known by its ETag, else its serial: a position saved while
 	 * walking the same listing can be resumed; any other listing starts over
@@ -430,70 +458,48 @@ int sync_full(struct sync *s, struct kerr *e)
 		"mode=%s projects=%zu serial=%" PRId64 " previous_serial=%" PRId64 " resume_after=%s",
 		serial < 0 && !etag ? "first" : l.serial >= 0 ? "incremental-serial" :
 		"incremental-etag", l.nprojects, l.serial, serial, resuming ? pos_after : "-");
-	ents = xcalloc(l.nprojects ? l.nprojects : 1, sizeof(*ents));
-	for (i = 0; i < l.nprojects; i++) {
-		buf_reset(&norm);
-		if (pyname_normalize(l.projects[i].name, strlen(l.projects[i].name), &norm, NULL)) {
-			char q[300];
-			log_warn("skipping invalid project name", "name=%s",
-				log_quote(q, sizeof(q), l.projects[i].name));
-			continue;
-		}
-		ents[nents].norm = xstrdup(norm.ptr);
-		ents[nents].up = &l.projects[i];
-		nents++;
-	}
-	qsort(ents, nents, sizeof(*ents), sync__entry_cmp);
-	if ((rc = store_known_load(s->db, &known, e)))
+	if ((rc = sync__ingest(s, &l, &nlisted, e)))
 		goto out;
+	upstream_listing_release(&l);
+	if (s->listing_only) {
+		log_info("listing only: pages not fetched", "projects=%zu", nlisted);
+		goto out;
+	}
+	if ((rc = store_listing_pending(s->db, resuming ? pos_after : NULL, &pending, e)))
+		goto out;
+	npending = PQntuples(pending);
+	s->projects = (long)nlisted;
+	s->unchanged = (long)nlisted - npending;
 	pages = xcalloc((size_t)s->batch, sizeof(*pages));
 	memset(&pr, 0, sizeof(pr));
-	pr.total = nents;
+	pr.total = (size_t)npending;
 	pr.tty = isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &pr.start);
 	pr.last = pr.start;
-	buf_putc(&listed, '{');
-	for (i = 0; i < nents; i++) {
-		const struct sync_entry *en = &ents[i];
-		const char *petag = NULL;
-		int64_t stored = -1;
-		int found;
+	for (int i = 0; i < npending && !sync__stopped(s); i++) {
+		struct sync_page *p = &pages[npages++];
 
-		/* The same name twice (two spellings of one project): walk it once. */
-		if (i && !strcmp(en->norm, ents[i - 1].norm))
-			continue;
-		buf_printf(&listed, "%s%s", listed.len > 1 ? "," : "", en->norm);
-		if (sync__stopped(s))
-			continue; /* keep building listed; it is unused, but cheap */
-		s->projects++;
-		walked = en->norm;
-		found = store_known_find(&known, en->norm, &stored, &petag);
-		if ((resuming && strcmp(en->norm, pos_after) <= 0) ||
-		    (found && en->up->serial >= 0 && stored >= en->up->serial)) {
-			s->unchanged++;
-		} else {
-			struct sync_page *p = &pages[npages++];
-			p->name = en->up->name;
-			p->norm = en->norm;
-			p->want_serial = en->up->serial;
-			p->etag = found ? petag : NULL;
-			upstream_response_init(&p->r, SYNC_PAGE_MAX);
+		walked = PQgetvalue(pending, i, 0);
+		p->norm = walked;
+		p->name = PQgetvalue(pending, i, 1);
+		p->want_serial = PQgetisnull(pending, i, 2) ? -1 :
+			strtoll(PQgetvalue(pending, i, 2), NULL, 10);
+		p->etag = PQgetisnull(pending, i, 3) ? NULL : PQgetvalue(pending, i, 3);
+		upstream_response_init(&p->r, SYNC_PAGE_MAX);
 		buf_init(&p->url, BUF_NOLIMIT);
-			buf_init(&p->url, BUF_NOLIMIT);
-		}
-		if (npages == (size_t)s->batch) {
-			rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, en->norm,
+		if (npages == (size_t)s->batch || i + 1 == npending) {
+			rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, walked,
 				&page_failed, e);
 			for (size_t k = 0; k < npages; k++)
 				sync__page_reset(&pages[k]);
 			npages = 0;
 			if (rc)
 				goto out;
+			sync__progress(&pr, (size_t)i + 1, 0);
 		}
-		sync__progress(&pr, i + 1, 0);
 	}
+	/* A stop between two rounds of a batch leaves a partial one: write it too. */
 	if (npages) {
-		/* Up to the last name walked, so a stop resumes right after it. */
 		rc = sync__batch(s, pages, npages, key.len ? key.ptr : NULL, walked, &page_failed, e);
 		for (size_t k = 0; k < npages; k++)
 			sync__page_reset(&pages[k]);
@@ -501,8 +507,8 @@ int sync_full(struct sync *s, struct kerr *e)
 		if (rc)
 			goto out;
 	}
-	sync__progress(&pr, s->projects, 1);
-	buf_putc(&listed, '}');
+	if (npending)
+		sync__progress(&pr, (size_t)npending, 1);
 	if (sync__stopped(s)) {
 		rc = kerr_set(e, KERR_AGAIN, "stopped by a signal before the end of the listing");
 		goto out;
@@ -516,12 +522,12 @@ int sync_full(struct sync *s, struct kerr *e)
 	 * one over a populated mirror is far likelier an upstream fault than the
 	 * end of every project.
 	 */
-	if (!nents && known.n > 0)
-		log_warn("empty listing, not removing projects", "known=%d", known.n);
-	else if ((rc = store_prune_projects(s->db, listed.ptr, &pruned, e)))
+	if (!nlisted)
+		log_warn("empty listing, not removing projects", "projects=0");
+	else if ((rc = store_prune_unlisted(s->db, &pruned, e)))
 		goto out;
 	/* The listing counts as seen only when every page made it in. */
-	if ((rc = store_sync_state_put(s->db, s->upstream, r.etag, l.serial, "full", e)))
+	if ((rc = store_sync_state_put(s->db, s->upstream, r.etag, lserial, "full", e)))
 		goto out;
 	log_info("sync finished",
 		"projects=%ld fetched=%ld unchanged=%ld failed=%ld planned=%ld skipped=%ld "
@@ -532,12 +538,7 @@ out:
 	for (size_t k = 0; k < npages; k++)
 		sync__page_reset(&pages[k]);
 	free(pages);
-	for (size_t k = 0; k < nents; k++)
-		free(ents[k].norm);
-	free(ents);
-	store_known_release(&known);
-	buf_release(&listed);
-	buf_release(&norm);
+	PQclear(pending);
 	buf_release(&key);
 	upstream_listing_release(&l);
 	upstream_response_release(&r);

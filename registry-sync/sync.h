@@ -2,9 +2,10 @@
  * sync: one pass of kiln-sync over the upstream index, full or from the feed.
  *
  * A full sync reads the listing (conditionally, with the ETag stored last
- * time: 304 means nothing to do), walks its projects in normalized-name order
- * and fetches the page of every project that is new or whose serial rose
- * (upstreams without serials: every page, conditionally with its ETag). Pages
+ * time: 304 means nothing to do) and stores it whole (COPY: every project with
+ * the serial the listing gives, see store.h), then walks, in normalized-name
+ * order, the projects whose page is behind: new, serial risen, deleted and
+ * back (upstreams without serials: every page, conditionally with its ETag). Pages
  * are fetched a batch at a time and written in one transaction per batch,
  * together with the sync position (sync_state.position: the listing it belongs
  * to and the last name done), so a crash or kill -9 resumes after the last
@@ -36,6 +37,7 @@ struct sync {
 	const char *upstream;              /* simple API root, borrowed */
 	const char *feed_url;              /* feed of newest releases, borrowed, "" for none */
 	long batch;                        /* pages per transaction */
+	int listing_only;                  /* full syncs store the listing, fetch no page */
 	long retry_base_ms;                /* first backoff step of retries */
 	volatile sig_atomic_t *stop;       /* set by a signal: finish the batch and return */
 	char *feed_etag;                   /* owned: the feed's ETag, for conditional polls */

@@ -39,12 +39,14 @@ int store_page(PGconn *c, const char *name, int64_t serial, const char *page_eta
 
 /*
  * The listing, written whole: rows go by COPY into the session's temporary
- * table sync_listing, then one upsert gives every project its listed_serial
+ * table sync_listing, then an update and an insert give every project its
+ * listed_serial
  * (new projects get a row with no releases; see migrations/0006). Use:
  * store_listing_start, store_listing_add per project, store_listing_finish,
  * all inside the caller's transaction; on any failure roll back (a COPY in
- * progress is ended by the rollback). sync_listing stays (for
- * store_listing_pending and store_prune_unlisted) until the next start.
+ * progress is ended by the rollback). The listing stays in the session
+ * (temporary table sync_listing) for store_listing_pending and
+ * store_prune_unlisted, until the next start.
  */
 struct store_listing {
 	PGconn *c;
@@ -54,7 +56,10 @@ struct store_listing {
 
 int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e);
 
-/* name must be a valid project name and norm its normalized form (nothing to escape). */
+/*
+ * name must be a valid project name and norm its normalized form (nothing to
+ * escape); each norm at most once per listing.
+ */
 int store_listing_add(struct store_listing *l, const char *name, const char *norm,
 	int64_t serial, struct kerr *e);
 
@@ -75,7 +80,7 @@ int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct k
 
 /*
  * Mark deleted the projects that came from upstream (they have upstream files)
- * and are not in sync_listing. *n gets how many. Call only after a complete
+ * and are not in the listing. *n gets how many. Call only after a complete
  * listing was read.
  */
 int store_prune_unlisted(PGconn *c, long *n, struct kerr *e);

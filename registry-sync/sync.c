@@ -364,22 +364,34 @@ static void sync__progress(struct sync_progress *pr, size_t done, int final)
 	}
 }
 
+/* A listing entry by normalized name, to sort and drop a second spelling. */
+struct sync_entry {
+	char *norm;
+	const struct upstream_project *up;
+};
+
+static int sync__entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sync_entry *)a)->norm, ((const struct sync_entry *)b)->norm);
+}
+
 /*
- * Write the parsed listing l (COPY and one upsert, one transaction). *nlisted
- * gets how many valid names it holds.
+ * Write the parsed listing l (COPY, in name order, and one update and one
+ * insert, one transaction). Two spellings of one name count once, with the
+ * higher serial. *nlisted gets how many distinct valid names it holds.
  */
 static int sync__ingest(struct sync *s, const struct upstream_listing *l, size_t *nlisted,
 	struct kerr *e)
 {
 	struct store_listing sl;
 	struct buf norm = BUF_INIT(256);
+	struct sync_entry *ents = xcalloc(l->nprojects ? l->nprojects : 1, sizeof(*ents));
+	size_t n = 0;
 	long changed = 0;
 	int rc;
 
 	*nlisted = 0;
 	memset(&sl, 0, sizeof(sl));
-	if ((rc = db_exec(s->db, "begin", e)) || (rc = store_listing_start(&sl, s->db, e)))
-		goto out;
 	for (size_t i = 0; i < l->nprojects; i++) {
 		buf_reset(&norm);
 		if (pyname_normalize(l->projects[i].name, strlen(l->projects[i].name), &norm, NULL)) {
@@ -388,7 +400,20 @@ static int sync__ingest(struct sync *s, const struct upstream_listing *l, size_t
 				log_quote(q, sizeof(q), l->projects[i].name));
 			continue;
 		}
-		if ((rc = store_listing_add(&sl, l->projects[i].name, norm.ptr, l->projects[i].serial, e)))
+		ents[n].norm = xstrdup(norm.ptr);
+		ents[n++].up = &l->projects[i];
+	}
+	qsort(ents, n, sizeof(*ents), sync__entry_cmp);
+	if ((rc = db_exec(s->db, "begin", e)) || (rc = store_listing_start(&sl, s->db, e)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct upstream_project *best = ents[i].up;
+
+		while (i + 1 < n && !strcmp(ents[i + 1].norm, ents[i].norm)) {
+			if (ents[++i].up->serial > best->serial)
+				best = ents[i].up;
+		}
+		if ((rc = store_listing_add(&sl, best->name, ents[i].norm, best->serial, e)))
 			goto out;
 		(*nlisted)++;
 	}
@@ -399,6 +424,9 @@ out:
 	if (rc)
 		db_exec(s->db, "rollback", NULL);
 	store_listing_release(&sl);
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].norm);
+	free(ents);
 	buf_release(&norm);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "common/pyname.h"
 #include "common/xalloc.h"
 #include "registry-sync/feed.h"
+#include "registry-sync/listing.h"
 #include "registry-sync/plan.h"
 #include "registry-sync/store.h"
 
@@ -431,6 +432,25 @@ out:
 	return rc;
 }
 
+/* The listing's sink: a streaming parse that a retry restarts. */
+struct sync_listing_sink {
+	struct listing_stream *ls;
+	struct upstream_listing *l;
+};
+
+static int sync__listing_sink(void *ctx, const char *p, size_t n, struct kerr *e)
+{
+	struct sync_listing_sink *k = ctx;
+
+	if (!p) {
+		listing_stream_free(k->ls);
+		upstream_listing_release(k->l);
+		k->ls = listing_stream_new(k->l);
+		return 0;
+	}
+	return listing_stream_feed(k->ls, p, n, e);
+}
+
 int sync_full(struct sync *s, struct kerr *e)
 {
 	struct upstream_response r;
@@ -445,9 +465,12 @@ int sync_full(struct sync *s, struct kerr *e)
 	size_t nlisted = 0, npages = 0;
 	long pruned = 0;
 	int rc, page_failed = 0, resuming = 0, npending;
+	struct sync_listing_sink sink = { NULL, &l };
 
 	upstream_response_init(&r, SYNC_LISTING_MAX);
 	memset(&l, 0, sizeof(l));
+	r.sink = sync__listing_sink;
+	r.sink_ctx = &sink;
 	s->projects = s->fetched = s->unchanged = s->failed = s->planned = s->skipped = s->gone = 0;
 	if ((rc = store_sync_state_get(s->db, s->upstream, &etag, &serial, &pos_listing,
 		     &pos_after, e)))
@@ -462,13 +485,15 @@ int sync_full(struct sync *s, struct kerr *e)
 		rc = kerr_set(e, KERR_PROTO, "fetching the listing: HTTP %ld", r.status);
 		goto out;
 	}
-	rc = r.is_json ? upstream_parse_listing_json(r.body.ptr, r.body.len, &l, e)
-		       : upstream_parse_listing_html(r.body.ptr, r.body.len, &l, e);
+	/* JSON was parsed as it came (the sink); HTML is parsed whole. */
+	rc = r.sunk ? listing_stream_end(sink.ls, e)
+		    : r.is_json ? upstream_parse_listing_json(r.body.ptr, r.body.len, &l, e)
+				: upstream_parse_listing_html(r.body.ptr, r.body.len, &l, e);
 	if (rc) {
 		kerr_wrap(e, "listing");
 		goto out;
 	}
-	buf_release(&r.body); /* the listing can be big; only its parse is needed now */
+	buf_release(&r.body);
 	if (l.serial < 0)
 		l.serial = r.serial;
 	lserial = l.serial;
@@ -568,6 +593,7 @@ out:
 	free(pages);
 	PQclear(pending);
 	buf_release(&key);
+	listing_stream_free(sink.ls);
 	upstream_listing_release(&l);
 	upstream_response_release(&r);
 	free(etag);

@@ -4,6 +4,8 @@
  */
 #include "registry-sync/upstream.h"
 
+#include "registry-sync/listing.h"
+
 #include "common/json.h"
 #include "common/xalloc.h"
 
@@ -152,42 +154,13 @@ static int upstream__parse_root(const char *s, size_t n, cJSON **root, int64_t *
 int upstream_parse_listing_json(const char *s, size_t n, struct upstream_listing *out,
 	struct kerr *e)
 {
-	cJSON *root = NULL;
-	const cJSON *projects = NULL, *it;
-	size_t cap = 0, i = 0;
-	int rc;
+	/* One listing parser: the stream, fed the whole document at once. */
+	struct listing_stream *ls = listing_stream_new(out);
+	int rc = listing_stream_feed(ls, s, n, e);
 
-	memset(out, 0, sizeof(*out));
-	out->serial = -1;
-	if ((rc = upstream__parse_root(s, n, &root, &out->serial, e)))
-		goto fail;
-	if ((rc = json_get_array(root, "projects", &projects, e)))
-		goto fail;
-	if (!projects) {
-		rc = kerr_set(e, KERR_INVAL, "listing has no 'projects' array");
-		goto fail;
-	}
-	cJSON_ArrayForEach(it, projects) {
-		const char *name = NULL;
-		int64_t serial = -1;
-
-		if (!cJSON_IsObject(it)) {
-			rc = kerr_set(e, KERR_INVAL, "projects[%zu] is not an object", i);
-			goto fail;
-		}
-		if ((rc = json_get_str_req(it, "name", &name, e)) ||
-		    (rc = json_get_int(it, "_last-serial", 0, INT64_MAX, &serial, e))) {
-			kerr_wrap(e, "projects[%zu]", i);
-			goto fail;
-		}
-		listing_add(out, &cap, name, serial);
-		i++;
-	}
-	cJSON_Delete(root);
-	return 0;
-fail:
-	cJSON_Delete(root);
-	upstream_listing_release(out);
+	if (!rc)
+		rc = listing_stream_end(ls, e);
+	listing_stream_free(ls);
 	return rc;
 }
 
@@ -613,15 +586,32 @@ void upstream_response_release(struct upstream_response *r)
 
 struct fetch_ctx {
 	struct upstream_response *r;
+	void *h;           /* CURL * of the transfer */
 	int toobig;
+	int started;       /* the body began: where it goes is decided */
+	int sink_rc;       /* what the sink refused with, or 0 */
+	struct kerr sink_err;
 };
 
 static size_t fetch_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct fetch_ctx *c = ud;
+	struct upstream_response *r = c->r;
 	size_t n = size * nmemb;
 
-	if (buf_append(&c->r->body, p, n)) {
+	if (!c->started) {
+		long status = 0;
+
+		c->started = 1;
+		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+		r->sunk = r->sink && status == 200 && r->content_type &&
+			!strncasecmp(r->content_type, "application/vnd.pypi.simple.v1+json", 35);
+	}
+	if (r->sunk) {
+		c->sink_rc = r->sink(r->sink_ctx, p, n, &c->sink_err);
+		return c->sink_rc ? 0 : n;
+	}
+	if (buf_append(&r->body, p, n)) {
 		c->toobig = 1;
 		return 0;
 	}
@@ -737,7 +727,14 @@ static void fetch__prepare(struct fetch_slot *sl, const char *url, const char *e
 	r->serial = r->retry_after = -1;
 	r->is_json = 0;
 	sl->ctx.r = r;
+	sl->ctx.h = c;
 	sl->ctx.toobig = 0;
+	sl->ctx.started = 0;
+	sl->ctx.sink_rc = 0;
+	kerr_clear(&sl->ctx.sink_err);
+	r->sunk = 0;
+	if (r->sink)
+		r->sink(r->sink_ctx, NULL, 0, NULL); /* a new attempt starts over */
 	sl->url = url;
 	sl->errbuf[0] = 0;
 	sl->hdr = curl_slist_append(NULL, "Accept: " UPSTREAM_ACCEPT);
@@ -782,7 +779,12 @@ static int fetch__finish(struct fetch_slot *sl, CURLcode cc, struct kerr *e)
 	char *eff = NULL;
 	int rc = 0;
 
-	if (sl->ctx.toobig) {
+	if (sl->ctx.sink_rc) {
+		rc = sl->ctx.sink_rc;
+		if (e)
+			*e = sl->ctx.sink_err;
+		kerr_wrap(e, "%s", sl->url);
+	} else if (sl->ctx.toobig) {
 		rc = kerr_set(e, KERR_TOOBIG, "fetching %s: body larger than %zu bytes", sl->url,
 			r->body.max);
 	} else if (cc != CURLE_OK) {

@@ -93,6 +93,16 @@ struct upstream_response {
 	int64_t serial;     /* X-PyPI-Last-Serial, or -1 */
 	long retry_after;   /* Retry-After in seconds (either form), or -1 */
 	int is_json;        /* 1 if content_type is the PEP 691 JSON type */
+	/*
+	 * Optional, set by the caller before fetching: where the body of a 200
+	 * PEP 691 JSON answer goes, piece by piece, instead of into body (so a
+	 * 40 MB listing is parsed as it arrives, never held). Called with p NULL
+	 * when a new attempt starts over. A non-zero return aborts the transfer;
+	 * the fetch then fails with that code and the message the sink left in e.
+	 */
+	int (*sink)(void *ctx, const char *p, size_t n, struct kerr *e);
+	void *sink_ctx;
+	int sunk;           /* 1 if this answer's body went to the sink */
 };
 
 void upstream_response_init(struct upstream_response *r, size_t max_body);

@@ -42,8 +42,8 @@ static void test_rss_bad(void **state)
 		"<feed xmlns=\"http://www.w3.org/2005/Atom\"></feed>",
 		"<rss version=\"2.0\"></rss>",
 		/* An external entity is never read: the document is refused or left unexpanded. */
-		"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
-		"<r>&x;</r>",
+		("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+		 "<r>&x;</r>"),
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {

@@ -152,6 +152,37 @@ def test_pages_are_fetched_in_parallel_on_few_connections(fresh_db, upstream):
     assert len(upstream.peers) <= 5
 
 
+def test_progress_on_a_terminal_and_in_the_log(fresh_db, upstream):
+    import pty
+    fill(upstream, 12)
+    db = fresh_db()
+    p = sync(db, upstream, "--batch", "5")
+    assert 'msg="progress" done=12 of=12' in p.stderr  # not a terminal: log lines
+
+    other = Upstream()
+    fill(other, 15)
+    db = fresh_db()
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(SYNC), "--once", "--upstream", other.url + "/simple/"],
+                            env={**os.environ, "KILN_DATABASE_URL": db, "KILN_LOG": "warn"},
+                            stderr=slave, stdout=subprocess.DEVNULL)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    other.close()
+    assert proc.wait(timeout=60) == 0
+    text = out.decode()
+    assert "sync: 15/15 projects" in text and "ETA" in text and "/s" in text
+
+
 def test_sigterm_finishes_the_batch(fresh_db, upstream):
     fill(upstream, 30)
     db = fresh_db()

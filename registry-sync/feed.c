@@ -16,6 +16,7 @@ void feed_release(struct feed *f)
 	for (size_t i = 0; i < f->nitems; i++) {
 		free(f->items[i].title);
 		free(f->items[i].project);
+		free(f->items[i].version);
 	}
 	free(f->items);
 	f->items = NULL;
@@ -54,6 +55,7 @@ static void item_add(struct feed *f, size_t *cap, const char *text)
 	}
 	f->items[f->nitems].title = xstrndup(text + a, b - a);
 	f->items[f->nitems].project = xstrndup(text + a, pn - a);
+	f->items[f->nitems].version = xstrndup(text + sp, b - sp);
 	f->nitems++;
 }
 

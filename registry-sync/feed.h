@@ -19,6 +19,7 @@
 struct feed_item {
 	char *title;   /* as given, e.g. "numpy 2.1.0" */
 	char *project; /* the project name: the title before its last space */
+	char *version; /* the version as given: the title after its last space */
 };
 
 /* Owned by the caller: feed_release frees the items and empties the struct. */

@@ -80,11 +80,10 @@ static const char *const sql_yank_releases =
 	"  and (r.yanked, r.yanked_reason) is distinct from (s.yanked, s.reason)";
 
 /*
- * Version text and kind of a distribution file name of project norm; 0 or
- * KERR_INVAL. A file named for another project is refused: a page must not be
- * able to slip releases into a project that is not its own.
+ * A file named for another project is refused: a page must not be able to
+ * slip releases into a project that is not its own.
  */
-static int file_version(const char *norm, const char *filename, const char **kind,
+int store_file_version(const char *norm, const char *filename, const char **kind,
 	struct buf *version, struct kerr *e)
 {
 	struct wheelname w;
@@ -154,7 +153,7 @@ int store_page(PGconn *c, const char *name, int64_t serial, const char *page_eta
 
 		buf_reset(&version);
 		kerr_clear(&ve);
-		if (file_version(norm.ptr, f->filename, &kind, &version, &ve)) {
+		if (store_file_version(norm.ptr, f->filename, &kind, &version, &ve)) {
 			char q1[300], q2[600];
 			log_info("skipping upstream file", "project=%s file=%s reason=%s", norm.ptr,
 				log_quote(q1, sizeof(q1), f->filename), log_quote(q2, sizeof(q2), ve.msg));
@@ -320,6 +319,22 @@ int store_prune_unlisted(PGconn *c, long *n, struct kerr *e)
 		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
 		"   where r.project_id = p.id)",
 		0, NULL, n, e);
+}
+
+int store_project_serial(PGconn *c, const char *normalized, int64_t *serial, struct kerr *e)
+{
+	const char *pp[] = { normalized };
+	PGresult *r = NULL;
+	int rc;
+
+	*serial = -1;
+	if ((rc = db_query(c, "select upstream_serial from projects where normalized = $1"
+			" and upstream_serial is not null", 1, pp, &r, e)))
+		return rc;
+	if (PQntuples(r) == 1)
+		*serial = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
 }
 
 int store_project_gone(PGconn *c, const char *normalized, long *n, struct kerr *e)

@@ -86,6 +86,17 @@ int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct k
 int store_prune_unlisted(PGconn *c, long *n, struct kerr *e);
 
 /*
+ * The normalized version (into version) and kind ("sdist" or "wheel") of a
+ * distribution file name of the project normalized as norm; 0, or KERR_INVAL
+ * when the name gives no version or names another project.
+ */
+int store_file_version(const char *norm, const char *filename, const char **kind,
+	struct buf *version, struct kerr *e);
+
+/* The serial of the project's stored page: *serial, -1 if none (or no such project). */
+int store_project_serial(PGconn *c, const char *normalized, int64_t *serial, struct kerr *e);
+
+/*
  * Mark the project normalized deleted, if it came from upstream (it has
  * upstream files): its page answered 404. *n gets 1 if it was live, else 0.
  */

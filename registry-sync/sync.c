@@ -7,6 +7,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/pyname.h"
+#include "common/pyversion.h"
 #include "common/xalloc.h"
 #include "registry-sync/feed.h"
 #include "registry-sync/listing.h"
@@ -32,7 +33,8 @@ enum sync_outcome { PAGE_RETRY, PAGE_STORE, PAGE_SAME, PAGE_GONE, PAGE_FAILED };
 struct sync_page {
 	const char *name;      /* as the upstream spells it, borrowed */
 	const char *norm;      /* normalized, borrowed */
-	int64_t want_serial;   /* the serial the listing promised, or -1 */
+	int64_t want_serial;   /* the serial the listing promised (or the stored one), or -1 */
+	const char *want_version; /* normalized version the feed announced, or NULL */
 	const char *etag;      /* the page ETag stored last time, borrowed, or NULL */
 	struct buf url;        /* the page's URL */
 	struct upstream_response r;
@@ -124,6 +126,23 @@ static int sync__fetch(struct sync *s, const char *url, const char *etag,
 	return rc;
 }
 
+/* Does page p list a file of version p->want_version? */
+static int sync__lists_version(const struct sync_page *p)
+{
+	struct buf v = BUF_INIT(256);
+	int found = 0;
+
+	for (size_t i = 0; i < p->page.nfiles && !found; i++) {
+		const char *kind;
+
+		buf_reset(&v);
+		found = !store_file_version(p->norm, p->page.files[i].filename, &kind, &v, NULL) &&
+			!strcmp(v.ptr, p->want_version);
+	}
+	buf_release(&v);
+	return found;
+}
+
 /*
  * Look at what one fetch of page p brought: set p->outcome, or leave it
  * PAGE_RETRY with *wait_ms set when the page should be fetched again. Errors,
@@ -165,6 +184,9 @@ static void sync__judge(struct sync *s, struct sync_page *p, int rc, int attempt
 		else if (p->want_serial >= 0 && got >= 0 && got < p->want_serial)
 			kerr_set(e, KERR_AGAIN, "%s: page serial %" PRId64 " is older than the listing's %"
 				PRId64 " (stale copy)", p->url.ptr, got, p->want_serial);
+		else if (p->want_version && !sync__lists_version(p) && attempt < SYNC_ATTEMPTS)
+			kerr_set(e, KERR_AGAIN, "%s: the page does not list %s yet (stale copy)",
+				p->url.ptr, p->want_version);
 		else {
 			if (p->page.serial < 0)
 				p->page.serial = got >= 0 ? got : p->want_serial;
@@ -607,7 +629,7 @@ int sync_feed(struct sync *s, struct kerr *e)
 	struct upstream_response r;
 	struct feed f = { 0 };
 	struct sync_page *pages = NULL;
-	char **norms = NULL;
+	char **norms = NULL, **versions = NULL;
 	const char **names = NULL;
 	struct buf seen = BUF_INIT(BUF_NOLIMIT), needle = BUF_INIT(BUF_NOLIMIT);
 	size_t nnorms = 0, npages = 0;
@@ -629,6 +651,7 @@ int sync_feed(struct sync *s, struct kerr *e)
 		goto out;
 	norms = xcalloc(f.nitems ? f.nitems : 1, sizeof(*norms));
 	names = xcalloc(f.nitems ? f.nitems : 1, sizeof(*names));
+	versions = xcalloc(f.nitems ? f.nitems : 1, sizeof(*versions));
 	for (size_t i = 0; i < f.nitems; i++) {
 		struct buf n = BUF_INIT(256);
 		int dup = 0;
@@ -650,15 +673,29 @@ int sync_feed(struct sync *s, struct kerr *e)
 			continue;
 		}
 		names[nnorms] = f.items[i].project;
+		{
+			/* The page must show the announced version: else it is a stale copy. */
+			struct pyversion v;
+			struct buf nv = BUF_INIT(256);
+			if (!pyversion_parse_str(&v, f.items[i].version, NULL) && !pyversion_normalize(&v, &nv))
+				versions[nnorms] = buf_detach(&nv, NULL);
+			buf_release(&nv);
+		}
 		norms[nnorms++] = buf_detach(&n, NULL);
 	}
 	pages = xcalloc((size_t)s->batch, sizeof(*pages));
 	for (size_t i = 0; i < nnorms && !sync__stopped(s); i++) {
-		struct sync_page *p = &pages[npages++];
+		struct sync_page *p;
+		int64_t stored = -1;
 
+		/* Never older than what is stored: a stale copy would roll the project back. */
+		if ((rc = store_project_serial(s->db, norms[i], &stored, e)))
+			goto out;
+		p = &pages[npages++];
 		p->name = names[i];
 		p->norm = norms[i];
-		p->want_serial = -1;
+		p->want_version = versions[i];
+		p->want_serial = stored;
 		upstream_response_init(&p->r, SYNC_PAGE_MAX);
 		buf_init(&p->url, BUF_NOLIMIT);
 		s->projects++;
@@ -689,9 +726,12 @@ out:
 	for (size_t k = 0; k < npages; k++)
 		sync__page_reset(&pages[k]);
 	free(pages);
-	for (size_t k = 0; k < nnorms; k++)
+	for (size_t k = 0; k < nnorms; k++) {
 		free(norms[k]);
+		free(versions[k]);
+	}
 	free(norms);
+	free(versions);
 	free(names);
 	buf_release(&seen);
 	buf_release(&needle);

@@ -15,7 +15,11 @@
  *
  * A feed sync reads the upstream's feed of newest releases (RSS, see feed.h)
  * and refreshes just the projects it names, so a new release is noticed within
- * seconds while the full listing reconciles on a longer interval.
+ * seconds while the full listing reconciles on a longer interval. A page the
+ * feed led to must list the announced version and be no older than the page
+ * stored, else it is fetched again (a CDN's stale copy); after the last
+ * attempt, a page not older than the stored one is stored anyway and the next
+ * full sync catches up.
  *
  * A page older than the serial its listing promised (a stale CDN copy) is
  * fetched again with backoff, never stored. A project page answering 404 is a

@@ -94,12 +94,12 @@ class Upstream:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def touch(self, project):
-        if "serial" in self.projects.get(project, {}) and not self.html_only:
-            self.previous[project] = self.page_json(project)
         self.serial += 1
         self.projects.setdefault(project, {"files": []})["serial"] = self.serial
 
     def add_file(self, project, filename, data, yanked=False):
+        if "serial" in self.projects.get(project, {}) and not self.html_only:
+            self.previous[project] = self.page_json(project)  # what a stale cache still serves
         self.projects.setdefault(project, {"files": []})
         self.projects[project]["files"].append({"filename": filename, "data": data, "yanked": yanked})
         self.touch(project)

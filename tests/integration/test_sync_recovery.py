@@ -333,7 +333,7 @@ def test_feed_turns_a_new_release_into_a_job_before_any_full_sync(fresh_db, upst
     fn, data = make_sdist("fast", "1.0")
     upstream.release("fast", "1.0", fn, data)
     env = {**os.environ, "KILN_DATABASE_URL": db, "KILN_UPSTREAM_URL": upstream.url + "/simple/",
-           "KILN_SYNC_FEED_URL": upstream.url + "/rss/updates.xml"}
+           "KILN_SYNC_FEED_URL": upstream.url + "/rss/updates.xml", "KILN_SYNC_RETRY_MS": "100"}
     proc = subprocess.Popen([str(SYNC), "--interval", "3600", "--feed-interval", "1"], env=env,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -343,6 +343,7 @@ def test_feed_turns_a_new_release_into_a_job_before_any_full_sync(fresh_db, upst
         assert len(q(db, "select 1 from jobs")) == 1  # the first full sync
         fn, data = make_sdist("fast", "1.1")
         upstream.release("fast", "1.1", fn, data)
+        upstream.stale["fast"] = 2  # the CDN lags: the first fetches miss the new release
         start = time.time()
         found = []
         while time.time() < start + 15 and not found:
@@ -362,4 +363,6 @@ def test_feed_turns_a_new_release_into_a_job_before_any_full_sync(fresh_db, upst
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert "mode=feed" in proc.stderr.read()
+    err = proc.stderr.read()
+    assert "mode=feed" in err
+    assert "does not list 1.1 yet" in err  # the stale copies were fetched again, not trusted

@@ -26,8 +26,10 @@ static void test_rss(void **state)
 	assert_int_equal(f.nitems, 3);
 	assert_string_equal(f.items[0].title, "Demo.Pkg 1.0.1");
 	assert_string_equal(f.items[0].project, "Demo.Pkg");
+	assert_string_equal(f.items[0].version, "1.0.1");
 	assert_string_equal(f.items[1].title, "other   2.0rc1");
 	assert_string_equal(f.items[1].project, "other");
+	assert_string_equal(f.items[1].version, "2.0rc1");
 	assert_string_equal(f.items[2].project, "amp&name");
 	feed_release(&f);
 	assert_int_equal(f.nitems, 0);

@@ -86,6 +86,18 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Seconds between two syncs of the `kiln-sync` daemon (1 to 86400)." },
 	[CONFIG_SYNC_PROJECTS] = { "KILN_SYNC_PROJECTS", CONFIG_STR, "", 0, "sync",
 		"Projects `kiln-sync` mirrors: comma-separated globs over normalized names (`crcmod, zope-*`); empty: every project in the upstream's listing. `just up` sets a short list." },
+	[CONFIG_SYNC_BATCH] = { "KILN_SYNC_BATCH", CONFIG_INT, "100", 0, "sync",
+		"Project pages `kiln-sync` writes per transaction, committed with the sync position (1 to 100000)." },
+	[CONFIG_SYNC_FEED_URL] = { "KILN_SYNC_FEED_URL", CONFIG_STR, "", 0, "sync",
+		"RSS feed of the upstream's newest releases (`https://HOST/rss/updates.xml`); empty: no fast notice, full syncs only." },
+	[CONFIG_SYNC_FEED_INTERVAL] = { "KILN_SYNC_FEED_INTERVAL", CONFIG_INT, "5", 0, "sync",
+		"Seconds between two polls of `KILN_SYNC_FEED_URL` by the `kiln-sync` daemon (1 to 3600)." },
+	[CONFIG_SYNC_TIMEOUT] = { "KILN_SYNC_TIMEOUT", CONFIG_INT, "120", 0, "sync",
+		"Seconds one upstream request of `kiln-sync` may take before it counts as failed and is retried (1 to 3600)." },
+	[CONFIG_SYNC_RETRY_MS] = { "KILN_SYNC_RETRY_MS", CONFIG_INT, "1000", 0, "sync",
+		"First wait of `kiln-sync` before retrying a failed upstream request, in milliseconds; doubles each retry, plus jitter (1 to 60000)." },
+	[CONFIG_SYNC_CONNECTIONS] = { "KILN_SYNC_CONNECTIONS", CONFIG_INT, "8", 0, "sync",
+		"Project pages `kiln-sync` fetches at once (and connections it opens to the upstream), 1 to 64." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -159,6 +171,37 @@ static int config__validate(int k, const char *value, struct kerr *e)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_SYNC_INTERVAL must be 1 to 86400 seconds, got '%s'", value);
 	}
+	if (k == CONFIG_SYNC_BATCH) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 100000)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_BATCH must be 1 to 100000, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_FEED_INTERVAL) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 3600)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_SYNC_FEED_INTERVAL must be 1 to 3600 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_TIMEOUT) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 3600)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_TIMEOUT must be 1 to 3600 seconds, got '%s'",
+					value);
+	}
+	if (k == CONFIG_SYNC_RETRY_MS) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 60000)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_RETRY_MS must be 1 to 60000, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_CONNECTIONS) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 64)
+			return kerr_set(e, KERR_INVAL, "KILN_SYNC_CONNECTIONS must be 1 to 64, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_FEED_URL && *value && strncasecmp(value, "http://", 7) &&
+	    strncasecmp(value, "https://", 8))
+		return kerr_set(e, KERR_INVAL, "KILN_SYNC_FEED_URL must be an http:// or https:// URL, got '%s'",
+				value);
 	if (k == CONFIG_UPSTREAM_URL && *value && strncasecmp(value, "http://", 7) &&
 	    strncasecmp(value, "https://", 8))
 		return kerr_set(e, KERR_INVAL, "KILN_UPSTREAM_URL must be an http:// or https:// URL, got '%s'",

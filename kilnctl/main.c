@@ -11,6 +11,7 @@
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
 #include "kilnctl/queue_admin.h"
+#include "kilnctl/sync_admin.h"
 #include "kilnctl/targets.h"
 #include "kilnctl/storage_cmd.h"
 
@@ -52,6 +53,12 @@
 	"                       add or update a build target\n"                   \
 	"  target list          list build targets\n"                             \
 	"  target disable|enable NAME\n"                                          \
+	"  source add-git PROJECT URL [--tags GLOB]\n"                            \
+	"                       build releases from a git repository's tags\n"  \
+	"  source list | source remove PROJECT URL\n"                             \
+	"  scope allow|deny|always-source GLOB [--position N]\n"                  \
+	"                       which projects kiln-sync plans builds for\n"     \
+	"  scope list | scope remove GLOB\n"                                      \
 	"  config               print the effective configuration (secrets masked)\n" \
 	"  config --markdown    print the configuration table of the README\n"    \
 	"  version              print the version\n"
@@ -199,7 +206,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target") &&
-	    strcmp(argv[i], "admin-token") && !queue_admin_is_command(argv[i])) {
+	    strcmp(argv[i], "admin-token") && !queue_admin_is_command(argv[i]) &&
+	    !sync_admin_is_command(argv[i])) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
 		rc = kilnctl__usage(NULL);
 		goto done;
@@ -215,10 +223,13 @@ int main(int argc, char **argv)
 		rc = admin_tokens_run(db, argc - i - 1, argv + i + 1, &out, &e);
 	else if (queue_admin_is_command(argv[i]))
 		rc = queue_admin_run(db, &cfg, argc - i, argv + i, &out, &e);
+	else if (sync_admin_is_command(argv[i]))
+		rc = sync_admin_run(db, argc - i, argv + i, &out, &e);
 	else
 		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
 	fputs(out.ptr, stdout);
-	if (rc == 2 && (!strcmp(argv[i], "admin-token") || queue_admin_is_command(argv[i]))) {
+	if (rc == 2 && (!strcmp(argv[i], "admin-token") || queue_admin_is_command(argv[i]) ||
+			sync_admin_is_command(argv[i]))) {
 		rc = kilnctl__usage(e.msg);
 		goto done;
 	}

@@ -7,13 +7,14 @@
  *   kiln-sync [--config FILE] [--upstream URL] [--interval SECONDS]
  *       sync every KILN_SYNC_INTERVAL seconds until SIGTERM or SIGINT
  *
- * One sync: fetch the listing (conditionally, with the ETag stored last time:
- * 304 means nothing to do), then the page of every project that is new or
- * whose serial rose (projects without serials: every page, conditionally with
- * its ETag), storing and planning each page in its own transaction. The
- * listing's ETag and serial are recorded only after every page was stored, so
- * a crash or a failed page makes the next run look again.
+ *   ... [--feed URL] [--feed-interval SECONDS]
+ *       also poll the upstream's feed of newest releases every few seconds and
+ *       refresh just the projects it names (fast notice; see sync.h)
  *
+ *   --listing-only: store the listing (projects and their serials) but fetch no
+ *       page; for a first look at a big upstream, and bench/sync
+ *
+ * What one sync does is in sync.h. SIGTERM finishes the batch being written.
  * A session advisory lock keeps two instances from working at once.
  */
 #include "common/config.h"
@@ -21,26 +22,25 @@
 #include "common/log.h"
 #include "common/pyname.h"
 #include "common/xalloc.h"
-#include "registry-sync/plan.h"
+#include "registry-sync/gitsrc.h"
 #include "registry-sync/selection.h"
-#include "registry-sync/store.h"
-#include "registry-sync/upstream.h"
+#include "registry-sync/sync.h"
 
 #include <curl/curl.h>
+#include <git2.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SYNC_USAGE                                                                    \
 	"usage: kiln-sync [--once] [--config FILE] [--upstream URL] [--interval SECONDS]\n" \
+	"                 [--feed URL] [--feed-interval SECONDS] [--batch N] [--timeout S]\n" \
+	"                 [--listing-only]\n"                                               \
 	"Settings also come from KILN_* variables and the config file (see README).\n"
-
-#define SYNC_LISTING_MAX ((size_t)512 << 20)
-#define SYNC_PAGE_MAX ((size_t)64 << 20)
-#define SYNC_ATTEMPTS 4
 
 static volatile sig_atomic_t sync__stop;
 
@@ -50,228 +50,25 @@ static void sync__on_signal(int sig)
 	sync__stop = 1;
 }
 
-struct sync_ctx {
-	const struct config *cfg;
-	PGconn *db;
-	struct upstream_client http;
-	struct store_known known;
-	struct selection only; /* KILN_SYNC_PROJECTS */
-	const char *upstream;
-	long projects, fetched, unchanged, failed, planned, skipped;
-};
-
-/* Sleep s seconds unless asked to stop; 1 if a stop came. */
-static int sync__sleep(long s)
+static double sync__now(void)
 {
-	while (s-- > 0 && !sync__stop)
-		sleep(1);
-	return sync__stop != 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/*
- * Fetch with retries: transport errors, 429 and 5xx are tried SYNC_ATTEMPTS
- * times with exponential backoff, or the Retry-After the upstream asked for
- * (capped, so a hostile upstream cannot park the mirror for a day).
- */
-static int sync__fetch(struct sync_ctx *s, const char *url, const char *etag,
-	struct upstream_response *r, struct kerr *e)
+/* Sleep until the monotonic time t unless asked to stop; 1 if a stop came. */
+static int sync__sleep_until(double t)
 {
-	long delay = 1;
-	int rc = 0;
-
-	for (int attempt = 1; attempt <= SYNC_ATTEMPTS; attempt++) {
-		rc = upstream_fetch(&s->http, url, etag, r, e);
-		if (rc == KERR_TOOBIG)
-			return rc;
-		if (!rc && r->status != 429 && r->status < 500)
+	while (!sync__stop) {
+		double left = t - sync__now();
+		if (left <= 0)
 			return 0;
-		if (!rc)
-			rc = kerr_set(e, KERR_AGAIN, "fetching %s: HTTP %ld", url, r->status);
-		if (attempt == SYNC_ATTEMPTS)
-			break;
-		long wait = r->retry_after >= 0 ? (r->retry_after < 300 ? r->retry_after : 300) : delay;
-		char q[600];
-		log_warn("upstream request failed, retrying", "attempt=%d wait=%ld error=%s",
-			attempt, wait, log_quote(q, sizeof(q), e ? e->msg : ""));
-		if (sync__sleep(wait))
-			break;
-		delay *= 4;
+		struct timespec ts = { 0, (long)((left < 0.1 ? left : 0.1) * 1e9) };
+		nanosleep(&ts, NULL);
 	}
-	return rc;
-}
-
-/* Store and plan one page in one transaction. */
-static int sync__store(struct sync_ctx *s, const char *name, int64_t serial,
-	const char *etag, const struct upstream_page *p, struct kerr *e)
-{
-	struct store_stats st;
-	struct plan_stats ps;
-	int64_t pid = -1;
-	int rc;
-
-	if ((rc = db_exec(s->db, "begin", e)))
-		return rc;
-	if ((rc = store_page(s->db, name, serial, etag, p, &pid, &st, e)) ||
-	    (rc = plan_project(s->db, pid, &ps, e)) || (rc = db_exec(s->db, "commit", e))) {
-		db_exec(s->db, "rollback", NULL);
-		return rc;
-	}
-	s->planned += ps.planned;
-	s->skipped += ps.skipped;
-	log_info("project synced",
-		"project=%s serial=%" PRId64 " files=%zu written=%ld deleted=%ld planned=%ld skipped=%ld",
-		name, serial, p->nfiles, st.files_written, st.files_deleted, ps.planned, ps.skipped);
-	return 0;
-}
-
-static int sync__project(struct sync_ctx *s, const struct upstream_project *up,
-	struct kerr *e)
-{
-	struct buf norm = BUF_INIT(256), url = BUF_INIT(BUF_NOLIMIT);
-	struct upstream_response r;
-	struct upstream_page page;
-	const char *etag = NULL;
-	int64_t stored = -1, serial;
-	int found, rc;
-
-	upstream_response_init(&r, SYNC_PAGE_MAX);
-	memset(&page, 0, sizeof(page));
-	if ((rc = pyname_normalize(up->name, strlen(up->name), &norm, e)))
-		goto out;
-	found = store_known_find(&s->known, norm.ptr, &stored, &etag);
-	/* With serials, an unchanged serial means an unchanged page. */
-	if (found && up->serial >= 0 && stored >= up->serial) {
-		s->unchanged++;
-		goto out;
-	}
-	upstream_page_url(s->upstream, norm.ptr, &url);
-	if ((rc = sync__fetch(s, url.ptr, up->serial >= 0 ? NULL : etag, &r, e)))
-		goto out;
-	s->fetched++;
-	if (r.status == 304) {
-		s->unchanged++;
-		goto out;
-	}
-	if (r.status != 200) {
-		rc = kerr_set(e, KERR_PROTO, "fetching %s: HTTP %ld", url.ptr, r.status);
-		goto out;
-	}
-	rc = r.is_json ? upstream_parse_page_json(r.body.ptr, r.body.len, r.url, &page, e)
-		       : upstream_parse_page_html(r.body.ptr, r.body.len, r.url, &page, e);
-	if (rc) {
-		kerr_wrap(e, "%s", url.ptr);
-		goto out;
-	}
-	serial = page.serial >= 0 ? page.serial : r.serial >= 0 ? r.serial : up->serial;
-	rc = sync__store(s, up->name, serial, r.etag, &page, e);
-out:
-	upstream_page_release(&page);
-	upstream_response_release(&r);
-	buf_release(&norm);
-	buf_release(&url);
-	return rc;
-}
-
-/* One sync. 0 when everything was stored, else the last failure. */
-static int sync__once(struct sync_ctx *s, struct kerr *e)
-{
-	struct upstream_response r;
-	struct upstream_listing l;
-	struct buf listed = BUF_INIT(BUF_NOLIMIT), norm = BUF_INIT(256);
-	char *etag = NULL;
-	int64_t serial = -1;
-	long pruned = 0;
-	int rc, failed = 0;
-
-	upstream_response_init(&r, SYNC_LISTING_MAX);
-	memset(&l, 0, sizeof(l));
-	s->projects = s->fetched = s->unchanged = s->failed = s->planned = s->skipped = 0;
-	if ((rc = store_sync_state_get(s->db, s->upstream, &etag, &serial, e)))
-		goto out;
-	if ((rc = sync__fetch(s, s->upstream, etag, &r, e)))
-		goto out;
-	if (r.status == 304) {
-		log_info("listing unchanged", "serial=%" PRId64, serial);
-		goto out;
-	}
-	if (r.status != 200) {
-		rc = kerr_set(e, KERR_PROTO, "fetching the listing: HTTP %ld", r.status);
-		goto out;
-	}
-	rc = r.is_json ? upstream_parse_listing_json(r.body.ptr, r.body.len, &l, e)
-		       : upstream_parse_listing_html(r.body.ptr, r.body.len, &l, e);
-	if (rc) {
-		kerr_wrap(e, "listing");
-		goto out;
-	}
-	if (l.serial < 0)
-		l.serial = r.serial;
-	log_info("listing fetched", "projects=%zu serial=%" PRId64 " previous_serial=%" PRId64,
-		l.nprojects, l.serial, serial);
-	if ((rc = store_known_load(s->db, &s->known, e)))
-		goto out;
-	for (size_t i = 0; i < l.nprojects && !sync__stop; i++) {
-		struct kerr pe;
-
-		kerr_clear(&pe);
-		s->projects++;
-		buf_reset(&norm);
-		if (pyname_normalize(l.projects[i].name, strlen(l.projects[i].name), &norm, NULL)) {
-			char q[300];
-			log_warn("skipping invalid project name", "name=%s",
-				log_quote(q, sizeof(q), l.projects[i].name));
-			continue;
-		}
-		buf_printf(&listed, "%s%s", listed.len ? "," : "{", norm.ptr);
-		/* Unselected projects stay listed above, so they are never pruned. */
-		if (!selection_wants(&s->only, norm.ptr))
-			continue;
-		if (sync__project(s, &l.projects[i], &pe)) {
-			char q[600];
-			failed++;
-			log_error("project sync failed", "project=%s error=%s", l.projects[i].name,
-				log_quote(q, sizeof(q), pe.msg));
-			*e = pe;
-			rc = pe.code;
-		}
-		if ((i + 1) % 1000 == 0)
-			log_info("progress", "done=%zu of=%zu", i + 1, l.nprojects);
-	}
-	s->failed = failed;
-	if (sync__stop && !rc)
-		rc = kerr_set(e, KERR_AGAIN, "stopped by a signal before the end of the listing");
-	if (!listed.len)
-		buf_putc(&listed, '{');
-	buf_putc(&listed, '}');
-	/*
-	 * Only a listing read to the end says what is gone upstream, and an empty
-	 * one over a populated mirror is far likelier an upstream fault than the
-	 * end of every project.
-	 */
-	if (!rc && !l.nprojects && s->known.n > 0)
-		log_warn("empty listing, not removing projects", "known=%d", s->known.n);
-	else if (!rc && (rc = store_prune_projects(s->db, listed.ptr, &pruned, e)))
-		goto out;
-	/*
-	 * The listing counts as seen only when every page made it in. Under a
-	 * selection its ETag is not kept: a 304 must not hide the projects that a
-	 * widened selection wants next time.
-	 */
-	if (!rc && (rc = store_sync_state_put(s->db, s->upstream, s->only.n ? NULL : r.etag,
-			      l.serial, "full", e)))
-		goto out;
-	log_info("sync finished",
-		"projects=%ld fetched=%ld unchanged=%ld failed=%ld planned=%ld skipped=%ld "
-		"removed=%ld",
-		s->projects, s->fetched, s->unchanged, s->failed, s->planned, s->skipped, pruned);
-out:
-	store_known_release(&s->known);
-	buf_release(&listed);
-	buf_release(&norm);
-	upstream_listing_release(&l);
-	upstream_response_release(&r);
-	free(etag);
-	return rc;
+	return 1;
 }
 
 static int sync__lock(PGconn *db, struct kerr *e)
@@ -290,26 +87,44 @@ static int sync__lock(PGconn *db, struct kerr *e)
 	return 0;
 }
 
+/* Log a failed pass; e keeps the last failure for --once's exit message. */
+static int sync__report(const char *what, int rc, struct kerr *se, struct kerr *e)
+{
+	char q[600];
+
+	if (!rc)
+		return 0;
+	log_error(what, "error=%s", log_quote(q, sizeof(q), se->msg));
+	*e = *se;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct config_flag flags[] = {
 		{ "--upstream", "KILN_UPSTREAM_URL" },
 		{ "--interval", "KILN_SYNC_INTERVAL" },
+		{ "--feed", "KILN_SYNC_FEED_URL" },
+		{ "--feed-interval", "KILN_SYNC_FEED_INTERVAL" },
+		{ "--batch", "KILN_SYNC_BATCH" },
+		{ "--timeout", "KILN_SYNC_TIMEOUT" },
 	};
-	static const char *const switches[] = { "--once" };
+	static const char *const switches[] = { "--once", "--listing-only" };
 	unsigned switched = 0;
 	struct config cfg;
 	struct kerr e;
-	struct sync_ctx s;
+	struct sync s;
+	struct selection only = { NULL, 0 };
 	PGconn *db = NULL;
-	int once = 0, rc = 1;
+	int once = 0, rc = 1, inited = 0;
+	double next_full = 0, next_feed = 0;
 	struct sigaction sa;
 
 	log_init("kiln-sync");
 	config_init(&cfg);
 	kerr_clear(&e);
 	memset(&s, 0, sizeof(s));
-	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), switches, 1,
+	rc = config_from_args(&cfg, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), switches, 2,
 			      &switched, &e);
 	if (rc == CONFIG_ARGS_HELP || rc == CONFIG_ARGS_USAGE) {
 		fputs(SYNC_USAGE, rc == CONFIG_ARGS_HELP ? stdout : stderr);
@@ -327,23 +142,36 @@ int main(int argc, char **argv)
 			"(--upstream URL, the environment or the config file)");
 		goto fail;
 	}
+	if (selection_init(&only, config_get(&cfg, CONFIG_SYNC_PROJECTS), &e))
+		goto fail;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sync__on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (selection_init(&s.only, config_get(&cfg, CONFIG_SYNC_PROJECTS), &e))
-		goto fail;
+	git_libgit2_init();
 	if (db_connect(config_get(&cfg, CONFIG_DATABASE_URL), &db, &e) || sync__lock(db, &e) ||
-	    upstream_client_init(&s.http, &e)) {
+	    sync_init(&s, db, config_get(&cfg, CONFIG_UPSTREAM_URL),
+		    config_get(&cfg, CONFIG_SYNC_FEED_URL), config_get_int(&cfg, CONFIG_SYNC_BATCH),
+		    &sync__stop, &e)) {
 		curl_global_cleanup();
+		git_libgit2_shutdown();
 		goto fail;
 	}
-	s.cfg = &cfg;
-	s.db = db;
-	s.upstream = config_get(&cfg, CONFIG_UPSTREAM_URL);
+	inited = 1;
+	s.http.timeout = config_get_int(&cfg, CONFIG_SYNC_TIMEOUT);
+	s.retry_base_ms = config_get_int(&cfg, CONFIG_SYNC_RETRY_MS);
+	s.http.parallel = config_get_int(&cfg, CONFIG_SYNC_CONNECTIONS);
+	s.listing_only = (switched & 2) != 0;
+	s.only = &only;
+	/*
+	 * The daemon polls the feed (if there is one) every feed interval and runs a
+	 * full sync every interval; --once runs one full sync only.
+	 */
 	for (;;) {
 		struct kerr se;
+		double now = sync__now();
 
 		kerr_clear(&se);
 		/* A daemon outlives database restarts; the session lock must be taken again. */
@@ -357,30 +185,42 @@ int main(int argc, char **argv)
 				once = 1; /* another instance took over: stop, reporting why */
 				break;
 			}
-		}
-		rc = se.code || sync__once(&s, &se) ? 1 : 0;
-		if (rc) {
-			char q[600];
-			log_error("sync failed", "error=%s", log_quote(q, sizeof(q), se.msg));
-			e = se;
+			rc = sync__report("sync failed", se.code, &se, &e);
+		} else if (now >= next_full) {
+			struct gitsrc_stats gs;
+			struct kerr ge;
+
+			kerr_clear(&ge);
+			rc = sync__report("sync failed", sync_full(&s, &se), &se, &e);
+			/* Git sources ride on the full sync's interval; a 304 listing does not skip them. */
+			if (!sync__stop)
+				rc |= sync__report("git sources failed", gitsrc_sync_all(db, &gs, &ge), &ge, &e);
+			next_full = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
+			next_feed = sync__now();
+		} else if (*s.feed_url) {
+			rc = sync__report("feed sync failed", sync_feed(&s, &se), &se, &e);
+			next_feed = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_FEED_INTERVAL);
 		}
 		if (once || sync__stop)
 			break;
-		if (sync__sleep(config_get_int(&cfg, CONFIG_SYNC_INTERVAL)))
+		if (sync__sleep_until(*s.feed_url && next_feed < next_full ? next_feed : next_full))
 			break;
 	}
-	upstream_client_release(&s.http);
-	selection_release(&s.only);
+	sync_release(&s);
 	PQfinish(db);
 	curl_global_cleanup();
+	git_libgit2_shutdown();
+	selection_release(&only);
 	if (rc && once)
 		fprintf(stderr, "kiln-sync: %s\n", e.msg);
 	config_release(&cfg);
 	return once ? rc : 0;
 fail:
 	fprintf(stderr, "kiln-sync: %s\n", e.msg);
-	selection_release(&s.only);
+	if (inited)
+		sync_release(&s);
 	PQfinish(db);
+	selection_release(&only);
 	config_release(&cfg);
 	return 1;
 }

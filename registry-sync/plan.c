@@ -18,11 +18,13 @@ enum plan_scope { SCOPE_ALLOW, SCOPE_DENY, SCOPE_ALWAYS_SOURCE };
 static const char *const sql_pending =
 	"select r.id, t.id, t.python_tag, t.platform, r.version,"
 	"  coalesce((select string_agg(w.filename, '/') from upstream_files w"
-	"   where w.release_id = r.id and w.kind = 'wheel' and w.deleted_at is null), '')"
+	"   where w.release_id = r.id and w.kind = 'wheel' and w.deleted_at is null), ''),"
+	"  coalesce((select string_agg(a.filename, '/') from artifacts a"
+	"   where a.release_id = r.id and not a.yanked), '')"
 	" from releases r cross join targets t"
 	" where r.project_id = $1::bigint and t.enabled and r.deleted_at is null and not r.yanked"
-	"  and exists (select 1 from upstream_files s where s.release_id = r.id"
-	"   and s.kind = 'sdist' and s.deleted_at is null)"
+	"  and (r.git_commit is not null or exists (select 1 from upstream_files s"
+	"   where s.release_id = r.id and s.kind = 'sdist' and s.deleted_at is null))"
 	"  and not exists (select 1 from release_plans p"
 	"   where p.release_id = r.id and p.target_id = t.id)"
 	" order by r.id, t.id";
@@ -98,6 +100,9 @@ int plan_project(PGconn *c, int64_t project_id, struct plan_stats *st, struct ke
 		int skip = 1;
 		if (sc == SCOPE_DENY)
 			reason = "denied by scope";
+		/* Even "always from source" is served by a wheel Kiln built itself. */
+		else if (covered(PQgetvalue(r, i, 6), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)))
+			reason = "covered by kiln wheel";
 		else if (sc == SCOPE_ALLOW &&
 			 covered(PQgetvalue(r, i, 5), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)))
 			reason = "covered by upstream wheel";

@@ -1,13 +1,18 @@
 /*
  * plan: decide what to build for releases that gained an sdist.
  *
- * For every live, unyanked release of a project that has a live sdist and no
+ * For every live, unyanked release of a project that has a live sdist (or is
+ * a git release: a tag's commit, see gitsrc.h) and no
  * release_plans row for an enabled target: if one of the release's upstream
  * wheels already installs on that target (wheelname_matches with the target's
  * python tag and platform, so py3-none-any and abi3 wheels count), the decision
  * is 'skipped' with reason 'covered by upstream wheel'; otherwise a queued job is
  * inserted (a live job for the same release and target is left alone, thanks to
  * the jobs_one_active index) and the decision is 'planned', 'new release'.
+ *
+ * A wheel Kiln built (or was given) for the release counts the same way, before
+ * anything else but a deny: 'skipped', 'covered by kiln wheel', so a release
+ * already built is never planned again, even under 'always_source'.
  *
  * Scope rules (scope_rules, first glob match over the normalized name wins, no
  * match allows) come first: 'deny' records 'skipped', 'denied by scope';

@@ -80,11 +80,10 @@ static const char *const sql_yank_releases =
 	"  and (r.yanked, r.yanked_reason) is distinct from (s.yanked, s.reason)";
 
 /*
- * Version text and kind of a distribution file name of project norm; 0 or
- * KERR_INVAL. A file named for another project is refused: a page must not be
- * able to slip releases into a project that is not its own.
+ * A file named for another project is refused: a page must not be able to
+ * slip releases into a project that is not its own.
  */
-static int file_version(const char *norm, const char *filename, const char **kind,
+int store_file_version(const char *norm, const char *filename, const char **kind,
 	struct buf *version, struct kerr *e)
 {
 	struct wheelname w;
@@ -154,7 +153,7 @@ int store_page(PGconn *c, const char *name, int64_t serial, const char *page_eta
 
 		buf_reset(&version);
 		kerr_clear(&ve);
-		if (file_version(norm.ptr, f->filename, &kind, &version, &ve)) {
+		if (store_file_version(norm.ptr, f->filename, &kind, &version, &ve)) {
 			char q1[300], q2[600];
 			log_info("skipping upstream file", "project=%s file=%s reason=%s", norm.ptr,
 				log_quote(q1, sizeof(q1), f->filename), log_quote(q2, sizeof(q2), ve.msg));
@@ -202,87 +201,212 @@ out:
 	return rc;
 }
 
-int store_known_load(PGconn *c, struct store_known *k, struct kerr *e)
+#define STORE_COPY_CHUNK (256 * 1024)
+
+int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e)
 {
+	PGresult *r;
+	int rc;
+
+	l->c = c;
+	l->rows = 0;
+	buf_init(&l->chunk, BUF_NOLIMIT);
+	if ((rc = db_exec(c, "create temporary table if not exists sync_listing"
+			" (normalized text not null, name text not null, serial bigint);"
+			" truncate sync_listing", e)))
+		return rc;
+	r = PQexec(c, "copy sync_listing (normalized, name, serial) from stdin");
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		rc = db_error(c, r, e);
+		PQclear(r);
+		return rc ? rc : KERR_DB;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int store__copy_flush(struct store_listing *l, struct kerr *e)
+{
+	if (!l->chunk.len)
+		return 0;
+	if (PQputCopyData(l->c, l->chunk.ptr, (int)l->chunk.len) != 1)
+		return kerr_set(e, KERR_DB, "copying the listing: %s", PQerrorMessage(l->c));
+	buf_reset(&l->chunk);
+	return 0;
+}
+
+int store_listing_add(struct store_listing *l, const char *name, const char *norm,
+	int64_t serial, struct kerr *e)
+{
+	if (serial >= 0)
+		buf_printf(&l->chunk, "%s\t%s\t%" PRId64 "\n", norm, name, serial);
+	else
+		buf_printf(&l->chunk, "%s\t%s\t\\N\n", norm, name);
+	l->rows++;
+	return l->chunk.len >= STORE_COPY_CHUNK ? store__copy_flush(l, e) : 0;
+}
+
+/*
+ * Only listed_serial changes here: the name, deletion and serial of the page are
+ * the page's to set, when it is stored. An update of what changed and an
+ * insert of what is new, rather than one upsert: an upsert probes the unique
+ * index row by row, seconds for a listing where almost nothing changed.
+ */
+static const char *const sql_listing_update =
+	"update projects p set listed_serial = l.serial from sync_listing l"
+	" where p.normalized = l.normalized and p.listed_serial is distinct from l.serial";
+
+/* In name order, so the indexes on normalized grow at their right edge. */
+static const char *const sql_listing_insert =
+	"insert into projects (name, normalized, listed_serial)"
+	" select l.name, l.normalized, l.serial from sync_listing l"
+	" where not exists (select 1 from projects p where p.normalized = l.normalized)"
+	" order by l.normalized"
+	" on conflict (normalized) do nothing";
+
+int store_listing_finish(struct store_listing *l, long *changed, struct kerr *e)
+{
+	PGresult *r;
+	long inserted = 0;
+	int rc;
+
+	if ((rc = store__copy_flush(l, e)))
+		return rc;
+	if (PQputCopyEnd(l->c, NULL) != 1)
+		return kerr_set(e, KERR_DB, "ending the listing copy: %s", PQerrorMessage(l->c));
+	r = PQgetResult(l->c);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : db_error(l->c, r, e);
+	PQclear(r);
+	while ((r = PQgetResult(l->c)))
+		PQclear(r);
+	if (rc)
+		return rc;
+	/* Statistics let the planner join 700,000 rows well (a hash join, not a loop). */
+	if ((rc = db_exec(l->c, "analyze sync_listing; set local work_mem = '64MB'", e)) ||
+	    (rc = db_command(l->c, sql_listing_update, 0, NULL, changed, e)) ||
+	    (rc = db_command(l->c, sql_listing_insert, 0, NULL, &inserted, e)))
+		return rc;
+	*changed += inserted;
+	return 0;
+}
+
+void store_listing_release(struct store_listing *l)
+{
+	buf_release(&l->chunk);
+	l->rows = 0;
+}
+
+int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct kerr *e)
+{
+	const char *pp[] = { after };
+
+	return db_query(c,
+		"select l.normalized, l.name, l.serial, p.page_etag"
+		" from sync_listing l join projects p on p.normalized = l.normalized"
+		" where ($1::text is null or l.normalized > $1 collate \"C\")"
+		"  and (l.serial is null or p.upstream_serial is null or p.upstream_serial < l.serial"
+		"   or p.deleted_at is not null)"
+		" order by l.normalized collate \"C\"",
+		1, pp, out, e);
+}
+
+int store_prune_unlisted(PGconn *c, long *n, struct kerr *e)
+{
+	return db_command(c,
+		"update projects p set deleted_at = now(), updated_at = now()"
+		" where p.deleted_at is null"
+		"  and not exists (select 1 from sync_listing l where l.normalized = p.normalized)"
+		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
+		"   where r.project_id = p.id)",
+		0, NULL, n, e);
+}
+
+int store_unlisted(PGconn *c, PGresult **out, struct kerr *e)
+{
+	return db_query(c,
+		"select p.normalized from projects p"
+		" where p.deleted_at is null"
+		"  and not exists (select 1 from sync_listing l where l.normalized = p.normalized)"
+		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
+		"   where r.project_id = p.id)",
+		0, NULL, out, e);
+}
+
+int store_project_serial(PGconn *c, const char *normalized, int64_t *serial, struct kerr *e)
+{
+	const char *pp[] = { normalized };
 	PGresult *r = NULL;
 	int rc;
 
-	k->result = NULL;
-	k->n = 0;
-	if ((rc = db_query(c, "select normalized, upstream_serial, page_etag from projects"
-			" where deleted_at is null order by normalized collate \"C\"", 0, NULL, &r, e)))
-		return rc;
-	k->result = r;
-	k->n = PQntuples(r);
-	return 0;
-}
-
-void store_known_release(struct store_known *k)
-{
-	PQclear(k->result);
-	k->result = NULL;
-	k->n = 0;
-}
-
-int store_known_find(const struct store_known *k, const char *normalized, int64_t *serial,
-	const char **etag)
-{
-	const PGresult *r = k->result;
-	int lo = 0, hi = k->n;
-
 	*serial = -1;
-	*etag = NULL;
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(normalized, PQgetvalue(r, mid, 0));
-
-		if (cmp == 0) {
-			if (!PQgetisnull(r, mid, 1))
-				*serial = strtoll(PQgetvalue(r, mid, 1), NULL, 10);
-			if (!PQgetisnull(r, mid, 2))
-				*etag = PQgetvalue(r, mid, 2);
-			return 1;
-		}
-		if (cmp < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
+	if ((rc = db_query(c, "select upstream_serial from projects where normalized = $1"
+			" and upstream_serial is not null", 1, pp, &r, e)))
+		return rc;
+	if (PQntuples(r) == 1)
+		*serial = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
 	return 0;
 }
 
-int store_prune_projects(PGconn *c, const char *listed, long *n, struct kerr *e)
+int store_project_gone(PGconn *c, const char *normalized, long *n, struct kerr *e)
 {
-	const char *pp[] = { listed };
+	const char *pp[] = { normalized };
 
 	return db_command(c,
 		"update projects p set deleted_at = now(), updated_at = now()"
-		" where p.deleted_at is null and not (p.normalized = any($1::text[]))"
+		" where p.normalized = $1 and p.deleted_at is null"
 		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
 		"   where r.project_id = p.id)",
 		1, pp, n, e);
 }
 
 int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
-	struct kerr *e)
+	char **pos_listing, char **pos_after, struct kerr *e)
 {
 	const char *pp[] = { upstream };
 	PGresult *r = NULL;
 	int rc;
 
-	*etag = NULL;
+	*etag = *pos_listing = *pos_after = NULL;
 	*serial = -1;
-	if ((rc = db_query(c, "select listing_etag, last_serial from sync_state"
-			" where upstream = $1", 1, pp, &r, e)))
+	if ((rc = db_query(c, "select listing_etag, last_serial, position->>'listing',"
+			" position->>'after' from sync_state where upstream = $1", 1, pp, &r, e)))
 		return rc;
 	if (PQntuples(r) == 1) {
 		if (!PQgetisnull(r, 0, 0))
 			*etag = xstrdup(PQgetvalue(r, 0, 0));
 		if (!PQgetisnull(r, 0, 1))
 			*serial = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		if (!PQgetisnull(r, 0, 2) && !PQgetisnull(r, 0, 3)) {
+			*pos_listing = xstrdup(PQgetvalue(r, 0, 2));
+			*pos_after = xstrdup(PQgetvalue(r, 0, 3));
+		}
 	}
 	PQclear(r);
 	return 0;
+}
+
+int store_sync_position_put(PGconn *c, const char *upstream, const char *listing_key,
+	const char *after, struct kerr *e)
+{
+	const char *pp[] = { upstream, listing_key, after };
+
+	return db_command(c,
+		"insert into sync_state (upstream, mode, position)"
+		" values ($1, 'full', jsonb_build_object('listing', $2::text, 'after', $3::text))"
+		" on conflict (upstream) do update set mode = excluded.mode,"
+		"  position = excluded.position, updated_at = now()",
+		3, pp, NULL, e);
+}
+
+int store_sync_feed_seen(PGconn *c, const char *upstream, struct kerr *e)
+{
+	const char *pp[] = { upstream };
+
+	return db_command(c,
+		"insert into sync_state (upstream, last_feed_at) values ($1, now())"
+		" on conflict (upstream) do update set last_feed_at = now(), updated_at = now()",
+		1, pp, NULL, e);
 }
 
 int store_sync_state_put(PGconn *c, const char *upstream, const char *etag,

@@ -14,6 +14,7 @@
 #ifndef KILN_SYNC_STORE_H
 #define KILN_SYNC_STORE_H
 
+#include "common/buf.h"
 #include "common/kerr.h"
 #include "registry-sync/upstream.h"
 
@@ -37,38 +38,101 @@ int store_page(PGconn *c, const char *name, int64_t serial, const char *page_eta
 	struct kerr *e);
 
 /*
- * What the database knows of every live project, loaded once per sync so the
- * listing can be compared without a query per project. Held by the caller:
- * store_known_load (0 or KERR_DB) / store_known_release.
+ * The listing, written whole: rows go by COPY into the session's temporary
+ * table sync_listing, then an update and an insert give every project its
+ * listed_serial
+ * (new projects get a row with no releases; see migrations/0006). Use:
+ * store_listing_start, store_listing_add per project, store_listing_finish,
+ * all inside the caller's transaction; on any failure roll back (a COPY in
+ * progress is ended by the rollback). The listing stays in the session
+ * (temporary table sync_listing) for store_listing_pending and
+ * store_prune_unlisted, until the next start.
  */
-struct store_known {
-	void *result; /* PGresult *, rows sorted by normalized name (bytewise) */
-	int n;
+struct store_listing {
+	PGconn *c;
+	struct buf chunk; /* COPY text not yet sent */
+	long rows;
 };
 
-int store_known_load(PGconn *c, struct store_known *k, struct kerr *e);
-void store_known_release(struct store_known *k);
+int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e);
 
 /*
- * Look a normalized name up: 1 and *serial (-1: none) and *etag (borrowed, NULL:
- * none) if the project is known and live, else 0.
+ * name must be a valid project name and norm its normalized form (nothing to
+ * escape); each norm at most once per listing.
  */
-int store_known_find(const struct store_known *k, const char *normalized, int64_t *serial,
-	const char **etag);
+int store_listing_add(struct store_listing *l, const char *name, const char *norm,
+	int64_t serial, struct kerr *e);
+
+/* End the COPY and upsert; *changed gets how many projects are new or have a new serial. */
+int store_listing_finish(struct store_listing *l, long *changed, struct kerr *e);
+
+/* Free what l holds (after finish, or to give up after a rollback). */
+void store_listing_release(struct store_listing *l);
+
+/*
+ * The listed projects whose page must be fetched, by normalized name (bytewise
+ * order), after `after` if not NULL: those without a serial in the listing,
+ * those whose stored page is older than the listing's serial, and deleted ones
+ * listed again. Columns: normalized, name, listed serial, page_etag (NULLs as
+ * NULL). *out is the caller's to PQclear.
+ */
+int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct kerr *e);
 
 /*
  * Mark deleted the projects that came from upstream (they have upstream files)
- * and are not in listed, a Postgres array literal of normalized names
- * ("{a,b-c}"; normalized names need no quoting). *n gets how many. Call only
- * after a complete listing was read.
+ * and are not in the listing. *n gets how many. Call only after a complete
+ * listing was read.
  */
-int store_prune_projects(PGconn *c, const char *listed, long *n, struct kerr *e);
+int store_prune_unlisted(PGconn *c, long *n, struct kerr *e);
 
-/* Read the sync_state row of upstream: *etag (malloc'd or NULL), *serial (-1 if none). */
+/*
+ * The normalized names store_prune_unlisted would mark deleted, one per row
+ * (column 0), into *out (the caller PQclears it), for a caller that prunes only
+ * some of them (store_project_gone each).
+ */
+int store_unlisted(PGconn *c, PGresult **out, struct kerr *e);
+
+/*
+ * The normalized version (into version) and kind ("sdist" or "wheel") of a
+ * distribution file name of the project normalized as norm; 0, or KERR_INVAL
+ * when the name gives no version or names another project.
+ */
+int store_file_version(const char *norm, const char *filename, const char **kind,
+	struct buf *version, struct kerr *e);
+
+/* The serial of the project's stored page: *serial, -1 if none (or no such project). */
+int store_project_serial(PGconn *c, const char *normalized, int64_t *serial, struct kerr *e);
+
+/*
+ * Mark the project normalized deleted, if it came from upstream (it has
+ * upstream files): its page answered 404. *n gets 1 if it was live, else 0.
+ */
+int store_project_gone(PGconn *c, const char *normalized, long *n, struct kerr *e);
+
+/*
+ * Read the sync_state row of upstream: *etag (malloc'd or NULL), *serial (-1 if
+ * none), and the position of a full sync that did not finish: *pos_listing (the
+ * key of the listing it walked) and *pos_after (the last project name done),
+ * both malloc'd, or NULL when no sync was left unfinished.
+ */
 int store_sync_state_get(PGconn *c, const char *upstream, char **etag, int64_t *serial,
-	struct kerr *e);
+	char **pos_listing, char **pos_after, struct kerr *e);
 
-/* Upsert the sync_state row of upstream with the listing's ETag and serial. */
+/*
+ * Record how far a full sync over the listing known by listing_key has come:
+ * every project up to after (normalized, in bytewise order) is stored. Meant
+ * to commit in the same transaction as the pages it covers.
+ */
+int store_sync_position_put(PGconn *c, const char *upstream, const char *listing_key,
+	const char *after, struct kerr *e);
+
+/* Note that the feed was read now (sync_state.last_feed_at). */
+int store_sync_feed_seen(PGconn *c, const char *upstream, struct kerr *e);
+
+/*
+ * Upsert the sync_state row of upstream with the listing's ETag and serial,
+ * once a full sync has stored every page; the position is cleared.
+ */
 int store_sync_state_put(PGconn *c, const char *upstream, const char *etag,
 	int64_t serial, const char *mode, struct kerr *e);
 

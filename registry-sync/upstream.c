@@ -4,6 +4,8 @@
  */
 #include "registry-sync/upstream.h"
 
+#include "registry-sync/listing.h"
+
 #include "common/json.h"
 #include "common/xalloc.h"
 
@@ -169,42 +171,13 @@ static int upstream__parse_root(const char *s, size_t n, cJSON **root, int64_t *
 int upstream_parse_listing_json(const char *s, size_t n, struct upstream_listing *out,
 	struct kerr *e)
 {
-	cJSON *root = NULL;
-	const cJSON *projects = NULL, *it;
-	size_t cap = 0, i = 0;
-	int rc;
+	/* One listing parser: the stream, fed the whole document at once. */
+	struct listing_stream *ls = listing_stream_new(out);
+	int rc = listing_stream_feed(ls, s, n, e);
 
-	memset(out, 0, sizeof(*out));
-	out->serial = -1;
-	if ((rc = upstream__parse_root(s, n, &root, &out->serial, e)))
-		goto fail;
-	if ((rc = json_get_array(root, "projects", &projects, e)))
-		goto fail;
-	if (!projects) {
-		rc = kerr_set(e, KERR_INVAL, "listing has no 'projects' array");
-		goto fail;
-	}
-	cJSON_ArrayForEach(it, projects) {
-		const char *name = NULL;
-		int64_t serial = -1;
-
-		if (!cJSON_IsObject(it)) {
-			rc = kerr_set(e, KERR_INVAL, "projects[%zu] is not an object", i);
-			goto fail;
-		}
-		if ((rc = json_get_str_req(it, "name", &name, e)) ||
-		    (rc = upstream__serial(it, &serial, e))) {
-			kerr_wrap(e, "projects[%zu]", i);
-			goto fail;
-		}
-		listing_add(out, &cap, name, serial);
-		i++;
-	}
-	cJSON_Delete(root);
-	return 0;
-fail:
-	cJSON_Delete(root);
-	upstream_listing_release(out);
+	if (!rc)
+		rc = listing_stream_end(ls, e);
+	listing_stream_free(ls);
 	return rc;
 }
 
@@ -347,13 +320,43 @@ fail:
  * Parse leniently (real indexes serve sloppy HTML), but a fatal stop (too deep,
  * broken encoding) is an error: a page cut short would read as "files deleted".
  */
+/*
+ * Offset of the first byte of s that is not well-formed UTF-8 text (a NUL
+ * counts as bad), or n. A simple page is text; binary garbage (a truncated
+ * gzip, a wrong file behind the URL) parses "leniently" into a page without
+ * links, which would read as every file deleted.
+ */
+static size_t utf8_bad(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			(c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (!c || !len || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4) || i + len > n)
+			return i;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += len;
+	}
+	return n;
+}
+
 static htmlDocPtr html_read(const char *s, size_t n, struct kerr *e)
 {
 	htmlParserCtxtPtr ctxt = NULL;
 	htmlDocPtr doc = NULL;
+	size_t bad;
 
 	if (n > INT32_MAX) {
 		kerr_set(e, KERR_TOOBIG, "html document too large");
+		return NULL;
+	}
+	if ((bad = utf8_bad((const unsigned char *)s, n)) < n) {
+		kerr_set(e, KERR_INVAL, "could not parse html: not utf-8 text (byte %zu)", bad);
 		return NULL;
 	}
 	if (!(ctxt = htmlNewParserCtxt())) {
@@ -600,15 +603,32 @@ void upstream_response_release(struct upstream_response *r)
 
 struct fetch_ctx {
 	struct upstream_response *r;
+	void *h;           /* CURL * of the transfer */
 	int toobig;
+	int started;       /* the body began: where it goes is decided */
+	int sink_rc;       /* what the sink refused with, or 0 */
+	struct kerr sink_err;
 };
 
 static size_t fetch_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct fetch_ctx *c = ud;
+	struct upstream_response *r = c->r;
 	size_t n = size * nmemb;
 
-	if (buf_append(&c->r->body, p, n)) {
+	if (!c->started) {
+		long status = 0;
+
+		c->started = 1;
+		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+		r->sunk = r->sink && status == 200 && r->content_type &&
+			!strncasecmp(r->content_type, "application/vnd.pypi.simple.v1+json", 35);
+	}
+	if (r->sunk) {
+		c->sink_rc = r->sink(r->sink_ctx, p, n, &c->sink_err);
+		return c->sink_rc ? 0 : n;
+	}
+	if (buf_append(&r->body, p, n)) {
 		c->toobig = 1;
 		return 0;
 	}
@@ -673,8 +693,16 @@ static size_t fetch_header(char *p, size_t size, size_t nmemb, void *ud)
 
 int upstream_client_init(struct upstream_client *c, struct kerr *e)
 {
+	c->timeout = 0;
+	c->parallel = 8;
+	c->multi = NULL;
 	if (!(c->curl = curl_easy_init()))
 		return kerr_set(e, KERR_INTERNAL, "could not create a curl handle");
+	if (!(c->multi = curl_multi_init())) {
+		curl_easy_cleanup(c->curl);
+		c->curl = NULL;
+		return kerr_set(e, KERR_INTERNAL, "could not create a curl multi handle");
+	}
 	return 0;
 }
 
@@ -682,20 +710,29 @@ void upstream_client_release(struct upstream_client *c)
 {
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	c->curl = NULL;
+	c->multi = NULL;
 }
 
-int upstream_fetch(struct upstream_client *cl, const char *url, const char *etag,
-	struct upstream_response *r, struct kerr *e)
+/* One transfer's state, alive from fetch__prepare to fetch__finish. */
+struct fetch_slot {
+	CURL *h;
+	struct fetch_ctx ctx;
+	struct curl_slist *hdr;
+	struct buf inm;
+	char errbuf[CURL_ERROR_SIZE];
+	const char *url;
+	struct kerr *e;
+	int *rc;
+};
+
+/* Reset r and set every option of one GET on the slot's handle. */
+static void fetch__prepare(struct fetch_slot *sl, const char *url, const char *etag,
+	struct upstream_response *r, long timeout)
 {
-	struct fetch_ctx ctx = { r, 0 };
-	struct curl_slist *h = NULL;
-	struct buf inm = BUF_INIT(BUF_NOLIMIT);
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char *eff = NULL;
-	CURL *c = cl->curl;
-	CURLcode cc;
-	int rc = 0;
+	CURL *c = sl->h;
 
 	/* Options are reset so nothing of the previous request leaks into this one. */
 	curl_easy_reset(c);
@@ -706,53 +743,152 @@ int upstream_fetch(struct upstream_client *cl, const char *url, const char *etag
 	r->status = 0;
 	r->serial = r->retry_after = -1;
 	r->is_json = 0;
-	h = curl_slist_append(h, "Accept: " UPSTREAM_ACCEPT);
+	sl->ctx.r = r;
+	sl->ctx.h = c;
+	sl->ctx.toobig = 0;
+	sl->ctx.started = 0;
+	sl->ctx.sink_rc = 0;
+	kerr_clear(&sl->ctx.sink_err);
+	r->sunk = 0;
+	if (r->sink)
+		r->sink(r->sink_ctx, NULL, 0, NULL); /* a new attempt starts over */
+	sl->url = url;
+	sl->errbuf[0] = 0;
+	sl->hdr = curl_slist_append(NULL, "Accept: " UPSTREAM_ACCEPT);
+	buf_init(&sl->inm, BUF_NOLIMIT);
 	if (etag && *etag) {
-		buf_printf(&inm, "If-None-Match: %s", etag);
-		h = curl_slist_append(h, inm.ptr);
+		buf_printf(&sl->inm, "If-None-Match: %s", etag);
+		sl->hdr = curl_slist_append(sl->hdr, sl->inm.ptr);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl->hdr);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, sl->errbuf);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout < 30 ? timeout : 30L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln-sync");
+	/*
+	 * HTTP/2 where the upstream offers it (TLS): many pages share one
+	 * connection. Waiting for a connection to say whether it multiplexes only
+	 * makes sense where ALPN answers that at the handshake; over plain HTTP a
+	 * hung first response would hold every other request back.
+	 */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c, CURLOPT_PIPEWAIT, strncasecmp(url, "https://", 8) ? 0L : 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sl->ctx);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, fetch_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
-	cc = curl_easy_perform(c);
-	if (ctx.toobig) {
-		rc = kerr_set(e, KERR_TOOBIG, "fetching %s: body larger than %zu bytes", url,
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sl->ctx);
+}
+
+/* Turn a finished transfer into rc and r's status, URL and type; free the slot's lists. */
+static int fetch__finish(struct fetch_slot *sl, CURLcode cc, struct kerr *e)
+{
+	struct upstream_response *r = sl->ctx.r;
+	CURL *c = sl->h;
+	char *eff = NULL;
+	int rc = 0;
+
+	if (sl->ctx.sink_rc) {
+		rc = sl->ctx.sink_rc;
+		if (e)
+			*e = sl->ctx.sink_err;
+		kerr_wrap(e, "%s", sl->url);
+	} else if (sl->ctx.toobig) {
+		rc = kerr_set(e, KERR_TOOBIG, "fetching %s: body larger than %zu bytes", sl->url,
 			r->body.max);
-		goto out;
-	}
-	if (cc != CURLE_OK) {
+	} else if (cc != CURLE_OK) {
 		rc = kerr_set(e, cc == CURLE_OPERATION_TIMEDOUT ? KERR_TIMEOUT : KERR_IO,
-			"fetching %s: %s", url, *errbuf ? errbuf : curl_easy_strerror(cc));
-		goto out;
+			"fetching %s: %s", sl->url, *sl->errbuf ? sl->errbuf : curl_easy_strerror(cc));
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		free(r->url);
+		r->url = xstrdup(curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff ?
+			eff : sl->url);
+		r->is_json = r->content_type &&
+			!strncasecmp(r->content_type, "application/vnd.pypi.simple.v1+json", 35);
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	free(r->url);
-	r->url = xstrdup(curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff ?
-		eff : url);
-	r->is_json = r->content_type &&
-		!strncasecmp(r->content_type, "application/vnd.pypi.simple.v1+json", 35);
-out:
 	/* The handle keeps pointers to these until the next reset; clear them now. */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	buf_release(&inm);
-	curl_slist_free_all(h);
+	buf_release(&sl->inm);
+	curl_slist_free_all(sl->hdr);
+	sl->hdr = NULL;
 	return rc;
+}
+
+int upstream_fetch(struct upstream_client *cl, const char *url, const char *etag,
+	struct upstream_response *r, struct kerr *e)
+{
+	struct fetch_slot sl;
+
+	memset(&sl, 0, sizeof(sl));
+	sl.h = cl->curl;
+	fetch__prepare(&sl, url, etag, r, cl->timeout > 0 ? cl->timeout : 300);
+	return fetch__finish(&sl, curl_easy_perform(sl.h), e);
+}
+
+int upstream_fetch_many(struct upstream_client *cl, struct upstream_request *reqs, size_t n)
+{
+	size_t parallel = cl->parallel > 0 ? (size_t)cl->parallel : 1, next = 0, active = 0;
+	long timeout = cl->timeout > 0 ? cl->timeout : 300;
+	struct fetch_slot *slots;
+	CURLM *m = cl->multi;
+	int failed = 0;
+
+	if (parallel > n)
+		parallel = n ? n : 1;
+	slots = xcalloc(parallel, sizeof(*slots));
+	/* Bounded per host too, so a big batch never opens more than `parallel` sockets. */
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	for (size_t i = 0; i < parallel; i++)
+		if (!(slots[i].h = curl_easy_init()))
+			abort(); /* out of memory, as xalloc decides */
+	while (next < n || active) {
+		CURLMsg *msg;
+		int running = 0, left = 0;
+
+		for (size_t i = 0; i < parallel && next < n; i++) {
+			struct fetch_slot *sl = &slots[i];
+			if (sl->e)
+				continue; /* busy */
+			kerr_clear(&reqs[next].err);
+			sl->e = &reqs[next].err;
+			sl->rc = &reqs[next].rc;
+			fetch__prepare(sl, reqs[next].url, reqs[next].etag, reqs[next].r, timeout);
+			curl_easy_setopt(sl->h, CURLOPT_PRIVATE, (void *)sl);
+			curl_multi_add_handle(m, sl->h);
+			next++;
+			active++;
+		}
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left))) {
+			struct fetch_slot *sl = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+			curl_multi_remove_handle(m, sl->h);
+			*sl->rc = fetch__finish(sl, msg->data.result, sl->e);
+			failed += *sl->rc != 0;
+			sl->e = NULL;
+			active--;
+		}
+		if (active)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (size_t i = 0; i < parallel; i++)
+		curl_easy_cleanup(slots[i].h);
+	free(slots);
+	return failed;
 }
 
 int upstream_page_url(const char *base, const char *name, struct buf *out)

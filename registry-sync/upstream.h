@@ -1,8 +1,8 @@
 /*
  * upstream: talking to the upstream package index that kiln-sync mirrors.
  *
- * Fetching is one blocking libcurl request per call (upstream_fetch), with
- * content negotiation for PEP 691 JSON (HTML as a fallback), a conditional GET
+ * Fetching is one blocking libcurl request per call (upstream_fetch), or many
+ * in flight at once (upstream_fetch_many), with content negotiation for PEP 691 JSON (HTML as a fallback), a conditional GET
  * when an ETag is known, timeouts and a maximum body size. Parsing turns a
  * listing (/simple/) or a project page (/simple/<name>/) in either format into
  * plain structs the store can write, so the parsers are testable without a
@@ -93,6 +93,16 @@ struct upstream_response {
 	int64_t serial;     /* X-PyPI-Last-Serial, or -1 */
 	long retry_after;   /* Retry-After in seconds (either form), or -1 */
 	int is_json;        /* 1 if content_type is the PEP 691 JSON type */
+	/*
+	 * Optional, set by the caller before fetching: where the body of a 200
+	 * PEP 691 JSON answer goes, piece by piece, instead of into body (so a
+	 * 40 MB listing is parsed as it arrives, never held). Called with p NULL
+	 * when a new attempt starts over. A non-zero return aborts the transfer;
+	 * the fetch then fails with that code and the message the sink left in e.
+	 */
+	int (*sink)(void *ctx, const char *p, size_t n, struct kerr *e);
+	void *sink_ctx;
+	int sunk;           /* 1 if this answer's body went to the sink */
 };
 
 void upstream_response_init(struct upstream_response *r, size_t max_body);
@@ -104,7 +114,10 @@ void upstream_response_release(struct upstream_response *r);
  * caller: upstream_client_init (0, or KERR_INTERNAL) / upstream_client_release.
  */
 struct upstream_client {
-	void *curl; /* CURL * */
+	void *curl;    /* CURL *, for one request at a time */
+	void *multi;   /* CURLM *, for many; its connection cache outlives each call */
+	long timeout;  /* seconds one request may take in all (a hung upstream); 0: 300 */
+	long parallel; /* most requests (and connections) in flight at once; default 8 */
 };
 
 int upstream_client_init(struct upstream_client *c, struct kerr *e);
@@ -118,6 +131,23 @@ void upstream_client_release(struct upstream_client *c);
  */
 int upstream_fetch(struct upstream_client *c, const char *url, const char *etag,
 	struct upstream_response *r, struct kerr *e);
+
+/* One request of upstream_fetch_many. */
+struct upstream_request {
+	const char *url;              /* in */
+	const char *etag;             /* in: If-None-Match, or NULL */
+	struct upstream_response *r;  /* out, held by the caller */
+	int rc;                       /* out: as upstream_fetch would return */
+	struct kerr err;              /* out: why, when rc is not 0 */
+};
+
+/*
+ * Fetch n requests with up to c->parallel in flight (libcurl multi: one
+ * connection pool, HTTP/2 multiplexing where the upstream offers it), each
+ * exactly as upstream_fetch would. Returns how many failed (rc != 0); no
+ * retries here, the caller decides.
+ */
+int upstream_fetch_many(struct upstream_client *c, struct upstream_request *reqs, size_t n);
 
 /*
  * Append the URL of the project page for name (already normalized) under the

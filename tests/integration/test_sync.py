@@ -7,123 +7,16 @@ database: first sync, unchanged re-sync, a new release, a yank, a deleted file,
 a release covered by a pure-Python wheel.
 """
 import hashlib
-import html
-import http.server
-import json
-import re
 import secrets
-import threading
 
 import psycopg
 import pytest
 
 from conftest import BUILD, KILNCTL, _db_url, drop_database, run
+from fakeindex import Upstream
 from sdists import make_sdist
 
 SYNC = BUILD / "registry-sync" / "kiln-sync"
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-
-
-class Upstream:
-    """An index: {project: {"serial": n, "files": [{"filename", "data", "yanked"}]}}."""
-
-    def __init__(self, html_only=False):
-        self.projects = {}
-        self.serial = 0
-        self.requests = []
-        self.html_only = html_only  # PEP 503 only: no JSON, no serials, page ETags
-        self.fail = 0               # answer this many requests with 429 first
-        up = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                up.requests.append(self.path)
-                if up.fail > 0:
-                    up.fail -= 1
-                    self.send_response(429)
-                    self.send_header("Retry-After", "1")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status, ctype, body, etag = up.respond(self.path)
-                if etag and self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                if etag:
-                    self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def touch(self, project):
-        self.serial += 1
-        self.projects.setdefault(project, {"files": []})["serial"] = self.serial
-
-    def add_file(self, project, filename, data, yanked=False):
-        self.projects.setdefault(project, {"files": []})
-        self.projects[project]["files"].append({"filename": filename, "data": data, "yanked": yanked})
-        self.touch(project)
-
-    def respond(self, path):
-        if self.html_only:
-            return self.respond_html(path)
-        if path == "/simple/":
-            doc = {"meta": {"api-version": "1.1", "_last-serial": self.serial},
-                   "projects": [{"name": n, "_last-serial": p["serial"]}
-                                for n, p in sorted(self.projects.items())]}
-            body = json.dumps(doc).encode()
-            return 200, JSON_TYPE, body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-        parts = path.strip("/").split("/")
-        if len(parts) == 2 and parts[0] == "simple" and parts[1] in self.projects:
-            p = self.projects[parts[1]]
-            files = [{"filename": f["filename"], "url": f"../../files/{f['filename']}",
-                      "hashes": {"sha256": hashlib.sha256(f["data"]).hexdigest()},
-                      "size": len(f["data"]), "requires-python": ">=3.8",
-                      "upload-time": "2026-01-02T03:04:05Z", "yanked": f["yanked"]}
-                     for f in p["files"]]
-            doc = {"meta": {"api-version": "1.1", "_last-serial": p["serial"]},
-                   "name": parts[1], "files": files}
-            return 200, JSON_TYPE, json.dumps(doc).encode(), None
-        return self.respond_file(parts)
-
-    def respond_file(self, parts):
-        if len(parts) == 2 and parts[0] == "files":
-            for p in self.projects.values():
-                for f in p["files"]:
-                    if f["filename"] == parts[1]:
-                        return 200, "application/octet-stream", f["data"], None
-        return 404, "text/plain", b"not found", None
-
-    def respond_html(self, path):
-        parts = path.strip("/").split("/")
-        by_norm = {re.sub(r"[-_.]+", "-", n).lower(): n for n in self.projects}
-        if path == "/simple/":
-            links = "".join(f'<a href="{n}/">{html.escape(n)}</a>\n' for n in sorted(self.projects))
-        elif len(parts) == 2 and parts[0] == "simple" and parts[1] in by_norm:
-            links = ""
-            for f in self.projects[by_norm[parts[1]]]["files"]:
-                h = hashlib.sha256(f["data"]).hexdigest()
-                y = "" if f["yanked"] is False else f' data-yanked="{html.escape(str(f["yanked"]))}"'
-                links += (f'<a href="/files/{f["filename"]}#sha256={h}"'
-                          f' data-requires-python="&gt;=3.9"{y}>{f["filename"]}</a><br/>\n')
-        else:
-            return self.respond_file(parts)
-        body = f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
-        return 200, "text/html", body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -313,6 +313,43 @@ static void test_html_deep(void **state)
 	buf_release(&b);
 }
 
+/* Binary garbage is not a page without links (which would delete every file). */
+static void test_html_not_text(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+	} cases[] = {
+		{ "<a href=\"x-1.0.tar.gz\">x</a>\0", 30 },
+		{ "\xff\xfe<html><body></body></html>", 28 },
+		{ "<html>\xc3</html>", 14 },
+		{ "<html>\xe2\x82</html>", 15 },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct upstream_page p;
+		struct upstream_listing l;
+		struct kerr e;
+
+		kerr_clear(&e);
+		assert_int_equal(upstream_parse_page_html(cases[i].in, cases[i].n, PAGE_URL, &p, &e),
+			KERR_INVAL);
+		assert_non_null(strstr(e.msg, "not utf-8"));
+		assert_int_equal(upstream_parse_listing_html(cases[i].in, cases[i].n, &l, &e), KERR_INVAL);
+	}
+	/* Multi-byte text is fine. */
+	{
+		const char *ok = "<html><a href=\"x-1.0.tar.gz\">\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80</a></html>";
+		struct upstream_page p;
+		struct kerr e;
+
+		kerr_clear(&e);
+		assert_int_equal(upstream_parse_page_html(ok, strlen(ok), PAGE_URL, &p, &e), 0);
+		assert_int_equal(p.nfiles, 1);
+		upstream_page_release(&p);
+	}
+}
+
 /* Only http and https: a configured file:// URL is refused before any I/O. */
 static void test_fetch_refuses_other_schemes(void **state)
 {
@@ -355,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_page_html_bad),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_html_deep),
+		cmocka_unit_test(test_html_not_text),
 		cmocka_unit_test(test_fetch_refuses_other_schemes),
 		cmocka_unit_test(test_page_url),
 	};

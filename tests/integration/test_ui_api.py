@@ -114,3 +114,33 @@ def test_history_is_documented_as_served(backend):
     item = schema["properties"]["hours"]["items"]
     hours = json.loads(backend.get("/api/v1/stats/history")[2])["hours"]
     assert set(hours[0]) == set(item["required"]) == set(item["properties"])
+
+
+def test_downloads_per_day_by_installer_and_python(migrated, backend):
+    today = "((now() at time zone 'UTC')::date)"
+    with psycopg.connect(migrated, autocommit=True) as c:
+        pid = c.execute("insert into projects (name, normalized) values ('DL_UI', 'dl-ui') returning id").fetchone()[0]
+        c.execute("insert into releases (project_id, version, version_normalized) values (%s, '1', '1')", (pid,))
+        for ago, inst, iv, py, n in [(0, "pip", "24.0", "3.11", 5), (0, "pip", "23.0", "3.11", 1),
+                                     (0, "uv", "0.4", "3.12", 2), (1, "pip", "24.0", "", 1),
+                                     (40, "pip", "24.0", "3.11", 100)]:
+            c.execute(f"insert into download_agents (day, project_id, installer, installer_version,"
+                      f" python_version, count) values ({today} - %s, %s, %s, %s, %s, %s)",
+                      (ago, pid, inst, iv, py, n))
+        t0, t1 = c.execute(f"select to_char({today}, 'YYYY-MM-DD'), to_char({today} - 1, 'YYYY-MM-DD')").fetchone()
+    d = json.loads(backend.get("/api/v1/projects/dl-ui/downloads?days=7")[2])
+    # Oldest day first; within a day the largest first; the day 40 days back is outside.
+    assert d["daily_installers"] == [{"day": t1, "installer": "pip", "downloads": 1},
+                                     {"day": t0, "installer": "pip", "downloads": 6},
+                                     {"day": t0, "installer": "uv", "downloads": 2}]
+    assert d["daily_python_versions"] == [{"day": t1, "python_version": "unknown", "downloads": 1},
+                                          {"day": t0, "python_version": "3.11", "downloads": 6},
+                                          {"day": t0, "python_version": "3.12", "downloads": 2}]
+    # The per-day series add up to the period's totals by installer.
+    for inst in d["installers"]:
+        assert inst["downloads"] == sum(x["downloads"] for x in d["daily_installers"]
+                                        if x["installer"] == inst["installer"])
+    st, h, body = backend.get("/api/v1/projects/dl-ui/downloads?days=7&format=csv")
+    rows = body.decode().splitlines()
+    assert f"day-installer,{t0} pip,6" in rows and f"day-python,{t1} unknown,1" in rows
+    assert f"day-installer,{t0} uv,2" in rows

@@ -41,7 +41,7 @@ def farm(migrated, backend_factory, s3, tmp_path_factory):
     image = run([ROOT / "scripts" / "image.sh", "name"]).stdout.strip()
     run([KILNCTL, "target", "add", TARGET, "--image", image, "--python", "3.11",
          "--platform", "linux_x86_64"], env={"KILN_DATABASE_URL": migrated})
-    backend = backend_factory(migrated, storage="s3", env={**s3, **FARM_ENV})
+    backend = backend_factory(migrated, storage="s3", env={**s3, **FARM_ENV, "KILN_DOWNLOADS_FLUSH_SECONDS": "1"})
     f = Farm(migrated, backend, image, tmp_path_factory.mktemp("ui-farm"), backend_factory, s3)
     f.files = FileServer()
     f.start_builder("builder-ui")
@@ -68,6 +68,7 @@ def farm(migrated, backend_factory, s3, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
@@ -159,9 +160,24 @@ def test_project_page_shows_the_wheel_and_an_install_line_that_works(farm, tab, 
     assert wheel in out
     got = run([venv / "bin" / "python", "-c", "import kiln_ui_demo; print(kiln_ui_demo.add(40, 2))"]).stdout
     assert got.strip() == "42"
-    # The download shows on the page (counters are flushed every few seconds).
-    page.locator("#dl-days").wait_for()
-    assert page.get_by_role("link", name="Export CSV").get_attribute("href").endswith("format=csv")
+    # The download shows on the page once counted (the backend flushes every second here),
+    # per wheel and per day by installer and Python version.
+    wait_for(lambda: job_rows(farm, "select coalesce(sum(count), 0) from download_agents")[0][0] >= 1,
+             30, "the download to be counted")
+    page = t.goto(f"/projects/{DEMO}")
+    assert row.locator("td").nth(5).inner_text() == "1"
+    page.focus("#dl-split")
+    page.select_option("#dl-split", "installer")
+    page.locator(".legend span", has_text="pip").wait_for()
+    assert page.evaluate("document.activeElement.id") == "dl-split"
+    assert "split=installer" in page.url
+    page.select_option("#dl-split", "python")
+    page.locator(".legend span", has_text="3.11").wait_for()
+    assert page.locator(".day-chart svg rect.s0").count() == 1  # one day, one version
+    csv_href = page.get_by_role("link", name="Export CSV").get_attribute("href")
+    csv = farm.backend.get(csv_href)[2].decode().splitlines()
+    assert "installer,pip,1" in csv and any(r.startswith("day-python,") and r.endswith(" 3.11,1") for r in csv)
+    page.screenshot(path=str(SHOTS / "project-downloads-desktop-light.png"), full_page=True)
     assert not t.errors, t.errors
 
 
@@ -194,7 +210,6 @@ def test_running_build_log_grows_on_screen(farm, tab):
         time.sleep(0.4)
     assert len(set(sizes)) >= 4 and sizes == sorted(sizes), sizes
     assert len(ticks) >= 3, ticks
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "build-running-desktop-light.png"))
     # Following the end until the reader scrolls up; then the text stays put.
     at_end = page.evaluate("(() => { const p = document.getElementById('log');"
@@ -245,6 +260,7 @@ def test_admin_actions_from_the_ui_change_the_farm(farm, tab):
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "403" in alert.inner_text() and "token" in alert.inner_text().lower()
+    page.screenshot(path=str(SHOTS / "admin-error-desktop-light.png"))
     jobs_before = job_rows(farm, "select count(*) from jobs")[0][0]
     # The real token. Pause the builder first so the rebuild stays queued to be cancelled.
     set_token(t, farm.admin)
@@ -252,6 +268,7 @@ def test_admin_actions_from_the_ui_change_the_farm(farm, tab):
     page.get_by_role("button", name="Pause builder-ui").click()
     page.get_by_role("button", name="Resume builder-ui").wait_for()
     assert job_rows(farm, "select paused from builders where name = 'builder-ui'") == [(True,)]
+    page.screenshot(path=str(SHOTS / "admin-builders-desktop-light.png"))
     page = t.goto(f"/projects/{DEMO}")
     page.get_by_role("button", name=f"Rebuild {DEMO} 1.0").click()
     note = page.get_by_role("status").filter(has_text="Rebuild queued")
@@ -262,8 +279,11 @@ def test_admin_actions_from_the_ui_change_the_farm(farm, tab):
     assert new[1:] == ("queued", 10, "1.0")
     assert str(new[0]) in note.inner_text()
     page.locator("td.cell .badge.queued").wait_for()  # the grid shows it without a reload
+    page.screenshot(path=str(SHOTS / "admin-project-desktop-light.png"), full_page=True)
     # The queue lists it; cancel it from there.
     page = t.goto(f"/queue?project={DEMO}")
+    page.get_by_role("button", name=f"Cancel job {new[0]}").wait_for()
+    page.screenshot(path=str(SHOTS / "admin-queue-desktop-light.png"))
     page.get_by_role("button", name=f"Cancel job {new[0]}").click()
     page.get_by_text("The queue is empty.").wait_for()
     assert job_rows(farm, "select state from jobs where id = %s", new[0]) == [("cancelled",)]
@@ -298,7 +318,6 @@ def pages(farm):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_every_page_renders_without_errors(farm, tab, size, scheme):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     t = tab(viewport=DESKTOP if size == "desktop" else PHONE, scheme=scheme,
             is_mobile=size == "phone", has_touch=size == "phone")
     for name, (path, ready) in pages(farm).items():

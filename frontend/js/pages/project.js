@@ -29,7 +29,31 @@ function installLine(name, version) {
   return h("div.install", code, copyButton(text, "Copy", code));
 }
 
-function downloadsView(name, dl, days, onDays) {
+const SPLIT_TOP = 5;
+
+// The per-day chart's bars: one series, or stacked by the largest installers
+// or Python versions (the rest as "other").
+function splitSeries(dl, by) {
+  if (by !== "installer" && by !== "python") {
+    return { items: dl.daily, series: [{ key: "downloads", cls: "bar", label: "downloads" }] };
+  }
+  const field = by === "installer" ? "installer" : "python_version";
+  const names = (by === "installer" ? dl.installers : dl.python_versions).map((x) => x[field]);
+  const top = names.slice(0, SPLIT_TOP);
+  const items = dl.daily.map((d) => ({ day: d.day }));
+  const byDay = new Map(items.map((it) => [it.day, it]));
+  for (const r of by === "installer" ? dl.daily_installers : dl.daily_python_versions) {
+    const it = byDay.get(r.day);
+    if (!it) continue;
+    const key = top.includes(r[field]) ? `k:${r[field]}` : "k:other";
+    it[key] = (it[key] || 0) + r.downloads;
+  }
+  const series = top.map((n, i) => ({ key: `k:${n}`, cls: `s${i}`, label: n }));
+  if (names.length > SPLIT_TOP) series.push({ key: "k:other", cls: `s${SPLIT_TOP}`, label: "other" });
+  return { items, series };
+}
+
+function downloadsView(name, dl, days, split, onChange) {
   const max = (arr) => Math.max(1, ...arr.map((x) => x.downloads));
   const bars = (arr, key) => {
     if (!arr.length) return h("p.muted", "None yet.");
@@ -39,23 +63,30 @@ function downloadsView(name, dl, days, onDays) {
       h("span.track", h("span.fill", { style: `display:block;width:${(100 * x.downloads) / m}%` })),
       h("span.mono", fmtInt(x.downloads))]));
   };
-  const select = h("select", { id: "dl-days", onchange: (e) => onDays(Number(e.target.value)) },
+  const select = h("select", { id: "dl-days", onchange: (e) => onChange(Number(e.target.value), split) },
     [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === days }, `${d} days`)));
+  const splitSelect = h("select", { id: "dl-split", onchange: (e) => onChange(days, e.target.value) },
+    [["", "nothing"], ["installer", "installer"], ["python", "Python version"]].map(([v, l]) =>
+      h("option", { value: v, selected: v === split }, l)));
+  const { items, series } = splitSeries(dl, split);
   // Drawn once the panel is on the page and its width is known.
   const chart = h("div.day-chart");
   requestAnimationFrame(() => fill(chart, barChart({
-    items: dl.daily, series: [{ key: "downloads", cls: "bar", label: "downloads" }],
+    items, series,
     xLabel: (it, short) => (short ? it.day.slice(5) : it.day),
     title: `Downloads of ${name} per day`, height: 160, width: chart.clientWidth,
   })));
+  const legend = split
+    ? h("div.legend", series.map((sr) => h("span", h("i", { class: sr.cls }), sr.label))) : null;
   return h("div",
     h("div.filters",
       h("label", { for: "dl-days" }, "Period", select),
+      h("label", { for: "dl-split" }, "Split by", splitSelect),
       h("a", { href: `/api/v1/projects/${enc(name)}/downloads?days=${days}&format=csv`, download: `${name}-downloads.csv` },
         "Export CSV"),
       h("span.muted", `${fmtInt(dl.total)} downloads in ${dl.days} days`)),
     h("div.two-col",
-      h("div.panel", h("h3", "Per day (UTC)"), chart),
+      h("div.panel", h("h3", "Per day (UTC)"), chart, legend),
       h("div.panel", h("h3", "By installer"), bars(dl.installers, "installer")),
       h("div.panel", h("h3", "By Python version"), bars(dl.python_versions, "python_version"))));
 }
@@ -68,6 +99,7 @@ export async function render(ctx) {
   const wheelSlot = h("div");
   const dlSlot = h("div");
   let days = Number(ctx.query.get("days")) || 30;
+  let split = ctx.query.get("split") || "";
   let shownReleases = RELEASES_PER_PAGE;
   let lastJson = "";
   let project;
@@ -85,11 +117,15 @@ export async function render(ctx) {
   async function loadDownloads() {
     try {
       const dl = await get(`/api/v1/projects/${enc(name)}/downloads`, { days }, ctx.signal);
-      fill(dlSlot, downloadsView(project.normalized, dl, days, (d) => {
+      const focused = dlSlot.contains(document.activeElement) ? document.activeElement.id : "";
+      fill(dlSlot, downloadsView(project.normalized, dl, days, split, (d, sp) => {
         days = d;
-        setQuery({ days: d === 30 ? "" : String(d) });
+        split = sp;
+        setQuery({ days: d === 30 ? "" : String(d), split: sp });
         loadDownloads();
       }));
+      // Keep the keyboard where it was (the select just used).
+      if (focused) document.getElementById(focused)?.focus();
     } catch (e) {
       if (e.name !== "AbortError") fill(dlSlot, errorBox(e));
     }

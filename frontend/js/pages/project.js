@@ -84,7 +84,7 @@ function downloadsView(name, dl, days, split, onChange) {
       h("label", { for: "dl-split" }, "Split by", splitSelect),
       h("a", { href: `/api/v1/projects/${enc(name)}/downloads?days=${days}&format=csv`, download: `${name}-downloads.csv` },
         "Export CSV"),
-      h("span.muted", `${fmtInt(dl.total)} downloads in ${dl.days} days`)),
+      h("span.muted", `${fmtInt(dl.total)} download${dl.total === 1 ? "" : "s"} in ${dl.days} days`)),
     h("div.two-col",
       h("div.panel", h("h3", "Per day (UTC)"), chart, legend),
       h("div.panel", h("h3", "By installer"), bars(dl.installers, "installer")),

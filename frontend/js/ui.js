@@ -46,6 +46,11 @@ export function fmtInt(n) {
   return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
 }
 
+// "1 release", "2 releases" (n formatted with separators).
+export function plural(n, word) {
+  return `${fmtInt(n)} ${word}${Number(n) === 1 ? "" : "s"}`;
+}
+
 export function fmtBytes(n) {
   if (n === null || n === undefined) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

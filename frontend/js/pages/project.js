@@ -4,7 +4,7 @@ import { admin, enc, get } from "../api.js";
 import { barChart } from "../chart.js";
 import { setQuery } from "../router.js";
 import {
-  adminAction, badge, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
+  adminAction, badge, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
 
 const RELEASES_PER_PAGE = 20;
 
@@ -84,7 +84,7 @@ function downloadsView(name, dl, days, split, onChange) {
       h("label", { for: "dl-split" }, "Split by", splitSelect),
       h("a", { href: `/api/v1/projects/${enc(name)}/downloads?days=${days}&format=csv`, download: `${name}-downloads.csv` },
         "Export CSV"),
-      h("span.muted", `${fmtInt(dl.total)} download${dl.total === 1 ? "" : "s"} in ${dl.days} days`)),
+      h("span.muted", `${plural(dl.total, "download")} in ${dl.days} days`)),
     h("div.two-col",
       h("div.panel", h("h3", "Per day (UTC)"), chart, legend),
       h("div.panel", h("h3", "By installer"), bars(dl.installers, "installer")),
@@ -153,7 +153,7 @@ export async function render(ctx) {
     fill(head, 
       h("div.page-head",
         h("div", h("h1", p.name),
-          h("div.sub", `${fmtInt(p.releases_total)} releases · ${fmtInt(p.artifacts)} wheels · latest ${p.latest_version || "–"}`,
+          h("div.sub", `${plural(p.releases_total, "release")} · ${plural(p.artifacts, "wheel")} · latest ${p.latest_version || "–"}`,
             p.deleted_at ? " · removed upstream" : "")),
         h("div.actions", rebuildAll)),
       version ? installLine(p.name, version) : h("p.muted", "No wheel built yet, so nothing to install from Kiln."));

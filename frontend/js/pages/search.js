@@ -1,7 +1,7 @@
 // search: projects as you type, from the header's search box (?q=).
 import { get } from "../api.js";
 import { setQuery } from "../router.js";
-import { errorBox, fmtInt, h, setTitle, time, fill } from "../ui.js";
+import { errorBox, h, plural, setTitle, time, fill } from "../ui.js";
 
 export async function render(ctx) {
   const box = document.getElementById("q");
@@ -27,7 +27,7 @@ export async function render(ctx) {
     const items = page.projects.map((p) => h("li", h("a", { href: `/projects/${encodeURIComponent(p.normalized)}` },
       h("span.name", p.name),
       h("span.meta", p.latest_version ? `latest ${p.latest_version}` : "no release yet"),
-      h("span.meta", `${fmtInt(p.releases)} releases · ${fmtInt(p.artifacts)} wheels · updated `, time(p.updated_at)))));
+      h("span.meta", `${plural(p.releases, "release")} · ${plural(p.artifacts, "wheel")} · updated `, time(p.updated_at)))));
     let list = results.querySelector("ul.results");
     if (!more || !list) {
       fill(results);

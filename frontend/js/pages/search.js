@@ -66,5 +66,16 @@ export async function render(ctx) {
   };
   box.addEventListener("keydown", onKey);
   ctx.onLeave(() => box.removeEventListener("keydown", onKey));
+  // Up and down move between results; up from the first goes back to the box.
+  results.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const links = [...results.querySelectorAll("ul.results a")];
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    ev.preventDefault();
+    if (ev.key === "ArrowDown") links[Math.min(i + 1, links.length - 1)].focus();
+    else if (i === 0) box.focus();
+    else links[i - 1].focus();
+  });
   update();
 }

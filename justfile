@@ -44,6 +44,11 @@ unit: build-test
 integration *ARGS: build-test
     .kiln/venv/bin/python -m pytest tests/integration {{ARGS}}
 
+# Run the web UI's browser tests (headless Chromium); screenshots land in tests/artifacts/ui/
+ui *ARGS: build
+    scripts/deps.sh test
+    .kiln/venv/bin/python -m pytest tests/integration/test_ui.py tests/integration/test_ui_api.py {{ARGS}}
+
 # Start the private Postgres cluster under .kiln/pg
 db:
     scripts/deps.sh test >/dev/null

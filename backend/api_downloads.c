@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum api_downloads_kind { DL_PROJECT = 0, DL_DAY = 1, DL_INSTALLER = 2, DL_PYTHON = 3 };
+enum api_downloads_kind {
+	DL_PROJECT = 0, DL_DAY = 1, DL_INSTALLER = 2, DL_PYTHON = 3, DL_DAY_INSTALLER = 4,
+	DL_DAY_PYTHON = 5,
+};
 
 /*
- * $1 normalized name, $2 days. Rows: (kind, key, downloads); kind 0 is the
- * project itself (key = name, downloads NULL, normalized in column 3), then
- * the series in the order the response lists them.
+ * $1 normalized name, $2 days. Rows: (kind, key, downloads, key2); kind 0 is
+ * the project itself (key = name, downloads NULL, normalized in column 3),
+ * then the series in the order the response lists them. The per-day series
+ * by installer and Python version (key = day, key2 = installer or version)
+ * hold the non-zero days of the 100 largest installers and versions only.
  */
 static const char api_downloads__sql[] =
 	"with p as (select id, name, normalized from projects where normalized = $1),"
@@ -24,20 +29,26 @@ static const char api_downloads__sql[] =
 	"  where a.project_id = (select id from p)"
 	"  and dc.day > " API_TODAY " - $2::int and dc.day <= " API_TODAY
 	"  group by dc.day),"
-	" agents as (select installer, coalesce(nullif(python_version, ''), 'unknown') as python,"
+	" agents as (select day, installer, coalesce(nullif(python_version, ''), 'unknown') as python,"
 	"  count from download_agents where project_id = (select id from p)"
 	"  and day > " API_TODAY " - $2::int and day <= " API_TODAY "),"
 	" inst as (select installer as k, sum(count)::bigint as n from agents group by installer"
 	"  order by n desc, k limit 100),"
 	" py as (select python as k, sum(count)::bigint as n from agents group by python"
-	"  order by n desc, k limit 100)"
+	"  order by n desc, k limit 100),"
+	" dinst as (select day, installer as k, sum(count)::bigint as n from agents"
+	"  where installer in (select k from inst) group by day, installer),"
+	" dpy as (select day, python as k, sum(count)::bigint as n from agents"
+	"  where python in (select k from py) group by day, python)"
 	" select * from ("
 	" select 0 as kind, name as k, null::bigint as n, normalized from p"
 	" union all select 1, to_char(d.day, 'YYYY-MM-DD'), coalesce(daily.n, 0), null"
 	"  from days d left join daily on daily.day = d.day"
 	" union all select 2, k, n, null from inst"
-	" union all select 3, k, n, null from py) s"
-	" order by kind, case when kind = 1 then k end, n desc, k";
+	" union all select 3, k, n, null from py"
+	" union all select 4, to_char(day, 'YYYY-MM-DD'), n, k from dinst where n > 0"
+	" union all select 5, to_char(day, 'YYYY-MM-DD'), n, k from dpy where n > 0) s"
+	" order by kind, case when kind in (1, 4, 5) then k end, n desc, k, normalized";
 
 static int api_downloads__kind(const PGresult *r, int row)
 {
@@ -70,17 +81,26 @@ static void api_downloads__csv_field(struct buf *b, const char *s)
 
 static void api_downloads__csv(struct http_req *req, PGresult *r, const char *normalized)
 {
-	static const char *const series[] = { "", "day", "installer", "python" };
+	static const char *const series[] = { "", "day", "installer", "python", "day-installer",
+					      "day-python" };
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 	char hdr[512];
 
 	buf_puts(&b, "series,key,downloads\r\n");
 	for (int i = 0; i < PQntuples(r); i++) {
 		int kind = api_downloads__kind(r, i);
-		if (kind < DL_DAY || kind > DL_PYTHON)
+		if (kind < DL_DAY || kind > DL_DAY_PYTHON)
 			continue;
 		buf_printf(&b, "%s,", series[kind]);
-		api_downloads__csv_field(&b, PQgetvalue(r, i, 1));
+		if (kind >= DL_DAY_INSTALLER) {
+			/* One key column keeps the table tidy: "2026-01-02 pip". */
+			struct buf key = BUF_INIT(BUF_NOLIMIT);
+			buf_printf(&key, "%s %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 3));
+			api_downloads__csv_field(&b, key.ptr);
+			buf_release(&key);
+		} else {
+			api_downloads__csv_field(&b, PQgetvalue(r, i, 1));
+		}
 		buf_printf(&b, ",%s\r\n", PQgetvalue(r, i, 2));
 	}
 	/* The normalized name needs no quoting in a header: [a-z0-9-] only. */
@@ -92,8 +112,10 @@ static void api_downloads__csv(struct http_req *req, PGresult *r, const char *no
 
 static void api_downloads__done(struct http_req *req, PGresult *r)
 {
-	static const char *const arrays[] = { "", "daily", "installers", "python_versions" };
-	static const char *const keys[] = { "", "day", "installer", "python_version" };
+	static const char *const arrays[] = { "", "daily", "installers", "python_versions",
+					      "daily_installers", "daily_python_versions" };
+	static const char *const keys[] = { "", "day", "installer", "python_version", "day", "day" };
+	static const char *const keys2[] = { "", "", "", "", "installer", "python_version" };
 	struct api_downloads *st = req->state;
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 	long long total = 0;
@@ -116,13 +138,17 @@ static void api_downloads__done(struct http_req *req, PGresult *r)
 	json_append_str(&b, PQgetvalue(r, 0, 3));
 	buf_printf(&b, "},\"days\":%lld,\"total\":%lld", (long long)st->days, total);
 	/* Rows are ordered by kind, so each series is one run. */
-	for (int kind = DL_DAY; kind <= DL_PYTHON; kind++) {
+	for (int kind = DL_DAY; kind <= DL_DAY_PYTHON; kind++) {
 		int first = 1;
 
 		buf_printf(&b, ",\"%s\":[", arrays[kind]);
 		for (; row < n && api_downloads__kind(r, row) == kind; row++) {
 			buf_printf(&b, "%s{\"%s\":", first ? "" : ",", keys[kind]);
 			json_append_str(&b, PQgetvalue(r, row, 1));
+			if (*keys2[kind]) {
+				buf_printf(&b, ",\"%s\":", keys2[kind]);
+				json_append_str(&b, PQgetvalue(r, row, 3));
+			}
 			buf_printf(&b, ",\"downloads\":%s}", PQgetvalue(r, row, 2));
 			first = 0;
 		}

@@ -7,9 +7,11 @@
  * The last `days` UTC days (1 to 366, today included): one count per day
  * (from download_counts over the project's artifacts, zero-filled), and the
  * totals per installer and per Python version (from download_agents, the 100
- * largest of each). format=csv answers the same numbers as text/csv in one
- * tidy table, `series,key,downloads`, with series `day`, `installer` and
- * `python`. A {name} that is not normalized answers 301 to the normalized URL.
+ * largest of each), and per day for each of those installers and versions
+ * (non-zero days only). format=csv answers the same numbers as text/csv in
+ * one tidy table, `series,key,downloads`, with series `day`, `installer`,
+ * `python`, `day-installer` and `day-python` (key "2026-01-02 pip"). A {name}
+ * that is not normalized answers 301 to the normalized URL.
  */
 #ifndef KILN_API_DOWNLOADS_H
 #define KILN_API_DOWNLOADS_H

@@ -117,3 +117,47 @@ void api_farm_handle_stats(struct http_req *req)
 {
 	api_query(req, api_farm__sql_stats, 0, NULL, api_farm__stats_done);
 }
+
+/* ---- GET /api/v1/stats/history ---- */
+
+/*
+ * The last 24 hours in 24 hourly buckets, oldest first; the last bucket is
+ * the current hour, so far. A job counts as queued at an instant from its
+ * creation until its first build started (or it was assigned, or it ended);
+ * a retry's wait after a lost attempt is not counted, since jobs keep only
+ * their latest assignment. Only jobs that could have been waiting during the
+ * day are looked at: those not ended before it began.
+ */
+static const char api_farm__sql_history[] =
+	"with hours as (select g as h from generate_series("
+	"  date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()),"
+	"  interval '1 hour') g),"
+	" recent as (select j.created_at, coalesce((select min(b.started_at) from builds b"
+	"  where b.job_id = j.id), j.assigned_at, j.finished_at) as left_queue"
+	"  from jobs j where j.finished_at is null"
+	"  or j.finished_at > date_trunc('hour', now()) - interval '23 hours'),"
+	" ended as (select date_trunc('hour', finished_at) as h,"
+	"  count(*) filter (where state = 'succeeded') as ok,"
+	"  count(*) filter (where state = 'failed') as bad from builds"
+	"  where finished_at >= date_trunc('hour', now()) - interval '23 hours'"
+	"  group by 1)"
+	" select " API_TS("hours.h") ", coalesce(ended.ok, 0), coalesce(ended.bad, 0),"
+	" (select count(*) from recent where recent.created_at <= least(hours.h + interval '1 hour', now())"
+	"  and (recent.left_queue is null"
+	"  or recent.left_queue > least(hours.h + interval '1 hour', now())))"
+	" from hours left join ended on ended.h = hours.h order by hours.h";
+
+static void api_farm__history_done(struct http_req *req, PGresult *r)
+{
+	static const struct api_field f[] = {
+		{ "hour", API_STR }, { "succeeded", API_INT }, { "failed", API_INT },
+		{ "queued", API_INT },
+	};
+
+	api_respond_rows(req, r, "hours", f, sizeof(f) / sizeof(f[0]));
+}
+
+void api_farm_handle_history(struct http_req *req)
+{
+	api_query(req, api_farm__sql_history, 0, NULL, api_farm__history_done);
+}

@@ -6,6 +6,9 @@
  *                          capabilities, version, last_seen, online (seen in
  *                          the last 2 minutes), live jobs. Never token hashes.
  *   GET /api/v1/stats      the home page counters
+ *   GET /api/v1/stats/history  the last 24 hours by the hour: builds that
+ *                          succeeded and failed in each, and the queue's
+ *                          length at each hour's end (now, for the current one)
  *
  * Targets and builders are few: each list answers at most 500, no pagination.
  */
@@ -17,5 +20,6 @@
 void api_farm_handle_targets(struct http_req *req);
 void api_farm_handle_builders(struct http_req *req);
 void api_farm_handle_stats(struct http_req *req);
+void api_farm_handle_history(struct http_req *req);
 
 #endif

@@ -53,6 +53,18 @@ struct builder_conn {
 	int paused;
 	int closing;
 	int in_message;       /* between a message's first and final fragment */
+	/*
+	 * Log chunks still being stored, per job. Queries run on any pool
+	 * connection, so a finish sent after a job's last chunks could commit
+	 * before them, and the chunks (refused once the job ended) would be
+	 * missing from the archived log: a job's finish waits in deferred until
+	 * its count is 0.
+	 */
+	struct {
+		long long job;
+		int n;
+	} logw[BWS_MAX_SLOTS];
+	struct bws_finish *deferred;
 	struct buf rx;
 	struct bws_msg *out_head, *out_tail;
 	struct builder_conn *next; /* in the server's list */
@@ -447,7 +459,37 @@ struct bws_jobq {
 	struct bws_ref *ref;
 	enum bws_kind kind;
 	long long job;
+	int counted;          /* a log chunk counted in the connection's logw */
 };
+
+/* A finish message waiting for its job's log chunks to be stored. */
+struct bws_finish {
+	struct bws_finish *next;
+	long long job;
+	int64_t exit_code, duration;
+	char status[16];
+	char *reason;
+};
+
+/* The count of job's chunks being stored; with add, a free entry is taken for it. NULL if none. */
+static int *bws__logw(struct builder_conn *c, long long job, int add)
+{
+	int spare = -1;
+
+	for (int i = 0; i < BWS_MAX_SLOTS; i++) {
+		if (c->logw[i].n && c->logw[i].job == job)
+			return &c->logw[i].n;
+		if (!c->logw[i].n && spare < 0)
+			spare = i;
+	}
+	if (!add || spare < 0)
+		return NULL;
+	c->logw[spare].job = job;
+	return &c->logw[spare].n;
+}
+
+static void bws__finish_start(struct builder_conn *c, long long job, const char *status,
+			      const char *reason, int64_t exit_code, int64_t duration);
 
 static void bws__stale_checked(void *ctx, PGresult *r, const char *err)
 {
@@ -487,6 +529,25 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 	if (!c) {
 		free(q);
 		return;
+	}
+	if (q->counted) {
+		int *n = bws__logw(c, q->job, 0);
+
+		if (n && --*n == 0) {
+			/* The job's chunks are all stored: a finish waiting for them goes now. */
+			for (struct bws_finish **pp = &c->deferred; *pp; pp = &(*pp)->next) {
+				struct bws_finish *f = *pp;
+
+				if (f->job != q->job)
+					continue;
+				*pp = f->next;
+				bws__finish_start(c, f->job, f->status, f->reason, f->exit_code,
+						  f->duration);
+				free(f->reason);
+				free(f);
+				break;
+			}
+		}
 	}
 	if (err) {
 		log_warn("builder message not stored", "builder=%s job=%lld error=\"%s\"", c->name, q->job,
@@ -570,6 +631,7 @@ static void bws__on_progress(struct builder_conn *c, const cJSON *m)
 static void bws__on_log(struct builder_conn *c, const cJSON *m)
 {
 	struct bws_jobq *q;
+	int *n;
 	const char *data = NULL;
 	struct kerr e;
 	int64_t seq = 0;
@@ -590,7 +652,32 @@ static void bws__on_log(struct builder_conn *c, const cJSON *m)
 	q->kind = BWS_LOG;
 	q->job = job;
 	q->ref = bws__ref(c);
+	/* Counted before the query, whose callback may run at once; with every
+	 * entry taken (more jobs than slots) the finish cannot wait. */
+	n = bws__logw(c, job, 1);
+	if (n) {
+		(*n)++;
+		q->counted = 1;
+	}
 	if (!jobs_log(c->srv->db, job, c->builder_id, seq, data, bws__job_done, q)) {
+		/* Not queued: uncount it (a finish waits only on chunks before it, still out). */
+		if (q->counted && (n = bws__logw(c, job, 0)))
+			(*n)--;
+		bws__unref(q->ref);
+		free(q);
+	}
+}
+
+static void bws__finish_start(struct builder_conn *c, long long job, const char *status,
+			      const char *reason, int64_t exit_code, int64_t duration)
+{
+	struct bws_jobq *q = xcalloc(1, sizeof(*q));
+
+	q->kind = BWS_FINISH;
+	q->job = job;
+	q->ref = bws__ref(c);
+	if (!jobs_finish(c->srv->db, job, c->builder_id, status, reason, exit_code, duration,
+			 bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
 	}
@@ -598,7 +685,6 @@ static void bws__on_log(struct builder_conn *c, const cJSON *m)
 
 static void bws__on_finish(struct builder_conn *c, const cJSON *m)
 {
-	struct bws_jobq *q;
 	const char *status = NULL, *reason = "";
 	struct kerr e;
 	int64_t exit_code = 0, duration = 0;
@@ -622,15 +708,20 @@ static void bws__on_finish(struct builder_conn *c, const cJSON *m)
 		bws__fail(c, "too_big", "reason over 4096 bytes");
 		return;
 	}
-	q = xcalloc(1, sizeof(*q));
-	q->kind = BWS_FINISH;
-	q->job = job;
-	q->ref = bws__ref(c);
-	if (!jobs_finish(c->srv->db, job, c->builder_id, status, reason, exit_code, duration,
-			 bws__job_done, q)) {
-		bws__unref(q->ref);
-		free(q);
+	if (bws__logw(c, job, 0)) {
+		struct bws_finish *f = xcalloc(1, sizeof(*f)), **pp = &c->deferred;
+
+		f->job = job;
+		f->exit_code = exit_code;
+		f->duration = duration;
+		snprintf(f->status, sizeof(f->status), "%s", status);
+		f->reason = xstrdup(reason);
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = f;
+		return;
 	}
+	bws__finish_start(c, job, status, reason, exit_code, duration);
 }
 
 /* --- hello ----------------------------------------------------------------- */
@@ -1164,6 +1255,13 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 			free(m);
 		}
 		c->out_tail = NULL;
+		/* Finishes never sent: the builder sends them again when it reconnects. */
+		while (c->deferred) {
+			struct bws_finish *f = c->deferred;
+			c->deferred = f->next;
+			free(f->reason);
+			free(f);
+		}
 		buf_release(&c->rx);
 		free(c->targets);
 		c->targets = NULL;

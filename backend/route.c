@@ -37,6 +37,8 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/targets", "api_targets", api_farm_handle_targets, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/builders", "api_builders", api_farm_handle_builders, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/stats", "api_stats", api_farm_handle_stats, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/api/v1/stats/history", "api_stats_history", api_farm_handle_history,
+	  0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/queue", "api_queue", api_admin_handle_queue, 0, 0 },
 	{ HTTP_POST, "/api/v1/admin/jobs/requeue-failed", "admin_requeue_failed",
 	  api_admin_handle_requeue_failed, API_ADMIN_BODY_MAX, 0 },

@@ -65,6 +65,22 @@ int static_files_path_safe(const char *rel)
 	}
 }
 
+int static_files_is_ui_route(const char *rel)
+{
+	static const char *const servers[] = { "api", "simple", "files" };
+	const char *last = strrchr(rel, '/');
+
+	last = last ? last + 1 : rel;
+	if (strchr(last, '.'))
+		return 0;
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		size_t n = strlen(servers[i]);
+		if (!strncmp(rel, servers[i], n) && (rel[n] == '/' || rel[n] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
 /* Read dir/rel into a malloc'd buffer; fills st. 0, KERR_NOTFOUND or KERR_IO. */
 static int static__read(const char *dir, const char *rel, char **data, struct stat *st)
 {
@@ -112,7 +128,6 @@ void static_files_handle(struct http_req *req)
 	char etag[64], inm[128], hdr[256];
 	struct stat st;
 	char *data = NULL;
-	const char *last;
 	int rc;
 
 	if (!static_files_path_safe(rel)) {
@@ -122,9 +137,7 @@ void static_files_handle(struct http_req *req)
 	snprintf(file, sizeof(file), "%s%s", rel,
 		 (!*rel || rel[strlen(rel) - 1] == '/') ? "index.html" : "");
 	rc = static__read(req->srv->frontend_dir, file, &data, &st);
-	last = strrchr(file, '/');
-	last = last ? last + 1 : file;
-	if (rc == KERR_NOTFOUND && !strchr(last, '.')) {
+	if (rc == KERR_NOTFOUND && static_files_is_ui_route(rel)) {
 		/* A UI route such as /projects/numpy: the UI's router takes it from here. */
 		snprintf(file, sizeof(file), "index.html");
 		rc = static__read(req->srv->frontend_dir, file, &data, &st);

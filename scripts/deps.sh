@@ -17,7 +17,8 @@ what=${1:-build}
 build_pkgs=(build-essential meson ninja-build pkg-config python3
   libwebsockets-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev
   libgit2-dev libarchive-dev libxml2-dev curl ca-certificates)
-test_pkgs=(libcmocka-dev postgresql debootstrap valgrind)
+test_pkgs=(libcmocka-dev postgresql debootstrap valgrind
+  chromium fonts-dejavu-core)
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;

@@ -511,7 +511,7 @@ def test_downloads_csv(api, data):
     assert len(day) == 7 and day[-1] == ["day", data.today, "13"]
     assert sum(int(r[2]) for r in day) == 20
     assert ["installer", "pip", "9"] in rows and ["python", "unknown", "1"] in rows
-    assert {r[0] for r in rows[1:]} == {"day", "installer", "python"}
+    assert {r[0] for r in rows[1:]} == {"day", "installer", "python", "day-installer", "day-python"}
 
 
 # ---- farm ----

@@ -276,3 +276,38 @@ def test_vanished_builder_loses_the_job_to_another(farm):
         log = c.execute("select string_agg(convert_from(data, 'UTF8'), '' order by seq) from build_log_chunks l "
                         "join builds b on b.id = l.build_id where b.job_id = %s and b.attempt = 1", (job,)).fetchone()[0]
         assert log.startswith("started\n") and "stopped responding" in log and "queued again" in log
+
+
+def test_finish_right_after_log_chunks_keeps_every_line(farm):
+    # Queries run on several pool connections: a finish sent right behind the last
+    # chunks must still be stored after them, or the log's last lines are lost (the
+    # builder's "uploaded ..." and "built ..." notes come just before its finish).
+    db, backend = farm
+    token = add_builder(db, "b-lastlines")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '4.' || g, '4.' || g from projects, generate_series(0, 11) g "
+                  "where normalized = 'chan-demo'")
+    builds = {}
+    with ws(backend) as conn:
+        hello(conn, token, "b-lastlines")
+        for n in range(12):
+            job = queue(db, f"4.{n}")
+            assert recv(conn)["job"] == job
+            lines = [f"job {job} line {i}\n" for i in range(3)]
+            for i, line in enumerate(lines):
+                conn.send(json.dumps({"type": "log", "job": job, "seq": i, "data": line}))
+            conn.send(json.dumps({"type": "finish", "job": job, "status": "failed", "exit_code": 1,
+                                  "reason": "build failed with exit code 1"}))
+            ack = recv(conn)
+            assert ack["type"] == "finished" and ack["job"] == job
+            with psycopg.connect(db) as c:
+                builds[c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]] = "".join(lines)
+    deadline = time.time() + 30
+    with psycopg.connect(db) as c:
+        while c.execute("select count(*) from builds where id = any(%s) and log_key is null",
+                        (list(builds),)).fetchone()[0] and time.time() < deadline:
+            time.sleep(0.1)
+    for build, text in builds.items():
+        status, _, body = backend.get(f"/api/v1/builds/{build}/log")
+        assert status == 200 and body.decode() == text, (build, body)

@@ -1,0 +1,207 @@
+// project: releases × targets with build status, the wheels, the install
+// line, downloads per day; refreshed while something is queued or running.
+import { admin, enc, get } from "../api.js";
+import { barChart } from "../chart.js";
+import { setQuery } from "../router.js";
+import {
+  adminAction, badge, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
+
+const RELEASES_PER_PAGE = 20;
+
+const LIVE = new Set(["queued", "assigned", "running"]);
+
+// One release on one target. A built wheel wins the status, so a rebuild in
+// progress shows as a second badge beside it.
+function cell(c) {
+  const href = c.build_id ? `/builds/${c.build_id}` : null;
+  const title = c.reason || (c.job_state ? `job ${c.job_id}: ${c.job_state}` : null);
+  const rebuilding = c.status === "built" && LIVE.has(c.job_state);
+  return h("td.cell", badge(c.status, rebuilding ? null : href, title),
+    rebuilding ? [" ", h(href ? "a.badge" : "span.badge", { class: c.job_state === "queued" ? "queued" : "running", href },
+      c.job_state === "queued" ? "rebuild queued" : "rebuilding")] : null,
+    (c.status === "failed" || c.status === "skipped") && c.reason ? h("span.reason", c.reason) : null);
+}
+
+function installLine(name, version) {
+  const spec = version ? `${name}==${version}` : name;
+  const text = `pip install --index-url ${location.origin}/simple/ ${spec}`;
+  const code = h("code", { id: "install-line" }, text);
+  return h("div.install", code, copyButton(text, "Copy", code));
+}
+
+const SPLIT_TOP = 5;
+
+// The per-day chart's bars: one series, or stacked by the largest installers
+// or Python versions (the rest as "other").
+function splitSeries(dl, by) {
+  if (by !== "installer" && by !== "python") {
+    return { items: dl.daily, series: [{ key: "downloads", cls: "bar", label: "downloads" }] };
+  }
+  const field = by === "installer" ? "installer" : "python_version";
+  const names = (by === "installer" ? dl.installers : dl.python_versions).map((x) => x[field]);
+  const top = names.slice(0, SPLIT_TOP);
+  const items = dl.daily.map((d) => ({ day: d.day }));
+  const byDay = new Map(items.map((it) => [it.day, it]));
+  for (const r of by === "installer" ? dl.daily_installers : dl.daily_python_versions) {
+    const it = byDay.get(r.day);
+    if (!it) continue;
+    const key = top.includes(r[field]) ? `k:${r[field]}` : "k:other";
+    it[key] = (it[key] || 0) + r.downloads;
+  }
+  const series = top.map((n, i) => ({ key: `k:${n}`, cls: `s${i}`, label: n }));
+  if (names.length > SPLIT_TOP) series.push({ key: "k:other", cls: `s${SPLIT_TOP}`, label: "other" });
+  return { items, series };
+}
+
+function downloadsView(name, dl, days, split, onChange) {
+  const max = (arr) => Math.max(1, ...arr.map((x) => x.downloads));
+  const bars = (arr, key) => {
+    if (!arr.length) return h("p.muted", "None yet.");
+    const m = max(arr);
+    return h("div.hbars", arr.slice(0, 10).map((x) => [
+      h("span", x[key]),
+      h("span.track", h("span.fill", { style: `display:block;width:${(100 * x.downloads) / m}%` })),
+      h("span.mono", fmtInt(x.downloads))]));
+  };
+  const select = h("select", { id: "dl-days", onchange: (e) => onChange(Number(e.target.value), split) },
+    [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === days }, `${d} days`)));
+  const splitSelect = h("select", { id: "dl-split", onchange: (e) => onChange(days, e.target.value) },
+    [["", "nothing"], ["installer", "installer"], ["python", "Python version"]].map(([v, l]) =>
+      h("option", { value: v, selected: v === split }, l)));
+  const { items, series } = splitSeries(dl, split);
+  // Drawn once the panel is on the page and its width is known.
+  const chart = h("div.day-chart");
+  requestAnimationFrame(() => fill(chart, barChart({
+    items, series,
+    xLabel: (it, short) => (short ? it.day.slice(5) : it.day),
+    title: `Downloads of ${name} per day`, height: 160, width: chart.clientWidth,
+  })));
+  const legend = split
+    ? h("div.legend", series.map((sr) => h("span", h("i", { class: sr.cls }), sr.label))) : null;
+  return h("div",
+    h("div.filters",
+      h("label", { for: "dl-days" }, "Period", select),
+      h("label", { for: "dl-split" }, "Split by", splitSelect),
+      h("a", { href: `/api/v1/projects/${enc(name)}/downloads?days=${days}&format=csv`, download: `${name}-downloads.csv` },
+        "Export CSV"),
+      h("span.muted", `${plural(dl.total, "download")} in ${dl.days} days`)),
+    h("div.two-col",
+      h("div.panel", h("h3", "Per day (UTC)"), chart, legend),
+      h("div.panel", h("h3", "By installer"), bars(dl.installers, "installer")),
+      h("div.panel", h("h3", "By Python version"), bars(dl.python_versions, "python_version"))));
+}
+
+export async function render(ctx) {
+  const name = ctx.params[0];
+  const head = h("div");
+  const adminErr = h("div");
+  const gridSlot = h("div");
+  const wheelSlot = h("div");
+  const dlSlot = h("div");
+  let days = Number(ctx.query.get("days")) || 30;
+  let split = ctx.query.get("split") || "";
+  let shownReleases = RELEASES_PER_PAGE;
+  let lastJson = "";
+  let project;
+
+  async function load() {
+    const p = await get(`/api/v1/projects/${enc(name)}`, { limit: shownReleases }, ctx.signal);
+    const json = JSON.stringify(p);
+    if (json === lastJson) return p;
+    lastJson = json;
+    project = p;
+    draw(p);
+    return p;
+  }
+
+  async function loadDownloads() {
+    try {
+      const dl = await get(`/api/v1/projects/${enc(name)}/downloads`, { days }, ctx.signal);
+      const focused = dlSlot.contains(document.activeElement) ? document.activeElement.id : "";
+      fill(dlSlot, downloadsView(project.normalized, dl, days, split, (d, sp) => {
+        days = d;
+        split = sp;
+        setQuery({ days: d === 30 ? "" : String(d), split: sp });
+        loadDownloads();
+      }));
+      // Keep the keyboard where it was (the select just used).
+      if (focused) document.getElementById(focused)?.focus();
+    } catch (e) {
+      if (e.name !== "AbortError") fill(dlSlot, errorBox(e));
+    }
+  }
+
+  function rebuild(button, body) {
+    adminAction(button, adminErr, () => admin(`/api/v1/admin/projects/${enc(project.normalized)}/rebuild`, body),
+      (r) => {
+        const n = r.jobs.length;
+        toast(n ? `Queued ${n} job${n > 1 ? "s" : ""}` : `Nothing queued (${r.live} already live, ${r.no_source} without source)`);
+        fill(adminErr, h("div.note", { role: "status" },
+          n ? `Rebuild queued: job${n > 1 ? "s" : ""} ${r.jobs.join(", ")}.`
+            : `Nothing queued: ${r.live} pair(s) already queued or running, ${r.no_source} release(s) without a source.`));
+        load().catch(() => {});
+      });
+  }
+
+  function draw(p) {
+    setTitle(p.name);
+    const built = p.releases.find((r) => r.artifacts.length && !r.yanked);
+    const version = p.latest_version && p.releases.some((r) => r.version === p.latest_version && r.artifacts.length)
+      ? p.latest_version : built?.version;
+    const adminOn = isAdmin();
+    const rebuildAll = adminOn ? h("button", { type: "button", onclick: (e) => rebuild(e.currentTarget) }, "Rebuild all") : null;
+    fill(head, 
+      h("div.page-head",
+        h("div", h("h1", p.name),
+          h("div.sub", `${plural(p.releases_total, "release")} · ${plural(p.artifacts, "wheel")} · latest ${p.latest_version || "–"}`,
+            p.deleted_at ? " · removed upstream" : "")),
+        h("div.actions", rebuildAll)),
+      version ? installLine(p.name, version) : h("p.muted", "No wheel built yet, so nothing to install from Kiln."));
+
+    const live = p.releases.some((r) => r.cells.some((c) => LIVE.has(c.job_state)));
+    const cols = [{ label: "Version" }, ...p.targets.map((t) => ({ label: t.name, cls: "target" })), { label: "Released", cls: "hide-sm" }];
+    if (adminOn) cols.push({ label: "" });
+    const rows = p.releases.map((r) => {
+      const byTarget = new Map(r.cells.map((c) => [c.target, c]));
+      const row = [
+        h("span", r.version, r.yanked ? h("span.badge", { title: r.yanked_reason || "yanked" }, "yanked") : null),
+        ...p.targets.map((t) => cell(byTarget.get(t.name) || { status: "none" })),
+        time(r.created_at),
+      ];
+      if (adminOn)
+        row.push(h("button.small", {
+          type: "button", "aria-label": `Rebuild ${p.name} ${r.version}`,
+          onclick: (e) => rebuild(e.currentTarget, { version: r.version }),
+        }, "Rebuild"));
+      return row;
+    });
+    const grid = table(cols, rows, "No releases yet.");
+    grid.classList.add("grid");
+    fill(gridSlot, 
+      h("div.log-head", h("h2", "Builds"), live ? h("span.live", "updating") : null),
+      grid,
+      p.next_cursor ? h("button.more", {
+        type: "button", onclick: () => { shownReleases += RELEASES_PER_PAGE; load().catch((e) => gridSlot.append(errorBox(e))); },
+      }, "More releases") : null,
+      p.releases_truncated ? h("p.muted", "Only the newest 5000 releases are shown.") : null);
+
+    const wheels = p.releases.flatMap((r) => r.artifacts.map((a) => ({ ...a, version: r.version })));
+    fill(wheelSlot, h("h2", "Wheels"), table(
+      [{ label: "Version" }, { label: "File" }, { label: "Target", cls: "hide-sm" }, { label: "Size", num: true },
+        { label: "SHA-256" }, { label: "Downloads", num: true }, { label: "Build" }, { label: "Uploaded", cls: "hide-sm" }],
+      wheels.map((a) => [a.version, h("a.mono", { href: a.url }, a.filename), a.target || "–", fmtBytes(a.size),
+        h("span", shortHash(a.sha256), " ", copyButton(a.sha256, "Copy")),
+        fmtInt(a.downloads), a.build_id ? h("a", { href: `/builds/${a.build_id}` }, `#${a.build_id}`) : "–",
+        time(a.uploaded_at)]),
+      "No wheels yet."));
+  }
+
+  ctx.main.append(head, adminErr, gridSlot, wheelSlot, h("h2", "Downloads"), dlSlot);
+  const p = await load();
+  if (p.normalized !== name) history.replaceState(null, "", `/projects/${enc(p.normalized)}${location.search}`);
+  await loadDownloads();
+  ctx.every(4000, load);
+  const onAdmin = () => { lastJson = ""; load().catch(() => {}); };
+  window.addEventListener("kiln-admin", onAdmin);
+  ctx.onLeave(() => window.removeEventListener("kiln-admin", onAdmin));
+}

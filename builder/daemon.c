@@ -53,6 +53,7 @@ struct daemon {
 
 	struct bjob *jobs;                    /* running or unacknowledged; loop thread only */
 	int draining;
+	int exiting;   /* the service loop ended: no more reconnects */
 	time_t drain_started;
 };
 
@@ -208,6 +209,17 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 		job_free(j);
 		return;
 	}
+	if (d->draining) {
+		/* Pushed before our drain arrived (say, right after a reconnect): hand it back. */
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
+					  "\"exit_code\":-1,\"reason\":\"builder is draining\"}";
+		char msg[256];
+		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		log_info("job handed back: draining", "job=%lld", j->id);
+		job_free(j);
+		daemon_post(d, msg, (size_t)n);
+		return;
+	}
 	j->daemon = d;
 	j->cfg = d->cfg;
 	j->docker = &d->docker;
@@ -310,7 +322,11 @@ static void daemon__connect(struct daemon *d)
 		.jitter_percent = 0,
 	};
 
-	if (daemon__stop)
+	/*
+	 * A draining builder (SIGTERM) still reconnects: what its last jobs report
+	 * must reach the backend. Only a refusal, or the loop's end, stops it.
+	 */
+	if (daemon__stop == 2 || d->exiting)
 		return;
 	memset(&i, 0, sizeof(i));
 	i.context = d->context;
@@ -413,7 +429,7 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 			return 0;
 		d->wsi = NULL;
 		d->welcomed = 0;
-		if (daemon__stop)
+		if (daemon__stop == 2 || d->exiting)
 			return 0; /* the context is going down, or we were refused */
 		log_warn("backend did not answer the connection; retrying", "backend=%s:%d",
 			 d->address, d->port);
@@ -599,6 +615,7 @@ int daemon_run(const struct config *cfg)
 	rc = daemon__stop == 2 ? 1 : 0;
 	log_info("stopped", NULL);
 fail:
+	d.exiting = 1;
 	if (rc && e.msg[0])
 		log_error(e.msg, NULL);
 	/* Jobs still here were cancelled or the daemon was refused: stop and join them. */

@@ -307,3 +307,27 @@ def test_sigterm_drains_a_builder(farm, files):
     assert state == "succeeded" and attempts == 1, (state, attempts, reason)
     assert "draining" in farm.builder_log(name)
     farm.start_builder(name, token=token)
+
+
+def test_a_draining_builder_reconnects_to_report(farm, files):
+    """SIGTERM, then the backend goes away and comes back while the build runs:
+    the draining builder reconnects, reports its job, and only then exits 0."""
+    fn, data = make_sdist("kdrainrestart", "1.0", setup_extra="import time; time.sleep(10)")
+    url, sha = files.add(fn, data)
+    job = farm.queue("kdrainrestart", "1.0", url, sha, fn)
+    wait_for(lambda: farm.job(job)[0] == "running", 120, "the build to start")
+    with psycopg.connect(farm.db) as c:
+        name = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id where j.id = %s",
+                         (job,)).fetchone()[0]
+    proc, token, _ = farm.builders[name]
+    proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "draining" in farm.builder_log(name), 30, "the builder to drain")
+    old = farm.backend
+    old.stop()
+    time.sleep(2)
+    farm.backend = farm.factory(farm.db, storage="s3", env={**farm.s3, **FARM_ENV,
+                                                            "KILN_HTTP_LISTEN": old.env["KILN_HTTP_LISTEN"]})
+    assert proc.wait(180) == 0
+    state, attempts, reason, _ = farm.job(job)
+    assert state == "succeeded" and attempts == 1, (state, attempts, reason)
+    farm.start_builder(name, token=token)

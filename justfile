@@ -78,6 +78,6 @@ readme: build
 fuzz TARGET SECONDS="60":
     scripts/fuzz.sh {{TARGET}} {{SECONDS}}
 
-# Every fuzz target briefly (a smoke run)
+# Every fuzz target briefly, its seeds and regression inputs replayed (what `just test` runs)
 fuzz-ci:
-    scripts/fuzz.sh all 10
+    scripts/fuzz.sh all 5

@@ -165,6 +165,14 @@ static void bws__hold(struct builder_conn *c, long long job)
 		c->held[c->running++] = job;
 }
 
+static int bws__holds(const struct builder_conn *c, long long job)
+{
+	for (int i = 0; i < c->running; i++)
+		if (c->held[i] == job)
+			return 1;
+	return 0;
+}
+
 /* Forget job; 1 if it was held. Keeps the count exact whatever order news arrives in. */
 static int bws__release(struct builder_conn *c, long long job)
 {
@@ -539,6 +547,15 @@ static void bws__on_log(struct builder_conn *c, const struct builder_msg *m)
 
 	q->kind = BWS_LOG;
 	q->job = m->job;
+	/*
+	 * The insert cannot tell a foreign job from a resent chunk (both store
+	 * nothing), so a chunk for a job this connection does not hold goes
+	 * through the same check as other stale or foreign job messages.
+	 */
+	if (!bws__holds(c, m->job)) {
+		bws__stale(c, q);
+		return;
+	}
 	q->ref = bws__ref(c);
 	if (!jobs_log(c->srv->db, m->job, c->builder_id, m->seq, m->data, bws__job_done, q)) {
 		bws__unref(q->ref);

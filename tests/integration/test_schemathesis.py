@@ -104,6 +104,7 @@ def schemathesis(backend, admin, tmp_path, mode, checks):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-20000:]
+    print(mode, " ".join(re.findall(r"\d+ generated[^\n]*", out)))  # the figures, with -s
     m = re.search(r"Tested: (\d+)", out)
     assert m and int(m.group(1)) >= 25, out[-4000:]  # every documented operation ran
     log = backend.log()

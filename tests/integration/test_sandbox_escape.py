@@ -75,11 +75,14 @@ def queue(farm, name, filename, data):
                       " '1.0' from projects where normalized = %s returning id", (name,)).fetchone()[0]
         c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size)"
                   " values (%s, %s, 'sdist', %s, %s, %s)", (r, filename, url, sha, len(data)))
-        return c.execute("insert into jobs (release_id, target_id, max_attempts) select %s, id, 1"
+        return c.execute("insert into jobs (release_id, target_id, max_attempts) select %s, id, 3"
                          " from targets where name = %s returning id", (r, TARGET)).fetchone()[0]
 
 
-def finished(farm, job, timeout=300):
+# Up to three attempts: a transient Docker failure ("cannot start a stopped
+# process", seen on a loaded machine) is retried as in production; the hostile
+# builds themselves fail for good on their first attempt.
+def finished(farm, job, timeout=400):
     def row():
         with psycopg.connect(farm.db) as c:
             r = c.execute("select state, failure_reason from jobs where id = %s", (job,)).fetchone()

@@ -145,3 +145,25 @@ def test_nul_in_url_is_refused_and_the_server_lives(live):
         finally:
             c.close()
     assert backend.get("/healthz")[0] == 200
+
+
+def test_what_schemathesis_found_stays_fixed(live):
+    """Regressions of its findings: a name of the documented maximum (255 characters
+    of 4 bytes) fits the path; a path not starting with '/' is a 400; an error body
+    quoting a name cut inside a character is still UTF-8 JSON; a request path not
+    starting with '/' is refused (by lws itself, 403, before Kiln sees it)."""
+    backend, admin = live
+    name = "\U0001f40d" * 255
+    from urllib.parse import quote
+    st, h, body = backend.get("/api/v1/projects/" + quote(name) + "/downloads")
+    assert st == 404 and json.loads(body)["error"]["code"] == "not_found", (st, body[:200])
+    st, h, body = backend.request("POST", "/api/v1/admin/builders/" + quote("é" * 200) + "/pause",
+                                  headers={"Authorization": "Bearer " + admin})
+    assert h["content-type"] == "application/json"
+    json.loads(body.decode("utf-8"))  # strict: raises on invalid UTF-8
+    import socket
+    host, port = backend.url.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n")
+        status = s.recv(4096).split(b"\r\n", 1)[0]
+        assert re.match(rb"HTTP/1\.[01] 4\d\d ", status), status

@@ -82,9 +82,9 @@ readme: build
 fuzz TARGET SECONDS="60":
     scripts/fuzz.sh {{TARGET}} {{SECONDS}}
 
-# Every fuzz target briefly (a smoke run)
+# Every fuzz target briefly, its seeds and regression inputs replayed (what `just test` runs)
 fuzz-ci:
-    scripts/fuzz.sh all 10
+    scripts/fuzz.sh all 5
 
 # Dump the database into the object store (backups/NAME; default name: the time)
 backup NAME="": build

@@ -32,7 +32,22 @@ struct log_viewer {
 	struct log_vref *ref;          /* what async fetches hold */
 	int dirty;                     /* news arrived while a fetch was out */
 	int closing;                   /* close once the queue is sent */
+	size_t queued;                 /* bytes in head..tail */
+	int stalled;                   /* a fetch waits for the queue to drain */
 };
+
+/*
+ * A viewer that reads slower than the build writes (or not at all) must not
+ * make the backend hold the whole log for it: past this many queued bytes no
+ * more chunks are fetched for it until half of them are sent.
+ */
+#define LOG_VIEWER_MAX_QUEUED (4u << 20)
+/*
+ * Chunks read per fetch: a builder may send 256 KiB chunks, which arrive hex
+ * encoded, so this bounds one result to about 32 MiB.
+ */
+#define LOG_FETCH_ROWS 64
+#define LOG_FETCH_ROWS_TEXT "64"
 
 const size_t build_logs_session_size = sizeof(struct log_viewer);
 
@@ -341,6 +356,7 @@ static void log__queue(struct log_viewer *v, const struct buf *b)
 	f->next = NULL;
 	f->len = b->len;
 	memcpy(f->data + LWS_PRE, b->ptr, b->len);
+	x->queued += b->len;
 	if (x->tail)
 		x->tail->next = f;
 	else
@@ -374,7 +390,7 @@ static void log__fetched(void *ctx, PGresult *r, const char *err)
 {
 	struct log_viewer *v = log__vref_drop(ctx);
 	const char *state;
-	int final;
+	int final, cut = 0;
 
 	if (!v)
 		return;
@@ -393,6 +409,10 @@ static void log__fetched(void *ctx, PGresult *r, const char *err)
 			continue;
 		if (seq != v->next_seq && !final)
 			break;
+		if (v->queued > LOG_VIEWER_MAX_QUEUED) {
+			cut = 1; /* the rest once the viewer has read what it has */
+			break;
+		}
 		log__unhex(PQgetvalue(r, i, 1), &text);
 		buf_printf(&msg, "{\"type\":\"chunk\",\"seq\":%lld,\"data\":", seq);
 		json_append_strn(&msg, text.ptr, text.len);
@@ -402,9 +422,11 @@ static void log__fetched(void *ctx, PGresult *r, const char *err)
 		buf_release(&msg);
 		v->next_seq = seq + 1;
 	}
-	if (final && PQntuples(r) < 1 + 500)
+	if (cut)
+		log__fetch(v);
+	else if (final && PQntuples(r) < 1 + LOG_FETCH_ROWS)
 		log__send_end(v, state);
-	else if (v->dirty || PQntuples(r) >= 1 + 500)
+	else if (v->dirty || PQntuples(r) >= 1 + LOG_FETCH_ROWS)
 		log__fetch(v);
 }
 
@@ -418,6 +440,10 @@ static void log__fetch(struct log_viewer *v)
 		x->dirty = 1;
 		return;
 	}
+	if (v->queued > LOG_VIEWER_MAX_QUEUED) {
+		x->stalled = 1; /* resumed from WRITEABLE */
+		return;
+	}
 	x->dirty = 0;
 	snprintf(id, sizeof(id), "%lld", v->build);
 	snprintf(seq, sizeof(seq), "%lld", v->next_seq);
@@ -426,7 +452,8 @@ static void log__fetch(struct log_viewer *v)
 	if (!pgpool_query(v->srv->db,
 			  "(select -1::bigint, '', state from builds where id = $1::bigint)"
 			  " union all (select seq, encode(data, 'hex'), '' from build_log_chunks"
-			  " where build_id = $1::bigint and seq >= $2::int order by seq limit 500)",
+			  " where build_id = $1::bigint and seq >= $2::int order by seq limit "
+			  LOG_FETCH_ROWS_TEXT ")",
 			  2, params, log__fetched, x->ref)) {
 		v->loading = 0;
 		x->ref->refs--;
@@ -518,7 +545,12 @@ int build_logs_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		x->head = f->next;
 		if (!x->head)
 			x->tail = NULL;
+		x->queued -= f->len;
 		free(f);
+		if (x->stalled && x->queued <= LOG_VIEWER_MAX_QUEUED / 2) {
+			x->stalled = 0;
+			log__fetch(v);
+		}
 		if (x->head || x->closing)
 			lws_callback_on_writable(wsi);
 		return 0;

@@ -2,6 +2,7 @@
 #include "backend/builder_ws.h"
 
 #include "backend/build_logs.h"
+#include "backend/builder_msg.h"
 #include "backend/jobs.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
@@ -20,9 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BWS_MAX_TARGETS 32
-#define BWS_MAX_SLOTS 64
-#define BWS_MAX_LOG_CHUNK (256 * 1024)
+#define BWS_MAX_SLOTS BUILDER_MSG_MAX_SLOTS
 
 struct bws_msg {
 	struct bws_msg *next;
@@ -176,6 +175,14 @@ static void bws__hold(struct builder_conn *c, long long job)
 			return;
 	if (c->running < BWS_MAX_SLOTS)
 		c->held[c->running++] = job;
+}
+
+static int bws__holds(const struct builder_conn *c, long long job)
+{
+	for (int i = 0; i < c->running; i++)
+		if (c->held[i] == job)
+			return 1;
+	return 0;
 }
 
 /* Forget job; 1 if it was held. Keeps the count exact whatever order news arrives in. */
@@ -582,86 +589,46 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 	free(q);
 }
 
-static int bws__get_job(struct builder_conn *c, const cJSON *m, long long *job)
+static void bws__on_progress(struct builder_conn *c, const struct builder_msg *m)
 {
-	struct kerr e;
-	int64_t v = 0;
+	struct bws_jobq *q = xcalloc(1, sizeof(*q));
 
-	if (json_get_int_req(m, "job", 1, INT64_MAX, &v, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-		return -1;
-	}
-	*job = v;
-	return 0;
-}
-
-static void bws__on_progress(struct builder_conn *c, const cJSON *m)
-{
-	static const char *const phases[] = { "fetching", "prefetching", "building", "uploading",
-					      "cleaning" };
-	struct bws_jobq *q;
-	const char *phase = NULL;
-	struct kerr e;
-	long long job;
-	size_t i;
-
-	if (bws__get_job(c, m, &job))
-		return;
-	if (json_get_str_req(m, "phase", &phase, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-		return;
-	}
-	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
-		if (!strcmp(phase, phases[i]))
-			break;
-	if (i == sizeof(phases) / sizeof(phases[0])) {
-		bws__fail(c, "bad_message", "unknown phase '%.64s'", phase);
-		return;
-	}
-	q = xcalloc(1, sizeof(*q));
 	q->kind = BWS_PROGRESS;
-	q->job = job;
+	q->job = m->job;
 	q->ref = bws__ref(c);
-	if (!jobs_progress(c->srv->db, job, c->builder_id, phase, bws__job_done, q)) {
+	if (!jobs_progress(c->srv->db, m->job, c->builder_id, m->phase, bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
 	}
 }
 
-static void bws__on_log(struct builder_conn *c, const cJSON *m)
+static void bws__on_log(struct builder_conn *c, const struct builder_msg *m)
 {
-	struct bws_jobq *q;
+	struct bws_jobq *q = xcalloc(1, sizeof(*q));
 	int *n;
-	const char *data = NULL;
-	struct kerr e;
-	int64_t seq = 0;
-	long long job;
 
-	if (bws__get_job(c, m, &job))
-		return;
-	if (json_get_int_req(m, "seq", 0, 999999999, &seq, &e) ||
-	    json_get_str_req(m, "data", &data, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-		return;
-	}
-	if (strlen(data) > BWS_MAX_LOG_CHUNK) {
-		bws__fail(c, "too_big", "log chunk over %d bytes", BWS_MAX_LOG_CHUNK);
-		return;
-	}
-	q = xcalloc(1, sizeof(*q));
 	q->kind = BWS_LOG;
-	q->job = job;
+	q->job = m->job;
+	/*
+	 * The insert cannot tell a foreign job from a resent chunk (both store
+	 * nothing), so a chunk for a job this connection does not hold goes
+	 * through the same check as other stale or foreign job messages.
+	 */
+	if (!bws__holds(c, m->job)) {
+		bws__stale(c, q);
+		return;
+	}
 	q->ref = bws__ref(c);
 	/* Counted before the query, whose callback may run at once; with every
 	 * entry taken (more jobs than slots) the finish cannot wait. */
-	n = bws__logw(c, job, 1);
+	n = bws__logw(c, m->job, 1);
 	if (n) {
 		(*n)++;
 		q->counted = 1;
 	}
-	if (!jobs_log(c->srv->db, job, c->builder_id, seq, data, bws__job_done, q)) {
+	if (!jobs_log(c->srv->db, m->job, c->builder_id, m->seq, m->data, bws__job_done, q)) {
 		/* Not queued: uncount it (a finish waits only on chunks before it, still out). */
-		if (q->counted && (n = bws__logw(c, job, 0)))
+		if (q->counted && (n = bws__logw(c, m->job, 0)))
 			(*n)--;
 		bws__unref(q->ref);
 		free(q);
@@ -683,45 +650,23 @@ static void bws__finish_start(struct builder_conn *c, long long job, const char 
 	}
 }
 
-static void bws__on_finish(struct builder_conn *c, const cJSON *m)
+static void bws__on_finish(struct builder_conn *c, const struct builder_msg *m)
 {
-	const char *status = NULL, *reason = "";
-	struct kerr e;
-	int64_t exit_code = 0, duration = 0;
-	long long job;
-
-	if (bws__get_job(c, m, &job))
-		return;
-	if (json_get_str_req(m, "status", &status, &e) ||
-	    json_get_int(m, "exit_code", -1000000, 1000000, &exit_code, &e) ||
-	    json_get_int(m, "duration_ms", 0, INT64_MAX, &duration, &e) ||
-	    json_get_str(m, "reason", &reason, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-		return;
-	}
-	if (strcmp(status, "succeeded") && strcmp(status, "failed") && strcmp(status, "retry")) {
-		bws__fail(c, "bad_message", "status must be succeeded, failed or retry, got '%.32s'",
-			  status);
-		return;
-	}
-	if (strlen(reason) > 4096) {
-		bws__fail(c, "too_big", "reason over 4096 bytes");
-		return;
-	}
-	if (bws__logw(c, job, 0)) {
+	/* Log chunks of this job still being stored: the finish waits for them. */
+	if (bws__logw(c, m->job, 0)) {
 		struct bws_finish *f = xcalloc(1, sizeof(*f)), **pp = &c->deferred;
 
-		f->job = job;
-		f->exit_code = exit_code;
-		f->duration = duration;
-		snprintf(f->status, sizeof(f->status), "%s", status);
-		f->reason = xstrdup(reason);
+		f->job = m->job;
+		f->exit_code = m->exit_code;
+		f->duration = m->duration_ms;
+		snprintf(f->status, sizeof(f->status), "%s", m->status);
+		f->reason = xstrdup(m->reason ? m->reason : "");
 		while (*pp)
 			pp = &(*pp)->next;
 		*pp = f;
 		return;
 	}
-	bws__finish_start(c, job, status, reason, exit_code, duration);
+	bws__finish_start(c, m->job, m->status, m->reason, m->exit_code, m->duration_ms);
 }
 
 /* --- hello ----------------------------------------------------------------- */
@@ -825,120 +770,48 @@ done:
 	bws__hello_free(h);
 }
 
-static int bws__target_name_ok(const char *s)
+static void bws__on_hello(struct builder_conn *c, struct builder_msg *m)
 {
-	size_t n = strlen(s);
-	if (!n || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		      ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static void bws__on_hello(struct builder_conn *c, const cJSON *m)
-{
-	const char *token = NULL, *name = NULL, *version = "", *arch = "";
-	const cJSON *targets = NULL, *running = NULL, *it;
 	struct bws_hello *h;
 	struct buf caps = BUF_INIT(8192);
 	struct kerr e;
-	int64_t proto = 0, slots = 0;
+	const cJSON *it;
 	char hash[65];
-	const char *params[5];
-	size_t o;
+	const char *params[3];
+	int rc;
 
 	if (c->authed || c->hello_pending) {
 		bws__fail(c, "bad_message", "hello was already received");
 		return;
 	}
-	if (json_get_int_req(m, "protocol", 0, 1000, &proto, &e) ||
-	    json_get_str_req(m, "token", &token, &e) || json_get_str_req(m, "name", &name, &e) ||
-	    json_get_str(m, "version", &version, &e) || json_get_str(m, "arch", &arch, &e) ||
-	    json_get_int_req(m, "slots", 1, BWS_MAX_SLOTS, &slots, &e) ||
-	    json_get_array(m, "targets", &targets, &e) || json_get_array(m, "running", &running, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-		return;
-	}
-	if (proto != BUILDER_WS_PROTOCOL_VERSION) {
-		bws__fail(c, "unsupported_protocol", "protocol %lld is not supported; this backend speaks %d",
-			  (long long)proto, BUILDER_WS_PROTOCOL_VERSION);
-		return;
-	}
-	if (!token_well_formed(token)) {
-		bws__fail(c, "unauthorized", "malformed builder token");
-		return;
-	}
-	if (!targets || cJSON_GetArraySize(targets) < 1 ||
-	    cJSON_GetArraySize(targets) > BWS_MAX_TARGETS) {
-		bws__fail(c, "bad_message", "field 'targets' must list 1 to %d target names",
-			  BWS_MAX_TARGETS);
-		return;
-	}
-	if (strlen(name) >= sizeof(c->name) || strlen(version) > 64 || strlen(arch) > 32) {
-		bws__fail(c, "bad_message", "name, version or arch too long");
+	if ((rc = builder_msg_check(m, &e))) {
+		bws__fail(c, builder_msg_error_code(rc), "%s", e.msg);
 		return;
 	}
 	h = xcalloc(1, sizeof(*h));
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	h->slots = (int)slots;
-	o = 0;
-	h->targets[o++] = '{';
-	cJSON_ArrayForEach(it, targets) {
-		if (!cJSON_IsString(it) || !bws__target_name_ok(it->valuestring) ||
-		    o + strlen(it->valuestring) + 2 >= sizeof(h->targets)) {
-			bws__hello_free(h);
-			buf_release(&caps);
-			bws__fail(c, "bad_message", "targets must be target names ([a-z0-9._-], 1-63 chars)");
-			return;
-		}
-		if (o > 1)
-			h->targets[o++] = ',';
-		memcpy(h->targets + o, it->valuestring, strlen(it->valuestring));
-		o += strlen(it->valuestring);
-	}
-	h->targets[o++] = '}';
-	h->targets[o] = '\0';
-	if (running) {
-		int n = cJSON_GetArraySize(running);
-		if (n > BWS_MAX_SLOTS) {
-			bws__hello_free(h);
-			buf_release(&caps);
-			bws__fail(c, "bad_message", "field 'running' lists more than %d jobs", BWS_MAX_SLOTS);
-			return;
-		}
-		h->running = xcalloc((size_t)(n ? n : 1), sizeof(long long));
-		cJSON_ArrayForEach(it, running) {
-			int64_t job = 0;
-			if (!cJSON_IsObject(it) || json_get_int_req(it, "job", 1, INT64_MAX, &job, &e)) {
-				bws__hello_free(h);
-				buf_release(&caps);
-				bws__fail(c, "bad_message", "field 'running' must list {\"job\": id} objects");
-				return;
-			}
-			h->running[h->nrunning++] = job;
-		}
-	}
+	snprintf(h->name, sizeof(h->name), "%s", m->name);
+	h->slots = m->slots;
+	snprintf(h->targets, sizeof(h->targets), "%s", m->targets_sql);
+	h->running = xcalloc((size_t)(m->nrunning ? m->nrunning : 1), sizeof(long long));
+	memcpy(h->running, m->running, (size_t)m->nrunning * sizeof(long long));
+	h->nrunning = m->nrunning;
 	buf_puts(&caps, "{\"version\":");
-	json_append_str(&caps, version);
+	json_append_str(&caps, m->version);
 	buf_puts(&caps, ",\"arch\":");
-	json_append_str(&caps, arch);
+	json_append_str(&caps, m->arch);
 	buf_printf(&caps, ",\"slots\":%d,\"targets\":[", h->slots);
-	cJSON_ArrayForEach(it, targets) {
+	cJSON_ArrayForEach(it, m->targets) {
 		if (caps.ptr[caps.len - 1] != '[')
 			buf_putc(&caps, ',');
 		json_append_str(&caps, it->valuestring);
 	}
 	buf_puts(&caps, "]}");
 	h->caps = buf_detach(&caps, NULL);
-	token_hash(token, hash);
+	token_hash(m->token, hash);
 	params[0] = hash;
 	params[1] = h->caps;
-	params[2] = version;
-	snprintf(c->name, sizeof(c->name), "%s", name);
+	params[2] = m->version;
+	snprintf(c->name, sizeof(c->name), "%s", m->name);
 	h->ref = bws__ref(c);
 	c->hello_pending = 1;
 	if (!pgpool_query(c->srv->db,
@@ -955,33 +828,29 @@ static void bws__on_hello(struct builder_conn *c, const cJSON *m)
 
 static void bws__on_message(struct builder_conn *c)
 {
-	cJSON *m = NULL;
-	const char *type = NULL;
+	struct builder_msg m;
 	struct kerr e;
+	int rc;
 
-	if (json_parse_object(c->rx.ptr, c->rx.len, &m, &e)) {
+	if (builder_msg_parse(&m, c->rx.ptr, c->rx.len, &e)) {
 		bws__fail(c, "bad_message", "%s", e.msg);
-		return;
-	}
-	if (json_get_str_req(m, "type", &type, &e)) {
-		bws__fail(c, "bad_message", "%s", e.msg);
-	} else if (!strcmp(type, "hello")) {
-		bws__on_hello(c, m);
+	} else if (m.type == BUILDER_MSG_HELLO) {
+		bws__on_hello(c, &m);
 	} else if (!c->authed) {
 		bws__fail(c, "unauthorized", "the first message must be a hello");
-	} else if (!strcmp(type, "progress")) {
-		bws__on_progress(c, m);
-	} else if (!strcmp(type, "log")) {
-		bws__on_log(c, m);
-	} else if (!strcmp(type, "finish")) {
-		bws__on_finish(c, m);
-	} else if (!strcmp(type, "drain")) {
+	} else if ((rc = builder_msg_check(&m, &e))) {
+		bws__fail(c, builder_msg_error_code(rc), "%s", e.msg);
+	} else if (m.type == BUILDER_MSG_PROGRESS) {
+		bws__on_progress(c, &m);
+	} else if (m.type == BUILDER_MSG_LOG) {
+		bws__on_log(c, &m);
+	} else if (m.type == BUILDER_MSG_FINISH) {
+		bws__on_finish(c, &m);
+	} else if (m.type == BUILDER_MSG_DRAIN) {
 		c->draining = 1;
 		log_info("builder draining", "builder=%s running=%d", c->name, c->running);
-	} else {
-		bws__fail(c, "bad_message", "unknown message type '%.64s'", type);
 	}
-	cJSON_Delete(m);
+	builder_msg_release(&m);
 }
 
 /* --- timers -------------------------------------------------------------------- */

@@ -469,8 +469,12 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 	buf_init(&req->body, 0);
 	buf_init(&req->out, BUF_NOLIMIT);
 	req->method = http__method(wsi);
-	if (len >= sizeof(req->path) || !len || uri[0] != '/') {
-		http_error(req, 414, KERR_INVAL, "request path too long or malformed");
+	if (len >= sizeof(req->path)) {
+		http_error(req, 414, KERR_TOOBIG, "request path over %d bytes", HTTP_MAX_PATH - 1);
+		return http__send(req, 1);
+	}
+	if (!len || uri[0] != '/') {
+		http_error(req, 400, KERR_INVAL, "malformed request path");
 		return http__send(req, 1);
 	}
 	memcpy(req->path, uri, len);

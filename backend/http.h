@@ -38,7 +38,7 @@ enum http_method {
 	HTTP_OTHER = 1 << 7
 };
 
-#define HTTP_MAX_PATH 1024
+#define HTTP_MAX_PATH 4096
 #define HTTP_MAX_PARAMS 4
 
 /*

@@ -139,7 +139,13 @@ int main(int argc, char **argv)
 	info.timeout_secs = 30;
 	info.keepalive_timeout = 65;
 	info.max_http_header_data = 8192;
-	info.max_http_header_pool = 1024;
+	/*
+	 * A connection holds one of these from its first byte until its headers are
+	 * complete; once all are taken, new clients wait. Slow peers (slowloris) hold
+	 * theirs until timeout_secs: 4096 x 8 KiB keeps thousands of them from
+	 * starving everyone else (tests/integration/test_slow_peers.py).
+	 */
+	info.max_http_header_pool = 4096;
 	info.pt_serv_buf_size = 64 * 1024;
 	info.options = LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (*config_get(&cfg, CONFIG_TLS_CERT) || *config_get(&cfg, CONFIG_TLS_KEY)) {

@@ -43,7 +43,11 @@ int json_get_bool(const cJSON *obj, const char *key, int *out, struct kerr *e);
 int json_get_array(const cJSON *obj, const char *key, const cJSON **out, struct kerr *e);
 int json_get_object(const cJSON *obj, const char *key, const cJSON **out, struct kerr *e);
 
-/* Append s as a JSON string literal (quotes included) to out. 0 or KERR_TOOBIG. */
+/*
+ * Append s as a JSON string literal (quotes included) to out. Bytes that are
+ * not valid UTF-8 are written as U+FFFD, so the result always parses. 0 or
+ * KERR_TOOBIG (out is then unchanged).
+ */
 int json_append_str(struct buf *out, const char *s);
 /* The same for n bytes that may contain NULs (encoded as \u0000). */
 int json_append_strn(struct buf *out, const char *s, size_t n);

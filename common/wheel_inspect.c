@@ -382,15 +382,7 @@ static int append_value(struct buf *val, const char *p, size_t n)
 	return buf_append(val, p, n);
 }
 
-/*
- * Find the field want (case-insensitively) in the header block of the n bytes
- * at s: the lines up to the first empty one, continuation lines starting with
- * a space or tab. Returns 1 with the unfolded, trimmed value in out (cap bytes
- * with the NUL), 0 if the field is absent; KERR_INVAL if the block is malformed
- * or has want twice, KERR_TOOBIG if the value does not fit. file names the file
- * in messages.
- */
-static int header_get(const char *s, size_t n, const char *file, const char *want,
+int wheel_inspect_header(const char *s, size_t n, const char *file, const char *want,
 	char *out, size_t cap, struct kerr *e)
 {
 	struct buf val = BUF_INIT(cap - 1);
@@ -461,7 +453,7 @@ static int check_metadata(struct inspect *st, struct kerr *e)
 	struct pyversion v;
 	int rc;
 
-	rc = header_get(md, n, "METADATA", "Name", w->name, sizeof(w->name), e);
+	rc = wheel_inspect_header(md, n, "METADATA", "Name", w->name, sizeof(w->name), e);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -473,7 +465,7 @@ static int check_metadata(struct inspect *st, struct kerr *e)
 			"name '%s' in METADATA does not match the filename's '%s'",
 			w->name, st->wn.name);
 
-	rc = header_get(md, n, "METADATA", "Version", w->version, sizeof(w->version), e);
+	rc = wheel_inspect_header(md, n, "METADATA", "Version", w->version, sizeof(w->version), e);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -485,7 +477,7 @@ static int check_metadata(struct inspect *st, struct kerr *e)
 			"version '%s' in METADATA does not match the filename's '%s'",
 			w->version, st->expect_version);
 
-	rc = header_get(md, n, "METADATA", "Requires-Python", w->requires_python,
+	rc = wheel_inspect_header(md, n, "METADATA", "Requires-Python", w->requires_python,
 		sizeof(w->requires_python), e);
 	if (rc < 0)
 		return rc;
@@ -502,7 +494,7 @@ static int check_wheel_file(struct inspect *st, struct kerr *e)
 	size_t i;
 	int rc;
 
-	rc = header_get(st->wheel.ptr, st->wheel.len, "WHEEL", "Wheel-Version", ver,
+	rc = wheel_inspect_header(st->wheel.ptr, st->wheel.len, "WHEEL", "Wheel-Version", ver,
 		sizeof(ver), e);
 	if (rc < 0)
 		return rc;

@@ -107,4 +107,16 @@ void wheel_info_release(struct wheel_info *w);
 int wheel_inspect(const char *path, const char *filename, const struct wheel_limits *l,
 	struct wheel_info *out, struct kerr *e);
 
+/*
+ * Find the field want (compared case-insensitively) in the RFC 822 style header
+ * block of the n bytes at s (METADATA, WHEEL): the lines up to the first empty
+ * one, "\n" or "\r\n" line ends, continuation lines starting with a space or
+ * tab. Returns 1 with the unfolded, trimmed value in out (cap bytes with the
+ * NUL, cap >= 1), 0 if the field is absent (out untouched); KERR_INVAL if the
+ * block is malformed or has want twice, KERR_TOOBIG if the value does not fit.
+ * file names the file in messages ("METADATA").
+ */
+int wheel_inspect_header(const char *s, size_t n, const char *file, const char *want,
+	char *out, size_t cap, struct kerr *e);
+
 #endif

@@ -15,7 +15,7 @@ unit_rc=$?
 echo "$unit_out"
 
 # The libFuzzer targets, briefly (just fuzz TARGET SECONDS runs one for longer).
-fuzz_out=$(scripts/fuzz.sh all 10 2>&1)
+fuzz_out=$(just fuzz-ci 2>&1)
 fuzz_rc=$?
 echo "$fuzz_out" | grep -E '^fuzz:' || true
 fuzz_p=$(grep -c '^stat::number_of_executed_units' <<<"$fuzz_out" || true)

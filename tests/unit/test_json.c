@@ -86,6 +86,33 @@ static void test_append_str_escapes(void **state)
 	buf_release(&b);
 }
 
+/* Found by schemathesis: an error message cut inside a character made the body unparsable. */
+static void test_append_str_keeps_utf8_valid(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "\xce\xa9\xe2\x89\x88\xf0\x9f\x90\x8d", "\"\xce\xa9\xe2\x89\x88\xf0\x9f\x90\x8d\"" },
+		{ "ab\xe2\x89", "\"ab\\ufffd\\ufffd\"" },           /* cut mid-character */
+		{ "\xff\xfe", "\"\\ufffd\\ufffd\"" },                  /* never UTF-8 */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },                  /* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },      /* a surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* past U+10FFFF */
+		{ "\x80x", "\"\\ufffdx\"" },                           /* lone continuation */
+	};
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *j = NULL;
+		buf_reset(&b);
+		assert_int_equal(json_append_str(&b, cases[i].in), 0);
+		assert_string_equal(b.ptr, cases[i].out);
+		assert_int_equal(json_parse(b.ptr, b.len, &j, NULL), 0);
+		cJSON_Delete(j);
+	}
+	buf_release(&b);
+}
+
 static void test_append_str_respects_limit(void **state)
 {
 	struct buf b = BUF_INIT(6);
@@ -115,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects_garbage),
 		cmocka_unit_test(test_typed_getters),
 		cmocka_unit_test(test_append_str_escapes),
+		cmocka_unit_test(test_append_str_keeps_utf8_valid),
 		cmocka_unit_test(test_append_str_respects_limit),
 		cmocka_unit_test(test_print),
 	};

@@ -1,0 +1,86 @@
+/*
+ * builder_msg: the messages a builder sends on the builder channel, parsed and
+ * checked without touching a connection, the database or the clock.
+ *
+ * builder_ws owns the connection state (authenticated yet? a hello pending?)
+ * and what a message does; this module only says whether a message is well
+ * formed and hands its fields over. Keeping the two apart lets a fuzz target
+ * (tests/fuzz/fuzz_builder_msg.c) drive exactly the checks a hostile builder
+ * meets. The rules are docs/protocol.md's "Builder -> backend" section.
+ */
+#ifndef KILN_BUILDER_MSG_H
+#define KILN_BUILDER_MSG_H
+
+#include "common/kerr.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define BUILDER_MSG_MAX_TARGETS 32
+#define BUILDER_MSG_MAX_SLOTS 64
+#define BUILDER_MSG_MAX_LOG_CHUNK (256 * 1024)
+#define BUILDER_MSG_MAX_REASON 4096
+
+enum builder_msg_type {
+	BUILDER_MSG_UNKNOWN = 0, /* a type string this backend does not know */
+	BUILDER_MSG_HELLO,
+	BUILDER_MSG_PROGRESS,
+	BUILDER_MSG_LOG,
+	BUILDER_MSG_FINISH,
+	BUILDER_MSG_DRAIN,
+};
+
+/*
+ * One message. The strings borrow from root, which the struct owns: they live
+ * until builder_msg_release. Fields not used by the message's type stay zero.
+ */
+struct builder_msg {
+	cJSON *root;
+	enum builder_msg_type type;
+	const char *type_name;
+	long long job;          /* progress, log, finish */
+	const char *phase;      /* progress: one of the five phases */
+	long long seq;          /* log */
+	const char *data;       /* log: at most BUILDER_MSG_MAX_LOG_CHUNK bytes */
+	const char *status;     /* finish: succeeded, failed or retry */
+	const char *reason;     /* finish: "" when absent */
+	long long exit_code;    /* finish */
+	long long duration_ms;  /* finish */
+	/* hello */
+	long long protocol;
+	const char *token;      /* well formed (token_well_formed), not yet checked */
+	const char *name;       /* shorter than 64 bytes */
+	const char *version;    /* "" when absent, at most 64 bytes */
+	const char *arch;       /* "" when absent, at most 32 bytes */
+	int slots;              /* 1 to BUILDER_MSG_MAX_SLOTS */
+	const cJSON *targets;   /* array of valid target names */
+	char targets_sql[2048]; /* the same as a Postgres array literal: {a,b} */
+	long long running[BUILDER_MSG_MAX_SLOTS];
+	int nrunning;
+};
+
+/*
+ * Parse the n bytes at p as a message: a JSON object with a string "type".
+ * Fills m->root, m->type and m->type_name only (an unknown type is not an error
+ * here, so the caller can first say "hello first" to an unauthenticated peer).
+ * 0, or KERR_INVAL with e saying why. Either way m must be released.
+ */
+int builder_msg_parse(struct builder_msg *m, const char *p, size_t n, struct kerr *e);
+
+/*
+ * Check the fields of a parsed message against its type and fill the rest of
+ * *m. 0, or a code with e's message meant for the builder:
+ *   KERR_INVAL   a field is missing, mistyped or out of range; unknown type
+ *   KERR_TOOBIG  a log chunk or reason over its limit
+ *   KERR_AUTH    a hello with a malformed token
+ *   KERR_PROTO   a hello with a protocol number this backend does not speak
+ */
+int builder_msg_check(struct builder_msg *m, struct kerr *e);
+
+/* The protocol's error code for a code builder_msg_* returned ("bad_message", ...). */
+const char *builder_msg_error_code(int code);
+
+/* Free root and zero *m. Safe on a zeroed or failed message. */
+void builder_msg_release(struct builder_msg *m);
+
+#endif

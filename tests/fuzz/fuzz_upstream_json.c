@@ -1,0 +1,26 @@
+/*
+ * Fuzz kiln-sync's PEP 691 JSON readers (registry-sync/upstream.c): the same
+ * bytes as a listing and as a project page. What parses keeps the promises of
+ * upstream.h: bare filenames, absolute URLs, hex digests.
+ */
+#include "tests/fuzz/fuzz_upstream.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct upstream_listing l = { 0 };
+	struct upstream_page p = { 0 };
+	struct kerr e;
+
+	if (upstream_parse_listing_json((const char *)data, size, &l, &e) == 0)
+		fuzz_upstream_check_listing(&l);
+	else if (l.nprojects)
+		abort();
+	upstream_listing_release(&l);
+	if (upstream_parse_page_json((const char *)data, size, "https://up.example/simple/demo/", &p,
+				     &e) == 0)
+		fuzz_upstream_check_page(&p);
+	else if (p.nfiles)
+		abort();
+	upstream_page_release(&p);
+	return 0;
+}

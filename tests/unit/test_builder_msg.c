@@ -1,0 +1,115 @@
+/*
+ * Unit tests for backend/builder_msg: the builder channel's messages, table
+ * driven: what each accepts, and the protocol error code and message for what
+ * it refuses (docs/protocol.md, "Builder -> backend" and "Errors").
+ */
+#include "tests/unit/unit.h"
+
+#include "backend/builder_msg.h"
+#include "common/kerr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TOK "kiln_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+static const struct {
+	const char *in;
+	const char *code; /* NULL: accepted */
+	const char *msg;  /* a substring of the refusal */
+} cases[] = {
+	{ "{\"type\":\"drain\"}", NULL, NULL },
+	{ "{\"type\":\"progress\",\"job\":3,\"phase\":\"building\"}", NULL, NULL },
+	{ "{\"type\":\"progress\",\"job\":3,\"phase\":\"dancing\"}", "bad_message", "unknown phase 'dancing'" },
+	{ "{\"type\":\"progress\",\"job\":0,\"phase\":\"building\"}", "bad_message", "job" },
+	{ "{\"type\":\"progress\",\"job\":\"3\",\"phase\":\"building\"}", "bad_message", "job" },
+	{ "{\"type\":\"log\",\"job\":3,\"seq\":0,\"data\":\"x\\n\"}", NULL, NULL },
+	{ "{\"type\":\"log\",\"job\":3,\"seq\":1000000000,\"data\":\"x\"}", "bad_message", "seq" },
+	{ "{\"type\":\"log\",\"job\":3,\"seq\":0}", "bad_message", "data" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"exit_code\":2,\"reason\":\"boom\"}", NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"maybe\"}", "bad_message", "status must be" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"retry\",\"duration_ms\":-1}", "bad_message", "duration_ms" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":2,"
+	  "\"targets\":[\"t-1\",\"t.2\"],\"running\":[{\"job\":7}]}", NULL, NULL },
+	{ "{\"type\":\"hello\",\"protocol\":2,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":2,"
+	  "\"targets\":[\"t\"]}", "unsupported_protocol", "protocol 2 is not supported" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"kiln_short\",\"name\":\"b1\",\"slots\":2,"
+	  "\"targets\":[\"t\"]}", "unauthorized", "malformed builder token" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":65,"
+	  "\"targets\":[\"t\"]}", "bad_message", "slots" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[]}", "bad_message", "1 to 32 target names" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"Upper\"]}", "bad_message", "target names" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"t\"],\"running\":[7]}", "bad_message", "{\"job\": id}" },
+	{ "{\"type\":\"teleport\"}", "bad_message", "unknown message type 'teleport'" },
+};
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct builder_msg m;
+		struct kerr e;
+		int rc;
+
+		kerr_clear(&e);
+		rc = builder_msg_parse(&m, cases[i].in, strlen(cases[i].in), &e);
+		assert_int_equal(rc, 0);
+		rc = builder_msg_check(&m, &e);
+		if (!cases[i].code) {
+			if (rc)
+				fail_msg("case %zu refused: %s", i, e.msg);
+		} else {
+			if (!rc)
+				fail_msg("case %zu accepted", i);
+			assert_string_equal(builder_msg_error_code(rc), cases[i].code);
+			if (!strstr(e.msg, cases[i].msg))
+				fail_msg("case %zu: '%s' does not say '%s'", i, e.msg, cases[i].msg);
+		}
+		builder_msg_release(&m);
+	}
+}
+
+static void test_fields(void **state)
+{
+	static const char in[] = "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\","
+				 "\"name\":\"b1\",\"slots\":2,\"targets\":[\"t-1\",\"t.2\"],"
+				 "\"running\":[{\"job\":7},{\"job\":9}]}";
+	struct builder_msg m;
+	(void)state;
+	assert_int_equal(builder_msg_parse(&m, in, strlen(in), NULL), 0);
+	assert_int_equal(m.type, BUILDER_MSG_HELLO);
+	assert_int_equal(builder_msg_check(&m, NULL), 0);
+	assert_string_equal(m.name, "b1");
+	assert_string_equal(m.version, "");
+	assert_int_equal(m.slots, 2);
+	assert_string_equal(m.targets_sql, "{t-1,t.2}");
+	assert_int_equal(m.nrunning, 2);
+	assert_int_equal(m.running[1], 9);
+	builder_msg_release(&m);
+}
+
+static void test_not_a_message(void **state)
+{
+	static const char *const bad[] = { "", "[]", "{\"type\":3}", "{}", "{\"type\":\"log\"} x" };
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct builder_msg m;
+		struct kerr e;
+		assert_int_not_equal(builder_msg_parse(&m, bad[i], strlen(bad[i]), &e), 0);
+		assert_string_equal(builder_msg_error_code(e.code), "bad_message");
+		builder_msg_release(&m);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_not_a_message),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -153,14 +153,21 @@ def test_two_builders_share_the_queue(farm, files):
     assert arts == 3
 
 
-def test_builder_killed_mid_build_is_replaced(farm, files):
-    fn, data = make_sdist("kslow", "1.0", setup_extra="import time; time.sleep(12)")
+def start_slow_build(farm, files, name, seconds):
+    """Queue an sdist whose build sleeps for seconds; wait until it runs.
+    Returns (job id, name of the builder running it)."""
+    fn, data = make_sdist(name, "1.0", setup_extra=f"import time; time.sleep({seconds})")
     url, sha = files.add(fn, data)
-    job = farm.queue("kslow", "1.0", url, sha, fn)
-    wait_for(lambda: farm.job(job)[0] == "running", 120, "the slow build to start")
+    job = farm.queue(name, "1.0", url, sha, fn)
+    wait_for(lambda: farm.job(job)[0] == "running", 120, f"the build of {name} to start")
     with psycopg.connect(farm.db) as c:
-        victim = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id where j.id = %s",
-                           (job,)).fetchone()[0]
+        builder = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id"
+                            " where j.id = %s", (job,)).fetchone()[0]
+    return job, builder
+
+
+def test_builder_killed_mid_build_is_replaced(farm, files):
+    job, victim = start_slow_build(farm, files, "kslow", 12)
     proc, token, _ = farm.builders[victim]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -293,13 +300,7 @@ def test_builder_over_wss_with_a_ca_file(farm, files, tmp_path):
 
 def test_sigterm_drains_a_builder(farm, files):
     """SIGTERM: no new jobs, the running one finishes and is reported, then exit 0."""
-    fn, data = make_sdist("kdrain", "1.0", setup_extra="import time; time.sleep(6)")
-    url, sha = files.add(fn, data)
-    job = farm.queue("kdrain", "1.0", url, sha, fn)
-    wait_for(lambda: farm.job(job)[0] == "running", 120, "the build to start")
-    with psycopg.connect(farm.db) as c:
-        name = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id where j.id = %s",
-                         (job,)).fetchone()[0]
+    job, name = start_slow_build(farm, files, "kdrain", 6)
     proc, token, _ = farm.builders[name]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(120) == 0
@@ -312,13 +313,7 @@ def test_sigterm_drains_a_builder(farm, files):
 def test_a_draining_builder_reconnects_to_report(farm, files):
     """SIGTERM, then the backend goes away and comes back while the build runs:
     the draining builder reconnects, reports its job, and only then exits 0."""
-    fn, data = make_sdist("kdrainrestart", "1.0", setup_extra="import time; time.sleep(10)")
-    url, sha = files.add(fn, data)
-    job = farm.queue("kdrainrestart", "1.0", url, sha, fn)
-    wait_for(lambda: farm.job(job)[0] == "running", 120, "the build to start")
-    with psycopg.connect(farm.db) as c:
-        name = c.execute("select b.name from jobs j join builders b on b.id = j.builder_id where j.id = %s",
-                         (job,)).fetchone()[0]
+    job, name = start_slow_build(farm, files, "kdrainrestart", 10)
     proc, token, _ = farm.builders[name]
     proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "draining" in farm.builder_log(name), 30, "the builder to drain")

@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The owner label of build-local's Docker objects, for --reap. */
+/* The default owner label of build-local's Docker objects, for --reap.
+ * --owner gives another, so that --reap (and a test counting what is left)
+ * touches only one user's or one test run's objects on a shared daemon. */
 #define BUILD_LOCAL__OWNER "build-local"
 
 enum { EXIT_BUILT = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_TRANSIENT = 4 };
@@ -42,7 +44,10 @@ static void build_local__usage(FILE *f)
 		"           [--timeout S] [--memory-mib N] [--cpus N] [--pids N]\n"
 		"           [--log-cap BYTES] [--output-cap BYTES] [--wheels DIR] [--no-prefetch]\n"
 		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n"
-		"       kiln-builder build-local --reap [--docker-socket PATH]\n");
+		"           [--owner NAME]\n"
+		"       kiln-builder build-local --reap [--owner NAME] [--docker-socket PATH]\n"
+		"--owner labels the build's Docker objects (default build-local); --reap removes\n"
+		"only that owner's leftovers.\n");
 }
 
 /* Build output and notes as they come: stdout to stdout, the rest to stderr. */
@@ -86,7 +91,7 @@ static int build_local__exit_for(int rc)
 
 struct build_local__args {
 	const char *image, *out, *sdist, *sdist_url, *sha256, *source_dir, *git, *commit;
-	const char *wheels, *python, *socket, *ca_file, *config;
+	const char *wheels, *python, *socket, *ca_file, *config, *owner;
 	int no_prefetch, reap;
 	struct sandbox_limits lim;
 };
@@ -115,6 +120,7 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		{ "ca-file", required_argument, NULL, 'A' },
 		{ "config", required_argument, NULL, 'f' },
 		{ "reap", no_argument, NULL, 'R' },
+		{ "owner", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,6 +141,13 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		case 'w': a->wheels = optarg; break;
 		case 'n': a->no_prefetch = 1; break;
 		case 'R': a->reap = 1; break;
+		case 'W':
+			if (!*optarg || strlen(optarg) > 64) {
+				fprintf(stderr, "kiln-builder: --owner must be 1 to 64 characters\n");
+				return -1;
+			}
+			a->owner = optarg;
+			break;
 		case 'p': a->python = optarg; break;
 		case 'S': a->socket = optarg; break;
 		case 'A': a->ca_file = optarg; break;
@@ -234,6 +247,7 @@ int build_local_main(int argc, char **argv)
 	int have_docker = 0, have_work = 0, rc, status = EXIT_ERROR;
 
 	memset(&a, 0, sizeof(a));
+	a.owner = BUILD_LOCAL__OWNER;
 	memset(&sa, 0, sizeof(sa));
 	kerr_clear(&e);
 	config_init(&cfg);
@@ -262,7 +276,7 @@ int build_local_main(int argc, char **argv)
 			goto out;
 		}
 		have_docker = 1;
-		if ((rc = sandbox_reap(&d, BUILD_LOCAL__OWNER, &n, &e))) {
+		if ((rc = sandbox_reap(&d, a.owner, &n, &e))) {
 			fprintf(stderr, "kiln-builder: %s\n", e.msg);
 			goto out;
 		}
@@ -326,7 +340,7 @@ int build_local_main(int argc, char **argv)
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;
 	spec.cancel = &build_local__cancel;
-	spec.owner = BUILD_LOCAL__OWNER;
+	spec.owner = a.owner;
 	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
 		status = build_local__exit_for(rc);

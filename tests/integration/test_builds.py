@@ -9,6 +9,7 @@ builder killed with -9 mid-build, and the backend restarted mid-build.
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -104,8 +105,11 @@ def farm(migrated, backend_factory, image, s3, tmp_path_factory):
          "--platform", "linux_x86_64"], env={"KILN_DATABASE_URL": migrated})
     backend = backend_factory(migrated, storage="s3", env={**s3, **FARM_ENV})
     f = Farm(migrated, backend, image, tmp_path_factory.mktemp("farm"), backend_factory, s3)
-    f.start_builder("builder-a")
-    f.start_builder("builder-b")
+    # Names of this run's own: the leftover checks below go by the builder's
+    # Docker label, and other farms may share the daemon.
+    run_id = secrets.token_hex(3)
+    f.start_builder(f"builder-a-{run_id}")
+    f.start_builder(f"builder-b-{run_id}")
     yield f
     f.stop_all()
     for name in f.builders:

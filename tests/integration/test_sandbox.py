@@ -4,7 +4,9 @@ Each test writes a tiny sdist (or source tree) here, with tarfile, and builds it
 through the real binary against the real Docker daemon: a C extension and a
 Cython one that build and import, and the sandbox's refusals (network, clock,
 memory, log size, what leaves the output directory). After every test no
-container or volume of Kiln's is left behind.
+container or volume of Kiln's is left behind. The builds carry an owner label of
+this run's own (build-local --owner), so other farms and test runs on the same
+Docker daemon neither disturb the count nor get reaped.
 """
 import hashlib
 import http.server
@@ -22,11 +24,14 @@ import threading
 import time
 import zipfile
 
+import secrets
+
 import pytest
 
 from conftest import BUILD, ROOT, run
 
 BUILDER = BUILD / "builder" / "kiln-builder"
+OWNER = "build-local-" + secrets.token_hex(4)
 DEMO_C = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -69,9 +74,10 @@ def image():
 
 
 def kiln_objects():
-    """Containers and volumes that carry Kiln's job label."""
-    cs = run(["docker", "ps", "-aq", "--filter", "label=org.kiln.job"]).stdout.split()
-    vs = run(["docker", "volume", "ls", "-q", "--filter", "label=org.kiln.job"]).stdout.split()
+    """Containers and volumes of this run's builds (its owner label)."""
+    label = f"label=org.kiln.builder={OWNER}"
+    cs = run(["docker", "ps", "-aq", "--filter", label]).stdout.split()
+    vs = run(["docker", "volume", "ls", "-q", "--filter", label]).stdout.split()
     return set(cs), set(vs)
 
 
@@ -124,7 +130,7 @@ def c_sdist(where, name, body=""):
 
 def build(image, out, *args, timeout=600):
     """Run build-local; returns the CompletedProcess (never raises on failure)."""
-    p = run([BUILDER, "build-local", "--image", image, "--out", out, *args],
+    p = run([BUILDER, "build-local", "--owner", OWNER, "--image", image, "--out", out, *args],
             check=False, timeout=timeout)
     for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
         assert bad not in p.stderr, f"sanitizer report:\n{p.stderr[-5000:]}"
@@ -347,13 +353,14 @@ def test_only_top_level_wheels_leave_the_sandbox(image, tmp_path):
 def test_cancel_stops_the_build_and_cleans_up(image, tmp_path):
     """SIGINT while building: the container is killed and removed, the result says so."""
     sdist = c_sdist(tmp_path, "kcancel", "print('kiln-test: waiting', flush=True)\ntime.sleep(10**6)")
-    proc = subprocess.Popen([str(BUILDER), "build-local", "--image", image, "--out",
+    proc = subprocess.Popen([str(BUILDER), "build-local", "--owner", OWNER, "--image", image, "--out",
                              str(tmp_path / "out"), "--sdist", str(sdist), "--no-prefetch",
                              "--timeout", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if run(["docker", "ps", "-q", "--filter", "label=org.kiln.role=build"]).stdout.strip():
+        if run(["docker", "ps", "-q", "--filter", f"label=org.kiln.builder={OWNER}",
+                "--filter", "label=org.kiln.role=build"]).stdout.strip():
             break
         time.sleep(0.5)
     time.sleep(3)
@@ -367,14 +374,14 @@ def test_reap_removes_what_a_killed_builder_left(image, tmp_path):
     """kill -9 in mid-build leaves the containers and the volume; --reap removes them."""
     sdist = c_sdist(tmp_path, "korphan", "time.sleep(10**6)")
     before_c, before_v = kiln_objects()
-    proc = subprocess.Popen([str(BUILDER), "build-local", "--image", image, "--out",
+    proc = subprocess.Popen([str(BUILDER), "build-local", "--owner", OWNER, "--image", image, "--out",
                              str(tmp_path / "out"), "--sdist", str(sdist), "--no-prefetch",
                              "--timeout", "600"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if run(["docker", "ps", "-q", "--filter", "label=org.kiln.builder=build-local",
+            if run(["docker", "ps", "-q", "--filter", f"label=org.kiln.builder={OWNER}",
                     "--filter", "label=org.kiln.role=build"]).stdout.strip():
                 break
             time.sleep(0.5)
@@ -383,7 +390,7 @@ def test_reap_removes_what_a_killed_builder_left(image, tmp_path):
         proc.wait()
     left_c, left_v = kiln_objects()
     assert len(left_c - before_c) == 2 and len(left_v - before_v) == 1
-    p = run([BUILDER, "build-local", "--reap"])
+    p = run([BUILDER, "build-local", "--reap", "--owner", OWNER])
     m = re.search(r"removed (\d+) Docker objects", p.stdout)
     assert m and int(m[1]) >= 3, p.stdout
     after_c, after_v = kiln_objects()

@@ -85,6 +85,7 @@ static void http__reset(struct http_req *req)
 	req->route = NULL;
 	req->status = 0;
 	req->body_complete = 0;
+	req->has_body = 0;
 	req->responded = 0;
 	req->headers_sent = 0;
 	req->out_off = 0;
@@ -275,8 +276,13 @@ static int http__drain(struct http_req *req)
 /* The response is fully handed to lws: count it, then keep-alive or close. */
 static int http__complete(struct http_req *req)
 {
-	/* An answer given before the body was read: unread bytes would poison keep-alive. */
-	int unread = (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) && !req->body_complete;
+	/*
+	 * An answer given before the body was read (a refusal, or a method that takes
+	 * none): the unread bytes would be parsed as the next request, and lws 4.1,
+	 * once it has set the connection to read a body after the answer, never
+	 * leaves that state and spins on the next request's bytes. Close instead.
+	 */
+	int unread = req->has_body && !req->body_complete;
 
 	http__observe(req);
 	http__reset(req);
@@ -459,8 +465,18 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 {
 	struct server *srv = lws_context_user(lws_get_context(wsi));
 	int wrong_method = 0;
+	unsigned long long n;
 	char cl[24];
 
+	if (req->wsi == wsi && req->route && !req->closing) {
+		/*
+		 * The previous request on this connection is still unanswered: the client
+		 * pipelined (or sent bytes past its body), and lws 4.1 then dispatches the
+		 * open request's headers again instead of the new ones. Answers would mix;
+		 * close (a pipelining client retries on a closed connection, RFC 9112 9.3.2).
+		 */
+		return -1;
+	}
 	http__reset(req);
 	req->wsi = wsi;
 	req->srv = srv;
@@ -469,6 +485,10 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 	buf_init(&req->body, 0);
 	buf_init(&req->out, BUF_NOLIMIT);
 	req->method = http__method(wsi);
+	/* Known before routing: an answer to a request whose body is unread closes. */
+	http_header(req, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+	n = strtoull(cl, NULL, 10);
+	req->has_body = n > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
 	if (len >= sizeof(req->path)) {
 		http_error(req, 414, KERR_TOOBIG, "request path over %d bytes", HTTP_MAX_PATH - 1);
 		return http__send(req, 1);
@@ -487,10 +507,8 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 			http_error(req, 404, KERR_NOTFOUND, "no such path: %s", req->path);
 		return http__send(req, 1);
 	}
-	http_header(req, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
 	if (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) {
 		size_t limit = req->route->streams_body ? SIZE_MAX : req->route->body_max;
-		unsigned long long n = strtoull(cl, NULL, 10);
 		if (!req->route->streams_body && !req->route->body_max) {
 			/* Accept and ignore an empty body only. */
 			limit = 0;
@@ -502,11 +520,12 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 		}
 		req->body_max = limit;
 		buf_init(&req->body, limit ? limit : 1);
-		if (!*cl && !lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) &&
-		    !http__is_h2(req) && !req->route->streams_body) {
+		if (!req->has_body && !http__is_h2(req) && !req->route->streams_body &&
+		    (!*cl || !(req->method & HTTP_POST))) {
 			/*
-			 * No Content-Length and not chunked: HTTP/1.1 says there is no body, but
-			 * lws 4.1 would wait for one forever. Run the handler on the empty body.
+			 * No body: lws 4.1 would wait for one forever (no Content-Length) or
+			 * never report its end (Content-Length: 0 on PUT or PATCH; it does
+			 * for POST). Run the handler on the empty body.
 			 */
 			req->body_complete = 1;
 			req->route->handler(req);
@@ -547,8 +566,14 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return 0;
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!req || !req->route)
-			return 0;
+		/*
+		 * A second completion, or one with no request open, is lws 4.1 reading a
+		 * finished body's connection again because more bytes (a pipelined
+		 * request) sit in its buffer: it consumes none of them and would call
+		 * again forever. Close the connection.
+		 */
+		if (!req || !req->route || req->body_complete)
+			return -1;
 		req->body_complete = 1;
 		if (!req->responded) {
 			if (req->on_body_end) {
@@ -558,7 +583,12 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 				req->route->handler(req);
 			}
 		}
-		return req->responded ? http__send(req, 1) : 0;
+		/*
+		 * Answer from WRITEABLE, not here: finishing the transaction inside lws's
+		 * body loop leaves it parsing the rest of its buffer in a state that
+		 * consumes nothing (the same spin).
+		 */
+		return req->responded ? http__send(req, 0) : 0;
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (!req || !req->responded)

@@ -85,6 +85,7 @@ struct http_req {
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
 	int body_complete;      /* the request body was read to its end */
+	int has_body;           /* the request announced a body (Content-Length > 0, chunked) */
 };
 
 /* Copy request header tok (e.g. WSI_TOKEN_HTTP_ACCEPT) into dst; "" if absent/too long. */

@@ -11,8 +11,9 @@
  *       also poll the upstream's feed of newest releases every few seconds and
  *       refresh just the projects it names (fast notice; see sync.h)
  *
- *   --listing-only: store the listing (projects and their serials) but fetch no
- *       page; for a first look at a big upstream, and bench/sync
+ *   --listing-only: store the listing (names and serials) and log how many
+ *       pages are behind it, but fetch no page; for a first look at a big
+ *       upstream, and bench/sync
  *
  * What one sync does is in sync.h. SIGTERM finishes the batch being written.
  * A session advisory lock keeps two instances from working at once.

@@ -2,9 +2,10 @@
  * sync: one pass of kiln-sync over the upstream index, full or from the feed.
  *
  * A full sync reads the listing (conditionally, with the ETag stored last
- * time: 304 means nothing to do) and stores it whole (COPY: every project with
- * the serial the listing gives, see store.h), then walks, in normalized-name
- * order, the projects whose page is behind: new, serial risen, deleted and
+ * time: 304 means nothing to do) and stores it whole (table upstream_listing:
+ * every project with the serial the listing gives, see store.h), then walks,
+ * in normalized-name order, the projects whose page is behind: new, serial
+ * risen, deleted and
  * back (upstreams without serials: every page, conditionally with its ETag). Pages
  * are fetched a batch at a time and written in one transaction per batch,
  * together with the sync position (sync_state.position: the listing it belongs
@@ -42,7 +43,8 @@ struct sync {
 	const char *upstream;              /* simple API root, borrowed */
 	const char *feed_url;              /* feed of newest releases, borrowed, "" for none */
 	long batch;                        /* pages per transaction */
-	int listing_only;                  /* full syncs store the listing, fetch no page */
+	int listing_only;                  /* full syncs store the listing, count the pages
+	                                      behind it (logged), fetch no page */
 	/*
 	 * KILN_SYNC_PROJECTS (borrowed; NULL or empty: every project): the only
 	 * projects stored from the listing, fetched, and followed when they leave

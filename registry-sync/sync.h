@@ -5,13 +5,13 @@
  * time: 304 means nothing to do) and stores it whole (table upstream_listing:
  * every project with the serial the listing gives, see store.h), then walks,
  * in normalized-name order, the projects whose page is behind: new, serial
- * risen, deleted and
- * back (upstreams without serials: every page, conditionally with its ETag). Pages
- * are fetched a batch at a time and written in one transaction per batch,
- * together with the sync position (sync_state.position: the listing it belongs
- * to and the last name done), so a crash or kill -9 resumes after the last
- * committed batch instead of starting again; each page is stored and planned
- * under its own savepoint, so one bad page does not cost the batch. The
+ * risen, deleted and back (upstreams without serials: every page,
+ * conditionally with its ETag). Pages are fetched a batch at a time and
+ * written in one transaction per batch, together with the sync position
+ * (sync_state.position: the listing it belongs to and the last name done), so
+ * a crash or kill -9 resumes after the last committed batch instead of
+ * starting again; each page is stored and planned under its own savepoint, so
+ * one bad page does not cost the batch. The
  * listing's ETag and serial are recorded only when every page made it in.
  *
  * A feed sync reads the upstream's feed of newest releases (RSS, see feed.h)

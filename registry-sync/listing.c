@@ -69,16 +69,17 @@ static int listing__fail(struct listing_stream *ls, const char *m)
  */
 static int listing__serial(struct listing_stream *ls, const char *s, size_t n, int64_t *out)
 {
-	char digits[20];
+	int64_t v = 0;
 
-	if (!n || n > 18)
+	/* s need not end at n */
+	if (!n)
 		return listing__fail(ls, "'_last-serial' must be a non-negative integer");
-	for (size_t i = 0; i < n; i++) /* s need not end at n */
-		if (s[i] < '0' || s[i] > '9')
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - (s[i] - '0')) / 10)
 			return listing__fail(ls, "'_last-serial' must be a non-negative integer");
-	memcpy(digits, s, n);
-	digits[n] = '\0';
-	*out = strtoll(digits, NULL, 10);
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
 	return 1;
 }
 
@@ -306,22 +307,17 @@ int listing_stream_feed(struct listing_stream *ls, const char *p, size_t n, stru
 	while (!ls->failed && n) {
 		size_t k = n < LISTING_SLICE ? n : LISTING_SLICE;
 
-		if (ls->done) {
-			/* After the root object only white space may follow. */
-			for (size_t i = 0; i < k; i++)
-				if (!strchr(" \t\r\n", p[i]) || !p[i]) {
-					ls->failed = 1;
-					kerr_set(&ls->err, KERR_INVAL, "listing: data after the document");
-					break;
-				}
-		} else {
-			ls->quiet += k;
-			if (yajl_parse(ls->h, (const unsigned char *)p, k) != yajl_status_ok)
-				listing__syntax(ls, p, k);
-			else if (ls->quiet > LISTING_QUIET_MAX)
-				listing__fail(ls, "listing: over 1 MiB without a value (a string too long?)");
-			ls->fed += k;
-		}
+		/*
+		 * After the root object too, yajl reads on (white space, as it
+		 * counts it, is all that may follow): one judge of what is white
+		 * space, wherever the pieces were cut.
+		 */
+		ls->quiet += k;
+		if (yajl_parse(ls->h, (const unsigned char *)p, k) != yajl_status_ok)
+			listing__syntax(ls, p, k);
+		else if (ls->quiet > LISTING_QUIET_MAX)
+			listing__fail(ls, "listing: over 1 MiB without a value (a string too long?)");
+		ls->fed += k;
 		p += k;
 		n -= k;
 	}

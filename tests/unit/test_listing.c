@@ -30,7 +30,9 @@ static void test_pieces(void **state)
 {
 	const char *s = "{\"meta\":{\"api-version\":\"1.1\",\"_last-serial\":42},\"projects\":["
 		"{\"name\":\"Demo.Pkg\",\"_last-serial\":40,\"extra\":{\"x\":[1,{\"y\":2}]}},"
-		"{\"_last-serial\":7,\"name\":\"caf\\u00e9-\\\"q\\\"\"},{\"name\":\"other\"}]}  \n";
+		"{\"_last-serial\":7,\"name\":\"caf\\u00e9-\\\"q\\\"\"},{\"name\":\"other\"},"
+		"{\"name\":\"big\",\"_last-serial\":9223372036854775807},"
+		"{\"name\":\"str\",\"_last-serial\":\"0012\"}]}  \n";
 
 	for (size_t step = 1; step <= strlen(s); step++) {
 		struct upstream_listing l;
@@ -40,13 +42,15 @@ static void test_pieces(void **state)
 		if (parse_steps(s, strlen(s), step, &l, &e))
 			fail_msg("step %zu: %s", step, e.msg);
 		assert_int_equal(l.serial, 42);
-		assert_int_equal(l.nprojects, 3);
+		assert_int_equal(l.nprojects, 5);
 		assert_string_equal(l.projects[0].name, "Demo.Pkg");
 		assert_int_equal(l.projects[0].serial, 40);
 		assert_string_equal(l.projects[1].name, "caf\xc3\xa9-\"q\"");
 		assert_int_equal(l.projects[1].serial, 7);
 		assert_string_equal(l.projects[2].name, "other");
 		assert_int_equal(l.projects[2].serial, -1);
+		assert_int_equal(l.projects[3].serial, INT64_MAX);
+		assert_int_equal(l.projects[4].serial, 12);
 		upstream_listing_release(&l);
 	}
 }
@@ -88,6 +92,7 @@ static void test_bad(void **state)
 		{ "{\"meta\":3,\"projects\":[]}", "meta" },
 		{ "{\"projects\":3}", "projects" },
 		{ "{\"projects\":[{\"name\":\"a\",\"_last-serial\":99999999999999999999}]}", "_last-serial" },
+		{ "{\"projects\":[{\"name\":\"a\",\"_last-serial\":9223372036854775808}]}", "_last-serial" },
 		{ "{\"projects\":[{\"name\":\"a\",\"_last-serial\":1.5}]}", "_last-serial" },
 		{ "{\"projects\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":true}]}", "projects[2]" },
 		{ "{\"projects\":[{\"name\":\"a\"}]}{", "after the document" },

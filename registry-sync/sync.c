@@ -430,13 +430,15 @@ static int sync__ingest(struct sync *s, const struct upstream_listing *l, size_t
 	for (size_t i = 0; i < l->nprojects; i++) {
 		size_t off = arena.len, h;
 
-		if (pyname_normalize(l->projects[i].name, strlen(l->projects[i].name), &arena, NULL)) {
+		/* Each name ends with its NUL in the arena (whose ptr may move). */
+		if (pyname_normalize(l->projects[i].name, strlen(l->projects[i].name), &arena, NULL) ||
+		    buf_append(&arena, "", 1)) {
 			char q[300];
 			log_warn("skipping invalid project name", "name=%s",
 				log_quote(q, sizeof(q), l->projects[i].name));
+			buf_truncate(&arena, off);
 			continue;
 		}
-		buf_append(&arena, "", 1); /* the name's terminator; arena.ptr may move */
 		if (s->only && !selection_wants(s->only, arena.ptr + off)) {
 			buf_truncate(&arena, off);
 			continue;

@@ -98,6 +98,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"First wait of `kiln-sync` before retrying a failed upstream request, in milliseconds; doubles each retry, plus jitter (1 to 60000)." },
 	[CONFIG_SYNC_CONNECTIONS] = { "KILN_SYNC_CONNECTIONS", CONFIG_INT, "8", 0, "sync",
 		"Project pages `kiln-sync` fetches at once (and connections it opens to the upstream), 1 to 64." },
+	[CONFIG_SYNC_GIT_INTERVAL] = { "KILN_SYNC_GIT_INTERVAL", CONFIG_INT, "60", 0, "sync",
+		"Seconds between two polls of the git sources' tags by the `kiln-sync` daemon (1 to 86400); a full sync polls them too." },
 };
 
 const struct config_option *config_option(enum config_key k)
@@ -170,6 +172,12 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		if (v < 1 || v > 86400)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_SYNC_INTERVAL must be 1 to 86400 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_SYNC_GIT_INTERVAL) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 86400)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_SYNC_GIT_INTERVAL must be 1 to 86400 seconds, got '%s'", value);
 	}
 	if (k == CONFIG_SYNC_BATCH) {
 		long v = strtol(value, NULL, 10);

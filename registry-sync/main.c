@@ -11,8 +11,13 @@
  *       also poll the upstream's feed of newest releases every few seconds and
  *       refresh just the projects it names (fast notice; see sync.h)
  *
- *   --listing-only: store the listing (projects and their serials) but fetch no
- *       page; for a first look at a big upstream, and bench/sync
+ *   ... [--git-interval SECONDS]
+ *       poll the git sources' tags this often (KILN_SYNC_GIT_INTERVAL, shorter
+ *       than a full sync's), and after every full sync
+ *
+ *   --listing-only: store the listing (names and serials) and log how many
+ *       pages are behind it, but fetch no page; for a first look at a big
+ *       upstream, and bench/sync
  *
  * What one sync does is in sync.h. SIGTERM finishes the batch being written.
  * A session advisory lock keeps two instances from working at once.
@@ -38,8 +43,8 @@
 
 #define SYNC_USAGE                                                                    \
 	"usage: kiln-sync [--once] [--config FILE] [--upstream URL] [--interval SECONDS]\n" \
-	"                 [--feed URL] [--feed-interval SECONDS] [--batch N] [--timeout S]\n" \
-	"                 [--listing-only]\n"                                               \
+	"                 [--feed URL] [--feed-interval SECONDS] [--git-interval SECONDS]\n" \
+	"                 [--batch N] [--timeout S] [--listing-only]\n"                     \
 	"Settings also come from KILN_* variables and the config file (see README).\n"
 
 static volatile sig_atomic_t sync__stop;
@@ -106,6 +111,7 @@ int main(int argc, char **argv)
 		{ "--interval", "KILN_SYNC_INTERVAL" },
 		{ "--feed", "KILN_SYNC_FEED_URL" },
 		{ "--feed-interval", "KILN_SYNC_FEED_INTERVAL" },
+		{ "--git-interval", "KILN_SYNC_GIT_INTERVAL" },
 		{ "--batch", "KILN_SYNC_BATCH" },
 		{ "--timeout", "KILN_SYNC_TIMEOUT" },
 	};
@@ -117,7 +123,7 @@ int main(int argc, char **argv)
 	struct selection only = { NULL, 0 };
 	PGconn *db = NULL;
 	int once = 0, rc = 1, inited = 0;
-	double next_full = 0, next_feed = 0;
+	double next_full = 0, next_feed = 0, next_git = 0;
 	struct sigaction sa;
 
 	log_init("kiln-sync");
@@ -166,8 +172,9 @@ int main(int argc, char **argv)
 	s.listing_only = (switched & 2) != 0;
 	s.only = &only;
 	/*
-	 * The daemon polls the feed (if there is one) every feed interval and runs a
-	 * full sync every interval; --once runs one full sync only.
+	 * The daemon polls the feed (if there is one) every feed interval, the git
+	 * sources every git interval, and runs a full sync every interval (the git
+	 * sources right after it); --once runs one full sync and the git sources.
 	 */
 	for (;;) {
 		struct kerr se;
@@ -186,25 +193,38 @@ int main(int argc, char **argv)
 				break;
 			}
 			rc = sync__report("sync failed", se.code, &se, &e);
-		} else if (now >= next_full) {
+		} else if (now >= next_full || now >= next_git) {
 			struct gitsrc_stats gs;
 			struct kerr ge;
+			int full = now >= next_full;
 
 			kerr_clear(&ge);
-			rc = sync__report("sync failed", sync_full(&s, &se), &se, &e);
-			/* Git sources ride on the full sync's interval; a 304 listing does not skip them. */
+			rc = full ? sync__report("sync failed", sync_full(&s, &se), &se, &e) : 0;
+			/*
+			 * Tags are polled on their own, shorter interval (a tag is one
+			 * small ls-remote away), and after every full sync: a 304
+			 * listing does not skip them.
+			 */
 			if (!sync__stop)
 				rc |= sync__report("git sources failed", gitsrc_sync_all(db, &gs, &ge), &ge, &e);
-			next_full = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
-			next_feed = sync__now();
+			next_git = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_GIT_INTERVAL);
+			if (full) {
+				next_full = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
+				next_feed = sync__now();
+			}
 		} else if (*s.feed_url) {
 			rc = sync__report("feed sync failed", sync_feed(&s, &se), &se, &e);
 			next_feed = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_FEED_INTERVAL);
 		}
 		if (once || sync__stop)
 			break;
-		if (sync__sleep_until(*s.feed_url && next_feed < next_full ? next_feed : next_full))
-			break;
+		{
+			double wake = next_full < next_git ? next_full : next_git;
+			if (*s.feed_url && next_feed < wake)
+				wake = next_feed;
+			if (sync__sleep_until(wake))
+				break;
+		}
 	}
 	sync_release(&s);
 	PQfinish(db);

@@ -203,6 +203,12 @@ out:
 
 #define STORE_COPY_CHUNK (256 * 1024)
 
+/*
+ * TRUNCATE then COPY FREEZE in one transaction: the rows are written frozen
+ * (no hint bits to set, no vacuum to freeze them later), into a file the
+ * truncate made new, and the previous listing comes back if the caller rolls
+ * back.
+ */
 int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e)
 {
 	PGresult *r;
@@ -211,11 +217,9 @@ int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e)
 	l->c = c;
 	l->rows = 0;
 	buf_init(&l->chunk, BUF_NOLIMIT);
-	if ((rc = db_exec(c, "create temporary table if not exists sync_listing"
-			" (normalized text not null, name text not null, serial bigint);"
-			" truncate sync_listing", e)))
+	if ((rc = db_exec(c, "truncate upstream_listing", e)))
 		return rc;
-	r = PQexec(c, "copy sync_listing (normalized, name, serial) from stdin");
+	r = PQexec(c, "copy upstream_listing (normalized, name, serial) from stdin with (freeze)");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		rc = db_error(c, r, e);
 		PQclear(r);
@@ -235,39 +239,49 @@ static int store__copy_flush(struct store_listing *l, struct kerr *e)
 	return 0;
 }
 
+/*
+ * One COPY text row, written without printf (which cost more than the rest of
+ * the ingest's C side together). Names need no escaping: valid project names
+ * are letters, digits, '.', '_' and '-'.
+ */
 int store_listing_add(struct store_listing *l, const char *name, const char *norm,
 	int64_t serial, struct kerr *e)
 {
-	if (serial >= 0)
-		buf_printf(&l->chunk, "%s\t%s\t%" PRId64 "\n", norm, name, serial);
-	else
-		buf_printf(&l->chunk, "%s\t%s\t\\N\n", norm, name);
+	size_t nn = strlen(norm), n = strlen(name);
+	char digits[24], *p;
+	uint64_t v = (uint64_t)serial;
+	int rc;
+
+	if ((rc = buf_grow(&l->chunk, nn + n + sizeof(digits) + 3)))
+		return kerr_set(e, rc, "copying the listing: row too long");
+	p = l->chunk.ptr + l->chunk.len;
+	memcpy(p, norm, nn);
+	p += nn;
+	*p++ = '\t';
+	memcpy(p, name, n);
+	p += n;
+	*p++ = '\t';
+	if (serial < 0) {
+		*p++ = '\\';
+		*p++ = 'N';
+	} else {
+		char *d = digits + sizeof(digits);
+		do
+			*--d = (char)('0' + v % 10);
+		while ((v /= 10));
+		memcpy(p, d, (size_t)(digits + sizeof(digits) - d));
+		p += digits + sizeof(digits) - d;
+	}
+	*p++ = '\n';
+	*p = '\0';
+	l->chunk.len = (size_t)(p - l->chunk.ptr);
 	l->rows++;
 	return l->chunk.len >= STORE_COPY_CHUNK ? store__copy_flush(l, e) : 0;
 }
 
-/*
- * Only listed_serial changes here: the name, deletion and serial of the page are
- * the page's to set, when it is stored. An update of what changed and an
- * insert of what is new, rather than one upsert: an upsert probes the unique
- * index row by row, seconds for a listing where almost nothing changed.
- */
-static const char *const sql_listing_update =
-	"update projects p set listed_serial = l.serial from sync_listing l"
-	" where p.normalized = l.normalized and p.listed_serial is distinct from l.serial";
-
-/* In name order, so the indexes on normalized grow at their right edge. */
-static const char *const sql_listing_insert =
-	"insert into projects (name, normalized, listed_serial)"
-	" select l.name, l.normalized, l.serial from sync_listing l"
-	" where not exists (select 1 from projects p where p.normalized = l.normalized)"
-	" order by l.normalized"
-	" on conflict (normalized) do nothing";
-
-int store_listing_finish(struct store_listing *l, long *changed, struct kerr *e)
+int store_listing_finish(struct store_listing *l, struct kerr *e)
 {
 	PGresult *r;
-	long inserted = 0;
 	int rc;
 
 	if ((rc = store__copy_flush(l, e)))
@@ -282,12 +296,7 @@ int store_listing_finish(struct store_listing *l, long *changed, struct kerr *e)
 	if (rc)
 		return rc;
 	/* Statistics let the planner join 700,000 rows well (a hash join, not a loop). */
-	if ((rc = db_exec(l->c, "analyze sync_listing; set local work_mem = '64MB'", e)) ||
-	    (rc = db_command(l->c, sql_listing_update, 0, NULL, changed, e)) ||
-	    (rc = db_command(l->c, sql_listing_insert, 0, NULL, &inserted, e)))
-		return rc;
-	*changed += inserted;
-	return 0;
+	return db_exec(l->c, "analyze upstream_listing", e);
 }
 
 void store_listing_release(struct store_listing *l)
@@ -296,18 +305,38 @@ void store_listing_release(struct store_listing *l)
 	l->rows = 0;
 }
 
+/*
+ * The listed projects whose page must be fetched: no serial listed, no page
+ * stored (or no project row yet), a stored page older than the listing, or a
+ * project deleted and listed again.
+ */
+#define STORE_BEHIND                                                                  \
+	" from upstream_listing l left join projects p on p.normalized = l.normalized" \
+	" where (l.serial is null or p.upstream_serial is null"                        \
+	"  or p.upstream_serial < l.serial or p.deleted_at is not null)"
+
 int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct kerr *e)
 {
 	const char *pp[] = { after };
 
 	return db_query(c,
-		"select l.normalized, l.name, l.serial, p.page_etag"
-		" from sync_listing l join projects p on p.normalized = l.normalized"
-		" where ($1::text is null or l.normalized > $1 collate \"C\")"
-		"  and (l.serial is null or p.upstream_serial is null or p.upstream_serial < l.serial"
-		"   or p.deleted_at is not null)"
+		"select l.normalized, l.name, l.serial, p.page_etag" STORE_BEHIND
+		" and ($1::text is null or l.normalized > $1 collate \"C\")"
 		" order by l.normalized collate \"C\"",
 		1, pp, out, e);
+}
+
+int store_listing_behind(PGconn *c, long *n, struct kerr *e)
+{
+	PGresult *r = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = db_query(c, "select count(*)" STORE_BEHIND, 0, NULL, &r, e)))
+		return rc;
+	*n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
 }
 
 int store_prune_unlisted(PGconn *c, long *n, struct kerr *e)
@@ -315,7 +344,7 @@ int store_prune_unlisted(PGconn *c, long *n, struct kerr *e)
 	return db_command(c,
 		"update projects p set deleted_at = now(), updated_at = now()"
 		" where p.deleted_at is null"
-		"  and not exists (select 1 from sync_listing l where l.normalized = p.normalized)"
+		"  and not exists (select 1 from upstream_listing l where l.normalized = p.normalized)"
 		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
 		"   where r.project_id = p.id)",
 		0, NULL, n, e);
@@ -326,7 +355,7 @@ int store_unlisted(PGconn *c, PGresult **out, struct kerr *e)
 	return db_query(c,
 		"select p.normalized from projects p"
 		" where p.deleted_at is null"
-		"  and not exists (select 1 from sync_listing l where l.normalized = p.normalized)"
+		"  and not exists (select 1 from upstream_listing l where l.normalized = p.normalized)"
 		"  and exists (select 1 from releases r join upstream_files f on f.release_id = r.id"
 		"   where r.project_id = p.id)",
 		0, NULL, out, e);

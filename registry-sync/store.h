@@ -38,15 +38,15 @@ int store_page(PGconn *c, const char *name, int64_t serial, const char *page_eta
 	struct kerr *e);
 
 /*
- * The listing, written whole: rows go by COPY into the session's temporary
- * table sync_listing, then an update and an insert give every project its
- * listed_serial
- * (new projects get a row with no releases; see migrations/0006). Use:
- * store_listing_start, store_listing_add per project, store_listing_finish,
- * all inside the caller's transaction; on any failure roll back (a COPY in
- * progress is ended by the rollback). The listing stays in the session
- * (temporary table sync_listing) for store_listing_pending and
- * store_prune_unlisted, until the next start.
+ * The listing, written whole: it replaces the table upstream_listing (TRUNCATE,
+ * then rows by COPY FREEZE; see migrations/0007). Project rows are not made
+ * here: store_page makes them. Use: store_listing_start, store_listing_add per
+ * project, store_listing_finish, all inside the caller's transaction (nothing
+ * else before them in it: COPY FREEZE needs the truncate to be the
+ * transaction's first work); on any failure roll back, which ends a COPY in
+ * progress and brings the previous listing back. The listing then stays for
+ * store_listing_pending, store_listing_behind and store_prune_unlisted, until
+ * the next start.
  */
 struct store_listing {
 	PGconn *c;
@@ -63,8 +63,8 @@ int store_listing_start(struct store_listing *l, PGconn *c, struct kerr *e);
 int store_listing_add(struct store_listing *l, const char *name, const char *norm,
 	int64_t serial, struct kerr *e);
 
-/* End the COPY and upsert; *changed gets how many projects are new or have a new serial. */
-int store_listing_finish(struct store_listing *l, long *changed, struct kerr *e);
+/* End the COPY and analyze the table (the joins over it are planned from that). */
+int store_listing_finish(struct store_listing *l, struct kerr *e);
 
 /* Free what l holds (after finish, or to give up after a rollback). */
 void store_listing_release(struct store_listing *l);
@@ -72,11 +72,14 @@ void store_listing_release(struct store_listing *l);
 /*
  * The listed projects whose page must be fetched, by normalized name (bytewise
  * order), after `after` if not NULL: those without a serial in the listing,
- * those whose stored page is older than the listing's serial, and deleted ones
- * listed again. Columns: normalized, name, listed serial, page_etag (NULLs as
- * NULL). *out is the caller's to PQclear.
+ * those with no page stored or a stored page older than the listing's serial,
+ * and deleted ones listed again. Columns: normalized, name, listed serial,
+ * page_etag (NULLs as NULL). *out is the caller's to PQclear.
  */
 int store_listing_pending(PGconn *c, const char *after, PGresult **out, struct kerr *e);
+
+/* How many projects store_listing_pending would return (after = NULL), into *n. */
+int store_listing_behind(PGconn *c, long *n, struct kerr *e);
 
 /*
  * Mark deleted the projects that came from upstream (they have upstream files)

@@ -2,15 +2,16 @@
  * sync: one pass of kiln-sync over the upstream index, full or from the feed.
  *
  * A full sync reads the listing (conditionally, with the ETag stored last
- * time: 304 means nothing to do) and stores it whole (COPY: every project with
- * the serial the listing gives, see store.h), then walks, in normalized-name
- * order, the projects whose page is behind: new, serial risen, deleted and
- * back (upstreams without serials: every page, conditionally with its ETag). Pages
- * are fetched a batch at a time and written in one transaction per batch,
- * together with the sync position (sync_state.position: the listing it belongs
- * to and the last name done), so a crash or kill -9 resumes after the last
- * committed batch instead of starting again; each page is stored and planned
- * under its own savepoint, so one bad page does not cost the batch. The
+ * time: 304 means nothing to do) and stores it whole (table upstream_listing:
+ * every project with the serial the listing gives, see store.h), then walks,
+ * in normalized-name order, the projects whose page is behind: new, serial
+ * risen, deleted and back (upstreams without serials: every page,
+ * conditionally with its ETag). Pages are fetched a batch at a time and
+ * written in one transaction per batch, together with the sync position
+ * (sync_state.position: the listing it belongs to and the last name done), so
+ * a crash or kill -9 resumes after the last committed batch instead of
+ * starting again; each page is stored and planned under its own savepoint, so
+ * one bad page does not cost the batch. The
  * listing's ETag and serial are recorded only when every page made it in.
  *
  * A feed sync reads the upstream's feed of newest releases (RSS, see feed.h)
@@ -42,7 +43,8 @@ struct sync {
 	const char *upstream;              /* simple API root, borrowed */
 	const char *feed_url;              /* feed of newest releases, borrowed, "" for none */
 	long batch;                        /* pages per transaction */
-	int listing_only;                  /* full syncs store the listing, fetch no page */
+	int listing_only;                  /* full syncs store the listing, count the pages
+	                                      behind it (logged), fetch no page */
 	/*
 	 * KILN_SYNC_PROJECTS (borrowed; NULL or empty: every project): the only
 	 * projects stored from the listing, fetched, and followed when they leave

@@ -16,7 +16,7 @@ what=${1:-build}
 
 build_pkgs=(build-essential meson ninja-build pkg-config python3
   libwebsockets-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev
-  libgit2-dev libarchive-dev libxml2-dev curl ca-certificates)
+  libgit2-dev libarchive-dev libxml2-dev libyajl-dev curl ca-certificates)
 test_pkgs=(libcmocka-dev postgresql debootstrap valgrind
   chromium fonts-dejavu-core)
 

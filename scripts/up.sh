@@ -10,7 +10,8 @@
 #             Postgres); the data stays
 #   logs      follow every log (tail -F)
 #   status    one line per process: running or not
-#   upstream  print the upstream index `up` would mirror, and why
+#   upstream  print the upstream index `up` would mirror and its feed of newest
+#             releases, and why
 #
 # Before `up`, the binaries must be built (`just up` builds them first).
 #
@@ -19,6 +20,9 @@
 # does not answer, a local upstream is served from $DATA/upstream: sdists made by
 # tests/integration/sdists.py (a tiny C extension), so the farm still shows a
 # build from end to end without network.
+#
+# Feed (fast notice of new releases): KILN_SYNC_FEED_URL if set; otherwise the
+# upstream's /rss/updates.xml beside its /simple/, if it serves one (choose_feed).
 #
 # Scope: KILN_SYNC_PROJECTS if set; otherwise DEFAULT_PROJECTS below, the one
 # place that lists what a new farm mirrors and builds.
@@ -200,6 +204,33 @@ choose_upstream() {
     fi
 }
 
+# The upstream's feed of newest releases, for kiln-sync's fast notice. Sets
+# FEED (URL, or empty: none) and FEED_WHY. KILN_SYNC_FEED_URL if set (set and
+# empty: none); else, for an upstream URL ending in /simple/, the same site's
+# /rss/updates.xml (where Warehouse-style indexes keep theirs) if it answers
+# with an RSS document; else none, and full syncs alone keep the mirror.
+choose_feed() {
+    local url body
+    if [[ -n ${KILN_SYNC_FEED_URL+set} ]]; then
+        FEED=$KILN_SYNC_FEED_URL
+        FEED_WHY="KILN_SYNC_FEED_URL"
+        return 0
+    fi
+    FEED=""
+    if [[ $UPSTREAM != */simple/ ]]; then
+        FEED_WHY="the upstream URL does not end in /simple/"
+        return 0
+    fi
+    url=${UPSTREAM%simple/}rss/updates.xml
+    body=$(curl -fsS --max-time 10 --max-filesize 4194304 "$url" 2>/dev/null | head -c 4096) || true
+    if [[ $body == *"<rss"* ]]; then
+        FEED=$url
+        FEED_WHY="the upstream offers one"
+    else
+        FEED_WHY="$url is not an RSS feed"
+    fi
+}
+
 # Serve the local upstream: a PEP 503 tree of fixture sdists, on a port kept
 # across runs (the sync state is keyed by the URL).
 start_local_upstream() {
@@ -356,13 +387,16 @@ cmd_up() {
     else
         projects=${KILN_SYNC_PROJECTS:-$DEFAULT_PROJECTS}
     fi
+    choose_feed
     msg "upstream: $UPSTREAM ($UPSTREAM_WHY)"
+    msg "feed: ${FEED:-none} ($FEED_WHY)"
     msg "projects: $projects (KILN_SYNC_PROJECTS)"
 
     export KILN_HTTP_LISTEN=$LISTEN
     start backend "$BACKEND"
     wait_until 30 "kiln-backend" "$LOG_DIR/backend.log" backend_ready
-    KILN_UPSTREAM_URL=$UPSTREAM KILN_SYNC_PROJECTS=$projects start sync "$SYNC"
+    KILN_UPSTREAM_URL=$UPSTREAM KILN_SYNC_FEED_URL=$FEED KILN_SYNC_PROJECTS=$projects \
+        start sync "$SYNC"
     if ! running_pid builder "$BUILDER" >/dev/null; then
         STARTED=$(sql "select now()")
         KILN_BUILDER_TOKEN=$BUILDER_TOKEN start builder "$BUILDER" \
@@ -434,6 +468,8 @@ cmd_logs() {
 cmd_upstream() {
     choose_upstream
     echo "$UPSTREAM ($UPSTREAM_WHY)"
+    choose_feed
+    echo "feed: ${FEED:-none} ($FEED_WHY)"
 }
 
 [[ $# -eq 1 ]] || usage

@@ -4,7 +4,10 @@ A git repository made by the test (served over file://, listed by kiln-sync
 with libgit2) with version tags becomes releases whose source is URL + commit,
 and queued jobs; scope rules added with `kilnctl scope` steer planning.
 """
+import os
+import signal
 import subprocess
+import time
 
 import psycopg
 import pytest
@@ -158,3 +161,38 @@ def test_scope_rules_from_kilnctl(db, upstream):
     assert "secret-*" not in kilnctl(db, "scope", "list").stdout
     p = kilnctl(db, "scope", "remove", "secret-*", check=False)
     assert p.returncode != 0 and "no scope rule" in p.stderr
+
+
+def test_daemon_polls_tags_between_full_syncs(db, upstream, tmp_path):
+    r = tmp_path / "gitpoll"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main")
+    commit(r, "1.0")
+    git(r, "tag", "v1.0")
+    kilnctl(db, "source", "add-git", "gitpoll", f"file://{r}")
+
+    def versions():
+        return [v for v, in q(db, "select r.version from releases r join projects p"
+                                  " on p.id = r.project_id where p.normalized = 'gitpoll' order by 1")]
+
+    listings = upstream.requests.count("/simple/")
+    proc = subprocess.Popen([str(SYNC), "--upstream", upstream.url + "/simple/"], stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "KILN_DATABASE_URL": db,
+                                            "KILN_SYNC_INTERVAL": "3600", "KILN_SYNC_GIT_INTERVAL": "1"})
+    try:
+        deadline = time.time() + 60
+        while versions() != ["1.0"] and time.time() < deadline:
+            time.sleep(0.1)
+        assert versions() == ["1.0"]  # the first full sync's pass
+        commit(r, "2.0")
+        git(r, "tag", "v2.0")
+        deadline = time.time() + 30
+        while versions() != ["1.0", "2.0"] and time.time() < deadline:
+            time.sleep(0.1)
+        assert versions() == ["1.0", "2.0"]
+        # Noticed by a tag poll, with the next full sync an hour away.
+        assert upstream.requests.count("/simple/") == listings + 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, err

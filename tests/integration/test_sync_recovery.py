@@ -121,7 +121,7 @@ def test_kill_9_mid_sync_resumes_to_the_same_state(fresh_db, upstream):
         if proc.poll() is None:
             proc.kill()
     # The listing was stored first, whole; then pages, a batch per transaction.
-    assert q(db, "select count(*) from projects") == [(60,)]
+    assert q(db, "select count(*) from upstream_listing") == [(60,)]
     done = stored(db)
     assert 20 <= done < 60, "the kill was meant to land in the middle of the sync"
     assert done % 7 == 0, "batches commit whole"
@@ -137,6 +137,31 @@ def test_kill_9_mid_sync_resumes_to_the_same_state(fresh_db, upstream):
     assert refetched == [], "pages committed before the kill are not fetched again"
     assert len(page_requests(upstream)) == 60 - done
     assert snapshot(db) == want
+
+
+def test_listing_keeps_one_row_per_name_and_replaces_the_last(fresh_db, upstream):
+    import json
+    db = fresh_db()
+
+    def listing(*projects):
+        body = json.dumps({"meta": {"api-version": "1.1", "_last-serial": 9},
+                           "projects": [dict(p) for p in projects]}).encode()
+        upstream.queued["/simple/"] = [(200, "application/vnd.pypi.simple.v1+json", body)]
+        return sync(db, upstream, "--listing-only")
+
+    # Second spellings count once with the higher serial (the first listed on a
+    # tie); an invalid name is skipped; no project row is made before its page.
+    p = listing({"name": "Foo.Bar", "_last-serial": 3}, {"name": "foo_bar", "_last-serial": 5},
+                {"name": "bad name!", "_last-serial": 1}, {"name": "FOO-BAR", "_last-serial": 5},
+                {"name": "Other"})
+    assert q(db, "select normalized, name, serial from upstream_listing order by 1") == [
+        ("foo-bar", "foo_bar", 5), ("other", "Other", None)]
+    assert "skipping invalid project name" in p.stderr and "behind=2" in p.stderr
+    assert q(db, "select count(*) from projects") == [(0,)]
+
+    # The next listing replaces it whole.
+    listing({"name": "other", "_last-serial": 7})
+    assert q(db, "select normalized, name, serial from upstream_listing") == [("other", "other", 7)]
 
 
 def test_pages_are_fetched_in_parallel_on_few_connections(fresh_db, upstream):

@@ -180,3 +180,24 @@ def test_upstream_choice(farm, tmp_path):
     assert up({**no_pip_env, "PIP_CONFIG_FILE": str(conf)}, "upstream").startswith(
         f"{served} (the index pip uses (pip.conf)")
     assert up(env, "upstream").startswith("local (")
+
+
+def test_feed_choice():
+    """KILN_SYNC_FEED_URL wins (empty: none); else the upstream's
+    /rss/updates.xml beside its /simple/ when that is an RSS feed; else none."""
+    from fakeindex import Upstream
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PIP_", "UV_"))}
+    upstream = Upstream()
+    try:
+        out = up({**env, "KILN_UPSTREAM_URL": upstream.url + "/simple/"}, "upstream")
+        assert f"feed: {upstream.url}/rss/updates.xml (the upstream offers one)" in out
+        out = up({**env, "KILN_UPSTREAM_URL": upstream.url + "/simple/", "KILN_SYNC_FEED_URL": ""},
+                 "upstream")
+        assert "feed: none (KILN_SYNC_FEED_URL)" in out
+    finally:
+        upstream.close()
+    # Nothing listens on port 1.
+    out = up({**env, "KILN_UPSTREAM_URL": "http://127.0.0.1:1/simple/"}, "upstream")
+    assert "feed: none (http://127.0.0.1:1/rss/updates.xml is not an RSS feed)" in out
+    out = up({**env, "KILN_UPSTREAM_URL": "http://127.0.0.1:1/pypi/"}, "upstream")
+    assert "feed: none (the upstream URL does not end in /simple/)" in out

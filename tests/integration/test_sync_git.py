@@ -196,3 +196,21 @@ def test_daemon_polls_tags_between_full_syncs(db, upstream, tmp_path):
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 0, err
+
+
+def test_removing_a_source_keeps_its_releases(db, upstream):
+    """`kilnctl source remove` on a source that made releases (it failed on the
+    schema's check before migration 0008): the releases and their commits stay,
+    and the next sync neither deletes nor re-adds them."""
+    url = q(db, "select s.url from git_sources s join projects p on p.id = s.project_id"
+                " where p.normalized = 'gitpkg'")[0][0]
+    def kept():
+        return q(db, "select r.version, r.git_tag, r.git_commit from releases r join projects p"
+                     " on p.id = r.project_id where p.normalized = 'gitpkg' order by 1")
+    before = kept()
+    assert before == git_releases(db) and before
+    out = kilnctl(db, "source", "remove", "gitpkg", url).stdout
+    assert "removed" in out and url not in kilnctl(db, "source", "list").stdout
+    sync(db, upstream)
+    assert kept() == before
+    assert git_releases(db) == []  # no longer tied to a source

@@ -105,4 +105,4 @@ compose-images:
 # The docker-compose farm end to end: build through both replicas, pip install, down
 compose-test: build
     scripts/deps.sh test >/dev/null
-    .kiln/venv/bin/python -m pytest tests/integration/test_compose.py -v
+    KILN_COMPOSE_FULL=1 .kiln/venv/bin/python -m pytest tests/integration/test_compose.py -v

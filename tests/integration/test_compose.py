@@ -13,7 +13,9 @@ same index pages, a replica stopped in the middle of a build loses nothing (its
 builder moves to the other one and reports the build), and `docker-compose
 down` leaves nothing running.
 
-Heavy (a few minutes): `just compose-test` runs it alone.
+Heavy (a few minutes): `just compose-test` runs it alone, in full. In `just test`
+the replica-stop test is left out (a minute more; the chaos run kills replicas
+too); KILN_COMPOSE_FULL=1 puts it back.
 """
 import hashlib
 import json
@@ -181,6 +183,8 @@ def holder(stack, builder):
     return max(latest, key=latest.get)
 
 
+@pytest.mark.skipif(not os.environ.get("KILN_COMPOSE_FULL"),
+                    reason="full compose run only (just compose-test)")
 def test_a_replica_stopped_mid_build_loses_nothing(stack):
     """Stop the replica a running build came from: its builder reconnects through
     the balancer to the other replica, reports the build, and the wheel is

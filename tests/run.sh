@@ -10,6 +10,15 @@ just build-test || exit 1
 # The integration tests drive the release binaries, as a user would.
 just build || exit 1
 
+# The Docker images the integration suites need (the builder's, and the compose
+# farm's) take minutes of debootstrap on a new machine, mostly waiting on the
+# network: build them while the unit and fuzz runs use the CPU. The suites build
+# them themselves if this fails (it is then reported, and they fail or skip).
+mkdir -p .kiln/logs
+(scripts/image.sh build && { ! command -v docker-compose >/dev/null || scripts/deploy.sh images; }) \
+  >.kiln/logs/test-images.log 2>&1 &
+images_pid=$!
+
 unit_out=$(tests/unit/run.sh build/test)
 unit_rc=$?
 echo "$unit_out"
@@ -20,6 +29,11 @@ fuzz_rc=$?
 echo "$fuzz_out" | grep -E '^fuzz:' || true
 fuzz_p=$(grep -c '^stat::number_of_executed_units' <<<"$fuzz_out" || true)
 fuzz_f=$(grep -c 'FAILED' <<<"$fuzz_out" || true)
+
+if ! wait "$images_pid"; then
+  echo "images: building them failed; the Docker suites will try again (.kiln/logs/test-images.log):"
+  tail -n 15 .kiln/logs/test-images.log
+fi
 
 report=$(mktemp)
 .kiln/venv/bin/python -m pytest tests/integration -q --junitxml="$report" "$@"

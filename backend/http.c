@@ -8,6 +8,7 @@
 #include "backend/workers.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,6 +94,67 @@ static void http__reset(struct http_req *req)
 	req->borrowed_len = 0;
 	req->borrowed_fd = -1;
 	req->body_max = 0;
+}
+
+/*
+ * Requests' state lives outside lws's per-session data: lws 4.1 frees and
+ * zero-allocates that at each protocol bind, which it does twice per HTTP/1.1
+ * transaction (at "no mount hit" and at "transaction completed"), and an
+ * http_req is over 5 KiB (its path and params buffers). Instead a request takes
+ * one from a free list when it starts and gives it back when it ends, found
+ * through the wsi's opaque user pointer in between (nothing else of ours sets
+ * that on an HTTP wsi). Under AddressSanitizer the list is not used, so a use
+ * after the end of a request is still caught.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define HTTP_REQ_POOL 0
+#else
+#define HTTP_REQ_POOL 256
+#endif
+
+static struct http_req *http__free_reqs[HTTP_REQ_POOL + 1];
+static size_t http__nfree; /* always <= HTTP_REQ_POOL */
+
+static struct http_req *http__req_take(struct lws *wsi)
+{
+	struct http_req *req;
+
+	if (http__nfree) {
+		req = http__free_reqs[--http__nfree];
+	} else {
+		req = xcalloc(1, sizeof(*req));
+		buf_init(&req->body, 0);
+		buf_init(&req->out, BUF_NOLIMIT);
+		req->borrowed_fd = -1;
+	}
+	lws_set_opaque_user_data(wsi, req);
+	return req;
+}
+
+/* Detach req from its wsi and keep it for the next request (state already reset). */
+static void http__req_give(struct http_req *req)
+{
+	if (req->wsi && lws_get_opaque_user_data(req->wsi) == req)
+		lws_set_opaque_user_data(req->wsi, NULL);
+	req->wsi = NULL;
+	req->closing = 1; /* a late http_wake or http_respond on it does nothing */
+	if (http__nfree + 1 <= (size_t)HTTP_REQ_POOL) {
+		http__free_reqs[http__nfree++] = req;
+		return;
+	}
+	buf_release(&req->body);
+	buf_release(&req->out);
+	free(req);
+}
+
+void http_release_pool(void)
+{
+	while (http__nfree) {
+		struct http_req *req = http__free_reqs[--http__nfree];
+		buf_release(&req->body);
+		buf_release(&req->out);
+		free(req);
+	}
 }
 
 static void http__observe(struct http_req *req)
@@ -278,9 +340,12 @@ static int http__complete(struct http_req *req)
 	/* An answer given before the body was read: unread bytes would poison keep-alive. */
 	int unread = (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) && !req->body_complete;
 
+	struct lws *wsi = req->wsi;
+
 	http__observe(req);
 	http__reset(req);
-	if (unread || lws_http_transaction_completed(req->wsi))
+	http__req_give(req);
+	if (unread || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -461,13 +526,14 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 	int wrong_method = 0;
 	char cl[24];
 
-	http__reset(req);
+	if (req)
+		http__reset(req);
+	else
+		req = http__req_take(wsi);
 	req->wsi = wsi;
 	req->srv = srv;
 	req->closing = 0;
 	req->start_us = lws_now_usecs();
-	buf_init(&req->body, 0);
-	buf_init(&req->out, BUF_NOLIMIT);
 	req->method = http__method(wsi);
 	if (len >= sizeof(req->path)) {
 		http_error(req, 414, KERR_TOOBIG, "request path over %d bytes", HTTP_MAX_PATH - 1);
@@ -524,9 +590,10 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len)
 {
-	struct http_req *req = user;
+	struct http_req *req = lws_get_opaque_user_data(wsi);
 	int r;
 
+	(void)user; /* no per-session data: see http__req_take */
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		return http__begin(req, wsi, in, len);
@@ -569,12 +636,18 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return r;
 
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (req && req->wsi) {
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/*
+		 * The connection ends (or, defensively, lws leaves the protocol
+		 * mid-request): end the request with it. Between requests no state
+		 * is attached, so lws's rebinding at each transaction finds none.
+		 */
+		if (req && req->wsi == wsi) {
 			req->closing = 1;
 			if (req->route && req->responded)
 				http__observe(req);
 			http__reset(req);
-			req->wsi = NULL;
+			http__req_give(req);
 		}
 		return 0;
 

@@ -150,7 +150,13 @@ int http_respond_stream(struct http_req *req, int status, const char *content_ty
 /* Ask for a WRITEABLE callback (after async work queued a response). */
 void http_wake(struct http_req *req);
 
-/* The lws protocol callback for HTTP; registered as the vhost's default protocol. */
+/* Free the request states kept for reuse (at exit, after the lws context is gone). */
+void http_release_pool(void);
+
+/*
+ * The lws protocol callback for HTTP; registered as the vhost's default
+ * protocol with no per-session data (a request's state is its own, see http.c).
+ */
 int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len);
 

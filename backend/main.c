@@ -76,7 +76,7 @@ static int backend__parse_listen(const char *s, char *addr, size_t n, int *port,
 }
 
 static struct lws_protocols backend__protocols[] = {
-	{ "http", http_lws_callback, sizeof(struct http_req), 0, 0, NULL, 0 },
+	{ "http", http_lws_callback, 0, 0, 0, NULL, 0 },
 	{ PGPOOL_PROTOCOL_NAME, pgpool_lws_callback, 0, 0, 0, NULL, 0 },
 	/* Small rx buffers: messages arrive in fragments and are reassembled (bounded) anyway. */
 	{ BUILDER_WS_PROTOCOL, builder_ws_callback, 0, 4096, 0, NULL, 0 },
@@ -225,6 +225,7 @@ fail:
 	storage_free(srv.storage);
 	if (srv.context)
 		lws_context_destroy(srv.context);
+	http_release_pool();
 	metrics_free(srv.metrics);
 	free(srv.frontend_dir);
 	config_release(&cfg);

@@ -85,6 +85,9 @@ struct http_req {
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
 	int body_complete;      /* the request body was read to its end */
+	int lws_body;           /* lws will read a body for this request (see http__complete) */
+	int lws_body_done;      /* ... and has said it ended (HTTP_BODY_COMPLETION) */
+	int body_seen;          /* an HTTP_BODY callback came */
 };
 
 /* Copy request header tok (e.g. WSI_TOKEN_HTTP_ACCEPT) into dst; "" if absent/too long. */

@@ -40,7 +40,7 @@ struct fp_conn {
 	struct lws *wsi;       /* the raw-file wsi that owns fd */
 	int fd;
 	int consuming;         /* reads take the bytes (else the first request is only peeked at) */
-	char *in;              /* FP_IN_CAP bytes: read and not yet answered */
+	char *in;              /* FP_IN_CAP bytes once consuming: read and not yet answered */
 	size_t in_len;
 	char *out;             /* what the socket did not take of the last response */
 	size_t out_len, out_off;
@@ -59,6 +59,8 @@ struct fastpath {
 	lws_usec_t timeout_us, keepalive_us;
 	lws_sorted_usec_list_t sweep;
 	int closing;
+	/* First bytes of a new connection, peeked at (one thread: one buffer for all). */
+	char peek[FP_IN_CAP];
 };
 
 /* One parsed request the fast path may answer. */
@@ -90,6 +92,26 @@ static int fp__candidate(const char *p, size_t n)
 	return n == 0;
 }
 
+/* The first "\r\n" in [p, end), or NULL (memchr: glibc's memmem is slow for tiny needles). */
+static const char *fp__crlf(const char *p, const char *end)
+{
+	while (p < end && (p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
+		if (p + 1 < end && p[1] == '\n')
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* The first "\r\n\r\n" in [p, end), or NULL. */
+static const char *fp__blank_line(const char *p, const char *end)
+{
+	for (const char *q = fp__crlf(p, end); q; q = fp__crlf(q + 2, end))
+		if (q + 3 < end && q[2] == '\r' && q[3] == '\n')
+			return q;
+	return NULL;
+}
+
 /* Does a header announce a body (Content-Length over 0, any Transfer-Encoding)? */
 static int fp__body_header(const char *name, size_t nl, const char *v, size_t vl)
 {
@@ -118,7 +140,7 @@ static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
 	r->len = 0;
 	r->head = r->has_body = 0;
 	r->name[0] = r->accept[0] = '\0';
-	end = memmem(p, n, "\r\n\r\n", 4);
+	end = fp__blank_line(p, p + n);
 	if (!end)
 		return n < FP_MAX_HEAD ? FP_MORE : FP_OTHER;
 	r->len = (size_t)(end - p) + 4;
@@ -133,7 +155,7 @@ static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
 		serve = 0;
 		break;
 	}
-	eol = memmem(p, r->len, "\r\n", 2);
+	eol = fp__crlf(p, p + r->len);
 	/* Request line: exactly "GET /simple/NAME/ HTTP/1.1" (or HEAD). */
 	if (!strncmp(p, "GET /simple/", 12)) {
 		name = p + 12;
@@ -163,7 +185,7 @@ static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
 	for (line = eol + 2; line < end + 2; line = eol + 2) {
 		const char *colon, *v, *ve;
 
-		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+		eol = fp__crlf(line, end + 2);
 		colon = memchr(line, ':', (size_t)(eol - line));
 		if (!colon || colon == line || *line == ' ' || *line == '\t') {
 			/* Malformed or folded: lws decides what to say. */
@@ -325,16 +347,22 @@ static int fp__readable(struct fp_conn *c)
 		struct fp_req r;
 		enum fp_parse kind;
 
-		n = recv(c->fd, c->in, FP_IN_CAP, MSG_PEEK);
+		char *peek = c->fp->peek;
+
+		n = recv(c->fd, peek, FP_IN_CAP, MSG_PEEK);
 		if (n == 0)
 			return -1;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		kind = fp__parse(c->in, (size_t)n, &r);
-		if (kind == FP_OTHER || (kind == FP_MORE && !fp__candidate(c->in, (size_t)n)))
+		kind = fp__parse(peek, (size_t)n, &r);
+		if (kind == FP_OTHER || (kind == FP_MORE && !fp__candidate(peek, (size_t)n)))
 			return fp__handover(c, 0);
-		/* A request for us, whole or in part: from now on reads take the bytes. */
+		/*
+		 * A request for us, whole or in part: from now on reads take the bytes.
+		 * (Connections handed over at once, most of them, never get a buffer.)
+		 */
 		c->consuming = 1;
+		c->in = xmalloc(FP_IN_CAP);
 	}
 	if (c->in_len == FP_IN_CAP)
 		return -1; /* a request's headers never fit: fp__parse said FP_OTHER before */
@@ -420,14 +448,12 @@ static void fp__accept(struct fastpath *fp, int lfd)
 		c->kind = FP_CONN;
 		c->fp = fp;
 		c->fd = fd;
-		c->in = xmalloc(FP_IN_CAP);
 		c->last = lws_now_usecs();
 		d.filefd = fd;
 		c->wsi = lws_adopt_descriptor_vhost(fp->srv->vhost, LWS_ADOPT_RAW_FILE_DESC, d,
 						    FASTPATH_PROTOCOL_NAME, NULL);
 		if (!c->wsi) {
 			close(fd);
-			free(c->in);
 			free(c);
 			continue;
 		}

@@ -19,10 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A request's headers must fit here (lws's own limit, max_http_header_data, is 8 KiB). */
-#define FP_MAX_HEAD 8192
 /* Input kept per connection: one request's headers and what was pipelined behind them. */
-#define FP_IN_CAP (2 * FP_MAX_HEAD)
+#define FP_IN_CAP (2 * FASTPATH_MAX_HEAD)
 /* Connections held here at most; past that, new ones go straight to lws. */
 #define FP_MAX_CONNS 4096
 /* Connections accepted per listener wakeup, so a burst does not starve the rest. */
@@ -31,8 +29,6 @@
 
 enum fp_kind { FP_LISTENER = 1, FP_CONN };
 
-/* What the bytes at the start of a buffer are. */
-enum fp_parse { FP_SERVE, FP_MORE, FP_OTHER };
 
 struct fp_conn {
 	enum fp_kind kind;
@@ -63,14 +59,6 @@ struct fastpath {
 	char peek[FP_IN_CAP];
 };
 
-/* One parsed request the fast path may answer. */
-struct fp_req {
-	size_t len;            /* bytes of the request, headers included */
-	int head;              /* HEAD, else GET */
-	int has_body;          /* (FP_OTHER) it announces a body */
-	char name[256];        /* the project name in the path */
-	char accept[512];      /* the Accept header, "" if none */
-};
 
 static int fp__lower_eq(const char *a, size_t na, const char *b)
 {
@@ -125,13 +113,7 @@ static int fp__body_header(const char *name, size_t nl, const char *v, size_t vl
 	return 0;
 }
 
-/*
- * Parse the request at the start of p[0..n). FP_SERVE: it is GET or HEAD of
- * /simple/{name}/ over HTTP/1.1 with nothing the fast path does not do, r
- * filled; FP_MORE: its headers are not complete yet; FP_OTHER: any other
- * request (r->len and r->has_body set), or headers over FP_MAX_HEAD (r->len 0).
- */
-static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
+enum fastpath_parse fastpath_parse(const char *p, size_t n, struct fastpath_req *r)
 {
 	const char *end, *line, *eol, *name, *s;
 	size_t nl;
@@ -142,7 +124,7 @@ static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
 	r->name[0] = r->accept[0] = '\0';
 	end = fp__blank_line(p, p + n);
 	if (!end)
-		return n < FP_MAX_HEAD ? FP_MORE : FP_OTHER;
+		return n < FASTPATH_MAX_HEAD ? FASTPATH_MORE : FASTPATH_OTHER;
 	r->len = (size_t)(end - p) + 4;
 	/* CR and LF only in pairs, no other control bytes: else lws may read it otherwise. */
 	for (s = p; s < end; s++) {
@@ -219,7 +201,7 @@ static enum fp_parse fp__parse(const char *p, size_t n, struct fp_req *r)
 			serve = 0;
 		}
 	}
-	return serve ? FP_SERVE : FP_OTHER;
+	return serve ? FASTPATH_SERVE : FASTPATH_OTHER;
 }
 
 static void fp__writable_cb(lws_sorted_usec_list_t *sul)
@@ -298,17 +280,17 @@ static int fp__send(struct fp_conn *c, const struct index_prebuilt *pb, int head
 static int fp__process(struct fp_conn *c)
 {
 	struct server *srv = c->fp->srv;
-	struct fp_req r;
+	struct fastpath_req r;
 
 	while (c->in_len && !c->out_len) {
 		struct index_prebuilt pb;
 		lws_usec_t t0;
 
-		switch (fp__parse(c->in, c->in_len, &r)) {
-		case FP_MORE:
+		switch (fastpath_parse(c->in, c->in_len, &r)) {
+		case FASTPATH_MORE:
 			/* Headers still arriving; for a request lws will get, too. */
 			return 0;
-		case FP_OTHER:
+		case FASTPATH_OTHER:
 			/*
 			 * lws cannot take a body from bytes it did not read (http.c):
 			 * close, as a server may close a keep-alive connection.
@@ -316,7 +298,7 @@ static int fp__process(struct fp_conn *c)
 			if (r.has_body || !r.len)
 				return -1;
 			return fp__handover(c, 1);
-		case FP_SERVE:
+		case FASTPATH_SERVE:
 			break;
 		}
 		t0 = lws_now_usecs();
@@ -344,8 +326,8 @@ static int fp__readable(struct fp_conn *c)
 		 * Its first request: peek, so one the fast path does not answer
 		 * reaches lws untouched, read from the socket by lws itself.
 		 */
-		struct fp_req r;
-		enum fp_parse kind;
+		struct fastpath_req r;
+		enum fastpath_parse kind;
 
 		char *peek = c->fp->peek;
 
@@ -354,8 +336,8 @@ static int fp__readable(struct fp_conn *c)
 			return -1;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		kind = fp__parse(peek, (size_t)n, &r);
-		if (kind == FP_OTHER || (kind == FP_MORE && !fp__candidate(peek, (size_t)n)))
+		kind = fastpath_parse(peek, (size_t)n, &r);
+		if (kind == FASTPATH_OTHER || (kind == FASTPATH_MORE && !fp__candidate(peek, (size_t)n)))
 			return fp__handover(c, 0);
 		/*
 		 * A request for us, whole or in part: from now on reads take the bytes.
@@ -365,7 +347,7 @@ static int fp__readable(struct fp_conn *c)
 		c->in = xmalloc(FP_IN_CAP);
 	}
 	if (c->in_len == FP_IN_CAP)
-		return -1; /* a request's headers never fit: fp__parse said FP_OTHER before */
+		return -1; /* a request's headers never fit: fp__parse said FASTPATH_OTHER before */
 	n = recv(c->fd, c->in + c->in_len, FP_IN_CAP - c->in_len, 0);
 	if (n == 0)
 		return -1;

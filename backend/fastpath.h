@@ -42,6 +42,33 @@ int fastpath_listen(struct server *srv, const char *addr, int port, int timeout_
 /* Stop the idle sweep and free the state; lws closes the sockets with its context. */
 void fastpath_free(struct fastpath *fp);
 
+/* A request's headers must fit in this (lws's own limit, max_http_header_data, is 8 KiB). */
+#define FASTPATH_MAX_HEAD 8192
+
+/* What fastpath_parse found at the start of a buffer. */
+enum fastpath_parse {
+	FASTPATH_SERVE, /* GET or HEAD of /simple/{name}/ the fast path may answer */
+	FASTPATH_MORE,  /* the headers are not complete yet (fewer than FASTPATH_MAX_HEAD bytes) */
+	FASTPATH_OTHER  /* any other request, or headers of FASTPATH_MAX_HEAD bytes or more */
+};
+
+struct fastpath_req {
+	size_t len;        /* bytes of the request up to its blank line; 0 if not complete */
+	int head;          /* HEAD, else GET */
+	int has_body;      /* a Content-Length over 0 or a Transfer-Encoding header */
+	char name[256];    /* (SERVE) the project name: [a-z0-9] runs joined by single '-' */
+	char accept[512];  /* (SERVE) the Accept header, "" if none */
+};
+
+/*
+ * Parse the request at the start of p[0..n). FASTPATH_SERVE only for exactly
+ * "GET|HEAD /simple/NAME/ HTTP/1.1", headers in CRLF lines with no other
+ * control byte, at most one Accept, no body, no Connection other than
+ * keep-alive, no Upgrade, Expect, Range or If-* header. r->len and r->has_body
+ * are set for any complete request. (Public for tests/fuzz/fuzz_fastpath.c.)
+ */
+enum fastpath_parse fastpath_parse(const char *p, size_t n, struct fastpath_req *r);
+
 int fastpath_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			  void *in, size_t len);
 

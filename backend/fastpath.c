@@ -36,7 +36,7 @@ struct fp_conn {
 	struct lws *wsi;       /* the raw-file wsi that owns fd */
 	int fd;
 	int consuming;         /* reads take the bytes (else the first request is only peeked at) */
-	char *in;              /* FP_IN_CAP bytes once consuming: read and not yet answered */
+	char *in;              /* what was read and not yet answered (FP_IN_CAP bytes of its own), or NULL */
 	size_t in_len;
 	char *out;             /* what the socket did not take of the last response */
 	size_t out_len, out_off;
@@ -55,7 +55,7 @@ struct fastpath {
 	lws_usec_t timeout_us, keepalive_us;
 	lws_sorted_usec_list_t sweep;
 	int closing;
-	/* First bytes of a new connection, peeked at (one thread: one buffer for all). */
+	/* Where reads land first (one thread: one buffer for all connections). */
 	char peek[FP_IN_CAP];
 };
 
@@ -312,13 +312,19 @@ static int fp__process(struct fp_conn *c)
 		c->in_len -= r.len;
 		memmove(c->in, c->in + r.len, c->in_len);
 	}
+	if (!c->in_len && c->in && c->in != c->fp->peek) {
+		free(c->in);
+		c->in = NULL;
+	}
 	return 0;
 }
 
 /* The connection is readable. 0, or -1 to close it (or it was handed over). */
 static int fp__readable(struct fp_conn *c)
 {
+	char *scratch = c->fp->peek;
 	ssize_t n;
+	int r;
 
 	c->last = lws_now_usecs();
 	if (!c->consuming) {
@@ -326,35 +332,54 @@ static int fp__readable(struct fp_conn *c)
 		 * Its first request: peek, so one the fast path does not answer
 		 * reaches lws untouched, read from the socket by lws itself.
 		 */
-		struct fastpath_req r;
+		struct fastpath_req req;
 		enum fastpath_parse kind;
 
-		char *peek = c->fp->peek;
-
-		n = recv(c->fd, peek, FP_IN_CAP, MSG_PEEK);
+		n = recv(c->fd, scratch, FP_IN_CAP, MSG_PEEK);
 		if (n == 0)
 			return -1;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		kind = fastpath_parse(peek, (size_t)n, &r);
-		if (kind == FASTPATH_OTHER || (kind == FASTPATH_MORE && !fp__candidate(peek, (size_t)n)))
+		kind = fastpath_parse(scratch, (size_t)n, &req);
+		if (kind == FASTPATH_OTHER || (kind == FASTPATH_MORE && !fp__candidate(scratch, (size_t)n)))
 			return fp__handover(c, 0);
-		/*
-		 * A request for us, whole or in part: from now on reads take the bytes.
-		 * (Connections handed over at once, most of them, never get a buffer.)
-		 */
+		/* A request for us, whole or in part: from now on reads take the bytes. */
 		c->consuming = 1;
-		c->in = xmalloc(FP_IN_CAP);
 	}
-	if (c->in_len == FP_IN_CAP)
-		return -1; /* a request's headers never fit: fp__parse said FASTPATH_OTHER before */
-	n = recv(c->fd, c->in + c->in_len, FP_IN_CAP - c->in_len, 0);
+	if (c->in_len) {
+		/* Part of a request was left over: add to it. */
+		if (c->in_len == FP_IN_CAP)
+			return -1; /* cannot be a request's headers: fastpath_parse said OTHER */
+		n = recv(c->fd, c->in + c->in_len, FP_IN_CAP - c->in_len, 0);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->in_len += (size_t)n;
+		return fp__process(c);
+	}
+	/*
+	 * Nothing left over (the usual case): read into the shared buffer and keep
+	 * only what remains unanswered, so an idle keep-alive connection holds no
+	 * buffer of its own.
+	 */
+	n = recv(c->fd, scratch, FP_IN_CAP, 0);
 	if (n == 0)
 		return -1;
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	c->in_len += (size_t)n;
-	return fp__process(c);
+	c->in = scratch;
+	c->in_len = (size_t)n;
+	r = fp__process(c);
+	if (r == 0 && c->in_len) {
+		c->in = xmalloc(FP_IN_CAP);
+		memcpy(c->in, scratch, c->in_len);
+	} else {
+		c->in = NULL;
+		if (r)
+			c->in_len = 0;
+	}
+	return r;
 }
 
 /* The socket takes more of a response. 0, or -1 to close. */

@@ -54,7 +54,6 @@ struct fastpath {
 	size_t nconns;
 	lws_usec_t timeout_us, keepalive_us;
 	lws_sorted_usec_list_t sweep;
-	int closing;
 	/* Where reads land first (one thread: one buffer for all connections). */
 	char peek[FP_IN_CAP];
 };
@@ -447,7 +446,7 @@ static void fp__accept(struct fastpath *fp, int lfd)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (fp->nconns >= FP_MAX_CONNS || fp->closing) {
+		if (fp->nconns >= FP_MAX_CONNS) {
 			lws_adopt_socket_vhost(fp->srv->vhost, fd);
 			continue;
 		}
@@ -486,7 +485,7 @@ static void fp__sweep(lws_sorted_usec_list_t *sul)
 			c->last = now; /* asked once */
 		}
 	}
-	lws_sul_schedule(lws_get_context(fp->lwsi), 0, &fp->sweep, fp__sweep, LWS_US_PER_SEC);
+	lws_sul_schedule(fp->srv->context, 0, &fp->sweep, fp__sweep, LWS_US_PER_SEC);
 }
 
 int fastpath_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

@@ -27,9 +27,10 @@
 #define FP_ACCEPT_BATCH 64
 #define FP_ROUTE "simple_project"
 
+/* First member of both wsi opaque pointers: which one a callback got. */
 enum fp_kind { FP_LISTENER = 1, FP_CONN };
 
-
+/* One connection the fast path holds (until it is closed or handed to lws). */
 struct fp_conn {
 	enum fp_kind kind;
 	struct fastpath *fp;
@@ -49,7 +50,7 @@ struct fp_conn {
 struct fastpath {
 	enum fp_kind kind;
 	struct server *srv;
-	struct lws *lwsi;
+	struct lws *lwsi;       /* the listening socket's raw-file wsi */
 	struct fp_conn *conns;
 	size_t nconns;
 	lws_usec_t timeout_us, keepalive_us;
@@ -58,7 +59,7 @@ struct fastpath {
 	char peek[FP_IN_CAP];
 };
 
-
+/* Is a[0..na) b, ignoring case? */
 static int fp__lower_eq(const char *a, size_t na, const char *b)
 {
 	return strlen(b) == na && !strncasecmp(a, b, na);

@@ -13,6 +13,11 @@
 # prints each server's CPU time per request (user + system, from /proc), which
 # depends less on the machine's other load than req/s does. Uses the private
 # Postgres cluster (scripts/db.sh) and a scratch database it drops afterwards.
+#
+# Every server runs in a session of its own (nginx daemonizes; the backends are
+# started with setsid): with the kernel's autogroup scheduling, a server left in
+# this script's session would share one CPU weight with wrk on the other core
+# and get about half of nginx's share of core 0 whenever something else wants it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,10 +71,10 @@ insert into artifacts (project_id, release_id, filename, sha256, size, python_ta
 SQL
 
 KILN_DATABASE_URL=$url KILN_STORAGE=fs KILN_STORAGE_DIR=$work/artifacts KILN_LOG=warn \
-  taskset -c 0 build/release/backend/kiln-backend --listen 127.0.0.1:$port_kiln 2>"$work/kiln.log" &
+  setsid taskset -c 0 build/release/backend/kiln-backend --listen 127.0.0.1:$port_kiln 2>"$work/kiln.log" &
 kiln_pid=$!
 KILN_DATABASE_URL=$url KILN_STORAGE=fs KILN_STORAGE_DIR=$work/artifacts KILN_LOG=warn KILN_HTTP_FASTPATH=0 \
-  taskset -c 0 build/release/backend/kiln-backend --listen 127.0.0.1:$port_lws 2>"$work/lws.log" &
+  setsid taskset -c 0 build/release/backend/kiln-backend --listen 127.0.0.1:$port_lws 2>"$work/lws.log" &
 lws_pid=$!
 for port in $port_kiln $port_lws; do
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

@@ -158,7 +158,9 @@ async def main():
     env = {**os.environ, "KILN_DATABASE_URL": a.db, "KILN_HTTP_LISTEN": f"127.0.0.1:{a.port}",
            "KILN_STORAGE": "fs", "KILN_STORAGE_DIR": "/tmp/kiln-bench-dispatch", "KILN_LOG": os.environ.get("BENCH_LOG", "warn"),
            "KILN_FRONTEND_DIR": os.path.join(ROOT, "frontend"), "KILN_DB_POOL_SIZE": "8"}
-    proc = subprocess.Popen(["taskset", "-c", "0", a.backend], env=env)
+    # A session of its own: with autogroup scheduling it would otherwise share one
+    # CPU weight with this simulator (bench/index.sh says more).
+    proc = subprocess.Popen(["taskset", "-c", "0", a.backend], env=env, start_new_session=True)
     try:
         for _ in range(100):
             try:

@@ -37,8 +37,8 @@ struct fp_conn {
 	struct lws *wsi;       /* the raw-file wsi that owns fd */
 	int fd;
 	int consuming;         /* reads take the bytes (else the first request is only peeked at) */
-	char *in;              /* what was read and not yet answered (FP_IN_CAP bytes of its own), or NULL */
-	size_t in_len;
+	char *in;              /* what was read and not yet answered (a buffer of its own), or NULL */
+	size_t in_len, in_cap; /* in_cap: the size of that buffer, at most FP_IN_CAP */
 	char *out;             /* what the socket did not take of the last response */
 	size_t out_len, out_off;
 	lws_usec_t last;       /* last activity, for the idle sweep */
@@ -315,6 +315,7 @@ static int fp__process(struct fp_conn *c)
 	if (!c->in_len && c->in && c->in != c->fp->peek) {
 		free(c->in);
 		c->in = NULL;
+		c->in_cap = 0;
 	}
 	return 0;
 }
@@ -347,10 +348,14 @@ static int fp__readable(struct fp_conn *c)
 		c->consuming = 1;
 	}
 	if (c->in_len) {
-		/* Part of a request was left over: add to it. */
+		/* Part of a request was left over: add to it, the buffer doubling as needed. */
 		if (c->in_len == FP_IN_CAP)
 			return -1; /* cannot be a request's headers: fastpath_parse said OTHER */
-		n = recv(c->fd, c->in + c->in_len, FP_IN_CAP - c->in_len, 0);
+		if (c->in_len == c->in_cap) {
+			c->in_cap = c->in_cap * 2 > FP_IN_CAP ? FP_IN_CAP : c->in_cap * 2;
+			c->in = xrealloc(c->in, c->in_cap);
+		}
+		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 		if (n == 0)
 			return -1;
 		if (n < 0)
@@ -372,7 +377,9 @@ static int fp__readable(struct fp_conn *c)
 	c->in_len = (size_t)n;
 	r = fp__process(c);
 	if (r == 0 && c->in_len) {
-		c->in = xmalloc(FP_IN_CAP);
+		/* Sized to what is left (a slow client's first bytes are few), grown on demand. */
+		c->in_cap = c->in_len < 1024 ? 1024 : c->in_len;
+		c->in = xmalloc(c->in_cap);
 		memcpy(c->in, scratch, c->in_len);
 	} else {
 		c->in = NULL;

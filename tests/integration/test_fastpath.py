@@ -278,3 +278,13 @@ def test_idle_connections_do_not_cost_a_thread_or_a_spin(fast):
         assert read_one(s.makefile("rb"))[0] == 200
     for s in socks:
         s.close()
+
+
+def test_long_request_arriving_in_pieces(fast):
+    """Headers of 6 KB in 100-byte pieces (the partial request's buffer grows)."""
+    warm(fast)
+    data = req(extra="User-Agent: " + "u" * 6000 + "\r\n") + req(accept=JSON)
+    out, closed = exchange(fast, data, ["GET", "GET"], pause=0.001, chunk=100, check_closed=True)
+    assert [r[0] for r in out] == [200, 200]
+    assert b"fastpkg" in out[0][2] and out[1][1]["content-type"] == JSON
+    assert not closed

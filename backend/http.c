@@ -8,6 +8,7 @@
 #include "backend/workers.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,7 +86,10 @@ static void http__reset(struct http_req *req)
 	req->route = NULL;
 	req->status = 0;
 	req->body_complete = 0;
-	req->has_body = 0;
+	req->lws_body = 0;
+	req->lws_body_done = 0;
+	req->body_seen = 0;
+	req->awaits_body = 0;
 	req->responded = 0;
 	req->headers_sent = 0;
 	req->out_off = 0;
@@ -94,6 +98,67 @@ static void http__reset(struct http_req *req)
 	req->borrowed_len = 0;
 	req->borrowed_fd = -1;
 	req->body_max = 0;
+}
+
+/*
+ * Requests' state lives outside lws's per-session data: lws 4.1 frees and
+ * zero-allocates that at each protocol bind, which it does twice per HTTP/1.1
+ * transaction (at "no mount hit" and at "transaction completed"), and an
+ * http_req is over 5 KiB (its path and params buffers). Instead a request takes
+ * one from a free list when it starts and gives it back when it ends, found
+ * through the wsi's opaque user pointer in between (nothing else of ours sets
+ * that on an HTTP wsi). Under AddressSanitizer the list is not used, so a use
+ * after the end of a request is still caught.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define HTTP_REQ_POOL 0
+#else
+#define HTTP_REQ_POOL 256
+#endif
+
+static struct http_req *http__free_reqs[HTTP_REQ_POOL + 1];
+static size_t http__nfree; /* always <= HTTP_REQ_POOL */
+
+static struct http_req *http__req_take(struct lws *wsi)
+{
+	struct http_req *req;
+
+	if (http__nfree) {
+		req = http__free_reqs[--http__nfree];
+	} else {
+		req = xcalloc(1, sizeof(*req));
+		buf_init(&req->body, 0);
+		buf_init(&req->out, BUF_NOLIMIT);
+		req->borrowed_fd = -1;
+	}
+	lws_set_opaque_user_data(wsi, req);
+	return req;
+}
+
+/* Detach req from its wsi and keep it for the next request (state already reset). */
+static void http__req_give(struct http_req *req)
+{
+	if (req->wsi && lws_get_opaque_user_data(req->wsi) == req)
+		lws_set_opaque_user_data(req->wsi, NULL);
+	req->wsi = NULL;
+	req->closing = 1; /* a late http_wake or http_respond on it does nothing */
+	if (http__nfree + 1 <= (size_t)HTTP_REQ_POOL) {
+		http__free_reqs[http__nfree++] = req;
+		return;
+	}
+	buf_release(&req->body);
+	buf_release(&req->out);
+	free(req);
+}
+
+void http_release_pool(void)
+{
+	while (http__nfree) {
+		struct http_req *req = http__free_reqs[--http__nfree];
+		buf_release(&req->body);
+		buf_release(&req->out);
+		free(req);
+	}
 }
 
 static void http__observe(struct http_req *req)
@@ -273,20 +338,26 @@ static int http__drain(struct http_req *req)
 	return 1;
 }
 
-/* The response is fully handed to lws: count it, then keep-alive or close. */
+/*
+ * The response is fully handed to lws: count it, then keep-alive or close.
+ *
+ * A request whose body lws has not finished reading must close: completing its
+ * transaction makes lws 4.1 discard the rest of the body (LRS_DISCARD_BODY) and
+ * then, when the request had been parsed from bytes lws held back (pipelined
+ * behind an earlier request), loop forever in lws_http_action's drain of its
+ * buffered input, which feeds the same bytes again to a connection now waiting
+ * to start its next transaction (it takes none of them). The service thread
+ * spins there, deaf to SIGTERM (docs/testing.md; test_slow_peers.py).
+ */
 static int http__complete(struct http_req *req)
 {
-	/*
-	 * An answer given before the body was read (a refusal, or a method that takes
-	 * none): the unread bytes would be parsed as the next request, and lws 4.1,
-	 * once it has set the connection to read a body after the answer, never
-	 * leaves that state and spins on the next request's bytes. Close instead.
-	 */
-	int unread = req->has_body && !req->body_complete;
+	int unread = req->lws_body && !req->lws_body_done;
+	struct lws *wsi = req->wsi;
 
 	http__observe(req);
 	http__reset(req);
-	if (unread || lws_http_transaction_completed(req->wsi))
+	http__req_give(req);
+	if (unread || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -460,35 +531,70 @@ static enum http_method http__method(struct lws *wsi)
 	return HTTP_OTHER;
 }
 
+/*
+ * Is this first piece of a request's "body" really the request's own header
+ * bytes? lws 4.1 feeds them again when a request with a body was parsed from
+ * input it held back (pipelined behind an earlier request): lws_http_action
+ * drains the connection's buffered input from where the request began, not
+ * where its headers ended. The body it would hand on is garbage and its
+ * accounting is off, so such a request is refused by closing the connection.
+ * A real body starting with "<METHOD> /" (JSON, a wheel) cannot occur here.
+ */
+static int http__refed_headers(const struct http_req *req, const void *in, size_t len)
+{
+	static const struct {
+		enum http_method m;
+		const char *name;
+	} names[] = {
+		{ HTTP_GET, "GET /" },       { HTTP_HEAD, "HEAD /" },   { HTTP_POST, "POST /" },
+		{ HTTP_PUT, "PUT /" },       { HTTP_DELETE, "DELETE /" }, { HTTP_PATCH, "PATCH /" },
+		{ HTTP_OPTIONS, "OPTIONS /" },
+	};
+
+	if (!req->lws_body || !len)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i].name);
+		if (names[i].m == req->method)
+			return !memcmp(in, names[i].name, len < n ? len : n);
+	}
+	return 0;
+}
+
 /* A new request: route it and run the handler (or wait for the body). */
 static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, size_t len)
 {
 	struct server *srv = lws_context_user(lws_get_context(wsi));
 	int wrong_method = 0;
-	unsigned long long n;
 	char cl[24];
 
-	if (req->wsi == wsi && req->route && !req->closing) {
+	if (req) {
 		/*
-		 * The previous request on this connection is still unanswered: the client
-		 * pipelined (or sent bytes past its body), and lws 4.1 then dispatches the
-		 * open request's headers again instead of the new ones. Answers would mix;
-		 * close (a pipelining client retries on a closed connection, RFC 9112 9.3.2).
+		 * A request is still open on this connection (its answer comes from the
+		 * database): the client pipelined, or sent bytes past its body, and lws
+		 * 4.1 then dispatches the open request's headers again. Resetting the
+		 * open request would free state its query still uses (a crash), and
+		 * answers would mix: close (a pipelining client retries on a closed
+		 * connection, RFC 9112 9.3.2). test_http_pipelining.py.
 		 */
 		return -1;
 	}
-	http__reset(req);
+	req = http__req_take(wsi);
 	req->wsi = wsi;
 	req->srv = srv;
 	req->closing = 0;
 	req->start_us = lws_now_usecs();
-	buf_init(&req->body, 0);
-	buf_init(&req->out, BUF_NOLIMIT);
 	req->method = http__method(wsi);
-	/* Known before routing: an answer to a request whose body is unread closes. */
 	http_header(req, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
-	n = strtoull(cl, NULL, 10);
-	req->has_body = n > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+	/*
+	 * Will lws read a body? Yes with a Content-Length over 0, and for POST,
+	 * PUT and PATCH without one (lws 4.1 then expects up to 100 MiB), or with
+	 * a Transfer-Encoding. Not on HTTP/2, whose streams end by themselves.
+	 */
+	req->lws_body = !http__is_h2(req) &&
+			((*cl && strtoull(cl, NULL, 10) > 0) ||
+			 (!*cl && (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH))) ||
+			 lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0);
 	if (len >= sizeof(req->path)) {
 		http_error(req, 414, KERR_TOOBIG, "request path over %d bytes", HTTP_MAX_PATH - 1);
 		return http__send(req, 1);
@@ -509,6 +615,7 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 	}
 	if (req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) {
 		size_t limit = req->route->streams_body ? SIZE_MAX : req->route->body_max;
+		unsigned long long n = strtoull(cl, NULL, 10);
 		if (!req->route->streams_body && !req->route->body_max) {
 			/* Accept and ignore an empty body only. */
 			limit = 0;
@@ -520,12 +627,11 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 		}
 		req->body_max = limit;
 		buf_init(&req->body, limit ? limit : 1);
-		if (!req->has_body && !http__is_h2(req) && !req->route->streams_body &&
-		    (!*cl || !(req->method & HTTP_POST))) {
+		if (!*cl && !lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) &&
+		    !http__is_h2(req) && !req->route->streams_body) {
 			/*
-			 * No body: lws 4.1 would wait for one forever (no Content-Length) or
-			 * never report its end (Content-Length: 0 on PUT or PATCH; it does
-			 * for POST). Run the handler on the empty body.
+			 * No Content-Length and not chunked: HTTP/1.1 says there is no body, but
+			 * lws 4.1 would wait for one forever. Run the handler on the empty body.
 			 */
 			req->body_complete = 1;
 			req->route->handler(req);
@@ -533,7 +639,8 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 		}
 		if (req->route->streams_body)
 			req->route->handler(req);
-		/* Otherwise the handler runs at BODY_COMPLETION. */
+		else
+			req->awaits_body = 1; /* the handler runs at BODY_COMPLETION */
 		return req->responded ? http__send(req, 1) : 0;
 	}
 	req->route->handler(req);
@@ -543,14 +650,23 @@ static int http__begin(struct http_req *req, struct lws *wsi, const char *uri, s
 int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len)
 {
-	struct http_req *req = user;
+	struct http_req *req = lws_get_opaque_user_data(wsi);
 	int r;
 
+	(void)user; /* no per-session data: see http__req_take */
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		return http__begin(req, wsi, in, len);
 
 	case LWS_CALLBACK_HTTP_BODY:
+		if (req && !req->body_seen) {
+			req->body_seen = 1;
+			if (http__refed_headers(req, in, len)) {
+				log_info("pipelined request with a body refused", "path=%.200s",
+					 req->path);
+				return -1;
+			}
+		}
 		if (!req || !req->route || req->responded)
 			return 0;
 		if (req->on_body) {
@@ -568,18 +684,23 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		/*
 		 * A second completion, or one with no request open, is lws 4.1 reading a
-		 * finished body's connection again because more bytes (a pipelined
-		 * request) sit in its buffer: it consumes none of them and would call
-		 * again forever. Close the connection.
+		 * finished body's connection again because more bytes sit in its buffer:
+		 * it consumes none of them and would call again forever. Close.
 		 */
 		if (!req || !req->route || req->body_complete)
 			return -1;
 		req->body_complete = 1;
+		req->lws_body_done = 1;
 		if (!req->responded) {
 			if (req->on_body_end) {
 				if (req->on_body_end(req) < 0 && !req->responded)
 					return -1;
-			} else if (!req->route->streams_body) {
+			} else if (req->awaits_body) {
+				/*
+				 * Only a handler that waited for the body: one that ran at
+				 * the headers (a GET sent with a body) must not run twice,
+				 * or its first query's answer lands on the second's state.
+				 */
 				req->route->handler(req);
 			}
 		}
@@ -599,12 +720,18 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return r;
 
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (req && req->wsi) {
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/*
+		 * The connection ends (or, defensively, lws leaves the protocol
+		 * mid-request): end the request with it. Between requests no state
+		 * is attached, so lws's rebinding at each transaction finds none.
+		 */
+		if (req && req->wsi == wsi) {
 			req->closing = 1;
 			if (req->route && req->responded)
 				http__observe(req);
 			http__reset(req);
-			req->wsi = NULL;
+			http__req_give(req);
 		}
 		return 0;
 

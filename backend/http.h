@@ -85,7 +85,10 @@ struct http_req {
 	int keepalive_after;    /* finish the transaction, keep the connection */
 	int closing;            /* the connection is going away */
 	int body_complete;      /* the request body was read to its end */
-	int has_body;           /* the request announced a body (Content-Length > 0, chunked) */
+	int lws_body;           /* lws will read a body for this request (see http__complete) */
+	int lws_body_done;      /* ... and has said it ended (HTTP_BODY_COMPLETION) */
+	int body_seen;          /* an HTTP_BODY callback came */
+	int awaits_body;        /* the handler runs when the body is complete */
 };
 
 /* Copy request header tok (e.g. WSI_TOKEN_HTTP_ACCEPT) into dst; "" if absent/too long. */
@@ -151,7 +154,13 @@ int http_respond_stream(struct http_req *req, int status, const char *content_ty
 /* Ask for a WRITEABLE callback (after async work queued a response). */
 void http_wake(struct http_req *req);
 
-/* The lws protocol callback for HTTP; registered as the vhost's default protocol. */
+/* Free the request states kept for reuse (at exit, after the lws context is gone). */
+void http_release_pool(void);
+
+/*
+ * The lws protocol callback for HTTP; registered as the vhost's default
+ * protocol with no per-session data (a request's state is its own, see http.c).
+ */
 int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len);
 

@@ -78,13 +78,56 @@ void index_release(struct server *srv)
 	srv->index = NULL;
 }
 
+/*
+ * The representation an Accept header asks for, or -1 if none is acceptable.
+ * Installers send one of a few fixed strings, so the last answers are kept by
+ * exact header value and the q-value parse is skipped for them.
+ */
+#define INDEX_ACCEPT_MEMO 8
+#define INDEX_ACCEPT_MEMO_LEN 160
+
+static struct {
+	char value[INDEX_ACCEPT_MEMO_LEN];
+	size_t len;
+	int fmt;
+} index__accept_memo[INDEX_ACCEPT_MEMO];
+static unsigned index__accept_next;
+
+static int index__choose(const char *accept_in)
+{
+	char accept[1024];
+	size_t n = strlen(accept_in);
+	int f;
+
+	for (int i = 0; i < INDEX_ACCEPT_MEMO; i++)
+		if (index__accept_memo[i].len == n + 1 && !memcmp(index__accept_memo[i].value, accept_in, n))
+			return index__accept_memo[i].fmt;
+	if (n >= sizeof(accept))
+		return accept_choose(accept_in, index__types, 3);
+	memcpy(accept, accept_in, n + 1);
+	/* "latest" aliases name the newest version of each form: today v1. */
+	for (char *p; (p = strstr(accept, "simple.latest+")) != NULL;) {
+		memcpy(p + 7, "v1+", 3);
+		memmove(p + 10, p + 14, strlen(p + 14) + 1);
+	}
+	f = accept_choose(accept, index__types, 3);
+	if (n < INDEX_ACCEPT_MEMO_LEN) {
+		unsigned slot = index__accept_next++ % INDEX_ACCEPT_MEMO;
+		memcpy(index__accept_memo[slot].value, accept_in, n + 1);
+		index__accept_memo[slot].len = n + 1; /* 0 marks an empty slot */
+		index__accept_memo[slot].fmt = f;
+	}
+	return f;
+}
+
 /* Which representation? -1 = none acceptable (406 sent). */
 static int index__format(struct http_req *req)
 {
 	char fmt[128], accept[1024];
 	int f;
 
-	if (http_query(req, "format", fmt, sizeof(fmt))) {
+	if (lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 &&
+	    http_query(req, "format", fmt, sizeof(fmt))) {
 		/* A literal '+' in a query string may arrive decoded as a space. */
 		for (char *p = fmt; *p; p++)
 			if (*p == ' ')
@@ -101,12 +144,7 @@ static int index__format(struct http_req *req)
 		return -1;
 	}
 	http_header(req, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept));
-	/* "latest" aliases name the newest version of each form: today v1. */
-	for (char *p; (p = strstr(accept, "simple.latest+")) != NULL;) {
-		memcpy(p + 7, "v1+", 3);
-		memmove(p + 10, p + 14, strlen(p + 14) + 1);
-	}
-	f = accept_choose(accept, index__types, 3);
+	f = index__choose(accept);
 	if (f < 0)
 		http_error(req, 406, KERR_INVAL, "no acceptable representation; this index serves %s, %s "
 			   "and %s", index__types[2], index__types[1], index__types[0]);
@@ -137,6 +175,38 @@ static void index__prebuild(const struct index_entry *e, const struct buf *body,
 	buf_append(raw, body->ptr, body->len);
 }
 
+/* The prebuilt response of a READY entry in form fmt (INDEX_HTML or INDEX_JSON). */
+static void index__prebuilt_of(struct index_entry *e, int fmt, struct index_prebuilt *out)
+{
+	const struct buf *raw = fmt == INDEX_JSON ? &e->raw_json : &e->raw_html;
+	const struct buf *body = fmt == INDEX_JSON ? &e->json : &e->html;
+
+	out->bytes = raw->ptr + LWS_PRE;
+	out->len = raw->len - LWS_PRE;
+	out->head_len = out->len - body->len;
+	out->fd = index_entry_memfd(e);
+	out->off = fmt == INDEX_JSON ? (int64_t)(e->raw_html.len - LWS_PRE) : 0;
+}
+
+int index_prebuilt_get(struct server *srv, const char *name, const char *accept,
+		       struct index_prebuilt *out)
+{
+	struct index_entry *e;
+	int fmt;
+
+	if (!*name)
+		return 0;
+	e = index_cache_get(srv->index, name);
+	if (!e || e->state != INDEX_READY)
+		return 0;
+	fmt = index__choose(accept);
+	if (fmt != INDEX_HTML && fmt != INDEX_JSON)
+		return 0;
+	metrics_add(srv->metrics, "kiln_index_cache_hits_total", "Index pages served from memory.", 1);
+	index__prebuilt_of(e, fmt, out);
+	return 1;
+}
+
 /* sync: called in the request's first callback, so the cached bytes may be borrowed. */
 static void index__serve(struct http_req *req, struct index_entry *e, int fmt, int sync)
 {
@@ -152,10 +222,9 @@ static void index__serve(struct http_req *req, struct index_entry *e, int fmt, i
 	http_header(req, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm));
 	if (sync && !*inm && req->method == HTTP_GET && fmt != INDEX_HTML_V1 && http_is_h1(req)) {
 		/* The hot path: the whole response was built when the page was loaded. */
-		const struct buf *raw = fmt == INDEX_JSON ? &e->raw_json : &e->raw_html;
-		int64_t off = fmt == INDEX_JSON ? (int64_t)(e->raw_html.len - LWS_PRE) : 0;
-		http_respond_prebuilt(req, 200, raw->ptr + LWS_PRE, raw->len - LWS_PRE,
-				      index_entry_memfd(e), off);
+		struct index_prebuilt pb;
+		index__prebuilt_of(e, fmt, &pb);
+		http_respond_prebuilt(req, 200, pb.bytes, pb.len, pb.fd, pb.off);
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), INDEX_HEADERS_FMT, etag, e->serial);

@@ -21,6 +21,26 @@ struct server;
 int index_init(struct server *srv);
 void index_release(struct server *srv);
 
+/* A complete prebuilt response of a cached page (see index_prebuilt_get). */
+struct index_prebuilt {
+	const char *bytes; /* status line, headers and body */
+	size_t len;        /* all of it */
+	size_t head_len;   /* the status line and headers: what HEAD sends */
+	int fd;            /* the same len bytes in a memfd at off, or -1 */
+	int64_t off;
+};
+
+/*
+ * For the HTTP/1.1 fast path (fastpath.c): the 200 response to GET
+ * /simple/{name}/ with this Accept header ("" when none was sent), when the page
+ * is cached and ready and the negotiated form has a prebuilt response (HTML or
+ * PEP 691 JSON). Returns 1 with *out filled (valid until control returns to the
+ * loop) and the cache hit counted, else 0: the request must take the general
+ * path, which answers everything else (loads, 404, 406, redirects, 304).
+ */
+int index_prebuilt_get(struct server *srv, const char *name, const char *accept,
+		       struct index_prebuilt *out);
+
 void index_handle_root(struct http_req *req);
 void index_handle_project(struct http_req *req);
 /* /simple and /simple/{project} without the slash. */

@@ -25,6 +25,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"PEM private key for `KILN_TLS_CERT`." },
 	[CONFIG_FRONTEND_DIR] = { "KILN_FRONTEND_DIR", CONFIG_STR, "frontend", 0, "backend",
 		"Directory of the web UI's static files, served at `/`." },
+	[CONFIG_HTTP_FASTPATH] = { "KILN_HTTP_FASTPATH", CONFIG_BOOL, "1", 0, "backend",
+		"Answer cached `/simple/{project}/` pages ahead of libwebsockets' HTTP parser on a plain-HTTP IPv4 listener (docs/performance.md); 0 leaves every request to libwebsockets." },
 	[CONFIG_DB_POOL_SIZE] = { "KILN_DB_POOL_SIZE", CONFIG_INT, "4", 0, "backend",
 		"Database connections per backend process (plus one for LISTEN)." },
 	[CONFIG_MAX_BODY] = { "KILN_MAX_BODY", CONFIG_INT, "1048576", 0, "backend",

@@ -294,3 +294,89 @@ def test_websocket_peers_that_stop_reading(farm):
     for c in (viewer, deaf, loud):
         c.close()
     assert backend.get("/healthz")[0] == 200
+
+
+def http_req(method, path, body=b"", extra=""):
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}"
+    if body:
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def read_responses(s, seconds=3.0):
+    """Every status line received until the peer closes or `seconds` pass; and
+    whether it closed."""
+    s.settimeout(0.2)
+    data, closed, deadline = b"", False, time.time() + seconds
+    while time.time() < deadline:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            closed = True
+            break
+        if not d:
+            closed = True
+            break
+        data += d
+    return [ln.split(b" ")[1].decode() for ln in data.split(b"\r\n") if ln.startswith(b"HTTP/1.1 ")], closed
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_pipelined_requests_with_bodies_do_not_spin_the_loop(farm):
+    """A request with a body pipelined behind another one (what left the backend
+    spinning in lws, deaf to SIGTERM, under schemathesis's negative mode): the
+    first answer arrives, the connection is closed, and the backend stays idle and
+    serves everyone else."""
+    _, backend = farm
+    host, port = addr(backend)
+    get = http_req("GET", "/healthz")
+    cases = {
+        "405 to a DELETE with a body": get + http_req("DELETE", "/healthz", b"hello") + get,
+        "GET with a body": get + http_req("GET", "/healthz", b"hello") + get,
+        "admin POST with a JSON body": get + http_req(
+            "POST", "/api/v1/admin/jobs/requeue-failed", b"{}",
+            "Content-Type: application/json\r\n") + get,
+        "body request last": get + http_req("DELETE", "/api/v1/projects", b"x" * 100),
+    }
+    for name, data in cases.items():
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(data)
+        statuses, closed = read_responses(s)
+        s.close()
+        assert statuses[:1] == ["200"], (name, statuses)
+        assert closed, f"{name}: the connection was neither answered nor closed"
+        t = time.time()
+        assert backend.get("/healthz")[0] == 200, name
+        assert time.time() - t < BOUND_S, name
+        # A spinning service thread burns a whole core.
+        cpu0 = cpu_seconds(backend.proc.pid)
+        time.sleep(1.0)
+        assert cpu_seconds(backend.proc.pid) - cpu0 < 0.5, f"{name}: the backend is busy idling"
+
+
+def test_keep_alive_after_bodies(farm):
+    """A connection stays usable after a request whose body was read (the usual
+    client, which waits for each answer), also after an empty PUT; one answered
+    before its body was read is closed, so the body is not taken for the next
+    request."""
+    _, backend = farm
+    host, port = addr(backend)
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(http_req("POST", "/api/v1/admin/jobs/requeue-failed", b"{}",
+                       "Content-Type: application/json\r\n"))
+    assert read_responses(s, 1.5) == (["401"], False)
+    s.sendall(http_req("PUT", "/healthz", extra="Content-Length: 0\r\n"))
+    assert read_responses(s, 1.5) == (["405"], False)
+    s.sendall(http_req("GET", "/healthz"))
+    assert read_responses(s, 1.5) == (["200"], False)
+    # Answered (405) on its headers, its 10 bytes unread: closed.
+    s.sendall(http_req("DELETE", "/healthz", b"GET / HTTP"))
+    assert read_responses(s, 3) == (["405"], True)
+    s.close()

@@ -67,7 +67,7 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
 		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
 	[CONFIG_BACKEND_URL] = { "KILN_BACKEND_URL", CONFIG_STR, "ws://127.0.0.1:8080", 0, "builder",
-		"The backend a builder connects to: `ws://` or `wss://` (certificates verified) host and port." },
+		"The backend a builder connects to: `ws://` or `wss://` (certificates verified) host and port; several, comma-separated, for replicas without a load balancer: the builder stays on one while it answers and moves to the next when its connection fails, and its uploads follow." },
 	[CONFIG_BUILDER_NAME] = { "KILN_BUILDER_NAME", CONFIG_STR, "", 0, "builder",
 		"The builder's registered name (`kilnctl builder add NAME`); default: the host name." },
 	[CONFIG_BUILDER_TOKEN] = { "KILN_BUILDER_TOKEN", CONFIG_STR, "", 1, "builder",

@@ -861,18 +861,34 @@ static void bws__lease_extended(void *ctx, PGresult *r, const char *err)
 		log_warn("could not extend leases", "error=\"%s\"", err);
 }
 
-/* Every lease_s/3: one statement extends the leases of every builder connected here. */
+/*
+ * Every lease_s/3: one statement extends the leases of the jobs the connections
+ * here hold (not every job of their builders: see jobs_extend_leases).
+ */
 static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 {
 	struct bws_state *st = lws_container_of(sul, struct bws_state, lease_sul);
+	struct buf jobs = BUF_INIT(BUF_NOLIMIT), holders = BUF_INIT(BUF_NOLIMIT);
 	struct buf ids = BUF_INIT(BUF_NOLIMIT);
 
+	buf_putc(&jobs, '{');
+	buf_putc(&holders, '{');
 	buf_putc(&ids, '{');
-	for (struct builder_conn *c = st->conns; c; c = c->next)
+	for (struct builder_conn *c = st->conns; c; c = c->next) {
 		buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", c->builder_id);
+		for (int i = 0; i < c->running; i++) {
+			buf_printf(&jobs, "%s%lld", jobs.len > 1 ? "," : "", c->held[i]);
+			buf_printf(&holders, "%s%lld", holders.len > 1 ? "," : "", c->builder_id);
+		}
+	}
+	buf_putc(&jobs, '}');
+	buf_putc(&holders, '}');
 	buf_putc(&ids, '}');
 	if (st->conns)
-		jobs_extend_leases(st->srv->db, ids.ptr, st->lease_s, bws__lease_extended, NULL);
+		jobs_extend_leases(st->srv->db, jobs.ptr, holders.ptr, ids.ptr, st->lease_s,
+				   bws__lease_extended, NULL);
+	buf_release(&jobs);
+	buf_release(&holders);
 	buf_release(&ids);
 	lws_sul_schedule(st->srv->context, 0, &st->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
@@ -889,9 +905,14 @@ static void bws__reaped(void *ctx, PGresult *r, const char *err)
 	if (err)
 		return;
 	for (int i = 0; i < PQntuples(r); i++) {
+		long long build = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+
 		log_warn("lease expired", "job=%s state=%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 		metrics_add(srv->metrics, "kiln_jobs_reaped_total", "Jobs whose builder vanished.", 1);
 		bws__delete_keys(srv, PQgetvalue(r, i, 2));
+		/* The lost build's log ends with the reaper's line: store it like any other. */
+		if (build > 0)
+			build_logs_compact(srv, build);
 	}
 }
 

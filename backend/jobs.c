@@ -159,20 +159,21 @@ struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 	return pgpool_query(db, jobs__finish_sql, 6, params, cb, ctx);
 }
 
-struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int lease_s,
-			       pgpool_cb cb, void *ctx)
+struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const char *holder_ids,
+			       const char *builder_ids, int lease_s, pgpool_cb cb, void *ctx)
 {
 	char ls[16];
-	const char *params[2] = { builder_ids, ls };
+	const char *params[4] = { job_ids, holder_ids, builder_ids, ls };
 
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	return pgpool_query(db,
-			    "with e as (update jobs set lease_expires_at = now() + make_interval(secs => $2::int)"
-			    " where builder_id = any($1::bigint[]) and state in ('assigned', 'running')"
-			    " returning id)"
-			    " update builders set last_seen_at = now() where id = any($1::bigint[])"
+			    "with e as (update jobs j set lease_expires_at = now() + make_interval(secs => $4::int)"
+			    " from unnest($1::bigint[], $2::bigint[]) as h(job, builder)"
+			    " where j.id = h.job and j.builder_id = h.builder and j.state in ('assigned', 'running')"
+			    " returning j.id)"
+			    " update builders set last_seen_at = now() where id = any($3::bigint[])"
 			    " returning (select count(*) from e)",
-			    2, params, cb, ctx);
+			    4, params, cb, ctx);
 }
 
 static const char jobs__reap_sql[] =
@@ -208,7 +209,8 @@ static const char jobs__reap_sql[] =
 	")"
 	" select j.id, j.state, coalesce((select array_agg(storage_key) from u where u.job_id = j.id),"
 	" '{}')::text, (select count(*) from l),"
-	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id) from j";
+	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id),"
+	" coalesce((select max(b.id) from b where b.job_id = j.id), 0) from j";
 
 struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
 {

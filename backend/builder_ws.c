@@ -156,6 +156,27 @@ static void bws__fail(struct builder_conn *c, const char *code, const char *fmt,
 		    "Builder connections closed for a protocol error.", 1);
 }
 
+/*
+ * A message of the builder's could not be stored (the database went away under
+ * the query, or the queue is full): close the connection, so the builder
+ * reconnects and sends again everything its jobs reported (it keeps all of it
+ * until a job's finish is acknowledged, and the backend keeps each piece once).
+ * Dropping the message instead would lose a log chunk, or a finish, for good:
+ * the builder resends only after a reconnect, and its job would stay running.
+ */
+static void bws__store_failed(struct builder_conn *c, long long job, const char *err)
+{
+	static const char msg[] = "{\"type\":\"error\",\"code\":\"unavailable\",\"message\":"
+				  "\"a message could not be stored; reconnect and send again\"}";
+
+	if (c->closing)
+		return;
+	log_warn("builder message not stored; closing so that the builder sends it again",
+		 "builder=%s job=%lld error=\"%s\"", c->name, job, err);
+	bws__send(c, msg, sizeof(msg) - 1);
+	c->closing = 1;
+}
+
 static void bws__send_cancel(struct builder_conn *c, long long job, const char *reason)
 {
 	struct buf b = BUF_INIT(4096);
@@ -540,7 +561,8 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 	if (q->counted) {
 		int *n = bws__logw(c, q->job, 0);
 
-		if (n && --*n == 0) {
+		/* A chunk that failed closes the connection: its finish comes again after it. */
+		if (n && --*n == 0 && !err && !c->closing) {
 			/* The job's chunks are all stored: a finish waiting for them goes now. */
 			for (struct bws_finish **pp = &c->deferred; *pp; pp = &(*pp)->next) {
 				struct bws_finish *f = *pp;
@@ -557,8 +579,7 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		}
 	}
 	if (err) {
-		log_warn("builder message not stored", "builder=%s job=%lld error=\"%s\"", c->name, q->job,
-			 err);
+		bws__store_failed(c, q->job, err);
 		free(q);
 		return;
 	}
@@ -599,6 +620,7 @@ static void bws__on_progress(struct builder_conn *c, const struct builder_msg *m
 	if (!jobs_progress(c->srv->db, m->job, c->builder_id, m->phase, bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, m->job, "database queue full");
 	}
 }
 
@@ -632,6 +654,7 @@ static void bws__on_log(struct builder_conn *c, const struct builder_msg *m)
 			(*n)--;
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, m->job, "database queue full");
 	}
 }
 
@@ -647,6 +670,7 @@ static void bws__finish_start(struct builder_conn *c, long long job, const char 
 			 bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, job, "database queue full");
 	}
 }
 

@@ -353,3 +353,53 @@ def test_finish_right_after_log_chunks_keeps_every_line(farm):
     for build, text in builds.items():
         status, _, body = backend.get(f"/api/v1/builds/{build}/log")
         assert status == 200 and body.decode() == text, (build, body)
+
+
+def test_a_message_the_database_lost_is_sent_again(farm):
+    # The database connection running a log chunk's insert dies (Postgres killed
+    # or restarted): the backend must not drop the chunk, or the log has a hole
+    # for good (found by the chaos run). It closes the builder's connection so the
+    # builder reconnects and sends everything again.
+    db, backend = farm
+    token = add_builder(db, "b-dblost")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set state = 'cancelled', finished_at = now(), lease_token_hash = null,"
+                  " lease_expires_at = null where state in ('queued', 'assigned', 'running')")
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '6.0', '6.0' from projects where normalized = 'chan-demo'")
+    job = queue(db, "6.0")
+    with ws(backend) as conn:
+        hello(conn, token, "b-dblost")
+        assert recv(conn)["job"] == job
+        with psycopg.connect(db) as locker:
+            # Hold the insert back, then kill the database session running it.
+            locker.execute("lock table build_log_chunks in exclusive mode")
+            conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "kept\n"}))
+            deadline = time.time() + 10
+            pid = None
+            while pid is None and time.time() < deadline:
+                with psycopg.connect(db, autocommit=True) as c:
+                    row = c.execute("select pid from pg_stat_activity where wait_event_type = 'Lock'"
+                                    " and query like 'insert into build_log_chunks%'").fetchone()
+                pid = row and row[0]
+                time.sleep(0.05)
+            assert pid, "the chunk's insert never waited on the lock"
+            with psycopg.connect(db, autocommit=True) as c:
+                c.execute("select pg_terminate_backend(%s)", (pid,))
+            locker.rollback()
+        msg = recv(conn)
+        assert msg["type"] == "error" and msg["code"] == "unavailable", msg
+        with pytest.raises(Exception):
+            conn.recv(timeout=5)
+    # The builder comes back with its job and sends what it had sent again.
+    with ws(backend) as conn:
+        assert hello(conn, token, "b-dblost", running=[job])["type"] == "welcome"
+        conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "kept\n"}))
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "failed", "exit_code": 1,
+                              "reason": "build failed with exit code 1"}))
+        ack = recv(conn)
+        assert ack["type"] == "finished" and ack["job"] == job, ack
+    with psycopg.connect(db) as c:
+        build = c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]
+    status, _, body = backend.get(f"/api/v1/builds/{build}/log")
+    assert status == 200 and body == b"kept\n"

@@ -945,8 +945,13 @@ static void bws__reap_tick(lws_sorted_usec_list_t *sul)
 	struct bws_state *st = lws_container_of(sul, struct bws_state, reap_sul);
 	struct server *srv = st->srv;
 
-	/* Every replica reaps; SKIP LOCKED and the lease check keep them from colliding. */
-	jobs_reap(srv->db, bws__reaped, srv);
+	/*
+	 * Every replica reaps; SKIP LOCKED and the lease check keep them from
+	 * colliding. Nothing for two leases after a database restart: one for the
+	 * replicas' pools to reconnect and extend what their connections hold, one
+	 * for builders whose connection closed meanwhile to come back.
+	 */
+	jobs_reap(srv->db, 2 * st->lease_s, bws__reaped, srv);
 	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, 5 * LWS_US_PER_SEC);
 }
 

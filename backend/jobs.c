@@ -181,6 +181,7 @@ static const char jobs__reap_sql[] =
 	" select j.id, j.attempts, j.max_attempts, j.builder_id,"
 	" (select name from builders where id = j.builder_id) as builder"
 	" from jobs j where j.state in ('assigned', 'running') and j.lease_expires_at < now()"
+	" and pg_postmaster_start_time() < now() - make_interval(secs => $1::int)"
 	" for update skip locked limit 100"
 	"), j as ("
 	" update jobs set state = case when x.attempts >= x.max_attempts then 'failed' else 'queued' end,"
@@ -212,7 +213,11 @@ static const char jobs__reap_sql[] =
 	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id),"
 	" coalesce((select max(b.id) from b where b.job_id = j.id), 0) from j";
 
-struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
+struct pgq *jobs_reap(struct pgpool *db, int grace_s, pgpool_cb cb, void *ctx)
 {
-	return pgpool_query(db, jobs__reap_sql, 0, NULL, cb, ctx);
+	char gs[16];
+	const char *params[1] = { gs };
+
+	snprintf(gs, sizeof(gs), "%d", grace_s);
+	return pgpool_query(db, jobs__reap_sql, 1, params, cb, ctx);
 }

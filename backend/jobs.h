@@ -80,10 +80,14 @@ struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const cha
 
 /*
  * Requeue or fail jobs whose lease expired; mark their builds lost with a log
- * line saying so; drop their unpublished artifacts. Result: one row per job
+ * line saying so; drop their unpublished artifacts. Nothing is reaped until
+ * the database has been up for grace_s: leases are not extended while it is
+ * down, so after a restart every lease may have run out, builders alive or not,
+ * and the live ones' connections must get the time to extend theirs (and
+ * builders that lost their connection to reconnect) first. Result: one row per job
  * (job id, new state, storage keys to delete as a text array literal, 0, 0,
  * the lost build's id or 0).
  */
-struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx);
+struct pgq *jobs_reap(struct pgpool *db, int grace_s, pgpool_cb cb, void *ctx);
 
 #endif

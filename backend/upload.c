@@ -327,6 +327,12 @@ static void upload__stored(void *arg)
 	params[10] = u->metadata_sha;
 	params[11] = u->key;
 	params[12] = u->token_hash;
+	/*
+	 * FOR SHARE: a reaper or finish changing the job waits for this insert, or
+	 * this insert waits for it and then finds the job no longer held. Without
+	 * the lock an artifact could be added to an attempt the reaper had just
+	 * requeued, after it dropped that attempt's artifacts, and stay forever.
+	 */
 	if (!pgpool_query(u->srv->db,
 			  "insert into artifacts (project_id, release_id, job_id, build_id, filename,"
 			  " sha256, size, python_tags, abi_tags, platform_tags, build_tag,"
@@ -337,7 +343,7 @@ static void upload__stored(void *arg)
 			  " nullif($9, ''), decode($10, 'hex'), $11, $12"
 			  " from jobs j join releases r on r.id = j.release_id"
 			  " where j.id = $1::bigint and j.state in ('assigned', 'running')"
-			  " and j.lease_token_hash = $13 and j.lease_expires_at > now()"
+			  " and j.lease_token_hash = $13 for share of j"
 			  " on conflict (filename) do nothing returning id",
 			  13, params, upload__inserted, u)) {
 		u->status = 503;
@@ -428,11 +434,16 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       (long long)u->job_id);
 		goto done;
 	}
-	if ((strcmp(state, "assigned") && strcmp(state, "running")) ||
-	    PQgetvalue(r, 0, 6)[0] != 't') {
-		upload__finish(u, 409, KERR_CONFLICT, "job %lld is %s and its lease is %s",
-			       (long long)u->job_id, state,
-			       PQgetvalue(r, 0, 6)[0] == 't' ? "valid" : "expired");
+	/*
+	 * The token is the attempt's: while the job is still held with it (not
+	 * reaped, not finished), the upload belongs to the current attempt, even
+	 * past lease_expires_at. Leases run past that time without the builder
+	 * being gone (the database was down, so nobody could extend them); refusing
+	 * then failed live builds for good.
+	 */
+	if (strcmp(state, "assigned") && strcmp(state, "running")) {
+		upload__finish(u, 409, KERR_CONFLICT, "job %lld is %s: its lease is gone",
+			       (long long)u->job_id, state);
 		goto done;
 	}
 	if (strcmp(u->wn.name, proj)) {
@@ -450,7 +461,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       "(%s on %s)", u->filename, pytag, plat);
 		goto done;
 	}
-	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 7));
+	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 6));
 	if (!u->req) {
 		upload__free(u);
 		goto done;
@@ -559,7 +570,7 @@ void upload_handle(struct http_req *req)
 	if (!pgpool_query(
 		srv->db,
 		"select j.state, coalesce(j.lease_token_hash, ''), p.normalized, r.version_normalized,"
-		" t.python_tag, t.platform, (j.lease_expires_at > now())::text::char,"
+		" t.python_tag, t.platform,"
 		" coalesce((select a.sha256 from artifacts a where a.filename = $2), '')"
 		" from jobs j join releases r on r.id = j.release_id"
 		" join projects p on p.id = r.project_id join targets t on t.id = j.target_id"

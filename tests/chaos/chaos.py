@@ -278,6 +278,7 @@ class Farm:
         self.backends, self.builders, self.sync = [], [], None
         self.db = None
         self.kills = {k: 0 for k in KINDS}
+        self.killed = []  # (time, name) of every kill
         self.events = []
 
     # setup
@@ -470,6 +471,7 @@ def drive(farm, plan, schedule, args):
                 victim.kill9()
                 victim.down_until = time.time() + down
                 farm.kills[kind] += 1
+                farm.killed.append((now, victim.name))
                 farm.events.append((round(now - t0, 1), "kill", victim.name, round(down, 1)))
             pending = None
         # Done?
@@ -543,19 +545,33 @@ def check(farm, plan):
     jobs = {}
     for jid, name, version, state, attempts, reason in rows:
         jobs.setdefault((name, version), []).append((jid, state, attempts, reason))
-    # 1. Exactly one job per release, ended, and succeeded (nothing here can fail for real).
+    # 1. Exactly one job per release, ended: succeeded, since nothing here can fail
+    # for real, or failed only because the chaos used up its attempts (every
+    # attempt lost with its killed builder, or ended by a transient error: the
+    # reason then says "gave up after N attempts").
+    gave_up = []
     for key in sorted(want):
         js = jobs.get(key, [])
         if len(js) != 1:
             problems.append(f"{key[0]} {key[1]}: {len(js)} jobs, want 1")
             continue
         jid, state, attempts, reason = js[0]
-        if state != "succeeded":
+        if state == "failed" and "gave up after" in (reason or ""):
+            gave_up.append(jid)
+        elif state != "succeeded":
             problems.append(f"job {jid} ({key[0]} {key[1]}) is {state}: {reason}")
     for key in set(jobs) - want:
         problems.append(f"a job for {key}, which was never released")
-    builds = farm.q("select b.id, b.job_id, b.attempt, b.state, b.failure_reason, b.log_key, b.log_size"
-                    " from builds b order by b.job_id, b.attempt")
+    builds = farm.q("select b.id, b.job_id, b.attempt, b.state, b.failure_reason, b.log_key, b.log_size,"
+                    " w.name, extract(epoch from b.started_at), extract(epoch from b.finished_at)"
+                    " from builds b left join builders w on w.id = b.builder_id order by b.job_id, b.attempt")
+    # 2. A build is lost only when its builder was killed while it ran (from just
+    # before its claim, which may reach a builder already dead, to its reaping).
+    for bid, jid, attempt, state, _, _, _, builder, started, finished in builds:
+        if state == "lost" and not any(name == builder and float(started) - 5 <= t <= float(finished)
+                                       for t, name in farm.killed):
+            problems.append(f"build {bid} (job {jid} attempt {attempt}) was lost, but {builder} was not killed"
+                            f" while it ran")
     by_job = {}
     for row in builds:
         by_job.setdefault(row[1], []).append(row)
@@ -567,7 +583,7 @@ def check(farm, plan):
     job_rows = {jid: (name, version, state, attempts) for jid, name, version, state, attempts, _ in rows}
     for jid, (name, version, state, attempts) in job_rows.items():
         bs = by_job.get(jid, [])
-        # 2. One build per attempt, numbered 1..attempts; exactly one succeeded, the last.
+        # 3. One build per attempt, numbered 1..attempts; exactly one succeeded, the last.
         if [b[2] for b in bs] != list(range(1, attempts + 1)):
             problems.append(f"job {jid}: builds for attempts {[b[2] for b in bs]}, attempts={attempts}")
         ok = [b for b in bs if b[3] == "succeeded"]
@@ -576,7 +592,7 @@ def check(farm, plan):
                             f" {[(b[2], b[3]) for b in bs]}")
         if state != "succeeded" and ok:
             problems.append(f"job {jid} is {state} but has a succeeded build")
-        # 3. Its wheel, once: one artifact, published, from the succeeded build.
+        # 4. Its wheel, once: one artifact, published, from the succeeded build.
         a = arts_by_job.get(jid, [])
         if state == "succeeded":
             if len(a) != 1 or a[0][3] != wheel_name(name, version) or not a[0][7] or (ok and a[0][2] != ok[0][0]):
@@ -584,7 +600,7 @@ def check(farm, plan):
                                 f" {wheel_name(name, version)} from build {ok[0][0] if ok else '?'}")
         elif a:
             problems.append(f"job {jid} is {state} but has artifacts {[x[3] for x in a]}")
-    # 4. Storage and rows agree both ways; every stored hash matches its bytes.
+    # 5. Storage and rows agree both ways; every stored hash matches its bytes.
     stored = storage_keys(farm, "wheels/")
     keys = {a[6]: a for a in arts}
     for key, a in keys.items():
@@ -596,16 +612,18 @@ def check(farm, plan):
         problems.append(f"stored object without a row: {key}")
     checked = 0
     base = farm.backends[0].url
+    gave_up_keys = {(job_rows[j][0], job_rows[j][1]) for j in gave_up}
     for name in sorted({a[0] for a in want}):
+        expect = {wheel_name(n, v) for n, v in want if n == name and (n, v) not in gave_up_keys}
         try:
             status, body = http_get(f"{base}/simple/{name}/",
                                     {"Accept": "application/vnd.pypi.simple.v1+json"})
         except urllib.error.HTTPError as e:
-            problems.append(f"/simple/{name}/ answered {e.code}")
+            if not (e.code == 404 and not expect):  # no wheel at all: no page
+                problems.append(f"/simple/{name}/ answered {e.code}")
             continue
         page = json.loads(body)
         listed = {f["filename"]: f for f in page["files"]}
-        expect = {wheel_name(n, v) for n, v in want if n == name}
         if set(listed) != expect:
             problems.append(f"/simple/{name}/ lists {sorted(listed)}, want {sorted(expect)}")
         for fn, f in listed.items():
@@ -621,10 +639,10 @@ def check(farm, plan):
                 problems.append(f"{fn}: downloaded bytes hash to {digest}, index says {f['hashes']['sha256']},"
                                 f" row says {row[4] if row else None}")
             checked += 1
-    # 5. Logs: every ended build's log is in storage, whole.
+    # 6. Logs: every ended build's log is in storage, whole.
     log_keys = storage_keys(farm, "logs/")
     expected_logs = set()
-    for bid, jid, attempt, state, reason, log_key, log_size in builds:
+    for bid, jid, attempt, state, reason, log_key, log_size, *_ in builds:
         if state == "running":
             problems.append(f"build {bid} (job {jid}) still running")
             continue
@@ -649,8 +667,9 @@ def check(farm, plan):
         problems += found
     for key in set(log_keys) - expected_logs:
         problems.append(f"stored log without a build: {key}")
-    say(f"checked {len(job_rows)} jobs, {len(builds)} builds, {len(arts)} artifacts, {checked} downloads,"
-        f" {len(expected_logs)} logs")
+    say(f"checked {len(job_rows)} jobs ({len(gave_up)} failed after the chaos used up their attempts:"
+        f" {gave_up}), {len(builds)} builds, {len(arts)} artifacts, {checked} downloads, {len(expected_logs)} logs")
+    farm.gave_up = len(gave_up)
     return problems
 
 
@@ -739,7 +758,8 @@ def main():
             problems.append(f"{name} exited by itself with code {code}:\n{tail}")
         st = farm.q("select count(*), sum(attempts) from jobs")
         lost = farm.q("select count(*) from builds where state = 'lost'")
-        say(f"jobs={st[0][0]} builds={st[0][1]} lost builds={lost[0][0]} kills={farm.kills}"
+        say(f"jobs={st[0][0]} builds={st[0][1]} lost builds={lost[0][0]}"
+            f" failed after the chaos used up their attempts={getattr(farm, 'gave_up', '?')} kills={farm.kills}"
             f" restarts-after-exit={sum(len(d.exits) for d in farm.all())}"
             f" duration={time.time() - t0:.0f}s seed={seed}")
         if problems:

@@ -667,6 +667,9 @@ def check(farm, plan):
         problems += found
     for key in set(log_keys) - expected_logs:
         problems.append(f"stored log without a build: {key}")
+    for jid in gave_up:
+        say(f"job {jid} used up its attempts: " + "; ".join(
+            f"{b[2]}: {b[3]} on {b[7]} ({(b[4] or '')[:100]})" for b in by_job.get(jid, [])))
     say(f"checked {len(job_rows)} jobs ({len(gave_up)} failed after the chaos used up their attempts:"
         f" {gave_up}), {len(builds)} builds, {len(arts)} artifacts, {checked} downloads, {len(expected_logs)} logs")
     farm.gave_up = len(gave_up)

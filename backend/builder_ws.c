@@ -7,6 +7,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -424,59 +425,15 @@ int builder_ws_count(const struct server *srv)
 
 /* --- storage cleanup of dropped artifacts ---------------------------------- */
 
-struct bws_delete {
-	struct server *srv;
-	char *keys; /* Postgres text array literal */
-};
-
-static void bws__delete_run(void *arg)
-{
-	struct bws_delete *d = arg;
-	char *p = d->keys;
-
-	/* "{k1,k2}": keys are [A-Za-z0-9._/-], so no quoting to undo. */
-	if (*p == '{')
-		p++;
-	while (*p && *p != '}') {
-		size_t n = strcspn(p, ",}");
-		char key[1100];
-		struct kerr e;
-
-		if (n && n < sizeof(key)) {
-			memcpy(key, p, n);
-			key[n] = '\0';
-			if (storage_delete(d->srv->storage, key, &e))
-				log_warn("could not delete a dropped artifact", "key=%s", key);
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-}
-
-static void bws__delete_done(void *arg)
-{
-	struct bws_delete *d = arg;
-	free(d->keys);
-	free(d);
-}
-
+/*
+ * The statement that dropped artifact rows registered their keys in
+ * storage_pending: the sweep deletes the objects (safely against an upload of
+ * the same bytes, see storage_sweep.h), soon.
+ */
 static void bws__delete_keys(struct server *srv, const char *keys)
 {
-	struct bws_delete *d;
-
-	if (!keys || !strcmp(keys, "{}") || !*keys)
-		return;
-	d = xcalloc(1, sizeof(*d));
-	d->srv = srv;
-	d->keys = xstrdup(keys);
-	if (workers_submit(srv->workers, bws__delete_run, bws__delete_done, d))
-		bws__delete_done(d);
-}
-
-void builder_ws_delete_artifacts(struct server *srv, const char *keys)
-{
-	bws__delete_keys(srv, keys);
+	if (keys && *keys && strcmp(keys, "{}"))
+		storage_sweep_soon(srv);
 }
 
 /* --- messages ---------------------------------------------------------------- */

@@ -13,7 +13,8 @@
  * new job notifies kiln_jobs (migrations/0004_queue.sql) so dispatch needs no
  * polling. Leases are extended while a connection holding the job lives; the reaper
  * requeues (or fails, after max_attempts) jobs whose lease ran out, deleting the
- * unpublished artifacts of the lost attempt. Artifacts are published only when
+ * unpublished artifacts of the lost attempt (their keys go to storage_pending,
+ * in the same statement, for storage_sweep). Artifacts are published only when
  * their job succeeds.
  */
 #ifndef KILN_JOBS_H
@@ -85,7 +86,8 @@ struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const cha
  * down, so after a restart every lease may have run out, builders alive or not,
  * and the live ones' connections must get the time to extend theirs (and
  * builders that lost their connection to reconnect) first. Result: one row per job
- * (job id, new state, storage keys to delete as a text array literal, 0, 0,
+ * (job id, new state, storage keys of the dropped artifacts as a text array
+ * literal (registered in storage_pending for the sweep), 0, 0,
  * the lost build's id or 0).
  */
 struct pgq *jobs_reap(struct pgpool *db, int grace_s, pgpool_cb cb, void *ctx);

@@ -4,6 +4,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -57,6 +58,7 @@ struct upload {
 	struct kerr err;
 	struct wheel_info info;
 	char key[512];
+	char registered[64];   /* not_before of our storage_pending registration */
 	char metadata_sha[SHA256_HEX_LEN + 1];
 	int stored;            /* we wrote key to storage */
 };
@@ -179,9 +181,13 @@ static int upload__on_body(struct http_req *req, const void *p, size_t n)
 static void upload__stored(void *arg);
 static void upload__inspect_and_store(void *arg);
 
-/* The whole body is in the temp file: hash known; inspect and store off the loop. */
+static void upload__registered(void *ctx, PGresult *r, const char *err);
+
+/* The whole body is in the temp file: hash known; register the key, then inspect and store. */
 static void upload__body_complete(struct upload *u)
 {
+	const char *params[1];
+
 	if (u->size != u->expected) {
 		upload__finish(u, 400, KERR_INVAL, "body ended after %llu of %llu bytes",
 			       (unsigned long long)u->size, (unsigned long long)u->expected);
@@ -202,7 +208,44 @@ static void upload__body_complete(struct upload *u)
 				       u->filename, u->existing_sha, u->sha);
 		return;
 	}
+	if (upload_storage_key(u->sha, u->filename, u->key, sizeof(u->key))) {
+		upload__finish(u, 400, KERR_INVAL, "filename too long for a storage key");
+		return;
+	}
+	/*
+	 * Name the key in storage_pending before storing anything: if this backend
+	 * dies between the store and the row, the sweep finds the object. The upsert
+	 * waits while a sweep holds the key (deleting an unreferenced object of the
+	 * same bytes), so the object stored next is not deleted after.
+	 */
+	params[0] = u->key;
 	u->busy = 1;
+	if (!pgpool_query(u->srv->db,
+			  "insert into storage_pending (key, not_before)"
+			  " values ($1, now() + interval '" STORAGE_SWEEP_UPLOAD_GRACE "')"
+			  " on conflict (key) do update"
+			  " set not_before = greatest(storage_pending.not_before, excluded.not_before)"
+			  " returning not_before::text",
+			  1, params, upload__registered, u)) {
+		upload__finish(u, 503, KERR_AGAIN, "database busy; retry the upload");
+		return;
+	}
+}
+
+/* The key is registered: inspect and store off the loop. */
+static void upload__registered(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (err || PQntuples(r) != 1) {
+		upload__finish(u, 503, KERR_DB, "%s", err ? err : "registering the storage key failed");
+		return;
+	}
+	snprintf(u->registered, sizeof(u->registered), "%s", PQgetvalue(r, 0, 0));
+	if (!u->req) {
+		upload__free(u);
+		return;
+	}
 	if (workers_submit(u->srv->workers, upload__inspect_and_store, upload__stored, u)) {
 		upload__finish(u, 503, KERR_AGAIN, "server busy; retry the upload");
 		return;
@@ -240,11 +283,6 @@ static void upload__inspect_and_store(void *arg)
 		kerr_set(&u->err, KERR_INTERNAL, "could not hash METADATA");
 		return;
 	}
-	if (upload_storage_key(u->sha, u->filename, u->key, sizeof(u->key))) {
-		u->status = 400;
-		kerr_set(&u->err, KERR_INVAL, "filename too long for a storage key");
-		return;
-	}
 	rc = storage_put_file(u->srv->storage, u->key, u->tmp_path, "application/octet-stream",
 			      &u->err);
 	if (rc) {
@@ -255,26 +293,36 @@ static void upload__inspect_and_store(void *arg)
 	u->stored = 1;
 }
 
-static void upload__delete_stored(void *arg)
+static void upload__answer(struct upload *u)
 {
-	struct upload *u = arg;
-	struct kerr e;
-
-	if (storage_delete(u->srv->storage, u->key, &e))
-		log_warn("could not delete an unreferenced upload", "key=%s error=\"%s\"", u->key, e.msg);
-}
-
-static void upload__deleted(void *arg)
-{
-	struct upload *u = arg;
 	upload__finish(u, u->status, u->err.code, "%s", u->err.msg);
 }
 
-/* Undo the stored object, then answer with u->status / u->err. */
+static void upload__released(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (!err && PQntuples(r) == 1)
+		storage_sweep_soon(u->srv);
+	upload__answer(u);
+}
+
+/*
+ * The object is stored but no row took it: make its registration due now, so
+ * the sweep deletes it in a moment, then answer with u->status / u->err. Not
+ * deleted here: an upload of the same bytes may be on its way (keys are content
+ * addressed), and only the sweep knows. If that upload registered the key after
+ * us, not_before is no longer ours and stays: it decides.
+ */
 static void upload__rollback(struct upload *u)
 {
-	if (!u->stored || workers_submit(u->srv->workers, upload__delete_stored, upload__deleted, u))
-		upload__deleted(u);
+	const char *params[2] = { u->key, u->registered };
+
+	if (!u->stored || !pgpool_query(u->srv->db,
+					"update storage_pending set not_before = now()"
+					" where key = $1 and not_before = $2::timestamptz returning key",
+					2, params, upload__released, u))
+		upload__answer(u); /* otherwise the sweep finds it when the registration is due */
 }
 
 static void upload__inserted(void *ctx, PGresult *r, const char *err);
@@ -334,7 +382,7 @@ static void upload__stored(void *arg)
 	 * requeued, after it dropped that attempt's artifacts, and stay forever.
 	 */
 	if (!pgpool_query(u->srv->db,
-			  "insert into artifacts (project_id, release_id, job_id, build_id, filename,"
+			  "with a as (insert into artifacts (project_id, release_id, job_id, build_id, filename,"
 			  " sha256, size, python_tags, abi_tags, platform_tags, build_tag,"
 			  " requires_python, metadata, metadata_sha256, storage_key)"
 			  " select r.project_id, r.id, j.id,"
@@ -344,7 +392,10 @@ static void upload__stored(void *arg)
 			  " from jobs j join releases r on r.id = j.release_id"
 			  " where j.id = $1::bigint and j.state in ('assigned', 'running')"
 			  " and j.lease_token_hash = $13 for share of j"
-			  " on conflict (filename) do nothing returning id",
+			  " on conflict (filename) do nothing returning id),"
+			  /* The row references the object now: the registration has done its work. */
+			  " p as (delete from storage_pending where key = $12 and exists (select 1 from a))"
+			  " select id from a",
 			  13, params, upload__inserted, u)) {
 		u->status = 503;
 		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");

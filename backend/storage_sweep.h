@@ -4,10 +4,13 @@
  * Storage and the database cannot change together, so every object that may
  * end up without a row is named first in storage_pending
  * (migrations/0008_storage_pending.sql):
- *   - an upload registers its key before it stores the object, due in an hour
- *     (STORAGE_SWEEP_UPLOAD_GRACE): its artifact row is inserted well before
+ *   - an upload registers its key before it stores the object, due after
+ *     KILN_STORAGE_SWEEP_GRACE (an hour): its artifact row is inserted before
  *     then (and the registration dropped with it), or never, if the backend died
- *     in between or the insert was refused;
+ *     in between or the insert was refused. The insert takes the registration's
+ *     row lock and needs the row: an upload slower than the grace, whose object
+ *     a sweep deleted, gets no row (it is refused, to be retried) instead of a
+ *     row without its object;
  *   - every statement that drops artifact rows (a failed finish, the reaper, a
  *     cancel) registers their keys in the same statement, due at once, and the
  *     replica that ran it asks for a sweep soon.
@@ -24,9 +27,6 @@
 #define KILN_STORAGE_SWEEP_H
 
 struct server;
-
-/* How long an upload's registration waits before its object may be swept, in SQL. */
-#define STORAGE_SWEEP_UPLOAD_GRACE "1 hour"
 
 /* Start the minute timer (service thread). 0. */
 int storage_sweep_init(struct server *srv);

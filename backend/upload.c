@@ -186,7 +186,8 @@ static void upload__registered(void *ctx, PGresult *r, const char *err);
 /* The whole body is in the temp file: hash known; register the key, then inspect and store. */
 static void upload__body_complete(struct upload *u)
 {
-	const char *params[1];
+	const char *params[2];
+	char grace[24];
 
 	if (u->size != u->expected) {
 		upload__finish(u, 400, KERR_INVAL, "body ended after %llu of %llu bytes",
@@ -218,15 +219,17 @@ static void upload__body_complete(struct upload *u)
 	 * waits while a sweep holds the key (deleting an unreferenced object of the
 	 * same bytes), so the object stored next is not deleted after.
 	 */
+	snprintf(grace, sizeof(grace), "%ld", config_get_int(u->srv->cfg, CONFIG_STORAGE_SWEEP_GRACE));
 	params[0] = u->key;
+	params[1] = grace;
 	u->busy = 1;
 	if (!pgpool_query(u->srv->db,
 			  "insert into storage_pending (key, not_before)"
-			  " values ($1, now() + interval '" STORAGE_SWEEP_UPLOAD_GRACE "')"
+			  " values ($1, now() + make_interval(secs => $2::int))"
 			  " on conflict (key) do update"
 			  " set not_before = greatest(storage_pending.not_before, excluded.not_before)"
 			  " returning not_before::text",
-			  1, params, upload__registered, u)) {
+			  2, params, upload__registered, u)) {
 		upload__finish(u, 503, KERR_AGAIN, "database busy; retry the upload");
 		return;
 	}
@@ -376,13 +379,17 @@ static void upload__stored(void *arg)
 	params[11] = u->key;
 	params[12] = u->token_hash;
 	/*
-	 * FOR SHARE: a reaper or finish changing the job waits for this insert, or
-	 * this insert waits for it and then finds the job no longer held. Without
-	 * the lock an artifact could be added to an attempt the reaper had just
-	 * requeued, after it dropped that attempt's artifacts, and stay forever.
+	 * FOR SHARE of the job: a reaper or finish changing the job waits for this
+	 * insert, or this insert waits for it and then finds the job no longer held.
+	 * Without the lock an artifact could be added to an attempt the reaper had
+	 * just requeued, after it dropped that attempt's artifacts, and stay forever.
+	 * FOR SHARE of our storage registration (k): a sweep deleting the object
+	 * holds it; then the row is gone and no artifact is inserted without its
+	 * object.
 	 */
 	if (!pgpool_query(u->srv->db,
-			  "with a as (insert into artifacts (project_id, release_id, job_id, build_id, filename,"
+			  "with k as (select key from storage_pending where key = $12 for share),"
+			  " a as (insert into artifacts (project_id, release_id, job_id, build_id, filename,"
 			  " sha256, size, python_tags, abi_tags, platform_tags, build_tag,"
 			  " requires_python, metadata, metadata_sha256, storage_key)"
 			  " select r.project_id, r.id, j.id,"
@@ -391,11 +398,11 @@ static void upload__stored(void *arg)
 			  " nullif($9, ''), decode($10, 'hex'), $11, $12"
 			  " from jobs j join releases r on r.id = j.release_id"
 			  " where j.id = $1::bigint and j.state in ('assigned', 'running')"
-			  " and j.lease_token_hash = $13 for share of j"
+			  " and j.lease_token_hash = $13 and exists (select 1 from k) for share of j"
 			  " on conflict (filename) do nothing returning id),"
 			  /* The row references the object now: the registration has done its work. */
 			  " p as (delete from storage_pending where key = $12 and exists (select 1 from a))"
-			  " select id from a",
+			  " select (select id from a), exists (select 1 from k)::text",
 			  13, params, upload__inserted, u)) {
 		u->status = 503;
 		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");
@@ -418,7 +425,16 @@ static void upload__inserted(void *ctx, PGresult *r, const char *err)
 		upload__rollback(u);
 		return;
 	}
-	if (PQntuples(r) == 1) {
+	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0) && PQgetvalue(r, 0, 1)[0] != 't') {
+		/*
+		 * Our registration is gone: a sweep found it due (this upload outlasted
+		 * KILN_STORAGE_SWEEP_GRACE) and may have deleted the object, or an upload
+		 * of the same bytes recorded it first. Either way, again from the start.
+		 */
+		upload__finish(u, 503, KERR_AGAIN, "the stored wheel's registration expired; retry the upload");
+		return;
+	}
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		char q[600];
 		log_info("artifact stored", "job=%lld file=%s sha256=%s size=%llu key=%s",
 			 (long long)u->job_id, u->filename, u->sha, (unsigned long long)u->size,

@@ -307,7 +307,10 @@ class Farm:
             home.mkdir()
             env = {**self.env, "KILN_HTTP_LISTEN": f"127.0.0.1:{port}", "KILN_DATA_DIR": str(home),
                    "KILN_FRONTEND_DIR": str(ROOT / "frontend"), "KILN_LEASE_SECONDS": "10",
-                   "KILN_JOB_TIMEOUT": "300", "KILN_JOB_MEMORY_MIB": "512", "KILN_LOG": "info"}
+                   "KILN_JOB_TIMEOUT": "300", "KILN_JOB_MEMORY_MIB": "512", "KILN_LOG": "info",
+                   # An upload cut off by a kill leaves its object to the sweep after this
+                   # (an hour by default): short, so the dust settles within the run.
+                   "KILN_STORAGE_SWEEP_GRACE": "30"}
             d = Daemon(self, f"backend{i + 1}", "backend", [BACKEND], env, self.logs / f"backend{i + 1}.log")
             d.url = f"http://127.0.0.1:{port}"
             self.backends.append(d)
@@ -491,7 +494,7 @@ def drive(farm, plan, schedule, args):
 
 def settle(farm, n, timeout):
     """Everything up, nothing killed: wait until every job ended, every build ended,
-    and every ended build's log is in storage."""
+    every ended build's log is in storage, and the storage sweep has nothing left."""
     for d in farm.all():
         if not d.alive():
             d.start()
@@ -503,15 +506,17 @@ def settle(farm, n, timeout):
             " (select count(*) from jobs where state in ('succeeded', 'failed', 'cancelled')),"
             " (select count(*) from builds where state = 'running'),"
             " (select count(*) from builds where state <> 'running' and log_key is null),"
-            " (select count(*) from artifacts where published_at is null)")
+            " (select count(*) from artifacts where published_at is null),"
+            " (select count(*) from storage_pending)")
         if st:
             last = st[0]
-            if last[0] == n and last[1] == n and last[2] == 0 and last[3] == 0 and last[4] == 0:
+            if last[0] == n and last[1] == n and not any(last[2:]):
                 return None
         time.sleep(1)
-    return (f"the dust did not settle in {timeout}s: jobs={last[0] if last else '?'}/{n}, ended="
-            f"{last[1] if last else '?'}, builds running={last[2] if last else '?'}, ended builds with their"
-            f" log not in storage={last[3] if last else '?'}, unpublished artifacts={last[4] if last else '?'}")
+    last = last or ["?"] * 6
+    return (f"the dust did not settle in {timeout}s: jobs={last[0]}/{n}, ended={last[1]}, builds running="
+            f"{last[2]}, ended builds with their log not in storage={last[3]}, unpublished artifacts={last[4]},"
+            f" storage keys waiting for the sweep={last[5]}")
 
 
 # --- the checks -------------------------------------------------------------------

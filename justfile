@@ -30,6 +30,11 @@ build:
     [ -f build/release/build.ninja ] || meson setup build/release -Doptimization=2 -Ddebug=false -Db_ndebug=true
     ninja -C build/release
 
+# The chaos run: 1,000 jobs through two replicas and three builders while a driver kill -9s their parts (`just chaos SEED=N` replays a run, `JOBS=N` sets the count)
+chaos *SETTINGS: build
+    scripts/deps.sh test >/dev/null
+    .kiln/venv/bin/python tests/chaos/chaos.py {{SETTINGS}}
+
 # Build the test flavour (ASan+UBSan, -O1 -g) into build/test
 build-test:
     scripts/deps.sh test

@@ -4,6 +4,7 @@
 #include "backend/admin_auth.h"
 #include "backend/api.h"
 #include "backend/builder_ws.h"
+#include "backend/storage_sweep.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pyname.h"
@@ -90,7 +91,9 @@ static void api_admin__cancelled(struct http_req *req, PGresult *r)
 			   "can be cancelled", req->params[0], PQgetvalue(r, 0, QUEUE_CANCEL_PRIOR_STATE));
 		return;
 	}
-	builder_ws_delete_artifacts(req->srv, PQgetvalue(r, 0, QUEUE_CANCEL_KEYS));
+	/* The cancel registered the dropped artifacts' keys: the sweep deletes the objects. */
+	if (strcmp(PQgetvalue(r, 0, QUEUE_CANCEL_KEYS), "{}"))
+		storage_sweep_soon(req->srv);
 	log_info("job cancelled", "job=%s was=%s builder=%s by=%s", req->params[0],
 		 PQgetvalue(r, 0, QUEUE_CANCEL_PRIOR_STATE),
 		 PQgetisnull(r, 0, QUEUE_CANCEL_BUILDER) ? "-" : PQgetvalue(r, 0, QUEUE_CANCEL_BUILDER),

@@ -54,7 +54,16 @@ const size_t build_logs_session_size = sizeof(struct log_viewer);
 struct log_state {
 	struct server *srv;
 	struct log_viewer *viewers;
+	lws_sorted_usec_list_t sweep_sul;
 };
+
+/*
+ * Ended builds whose log is still in the database this long after their end are
+ * compacted by the sweep: their compaction failed (storage down), or never ran
+ * (the replica died before, or the reaper ended them).
+ */
+#define LOG_SWEEP_AFTER_S "15"
+#define LOG_SWEEP_EVERY_S 20
 
 static struct log_state *log__state(struct server *srv)
 {
@@ -126,8 +135,8 @@ static void log__compact_run(void *arg)
 		return;
 	}
 	if (storage_put_mem(c->srv->storage, c->key, c->gz.ptr, c->gz.len, "application/gzip", &e)) {
-		log_warn("could not store a build log; it stays in the database", "build=%lld error=\"%s\"",
-			 c->build, e.msg);
+		log_warn("could not store a build log; it stays in the database until the next sweep",
+			 "build=%lld error=\"%s\"", c->build, e.msg);
 		c->failed = 1;
 	}
 }
@@ -152,9 +161,10 @@ static void log__compact_stored(void *arg)
 	}
 	snprintf(id, sizeof(id), "%lld", c->build);
 	snprintf(size, sizeof(size), "%zu", c->text.len);
+	/* A compaction that raced this one stored the same bytes and recorded them. */
 	if (!pgpool_query(c->srv->db,
 			  "with b as (update builds set log_key = $2, log_size = $3::bigint"
-			  " where id = $1::bigint returning id)"
+			  " where id = $1::bigint and log_key is null returning id)"
 			  " delete from build_log_chunks where build_id = (select id from b)",
 			  3, params, log__compact_recorded, c))
 		log__compact_free(c);
@@ -164,6 +174,7 @@ static void log__compact_loaded(void *ctx, PGresult *r, const char *err)
 {
 	struct log_compact *c = ctx;
 
+	/* No row: the log is in storage already (another compaction won). */
 	if (err || PQntuples(r) != 1 || log__unhex(PQgetvalue(r, 0, 0), &c->text)) {
 		log__compact_free(c);
 		return;
@@ -184,11 +195,46 @@ void build_logs_compact(struct server *srv, long long build_id)
 	buf_init(&c->text, LOG_MAX_BYTES);
 	buf_init(&c->gz, LOG_MAX_BYTES);
 	snprintf(id, sizeof(id), "%lld", build_id);
+	/*
+	 * One snapshot sees either the chunks with no stored log, or the stored log
+	 * with no chunks (both change in one statement): a second compaction of the
+	 * same build, here or on another replica, never stores an empty log over a
+	 * whole one.
+	 */
 	if (!pgpool_query(srv->db,
-			  "select coalesce(string_agg(data, ''::bytea order by seq), ''::bytea)"
-			  " from build_log_chunks where build_id = $1::bigint",
+			  "select coalesce(string_agg(c.data, ''::bytea order by c.seq), ''::bytea)"
+			  " from builds b left join build_log_chunks c on c.build_id = b.id"
+			  " where b.id = $1::bigint and b.log_key is null and b.state <> 'running'"
+			  " group by b.id",
 			  1, params, log__compact_loaded, c))
 		log__compact_free(c);
+}
+
+static void log__swept(void *ctx, PGresult *r, const char *err)
+{
+	struct server *srv = ctx;
+
+	if (err)
+		return; /* the database is away: the next sweep tries again */
+	for (int i = 0; i < PQntuples(r); i++) {
+		log_info("compacting a build log left in the database", "build=%s",
+			 PQgetvalue(r, i, 0));
+		build_logs_compact(srv, strtoll(PQgetvalue(r, i, 0), NULL, 10));
+	}
+}
+
+static void log__sweep_tick(lws_sorted_usec_list_t *sul)
+{
+	struct log_state *st = lws_container_of(sul, struct log_state, sweep_sul);
+
+	/* Every replica sweeps; a build compacted twice is stored once (see build_logs_compact). */
+	pgpool_query(st->srv->db,
+		     "select id from builds where log_key is null and state <> 'running'"
+		     " and finished_at < now() - interval '" LOG_SWEEP_AFTER_S " seconds'"
+		     " order by finished_at limit 50",
+		     0, NULL, log__swept, st->srv);
+	lws_sul_schedule(st->srv->context, 0, &st->sweep_sul, log__sweep_tick,
+			 LOG_SWEEP_EVERY_S * LWS_US_PER_SEC);
 }
 
 /* --- GET /api/v1/builds/{id}/log --------------------------------------------------- */
@@ -480,6 +526,8 @@ int build_logs_init(struct server *srv)
 
 	st->srv = srv;
 	srv->logs = st;
+	lws_sul_schedule(srv->context, 0, &st->sweep_sul, log__sweep_tick,
+			 LOG_SWEEP_EVERY_S * LWS_US_PER_SEC);
 	if (pgpool_listen(srv->db, "kiln_log", log__on_notify, srv) ||
 	    pgpool_listen(srv->db, "kiln_build", log__on_notify, srv))
 		return KERR_INTERNAL;
@@ -488,6 +536,8 @@ int build_logs_init(struct server *srv)
 
 void build_logs_release(struct server *srv)
 {
+	if (srv->logs)
+		lws_sul_cancel(&srv->logs->sweep_sul);
 	free(srv->logs);
 	srv->logs = NULL;
 }

@@ -7,6 +7,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -154,6 +155,27 @@ static void bws__fail(struct builder_conn *c, const char *code, const char *fmt,
 		 c->name[0] ? c->name : "-", code, log_quote(q, sizeof(q), msg));
 	metrics_add(c->srv->metrics, "kiln_builder_protocol_errors_total",
 		    "Builder connections closed for a protocol error.", 1);
+}
+
+/*
+ * A message of the builder's could not be stored (the database went away under
+ * the query, or the queue is full): close the connection, so the builder
+ * reconnects and sends again everything its jobs reported (it keeps all of it
+ * until a job's finish is acknowledged, and the backend keeps each piece once).
+ * Dropping the message instead would lose a log chunk, or a finish, for good:
+ * the builder resends only after a reconnect, and its job would stay running.
+ */
+static void bws__store_failed(struct builder_conn *c, long long job, const char *err)
+{
+	static const char msg[] = "{\"type\":\"error\",\"code\":\"unavailable\",\"message\":"
+				  "\"a message could not be stored; reconnect and send again\"}";
+
+	if (c->closing)
+		return;
+	log_warn("builder message not stored; closing so that the builder sends it again",
+		 "builder=%s job=%lld error=\"%s\"", c->name, job, err);
+	bws__send(c, msg, sizeof(msg) - 1);
+	c->closing = 1;
 }
 
 static void bws__send_cancel(struct builder_conn *c, long long job, const char *reason)
@@ -403,59 +425,15 @@ int builder_ws_count(const struct server *srv)
 
 /* --- storage cleanup of dropped artifacts ---------------------------------- */
 
-struct bws_delete {
-	struct server *srv;
-	char *keys; /* Postgres text array literal */
-};
-
-static void bws__delete_run(void *arg)
-{
-	struct bws_delete *d = arg;
-	char *p = d->keys;
-
-	/* "{k1,k2}": keys are [A-Za-z0-9._/-], so no quoting to undo. */
-	if (*p == '{')
-		p++;
-	while (*p && *p != '}') {
-		size_t n = strcspn(p, ",}");
-		char key[1100];
-		struct kerr e;
-
-		if (n && n < sizeof(key)) {
-			memcpy(key, p, n);
-			key[n] = '\0';
-			if (storage_delete(d->srv->storage, key, &e))
-				log_warn("could not delete a dropped artifact", "key=%s", key);
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-}
-
-static void bws__delete_done(void *arg)
-{
-	struct bws_delete *d = arg;
-	free(d->keys);
-	free(d);
-}
-
+/*
+ * The statement that dropped artifact rows registered their keys in
+ * storage_pending: the sweep deletes the objects (safely against an upload of
+ * the same bytes, see storage_sweep.h), soon.
+ */
 static void bws__delete_keys(struct server *srv, const char *keys)
 {
-	struct bws_delete *d;
-
-	if (!keys || !strcmp(keys, "{}") || !*keys)
-		return;
-	d = xcalloc(1, sizeof(*d));
-	d->srv = srv;
-	d->keys = xstrdup(keys);
-	if (workers_submit(srv->workers, bws__delete_run, bws__delete_done, d))
-		bws__delete_done(d);
-}
-
-void builder_ws_delete_artifacts(struct server *srv, const char *keys)
-{
-	bws__delete_keys(srv, keys);
+	if (keys && *keys && strcmp(keys, "{}"))
+		storage_sweep_soon(srv);
 }
 
 /* --- messages ---------------------------------------------------------------- */
@@ -540,7 +518,8 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 	if (q->counted) {
 		int *n = bws__logw(c, q->job, 0);
 
-		if (n && --*n == 0) {
+		/* A chunk that failed closes the connection: its finish comes again after it. */
+		if (n && --*n == 0 && !err && !c->closing) {
 			/* The job's chunks are all stored: a finish waiting for them goes now. */
 			for (struct bws_finish **pp = &c->deferred; *pp; pp = &(*pp)->next) {
 				struct bws_finish *f = *pp;
@@ -557,8 +536,7 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		}
 	}
 	if (err) {
-		log_warn("builder message not stored", "builder=%s job=%lld error=\"%s\"", c->name, q->job,
-			 err);
+		bws__store_failed(c, q->job, err);
 		free(q);
 		return;
 	}
@@ -599,6 +577,7 @@ static void bws__on_progress(struct builder_conn *c, const struct builder_msg *m
 	if (!jobs_progress(c->srv->db, m->job, c->builder_id, m->phase, bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, m->job, "database queue full");
 	}
 }
 
@@ -632,6 +611,7 @@ static void bws__on_log(struct builder_conn *c, const struct builder_msg *m)
 			(*n)--;
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, m->job, "database queue full");
 	}
 }
 
@@ -647,6 +627,7 @@ static void bws__finish_start(struct builder_conn *c, long long job, const char 
 			 bws__job_done, q)) {
 		bws__unref(q->ref);
 		free(q);
+		bws__store_failed(c, job, "database queue full");
 	}
 }
 
@@ -861,18 +842,34 @@ static void bws__lease_extended(void *ctx, PGresult *r, const char *err)
 		log_warn("could not extend leases", "error=\"%s\"", err);
 }
 
-/* Every lease_s/3: one statement extends the leases of every builder connected here. */
+/*
+ * Every lease_s/3: one statement extends the leases of the jobs the connections
+ * here hold (not every job of their builders: see jobs_extend_leases).
+ */
 static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 {
 	struct bws_state *st = lws_container_of(sul, struct bws_state, lease_sul);
+	struct buf jobs = BUF_INIT(BUF_NOLIMIT), holders = BUF_INIT(BUF_NOLIMIT);
 	struct buf ids = BUF_INIT(BUF_NOLIMIT);
 
+	buf_putc(&jobs, '{');
+	buf_putc(&holders, '{');
 	buf_putc(&ids, '{');
-	for (struct builder_conn *c = st->conns; c; c = c->next)
+	for (struct builder_conn *c = st->conns; c; c = c->next) {
 		buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", c->builder_id);
+		for (int i = 0; i < c->running; i++) {
+			buf_printf(&jobs, "%s%lld", jobs.len > 1 ? "," : "", c->held[i]);
+			buf_printf(&holders, "%s%lld", holders.len > 1 ? "," : "", c->builder_id);
+		}
+	}
+	buf_putc(&jobs, '}');
+	buf_putc(&holders, '}');
 	buf_putc(&ids, '}');
 	if (st->conns)
-		jobs_extend_leases(st->srv->db, ids.ptr, st->lease_s, bws__lease_extended, NULL);
+		jobs_extend_leases(st->srv->db, jobs.ptr, holders.ptr, ids.ptr, st->lease_s,
+				   bws__lease_extended, NULL);
+	buf_release(&jobs);
+	buf_release(&holders);
 	buf_release(&ids);
 	lws_sul_schedule(st->srv->context, 0, &st->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
@@ -889,9 +886,14 @@ static void bws__reaped(void *ctx, PGresult *r, const char *err)
 	if (err)
 		return;
 	for (int i = 0; i < PQntuples(r); i++) {
+		long long build = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+
 		log_warn("lease expired", "job=%s state=%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 		metrics_add(srv->metrics, "kiln_jobs_reaped_total", "Jobs whose builder vanished.", 1);
 		bws__delete_keys(srv, PQgetvalue(r, i, 2));
+		/* The lost build's log ends with the reaper's line: store it like any other. */
+		if (build > 0)
+			build_logs_compact(srv, build);
 	}
 }
 
@@ -900,8 +902,13 @@ static void bws__reap_tick(lws_sorted_usec_list_t *sul)
 	struct bws_state *st = lws_container_of(sul, struct bws_state, reap_sul);
 	struct server *srv = st->srv;
 
-	/* Every replica reaps; SKIP LOCKED and the lease check keep them from colliding. */
-	jobs_reap(srv->db, bws__reaped, srv);
+	/*
+	 * Every replica reaps; SKIP LOCKED and the lease check keep them from
+	 * colliding. Nothing for two leases after a database restart: one for the
+	 * replicas' pools to reconnect and extend what their connections hold, one
+	 * for builders whose connection closed meanwhile to come back.
+	 */
+	jobs_reap(srv->db, 2 * st->lease_s, bws__reaped, srv);
 	lws_sul_schedule(srv->context, 0, &st->reap_sul, bws__reap_tick, 5 * LWS_US_PER_SEC);
 }
 

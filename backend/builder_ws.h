@@ -35,12 +35,6 @@ void builder_ws_dispatch(struct server *srv);
 /* Tell the builder holding job (if connected here) to stop it. */
 void builder_ws_cancel(struct server *srv, long long builder_id, long long job, const char *reason);
 
-/*
- * Delete from storage, off the loop, the objects of artifacts the queue dropped
- * (keys: a Postgres text array literal, as the queue statements return them).
- */
-void builder_ws_delete_artifacts(struct server *srv, const char *keys);
-
 /* Number of authenticated builder connections on this replica. */
 int builder_ws_count(const struct server *srv);
 

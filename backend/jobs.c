@@ -151,6 +151,9 @@ static const char jobs__finish_sql[] =
 	"), u as ("
 	" delete from artifacts a using d where a.build_id = d.build_id and d.state <> 'succeeded'"
 	" and a.published_at is null returning a.storage_key"
+	"), g as ("
+	" insert into storage_pending (key, not_before) select storage_key, now() from u"
+	" on conflict (key) do nothing"
 	")"
 	" select d.build_id, d.state, (select count(*) from p),"
 	" coalesce((select array_agg(storage_key) from u), '{}')::text,"
@@ -171,20 +174,21 @@ struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 	return pgpool_query(db, jobs__finish_sql, 6, params, cb, ctx);
 }
 
-struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int lease_s,
-			       pgpool_cb cb, void *ctx)
+struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const char *holder_ids,
+			       const char *builder_ids, int lease_s, pgpool_cb cb, void *ctx)
 {
 	char ls[16];
-	const char *params[2] = { builder_ids, ls };
+	const char *params[4] = { job_ids, holder_ids, builder_ids, ls };
 
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	return pgpool_query(db,
-			    "with e as (update jobs set lease_expires_at = now() + make_interval(secs => $2::int)"
-			    " where builder_id = any($1::bigint[]) and state in ('assigned', 'running')"
-			    " returning id)"
-			    " update builders set last_seen_at = now() where id = any($1::bigint[])"
+			    "with e as (update jobs j set lease_expires_at = now() + make_interval(secs => $4::int)"
+			    " from unnest($1::bigint[], $2::bigint[]) as h(job, builder)"
+			    " where j.id = h.job and j.builder_id = h.builder and j.state in ('assigned', 'running')"
+			    " returning j.id)"
+			    " update builders set last_seen_at = now() where id = any($3::bigint[])"
 			    " returning (select count(*) from e)",
-			    2, params, cb, ctx);
+			    4, params, cb, ctx);
 }
 
 static const char jobs__reap_sql[] =
@@ -192,6 +196,7 @@ static const char jobs__reap_sql[] =
 	" select j.id, j.attempts, j.max_attempts, j.builder_id,"
 	" (select name from builders where id = j.builder_id) as builder"
 	" from jobs j where j.state in ('assigned', 'running') and j.lease_expires_at < now()"
+	" and pg_postmaster_start_time() < now() - make_interval(secs => $1::int)"
 	" for update skip locked limit 100"
 	"), j as ("
 	" update jobs set state = case when x.attempts >= x.max_attempts then 'failed' else 'queued' end,"
@@ -217,12 +222,20 @@ static const char jobs__reap_sql[] =
 	"), u as ("
 	" delete from artifacts a using x where a.job_id = x.id and a.published_at is null"
 	" returning a.job_id, a.storage_key"
+	"), g as ("
+	" insert into storage_pending (key, not_before) select storage_key, now() from u"
+	" on conflict (key) do nothing"
 	")"
 	" select j.id, j.state, coalesce((select array_agg(storage_key) from u where u.job_id = j.id),"
 	" '{}')::text, (select count(*) from l),"
-	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id) from j";
+	" (select count(pg_notify('kiln_build', b.id::text)) from b where b.job_id = j.id),"
+	" coalesce((select max(b.id) from b where b.job_id = j.id), 0) from j";
 
-struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx)
+struct pgq *jobs_reap(struct pgpool *db, int grace_s, pgpool_cb cb, void *ctx)
 {
-	return pgpool_query(db, jobs__reap_sql, 0, NULL, cb, ctx);
+	char gs[16];
+	const char *params[1] = { gs };
+
+	snprintf(gs, sizeof(gs), "%d", grace_s);
+	return pgpool_query(db, jobs__reap_sql, 1, params, cb, ctx);
 }

@@ -11,9 +11,10 @@
  *
  * Claims use FOR UPDATE SKIP LOCKED in the order priority, fair share, age. A
  * new job notifies kiln_jobs (migrations/0004_queue.sql) so dispatch needs no
- * polling. Leases are extended while the builder's connection lives; the reaper
+ * polling. Leases are extended while a connection holding the job lives; the reaper
  * requeues (or fails, after max_attempts) jobs whose lease ran out, deleting the
- * unpublished artifacts of the lost attempt. Artifacts are published only when
+ * unpublished artifacts of the lost attempt (their keys go to storage_pending,
+ * in the same statement, for storage_sweep). Artifacts are published only when
  * their job succeeds.
  */
 #ifndef KILN_JOBS_H
@@ -67,18 +68,28 @@ struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 			long long duration_ms, pgpool_cb cb, void *ctx);
 
 /*
- * Extend the leases of every job held by the builders in builder_ids (a Postgres
- * array literal) to now + lease_s, and mark those builders seen: one statement
- * for all builders connected to a replica.
+ * Extend to now + lease_s the leases of the jobs in job_ids, each still held by
+ * the builder at the same place in holder_ids (Postgres array literals of the
+ * same length: what the replica's connections hold), and mark the builders in
+ * builder_ids seen: one statement for all builders connected to a replica.
+ * Only jobs a live connection holds are extended, never every job assigned to a
+ * connected builder: a builder that restarted (kill -9, a crash) and came back
+ * within the lease no longer runs its old jobs, and their leases must run out.
  */
-struct pgq *jobs_extend_leases(struct pgpool *db, const char *builder_ids, int lease_s,
-			       pgpool_cb cb, void *ctx);
+struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const char *holder_ids,
+			       const char *builder_ids, int lease_s, pgpool_cb cb, void *ctx);
 
 /*
  * Requeue or fail jobs whose lease expired; mark their builds lost with a log
- * line saying so; drop their unpublished artifacts. Result: one row per job
- * (job id, new state, storage keys to delete as a text array literal).
+ * line saying so; drop their unpublished artifacts. Nothing is reaped until
+ * the database has been up for grace_s: leases are not extended while it is
+ * down, so after a restart every lease may have run out, builders alive or not,
+ * and the live ones' connections must get the time to extend theirs (and
+ * builders that lost their connection to reconnect) first. Result: one row per job
+ * (job id, new state, storage keys of the dropped artifacts as a text array
+ * literal (registered in storage_pending for the sweep), 0, 0,
+ * the lost build's id or 0).
  */
-struct pgq *jobs_reap(struct pgpool *db, pgpool_cb cb, void *ctx);
+struct pgq *jobs_reap(struct pgpool *db, int grace_s, pgpool_cb cb, void *ctx);
 
 #endif

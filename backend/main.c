@@ -13,6 +13,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/storage.h"
 #include "common/config.h"
@@ -211,6 +212,10 @@ int main(int argc, char **argv)
 		kerr_set(&e, KERR_INTERNAL, "could not start the job dispatcher");
 		goto fail;
 	}
+	if (storage_sweep_init(&srv)) {
+		kerr_set(&e, KERR_INTERNAL, "could not start the storage sweep");
+		goto fail;
+	}
 	if (build_logs_init(&srv)) {
 		kerr_set(&e, KERR_INTERNAL, "could not set up live logs");
 		goto fail;
@@ -249,6 +254,7 @@ fail:
 	index_release(&srv);
 	builder_ws_release(&srv);
 	build_logs_release(&srv);
+	storage_sweep_release(&srv);
 	downloads_release(&srv);
 	storage_free(srv.storage);
 	fastpath_free(fast);

@@ -18,6 +18,7 @@ struct workers;
 struct bws_state;
 struct log_state;
 struct downloads;
+struct storage_sweep;
 
 struct server {
 	const struct config *cfg;
@@ -31,6 +32,7 @@ struct server {
 	struct bws_state *builders; /* connected builders and the dispatcher */
 	struct log_state *logs;     /* live log viewers */
 	struct downloads *downloads; /* file lookups and download counters */
+	struct storage_sweep *sweep; /* deletes objects no row references */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */
 	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */

@@ -4,6 +4,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -57,6 +58,7 @@ struct upload {
 	struct kerr err;
 	struct wheel_info info;
 	char key[512];
+	char registered[64];   /* not_before of our storage_pending registration */
 	char metadata_sha[SHA256_HEX_LEN + 1];
 	int stored;            /* we wrote key to storage */
 };
@@ -179,9 +181,14 @@ static int upload__on_body(struct http_req *req, const void *p, size_t n)
 static void upload__stored(void *arg);
 static void upload__inspect_and_store(void *arg);
 
-/* The whole body is in the temp file: hash known; inspect and store off the loop. */
+static void upload__registered(void *ctx, PGresult *r, const char *err);
+
+/* The whole body is in the temp file: hash known; register the key, then inspect and store. */
 static void upload__body_complete(struct upload *u)
 {
+	const char *params[2];
+	char grace[24];
+
 	if (u->size != u->expected) {
 		upload__finish(u, 400, KERR_INVAL, "body ended after %llu of %llu bytes",
 			       (unsigned long long)u->size, (unsigned long long)u->expected);
@@ -202,7 +209,46 @@ static void upload__body_complete(struct upload *u)
 				       u->filename, u->existing_sha, u->sha);
 		return;
 	}
+	if (upload_storage_key(u->sha, u->filename, u->key, sizeof(u->key))) {
+		upload__finish(u, 400, KERR_INVAL, "filename too long for a storage key");
+		return;
+	}
+	/*
+	 * Name the key in storage_pending before storing anything: if this backend
+	 * dies between the store and the row, the sweep finds the object. The upsert
+	 * waits while a sweep holds the key (deleting an unreferenced object of the
+	 * same bytes), so the object stored next is not deleted after.
+	 */
+	snprintf(grace, sizeof(grace), "%ld", config_get_int(u->srv->cfg, CONFIG_STORAGE_SWEEP_GRACE));
+	params[0] = u->key;
+	params[1] = grace;
 	u->busy = 1;
+	if (!pgpool_query(u->srv->db,
+			  "insert into storage_pending (key, not_before)"
+			  " values ($1, now() + make_interval(secs => $2::int))"
+			  " on conflict (key) do update"
+			  " set not_before = greatest(storage_pending.not_before, excluded.not_before)"
+			  " returning not_before::text",
+			  2, params, upload__registered, u)) {
+		upload__finish(u, 503, KERR_AGAIN, "database busy; retry the upload");
+		return;
+	}
+}
+
+/* The key is registered: inspect and store off the loop. */
+static void upload__registered(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (err || PQntuples(r) != 1) {
+		upload__finish(u, 503, KERR_DB, "%s", err ? err : "registering the storage key failed");
+		return;
+	}
+	snprintf(u->registered, sizeof(u->registered), "%s", PQgetvalue(r, 0, 0));
+	if (!u->req) {
+		upload__free(u);
+		return;
+	}
 	if (workers_submit(u->srv->workers, upload__inspect_and_store, upload__stored, u)) {
 		upload__finish(u, 503, KERR_AGAIN, "server busy; retry the upload");
 		return;
@@ -240,11 +286,6 @@ static void upload__inspect_and_store(void *arg)
 		kerr_set(&u->err, KERR_INTERNAL, "could not hash METADATA");
 		return;
 	}
-	if (upload_storage_key(u->sha, u->filename, u->key, sizeof(u->key))) {
-		u->status = 400;
-		kerr_set(&u->err, KERR_INVAL, "filename too long for a storage key");
-		return;
-	}
 	rc = storage_put_file(u->srv->storage, u->key, u->tmp_path, "application/octet-stream",
 			      &u->err);
 	if (rc) {
@@ -255,26 +296,36 @@ static void upload__inspect_and_store(void *arg)
 	u->stored = 1;
 }
 
-static void upload__delete_stored(void *arg)
+static void upload__answer(struct upload *u)
 {
-	struct upload *u = arg;
-	struct kerr e;
-
-	if (storage_delete(u->srv->storage, u->key, &e))
-		log_warn("could not delete an unreferenced upload", "key=%s error=\"%s\"", u->key, e.msg);
-}
-
-static void upload__deleted(void *arg)
-{
-	struct upload *u = arg;
 	upload__finish(u, u->status, u->err.code, "%s", u->err.msg);
 }
 
-/* Undo the stored object, then answer with u->status / u->err. */
+static void upload__released(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (!err && PQntuples(r) == 1)
+		storage_sweep_soon(u->srv);
+	upload__answer(u);
+}
+
+/*
+ * The object is stored but no row took it: make its registration due now, so
+ * the sweep deletes it in a moment, then answer with u->status / u->err. Not
+ * deleted here: an upload of the same bytes may be on its way (keys are content
+ * addressed), and only the sweep knows. If that upload registered the key after
+ * us, not_before is no longer ours and stays: it decides.
+ */
 static void upload__rollback(struct upload *u)
 {
-	if (!u->stored || workers_submit(u->srv->workers, upload__delete_stored, upload__deleted, u))
-		upload__deleted(u);
+	const char *params[2] = { u->key, u->registered };
+
+	if (!u->stored || !pgpool_query(u->srv->db,
+					"update storage_pending set not_before = now()"
+					" where key = $1 and not_before = $2::timestamptz returning key",
+					2, params, upload__released, u))
+		upload__answer(u); /* otherwise the sweep finds it when the registration is due */
 }
 
 static void upload__inserted(void *ctx, PGresult *r, const char *err);
@@ -327,8 +378,18 @@ static void upload__stored(void *arg)
 	params[10] = u->metadata_sha;
 	params[11] = u->key;
 	params[12] = u->token_hash;
+	/*
+	 * FOR SHARE of the job: a reaper or finish changing the job waits for this
+	 * insert, or this insert waits for it and then finds the job no longer held.
+	 * Without the lock an artifact could be added to an attempt the reaper had
+	 * just requeued, after it dropped that attempt's artifacts, and stay forever.
+	 * FOR SHARE of our storage registration (k): a sweep deleting the object
+	 * holds it; then the row is gone and no artifact is inserted without its
+	 * object.
+	 */
 	if (!pgpool_query(u->srv->db,
-			  "insert into artifacts (project_id, release_id, job_id, build_id, filename,"
+			  "with k as (select key from storage_pending where key = $12 for share),"
+			  " a as (insert into artifacts (project_id, release_id, job_id, build_id, filename,"
 			  " sha256, size, python_tags, abi_tags, platform_tags, build_tag,"
 			  " requires_python, metadata, metadata_sha256, storage_key)"
 			  " select r.project_id, r.id, j.id,"
@@ -337,8 +398,11 @@ static void upload__stored(void *arg)
 			  " nullif($9, ''), decode($10, 'hex'), $11, $12"
 			  " from jobs j join releases r on r.id = j.release_id"
 			  " where j.id = $1::bigint and j.state in ('assigned', 'running')"
-			  " and j.lease_token_hash = $13 and j.lease_expires_at > now()"
-			  " on conflict (filename) do nothing returning id",
+			  " and j.lease_token_hash = $13 and exists (select 1 from k) for share of j"
+			  " on conflict (filename) do nothing returning id),"
+			  /* The row references the object now: the registration has done its work. */
+			  " p as (delete from storage_pending where key = $12 and exists (select 1 from a))"
+			  " select (select id from a), exists (select 1 from k)::text",
 			  13, params, upload__inserted, u)) {
 		u->status = 503;
 		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");
@@ -361,7 +425,16 @@ static void upload__inserted(void *ctx, PGresult *r, const char *err)
 		upload__rollback(u);
 		return;
 	}
-	if (PQntuples(r) == 1) {
+	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0) && PQgetvalue(r, 0, 1)[0] != 't') {
+		/*
+		 * Our registration is gone: a sweep found it due (this upload outlasted
+		 * KILN_STORAGE_SWEEP_GRACE) and may have deleted the object, or an upload
+		 * of the same bytes recorded it first. Either way, again from the start.
+		 */
+		upload__finish(u, 503, KERR_AGAIN, "the stored wheel's registration expired; retry the upload");
+		return;
+	}
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		char q[600];
 		log_info("artifact stored", "job=%lld file=%s sha256=%s size=%llu key=%s",
 			 (long long)u->job_id, u->filename, u->sha, (unsigned long long)u->size,
@@ -428,11 +501,16 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       (long long)u->job_id);
 		goto done;
 	}
-	if ((strcmp(state, "assigned") && strcmp(state, "running")) ||
-	    PQgetvalue(r, 0, 6)[0] != 't') {
-		upload__finish(u, 409, KERR_CONFLICT, "job %lld is %s and its lease is %s",
-			       (long long)u->job_id, state,
-			       PQgetvalue(r, 0, 6)[0] == 't' ? "valid" : "expired");
+	/*
+	 * The token is the attempt's: while the job is still held with it (not
+	 * reaped, not finished), the upload belongs to the current attempt, even
+	 * past lease_expires_at. Leases run past that time without the builder
+	 * being gone (the database was down, so nobody could extend them); refusing
+	 * then failed live builds for good.
+	 */
+	if (strcmp(state, "assigned") && strcmp(state, "running")) {
+		upload__finish(u, 409, KERR_CONFLICT, "job %lld is %s: its lease is gone",
+			       (long long)u->job_id, state);
 		goto done;
 	}
 	if (strcmp(u->wn.name, proj)) {
@@ -450,7 +528,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       "(%s on %s)", u->filename, pytag, plat);
 		goto done;
 	}
-	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 7));
+	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 6));
 	if (!u->req) {
 		upload__free(u);
 		goto done;
@@ -559,7 +637,7 @@ void upload_handle(struct http_req *req)
 	if (!pgpool_query(
 		srv->db,
 		"select j.state, coalesce(j.lease_token_hash, ''), p.normalized, r.version_normalized,"
-		" t.python_tag, t.platform, (j.lease_expires_at > now())::text::char,"
+		" t.python_tag, t.platform,"
 		" coalesce((select a.sha256 from artifacts a where a.filename = $2), '')"
 		" from jobs j join releases r on r.id = j.release_id"
 		" join projects p on p.id = r.project_id join targets t on t.id = j.target_id"

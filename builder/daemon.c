@@ -22,6 +22,14 @@
 #define DAEMON_MAX_MESSAGE (4 * 1024 * 1024)
 #define DAEMON_BACKOFF_MIN_MS 500
 #define DAEMON_BACKOFF_MAX_MS 15000
+#define DAEMON_MAX_BACKENDS 8
+
+/* One backend of KILN_BACKEND_URL's list. */
+struct daemon_backend {
+	char address[256], path[64];
+	int port, tls;
+	char upload_base[512]; /* http(s)://host:port */
+};
 
 struct daemon_msg {
 	struct daemon_msg *next;
@@ -39,16 +47,19 @@ struct daemon {
 	char token[128];
 	char targets_json[2048];
 	int slots;
-	char address[256], path[64];
-	int port, tls;
-	char upload_base[512];
+	/*
+	 * The backends to try, in order; cur is the one connected or being tried.
+	 * Written by the loop thread only, read by job threads (uploads) under lock.
+	 */
+	struct daemon_backend backends[DAEMON_MAX_BACKENDS];
+	int nbackends, cur;
 
 	int welcomed;
 	int backoff_ms;
 	lws_sorted_usec_list_t reconnect_sul;
 	struct buf rx;
 
-	pthread_mutex_t lock;                 /* guards outq */
+	pthread_mutex_t lock;                 /* guards outq and cur */
 	struct daemon_msg *out_head, *out_tail;
 
 	struct bjob *jobs;                    /* running or unacknowledged; loop thread only */
@@ -89,6 +100,34 @@ void daemon_job_done(struct daemon *d, struct bjob *j)
 {
 	(void)j;
 	lws_cancel_service(d->context);
+}
+
+void daemon_upload_base(struct daemon *d, char *out, size_t n)
+{
+	pthread_mutex_lock(&d->lock);
+	snprintf(out, n, "%s", d->backends[d->cur].upload_base);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * The connection to the current backend failed or was lost: the next attempt
+ * goes to the next one in the list (a replica that died is skipped while it is
+ * down; a lone backend is simply tried again).
+ */
+static void daemon__next_backend(struct daemon *d)
+{
+	if (d->nbackends < 2)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->cur = (d->cur + 1) % d->nbackends;
+	pthread_mutex_unlock(&d->lock);
+	/*
+	 * The backoff grows per round of the list, not per URL: within a round the
+	 * next URL is tried after the same wait as the one before (the halving here
+	 * undoes daemon__schedule_reconnect's doubling).
+	 */
+	if (d->cur != 0)
+		d->backoff_ms /= 2;
 }
 
 static void daemon__clear_outq(struct daemon *d)
@@ -224,7 +263,6 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	j->cfg = d->cfg;
 	j->docker = &d->docker;
 	j->owner = d->name;
-	snprintf(j->upload_base, sizeof(j->upload_base), "%s", d->upload_base);
 	j->next = d->jobs;
 	d->jobs = j;
 	log_info("job received", "job=%lld attempt=%lld project=%s version=%s target=%s", j->id,
@@ -253,8 +291,8 @@ static void daemon__on_message(struct daemon *d)
 	if (!strcmp(type, "welcome")) {
 		d->welcomed = 1;
 		d->backoff_ms = 0;
-		log_info("connected", "backend=%s:%d builder=%s slots=%d", d->address, d->port, d->name,
-			 d->slots);
+		log_info("connected", "backend=%s:%d builder=%s slots=%d", d->backends[d->cur].address,
+			 d->backends[d->cur].port, d->name, d->slots);
 		/* Send again what running jobs reported: the backend keeps each piece once. */
 		for (struct bjob *j = d->jobs; j; j = j->next)
 			job_repost(j);
@@ -330,12 +368,12 @@ static void daemon__connect(struct daemon *d)
 		return;
 	memset(&i, 0, sizeof(i));
 	i.context = d->context;
-	i.address = d->address;
-	i.port = d->port;
-	i.path = d->path;
-	i.host = d->address;
-	i.origin = d->address;
-	i.ssl_connection = d->tls ? LCCSCF_USE_SSL : 0;
+	i.address = d->backends[d->cur].address;
+	i.port = d->backends[d->cur].port;
+	i.path = d->backends[d->cur].path;
+	i.host = d->backends[d->cur].address;
+	i.origin = d->backends[d->cur].address;
+	i.ssl_connection = d->backends[d->cur].tls ? LCCSCF_USE_SSL : 0;
 	i.protocol = DAEMON_PROTOCOL;
 	i.local_protocol_name = DAEMON_PROTOCOL;
 	i.pwsi = &d->wsi;
@@ -343,6 +381,7 @@ static void daemon__connect(struct daemon *d)
 	i.userdata = d;
 	if (!lws_client_connect_via_info(&i)) {
 		d->wsi = NULL;
+		daemon__next_backend(d);
 		daemon__schedule_reconnect(d);
 	}
 }
@@ -402,18 +441,23 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	}
 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		log_warn("could not connect to backend; retrying", "backend=%s:%d error=%s", d->address,
-			 d->port, log_quote(q, sizeof(q), in ? (const char *)in : "unknown"));
+		log_warn("could not connect to backend; retrying", "backend=%s:%d error=%s",
+			 d->backends[d->cur].address, d->backends[d->cur].port,
+			 log_quote(q, sizeof(q), in ? (const char *)in : "unknown"));
 		d->wsi = NULL;
 		d->welcomed = 0;
+		daemon__next_backend(d);
 		daemon__schedule_reconnect(d);
 		return 0;
 
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (d->welcomed)
-			log_warn("connection to backend lost; reconnecting", "running=%d", daemon__running(d));
+			log_warn("connection to backend lost; reconnecting", "backend=%s:%d running=%d",
+				 d->backends[d->cur].address, d->backends[d->cur].port,
+				 daemon__running(d));
 		d->wsi = NULL;
 		d->welcomed = 0;
+		daemon__next_backend(d);
 		daemon__schedule_reconnect(d);
 		return 0;
 
@@ -432,7 +476,8 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 		if (daemon__stop == 2 || d->exiting)
 			return 0; /* the context is going down, or we were refused */
 		log_warn("backend did not answer the connection; retrying", "backend=%s:%d",
-			 d->address, d->port);
+			 d->backends[d->cur].address, d->backends[d->cur].port);
+		daemon__next_backend(d);
 		daemon__schedule_reconnect(d);
 		return 0;
 
@@ -459,8 +504,8 @@ static const struct lws_protocols daemon__protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* Parse ws[s]://host[:port][/] into the connection fields. 0 or KERR_INVAL. */
-static int daemon__parse_url(struct daemon *d, const char *url, struct kerr *e)
+/* Parse one ws[s]://host[:port][/] into b. 0 or KERR_INVAL. */
+static int daemon__parse_url(struct daemon_backend *b, const char *url, struct kerr *e)
 {
 	char copy[512];
 	const char *prot, *addr, *path;
@@ -472,19 +517,54 @@ static int daemon__parse_url(struct daemon *d, const char *url, struct kerr *e)
 	if (lws_parse_uri(copy, &prot, &addr, &port, &path))
 		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL '%s' is not a URL", url);
 	if (!strcmp(prot, "ws") || !strcmp(prot, "http")) {
-		d->tls = 0;
+		b->tls = 0;
 	} else if (!strcmp(prot, "wss") || !strcmp(prot, "https")) {
-		d->tls = 1;
+		b->tls = 1;
 	} else {
 		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL must start with ws:// or wss://");
 	}
+	if (!*addr)
+		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL '%s' names no host", url);
 	if (!strchr(url + strlen(prot) + 3, ':'))
-		port = d->tls ? 443 : 80;
-	snprintf(d->address, sizeof(d->address), "%s", addr);
-	d->port = port;
-	snprintf(d->path, sizeof(d->path), "/api/v1/builders/ws");
-	snprintf(d->upload_base, sizeof(d->upload_base), "%s://%s:%d", d->tls ? "https" : "http",
-		 d->address, d->port);
+		port = b->tls ? 443 : 80;
+	snprintf(b->address, sizeof(b->address), "%s", addr);
+	b->port = port;
+	snprintf(b->path, sizeof(b->path), "/api/v1/builders/ws");
+	snprintf(b->upload_base, sizeof(b->upload_base), "%s://%s:%d", b->tls ? "https" : "http",
+		 addr, port);
+	return 0;
+}
+
+/* KILN_BACKEND_URL: one URL, or several separated by commas (replicas). 0 or KERR_INVAL. */
+static int daemon__parse_urls(struct daemon *d, const char *list, struct kerr *e)
+{
+	const char *p = list;
+
+	d->nbackends = 0;
+	while (*p) {
+		size_t len = strcspn(p, ", ");
+		if (len) {
+			char url[512];
+			int rc;
+
+			if (len >= sizeof(url))
+				return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL: a URL is too long");
+			if (d->nbackends == DAEMON_MAX_BACKENDS)
+				return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL: more than %d URLs",
+						DAEMON_MAX_BACKENDS);
+			memcpy(url, p, len);
+			url[len] = '\0';
+			if ((rc = daemon__parse_url(&d->backends[d->nbackends], url, e)))
+				return rc;
+			d->nbackends++;
+		}
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	if (!d->nbackends)
+		return kerr_set(e, KERR_INVAL, "KILN_BACKEND_URL names no backend");
+	d->cur = 0;
 	return 0;
 }
 
@@ -554,7 +634,7 @@ int daemon_run(const struct config *cfg)
 		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_SLOTS must be 1-64");
 		goto fail;
 	}
-	if (daemon__parse_url(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) ||
+	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) ||
 	    daemon__targets(&d, config_get(cfg, CONFIG_BUILDER_TARGETS), &e))
 		goto fail;
 	if (docker_init(&d.docker, NULL, &e)) {

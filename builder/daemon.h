@@ -8,7 +8,8 @@
  * until the backend acknowledges its finish, and sent again after a reconnect,
  * so a backend restart or a dropped connection loses nothing (the backend
  * stores log chunks by sequence number, once). Reconnects back off
- * exponentially with jitter. SIGTERM drains: no new jobs, running ones finish
+ * exponentially with jitter. With several backend URLs (replicas, without a
+ * load balancer) a failed or lost connection moves on to the next URL. SIGTERM drains: no new jobs, running ones finish
  * and report, then the daemon exits.
  */
 #ifndef KILN_BUILDER_DAEMON_H
@@ -24,6 +25,12 @@ int daemon_run(const struct config *cfg);
 
 /* Queue a protocol message (a JSON object) for the backend; any thread. */
 void daemon_post(struct daemon *d, const char *json, size_t len);
+
+/*
+ * The base URL (http(s)://host:port) of the backend the daemon is connected to,
+ * or trying, into out; any thread. Uploads go there, so they follow a failover.
+ */
+void daemon_upload_base(struct daemon *d, char *out, size_t n);
 
 /* Called by a job thread when it is done (after posting its finish); any thread. */
 void daemon_job_done(struct daemon *d, struct bjob *j);

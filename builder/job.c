@@ -245,7 +245,7 @@ static int job__upload_one(struct bjob *j, const char *path, const char *name, s
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	struct buf body = BUF_INIT(4096);
-	char url[1024], auth[128];
+	char url[1024], auth[128], base[512];
 	FILE *f = NULL;
 	struct stat st;
 	long status = 0;
@@ -259,7 +259,9 @@ static int job__upload_one(struct bjob *j, const char *path, const char *name, s
 		rc = kerr_set(e, KERR_INVAL, "could not open %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	snprintf(url, sizeof(url), "%s%s%s", j->upload_base, j->upload_path, name);
+	/* The backend connected now: after a failover the upload follows the builder. */
+	daemon_upload_base(j->daemon, base, sizeof(base));
+	snprintf(url, sizeof(url), "%s%s%s", base, j->upload_path, name);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", j->lease);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type: application/octet-stream");

@@ -36,7 +36,6 @@ struct bjob {
 	const struct config *cfg;
 	struct docker *docker;
 	const char *owner;              /* the builder's name: labels its Docker objects */
-	char upload_base[512];          /* http(s)://host:port of the backend */
 	char work_dir[1024];            /* this job's scratch directory on the host */
 
 	volatile int cancel;            /* set by the daemon: stop and report nothing */

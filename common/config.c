@@ -50,6 +50,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Artifact storage driver: `s3` (the S3 endpoint below) or `fs` (files under `KILN_STORAGE_DIR`)." },
 	[CONFIG_STORAGE_DIR] = { "KILN_STORAGE_DIR", CONFIG_STR, ".kiln/artifacts", 0, "backend, kilnctl",
 		"Root directory of the `fs` storage driver." },
+	[CONFIG_STORAGE_SWEEP_GRACE] = { "KILN_STORAGE_SWEEP_GRACE", CONFIG_INT, "3600", 0, "backend",
+		"Seconds an uploaded wheel with no row yet is safe from the storage sweep (its backend may have died between storing and recording it; then the sweep deletes it), 1 to 604800; longer than an upload takes, or a slower one is refused and retried." },
 	[CONFIG_S3_ENDPOINT] = { "KILN_S3_ENDPOINT", CONFIG_STR, "http://127.0.0.1:8333", 0,
 		"backend, scripts", "S3-compatible endpoint URL for artifacts." },
 	[CONFIG_S3_REGION] = { "KILN_S3_REGION", CONFIG_STR, "us-east-1", 0, "backend, scripts",
@@ -69,7 +71,7 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 	[CONFIG_BUILDER_IMAGE] = { "KILN_BUILDER_IMAGE", CONFIG_STR, "kiln/bookworm-py311:latest", 0,
 		"builder, scripts", "Docker image of the default build target (made by `just image`)." },
 	[CONFIG_BACKEND_URL] = { "KILN_BACKEND_URL", CONFIG_STR, "ws://127.0.0.1:8080", 0, "builder",
-		"The backend a builder connects to: `ws://` or `wss://` (certificates verified) host and port." },
+		"The backend a builder connects to: `ws://` or `wss://` (certificates verified) host and port; several, comma-separated, for replicas without a load balancer: the builder stays on one while it answers and moves to the next when its connection fails, and its uploads follow." },
 	[CONFIG_BUILDER_NAME] = { "KILN_BUILDER_NAME", CONFIG_STR, "", 0, "builder",
 		"The builder's registered name (`kilnctl builder add NAME`); default: the host name." },
 	[CONFIG_BUILDER_TOKEN] = { "KILN_BUILDER_TOKEN", CONFIG_STR, "", 1, "builder",
@@ -162,6 +164,12 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		if (v < 1 || v > 3600)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_DOWNLOADS_FLUSH_SECONDS must be 1 to 3600, got '%s'", value);
+	}
+	if (k == CONFIG_STORAGE_SWEEP_GRACE) {
+		long v = strtol(value, NULL, 10);
+		if (v < 1 || v > 604800)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_STORAGE_SWEEP_GRACE must be 1 to 604800 seconds, got '%s'", value);
 	}
 	if (k == CONFIG_S3_PRESIGN_TTL) {
 		long v = strtol(value, NULL, 10);

@@ -32,7 +32,8 @@ enum queue_cancel_col {
 	QUEUE_CANCEL_PRIOR_STATE, /* the job's state before; NULL: no such job */
 	QUEUE_CANCEL_DONE,        /* 't' if this statement cancelled it */
 	QUEUE_CANCEL_BUILDER,     /* name of the builder that held it, or NULL */
-	QUEUE_CANCEL_KEYS         /* storage keys to delete, a text array literal */
+	QUEUE_CANCEL_KEYS         /* storage keys of the dropped artifacts, a text array literal;
+				     registered in storage_pending, deleted by a backend's sweep */
 };
 
 /*

@@ -5,7 +5,6 @@
 #include "common/pyname.h"
 #include "common/pyversion.h"
 #include "common/queue_sql.h"
-#include "common/storage.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -89,44 +88,6 @@ static int queue_admin__project(const char *name, struct buf *norm, struct kerr 
 	return 0;
 }
 
-/*
- * Delete the storage objects of dropped artifacts (keys: a text array literal
- * of keys, which need no quoting). Best effort: the rows are gone already, so
- * a failure leaves an unreferenced object, which is reported, not an error.
- */
-static void queue_admin__drop(const struct config *cfg, const char *keys)
-{
-	struct storage *s = NULL;
-	struct kerr e;
-	const char *p = keys;
-
-	if (!strcmp(keys, "{}"))
-		return;
-	if (storage_open(cfg, &s, &e)) {
-		fprintf(stderr, "kilnctl: warning: the attempt's unpublished wheels %s stay in "
-				"storage: %s\n", keys, e.msg);
-		return;
-	}
-	if (*p == '{')
-		p++;
-	while (*p && *p != '}') {
-		size_t n = strcspn(p, ",}");
-		char key[1100];
-
-		if (n && n < sizeof(key)) {
-			memcpy(key, p, n);
-			key[n] = '\0';
-			if (storage_delete(s, key, &e))
-				fprintf(stderr, "kilnctl: warning: could not delete '%s' from storage: %s\n",
-					key, e.msg);
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	storage_free(s);
-}
-
 /* ---- job cancel ID [--reason TEXT] ---- */
 
 static int queue_admin__cancel(PGconn *c, const struct config *cfg, const char *job,
@@ -159,7 +120,11 @@ static int queue_admin__cancel(PGconn *c, const struct config *cfg, const char *
 		buf_printf(out, " on builder '%s', which its backend tells to stop",
 			   PQgetvalue(r, 0, QUEUE_CANCEL_BUILDER));
 	buf_puts(out, ")\n");
-	queue_admin__drop(cfg, PQgetvalue(r, 0, QUEUE_CANCEL_KEYS));
+	/*
+	 * The attempt's unpublished wheels, if any, were registered in storage_pending
+	 * by the cancel itself: a backend's storage sweep deletes them (deleting here
+	 * could race an upload of the same bytes; see backend/storage_sweep.h).
+	 */
 out:
 	PQclear(r);
 	return rc;

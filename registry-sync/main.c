@@ -92,6 +92,37 @@ static int sync__lock(PGconn *db, struct kerr *e)
 	return 0;
 }
 
+/* The daemon's wait before its next try at an unreachable database: 0.5 s, doubling to 10 s. */
+static double sync__db_backoff(double *wait)
+{
+	*wait = *wait > 0 ? *wait * 2 : 0.5;
+	if (*wait > 10)
+		*wait = 10;
+	return *wait;
+}
+
+/*
+ * Connect; the daemon (not --once) waits for a database that is not up yet
+ * (starting with it, or restarting) instead of exiting. 0, KERR_DB (--once), or
+ * KERR_AGAIN when a stop signal came while waiting.
+ */
+static int sync__connect(const char *url, int once, PGconn **db, struct kerr *e)
+{
+	double wait = 0;
+	char q[600];
+
+	while (db_connect(url, db, e)) {
+		if (once)
+			return e->code;
+		if (wait == 0)
+			log_warn("database unavailable; waiting for it", "error=%s",
+				 log_quote(q, sizeof(q), e->msg));
+		if (sync__sleep_until(sync__now() + sync__db_backoff(&wait)))
+			return kerr_set(e, KERR_AGAIN, "stopped while waiting for the database");
+	}
+	return 0;
+}
+
 /* Log a failed pass; e keeps the last failure for --once's exit message. */
 static int sync__report(const char *what, int rc, struct kerr *se, struct kerr *e)
 {
@@ -123,7 +154,7 @@ int main(int argc, char **argv)
 	struct selection only = { NULL, 0 };
 	PGconn *db = NULL;
 	int once = 0, rc = 1, inited = 0;
-	double next_full = 0, next_feed = 0, next_git = 0;
+	double next_full = 0, next_feed = 0, next_git = 0, db_wait = 0;
 	struct sigaction sa;
 
 	log_init("kiln-sync");
@@ -157,7 +188,15 @@ int main(int argc, char **argv)
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	git_libgit2_init();
-	if (db_connect(config_get(&cfg, CONFIG_DATABASE_URL), &db, &e) || sync__lock(db, &e) ||
+	if ((rc = sync__connect(config_get(&cfg, CONFIG_DATABASE_URL), once, &db, &e)) == KERR_AGAIN) {
+		/* SIGTERM before the database ever answered: nothing was started, nothing to finish. */
+		curl_global_cleanup();
+		git_libgit2_shutdown();
+		selection_release(&only);
+		config_release(&cfg);
+		return 0;
+	}
+	if (rc || sync__lock(db, &e) ||
 	    sync_init(&s, db, config_get(&cfg, CONFIG_UPSTREAM_URL),
 		    config_get(&cfg, CONFIG_SYNC_FEED_URL), config_get_int(&cfg, CONFIG_SYNC_BATCH),
 		    &sync__stop, &e)) {
@@ -181,12 +220,23 @@ int main(int argc, char **argv)
 		double now = sync__now();
 
 		kerr_clear(&se);
-		/* A daemon outlives database restarts; the session lock must be taken again. */
+		/*
+		 * A daemon outlives database restarts; the session lock must be taken
+		 * again. Tries back off: without a wait between them the loop spun,
+		 * logging a failure every few milliseconds until the database was back.
+		 */
 		if (PQstatus(db) != CONNECTION_OK) {
 			PQreset(db);
-			if (PQstatus(db) != CONNECTION_OK)
+			if (PQstatus(db) != CONNECTION_OK) {
 				kerr_set(&se, KERR_DB, "database connection lost: %s", PQerrorMessage(db));
-			else if (sync__lock(db, &se)) {
+				rc = sync__report("sync failed", se.code, &se, &e);
+				if (once || sync__stop ||
+				    sync__sleep_until(sync__now() + sync__db_backoff(&db_wait)))
+					break;
+				continue;
+			}
+			db_wait = 0;
+			if (sync__lock(db, &se)) {
 				e = se;
 				rc = 1;
 				once = 1; /* another instance took over: stop, reporting why */

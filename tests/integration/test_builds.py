@@ -77,7 +77,7 @@ class Farm:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    def queue(self, name, version, url, sha, filename):
+    def queue(self, name, version, url, sha, filename, target=TARGET):
         with psycopg.connect(self.db, autocommit=True) as c:
             c.execute("insert into projects (name, normalized) values (%s, %s) on conflict (normalized) do nothing",
                       (name, name))
@@ -87,7 +87,7 @@ class Farm:
             c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size) "
                       "values (%s, %s, 'sdist', %s, %s, 1)", (r, filename, url, sha))
             return c.execute("insert into jobs (release_id, target_id) select %s, id from targets "
-                             "where name = %s returning id", (r, TARGET)).fetchone()[0]
+                             "where name = %s returning id", (r, target)).fetchone()[0]
 
     def job(self, job_id):
         with psycopg.connect(self.db) as c:
@@ -330,3 +330,37 @@ def test_a_draining_builder_reconnects_to_report(farm, files):
     state, attempts, reason, _ = farm.job(job)
     assert state == "succeeded" and attempts == 1, (state, attempts, reason)
     farm.start_builder(name, token=token)
+
+
+def test_builder_fails_over_to_the_other_replica(farm, files, tmp_path):
+    """Two replicas, no load balancer: the builder is given both URLs. The replica
+    it is connected to dies (kill -9) mid-build: the builder moves to the other,
+    uploads there and reports, and the build is not lost (one attempt)."""
+    run([KILNCTL, "target", "add", "failover-target", "--image", farm.image], env=farm.env())
+    first = farm.factory(farm.db, storage="s3", env={**farm.s3, **FARM_ENV})
+    second = farm.factory(farm.db, storage="s3", env={**farm.s3, **FARM_ENV})
+    out = run([KILNCTL, "builder", "add", "b-failover"], env=farm.env()).stdout
+    token = re.search(r"kiln_[A-Za-z0-9_-]{43}", out).group(0)
+    home = tmp_path / "b-failover"
+    home.mkdir()
+    urls = ",".join(b.url.replace("http", "ws") for b in (first, second))
+    env = {**os.environ, "KILN_BACKEND_URL": urls, "KILN_BUILDER_TOKEN": token, "KILN_BUILDER_NAME": "b-failover",
+           "KILN_BUILDER_TARGETS": "failover-target", "KILN_DATA_DIR": str(home), "KILN_LOG": "info"}
+    proc = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(home / "builder.log", "w"))
+    try:
+        fn, data = make_sdist("kfailover", "1.0", setup_extra="import time; time.sleep(8)")
+        url, sha = files.add(fn, data)
+        job = farm.queue("kfailover", "1.0", url, sha, fn, target="failover-target")
+        wait_for(lambda: farm.job(job)[0] == "running", 120, "the build to start")
+        first.proc.kill()
+        first.proc.wait()
+        state, attempts, reason, _ = farm.wait_done(job, timeout=180)
+        log = (home / "builder.log").read_text()
+        assert state == "succeeded" and attempts == 1, (state, attempts, reason, log)
+        port = second.url.rsplit(":", 1)[1]
+        assert f"msg=\"connected\" backend=127.0.0.1:{port}" in log, log
+        assert "artifact stored" in second.log()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)

@@ -271,11 +271,53 @@ def test_vanished_builder_loses_the_job_to_another(farm):
                                    headers={"Authorization": "Bearer " + first["lease"]})
         assert st == 403
     with psycopg.connect(db) as c:
-        lost = c.execute("select state, failure_reason from builds where job_id = %s and attempt = 1", (job,)).fetchone()
+        lost = c.execute("select state, failure_reason, id from builds where job_id = %s and attempt = 1",
+                         (job,)).fetchone()
         assert lost[0] == "lost" and "b-vanish" in lost[1]
-        log = c.execute("select string_agg(convert_from(data, 'UTF8'), '' order by seq) from build_log_chunks l "
-                        "join builds b on b.id = l.build_id where b.job_id = %s and b.attempt = 1", (job,)).fetchone()[0]
-        assert log.startswith("started\n") and "stopped responding" in log and "queued again" in log
+    # The lost build's log, moved into storage like any ended build's, ends with the reaper's line.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with psycopg.connect(db) as c:
+            if c.execute("select log_key from builds where id = %s", (lost[2],)).fetchone()[0]:
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the lost build's log was not stored")
+    status, _, log = backend.get(f"/api/v1/builds/{lost[2]}/log")
+    log = log.decode()
+    assert status == 200 and log.startswith("started\n") and "stopped responding" in log and "queued again" in log
+
+
+def test_restarted_builder_does_not_keep_the_jobs_it_lost(farm):
+    # kill -9 and a restart within the lease: the new process says hello without
+    # the job its old one held. While it stays connected, that job's lease must
+    # still run out (it was extended for every job of a connected builder: the job
+    # stayed 'assigned' forever, found by the chaos run), and come back to it.
+    db, backend = farm
+    token = add_builder(db, "b-restart")
+    with psycopg.connect(db, autocommit=True) as c:
+        # Earlier tests' builders left jobs behind: out of the way, so ours is the one offered.
+        c.execute("update jobs set state = 'cancelled', finished_at = now(), lease_token_hash = null,"
+                  " lease_expires_at = null where state in ('queued', 'assigned', 'running')")
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '5.0', '5.0' from projects where normalized = 'chan-demo'")
+    job = queue(db, "5.0")
+    with ws(backend) as old:
+        hello(old, token, "b-restart")
+        first = recv(old)
+        assert first["job"] == job and first["attempt"] == 1
+    with ws(backend) as new:
+        assert hello(new, token, "b-restart", running=())["type"] == "welcome"
+        again = recv(new, timeout=20)  # lease 3 s, reaper every 5 s
+        assert again["job"] == job and again["attempt"] == 2, again
+        conn_state = job_row(db, job)
+        assert conn_state[0] == "assigned" and conn_state[1] == 2
+        new.send(json.dumps({"type": "finish", "job": job, "status": "failed", "exit_code": 1,
+                             "reason": "build failed with exit code 1"}))
+        assert recv(new)["type"] == "finished"
+    with psycopg.connect(db) as c:
+        states = c.execute("select state from builds where job_id = %s order by attempt", (job,)).fetchall()
+    assert states == [("lost",), ("failed",)]
 
 
 def test_finish_right_after_log_chunks_keeps_every_line(farm):
@@ -311,3 +353,53 @@ def test_finish_right_after_log_chunks_keeps_every_line(farm):
     for build, text in builds.items():
         status, _, body = backend.get(f"/api/v1/builds/{build}/log")
         assert status == 200 and body.decode() == text, (build, body)
+
+
+def test_a_message_the_database_lost_is_sent_again(farm):
+    # The database connection running a log chunk's insert dies (Postgres killed
+    # or restarted): the backend must not drop the chunk, or the log has a hole
+    # for good (found by the chaos run). It closes the builder's connection so the
+    # builder reconnects and sends everything again.
+    db, backend = farm
+    token = add_builder(db, "b-dblost")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set state = 'cancelled', finished_at = now(), lease_token_hash = null,"
+                  " lease_expires_at = null where state in ('queued', 'assigned', 'running')")
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '6.0', '6.0' from projects where normalized = 'chan-demo'")
+    job = queue(db, "6.0")
+    with ws(backend) as conn:
+        hello(conn, token, "b-dblost")
+        assert recv(conn)["job"] == job
+        with psycopg.connect(db) as locker:
+            # Hold the insert back, then kill the database session running it.
+            locker.execute("lock table build_log_chunks in exclusive mode")
+            conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "kept\n"}))
+            deadline = time.time() + 10
+            pid = None
+            while pid is None and time.time() < deadline:
+                with psycopg.connect(db, autocommit=True) as c:
+                    row = c.execute("select pid from pg_stat_activity where wait_event_type = 'Lock'"
+                                    " and query like 'insert into build_log_chunks%'").fetchone()
+                pid = row and row[0]
+                time.sleep(0.05)
+            assert pid, "the chunk's insert never waited on the lock"
+            with psycopg.connect(db, autocommit=True) as c:
+                c.execute("select pg_terminate_backend(%s)", (pid,))
+            locker.rollback()
+        msg = recv(conn)
+        assert msg["type"] == "error" and msg["code"] == "unavailable", msg
+        with pytest.raises(Exception):
+            conn.recv(timeout=5)
+    # The builder comes back with its job and sends what it had sent again.
+    with ws(backend) as conn:
+        assert hello(conn, token, "b-dblost", running=[job])["type"] == "welcome"
+        conn.send(json.dumps({"type": "log", "job": job, "seq": 0, "data": "kept\n"}))
+        conn.send(json.dumps({"type": "finish", "job": job, "status": "failed", "exit_code": 1,
+                              "reason": "build failed with exit code 1"}))
+        ack = recv(conn)
+        assert ack["type"] == "finished" and ack["job"] == job, ack
+    with psycopg.connect(db) as c:
+        build = c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]
+    status, _, body = backend.get(f"/api/v1/builds/{build}/log")
+    assert status == 200 and body == b"kept\n"

@@ -391,3 +391,122 @@ def test_feed_turns_a_new_release_into_a_job_before_any_full_sync(fresh_db, upst
     err = proc.stderr.read()
     assert "mode=feed" in err
     assert "does not list 1.1 yet" in err  # the stale copies were fetched again, not trusted
+
+
+class CuttableProxy:
+    """A TCP proxy to Postgres that the test can cut (every connection closed,
+    nothing accepted: the database looks down) and restore on the same port."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target = ("127.0.0.1", target_port)
+        self.conns = []
+        self.lock = threading.Lock()
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.up()
+
+    def up(self):
+        import socket
+        import threading
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(16)
+        threading.Thread(target=self.accept, args=(self.srv,), daemon=True).start()
+
+    def accept(self, srv):
+        import socket
+        import threading
+        while True:
+            try:
+                a, _ = srv.accept()
+            except OSError:
+                return
+            b = socket.create_connection(self.target)
+            with self.lock:
+                self.conns += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self.pipe, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def pipe(x, y):
+        try:
+            while True:
+                data = x.recv(65536)
+                if not data:
+                    break
+                y.sendall(data)
+        except OSError:
+            pass
+        for s in (x, y):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self):
+        import socket
+        # shutdown() first: close() alone leaves a thread blocked in accept() accepting.
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.srv.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                    c.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+
+def test_daemon_waits_for_the_database_without_spinning(fresh_db, upstream):
+    # Found by the chaos run: with the database down, the daemon's reconnect
+    # loop did not wait between tries (284,746 "sync failed" lines in one run),
+    # and a daemon started while the database was down exited at once.
+    import re as re_
+    db = fresh_db()
+    upstream.add_file("waits", "waits-1.0.tar.gz", b"one")
+    pg_port = int(re_.search(r":(\d+)/", db).group(1))
+    proxy = CuttableProxy(pg_port)
+    proxy.cut()  # down before the daemon starts
+    url = db.replace(f":{pg_port}/", f":{proxy.port}/")
+    env = {**os.environ, "KILN_DATABASE_URL": url, "KILN_SYNC_INTERVAL": "1", "KILN_LOG": "info"}
+    import tempfile
+    errf = tempfile.NamedTemporaryFile("w+", delete=False)
+    proc = subprocess.Popen([str(SYNC), "--upstream", upstream.url + "/simple/"], env=env,
+                            stderr=errf, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, open(errf.name).read()
+        assert "waiting for it" in open(errf.name).read()
+        proxy.up()
+        deadline = time.time() + 30
+        while time.time() < deadline and q(db, "select count(*) from jobs")[0][0] < 1:
+            time.sleep(0.2)
+        assert q(db, "select count(*) from jobs")[0][0] == 1, open(errf.name).read()
+        # Down again while it runs: it backs off (a handful of tries in 4 s, not thousands).
+        before = open(errf.name).read().count("sync failed")
+        proxy.cut()
+        time.sleep(4)
+        tries = open(errf.name).read().count("sync failed") - before
+        assert 1 <= tries <= 6, tries
+        proxy.up()
+        upstream.add_file("waits", "waits-1.1.tar.gz", b"two")
+        deadline = time.time() + 40
+        while time.time() < deadline and q(db, "select count(*) from jobs")[0][0] < 2:
+            time.sleep(0.2)
+        assert q(db, "select count(*) from jobs")[0][0] == 2, open(errf.name).read()[-3000:]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proxy.cut()
+        os.unlink(errf.name)

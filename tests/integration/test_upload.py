@@ -201,3 +201,26 @@ def test_accepted_then_idempotent_then_conflict(env):
     err = refused(env, fn, other, 409, "already exists with different content")
     assert err["code"] == "conflict"
     assert stored_files(backend) == files
+
+
+def test_a_lease_past_its_time_but_still_held_uploads(env):
+    # Leases are not extended while the database is down; after it comes back a
+    # live builder's lease may be past lease_expires_at for a moment before its
+    # connection extends it. The job is still held with the token (not reaped):
+    # the upload is the current attempt's. It was refused with 409, and the
+    # builder reported the build failed for good (found by the chaos run).
+    db, backend, _ = env
+    token = "kiln_" + "W" * 43
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("insert into releases (project_id, version, version_normalized)"
+                  " select id, '2.0', '2.0' from projects")
+        job = c.execute("insert into jobs (release_id, target_id, state, lease_token_hash, lease_expires_at,"
+                        " assigned_at) select r.id, t.id, 'running', %s, now() - interval '1 minute', now()"
+                        " from releases r, targets t where r.version = '2.0' returning id",
+                        (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()[0]
+        c.execute("insert into builds (job_id, attempt) values (%s, 1)", (job,))
+    fn, data = make_wheel("Up-Demo", "2.0")
+    st, _, body = put(backend, job, fn, data, token=token)
+    assert st == 201, body
+    with psycopg.connect(db) as c:
+        assert c.execute("select count(*) from artifacts where job_id = %s", (job,)).fetchone()[0] == 1

@@ -3,7 +3,7 @@
  *
  * Storage and the database cannot change together, so every object that may
  * end up without a row is named first in storage_pending
- * (migrations/0008_storage_pending.sql):
+ * (migrations/0010_storage_sweep.sql):
  *   - an upload registers its key before it stores the object, due after
  *     KILN_STORAGE_SWEEP_GRACE (an hour): its artifact row is inserted before
  *     then (and the registration dropped with it), or never, if the backend died

@@ -570,13 +570,20 @@ def check(farm, plan):
     builds = farm.q("select b.id, b.job_id, b.attempt, b.state, b.failure_reason, b.log_key, b.log_size,"
                     " w.name, extract(epoch from b.started_at), extract(epoch from b.finished_at)"
                     " from builds b left join builders w on w.id = b.builder_id order by b.job_id, b.attempt")
-    # 2. A build is lost only when its builder was killed while it ran (from just
-    # before its claim, which may reach a builder already dead, to its reaping).
+    # 2. A build is lost only when something was killed that explains it: its
+    # builder, while it ran (from just before its claim, which may reach a builder
+    # already dead, to its reaping); or, around its claim, the replica that made
+    # the claim or Postgres (the claim committed, its answer never came back, so
+    # the job was never sent: its lease runs out).
+    dispatch = {b.name for b in farm.backends} | {"postgres"}
     for bid, jid, attempt, state, _, _, _, builder, started, finished in builds:
-        if state == "lost" and not any(name == builder and float(started) - 5 <= t <= float(finished)
-                                       for t, name in farm.killed):
-            problems.append(f"build {bid} (job {jid} attempt {attempt}) was lost, but {builder} was not killed"
-                            f" while it ran")
+        if state != "lost":
+            continue
+        started, finished = float(started), float(finished)
+        if not any((name == builder and started - 5 <= t <= finished) or
+                   (name in dispatch and started - 5 <= t <= started + 5) for t, name in farm.killed):
+            problems.append(f"build {bid} (job {jid} attempt {attempt}) was lost, but neither {builder} while"
+                            f" it ran nor a replica or Postgres when it was claimed was killed")
     by_job = {}
     for row in builds:
         by_job.setdefault(row[1], []).append(row)
@@ -721,15 +728,26 @@ def log_problems(bid, jid, attempt, state, reason, text, job):
     return p
 
 
+GAP, DOWN = (3.0, 9.0), (0.5, 4.0)
+
+
+def replay(args, seed):
+    """The command that replays this run's schedule."""
+    if tuple(args.gap) == GAP and tuple(args.down) == DOWN and args.builders == 3 and args.slots == 2:
+        return f"just chaos JOBS={args.jobs} SEED={seed}"
+    return (f"tests/chaos/chaos.py --jobs {args.jobs} --seed {seed} --gap {args.gap[0]:g} {args.gap[1]:g}"
+            f" --down {args.down[0]:g} {args.down[1]:g} --builders {args.builders} --slots {args.slots}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("KILN_CHAOS_JOBS") or 1000))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("KILN_CHAOS_SEED") or 0) or None)
     ap.add_argument("--builders", type=int, default=3)
     ap.add_argument("--slots", type=int, default=2, help="build slots of each builder")
-    ap.add_argument("--gap", type=float, nargs=2, default=(3.0, 9.0), metavar=("MIN", "MAX"),
+    ap.add_argument("--gap", type=float, nargs=2, default=GAP, metavar=("MIN", "MAX"),
                     help="seconds between two kills (uniform)")
-    ap.add_argument("--down", type=float, nargs=2, default=(0.5, 4.0), metavar=("MIN", "MAX"),
+    ap.add_argument("--down", type=float, nargs=2, default=DOWN, metavar=("MIN", "MAX"),
                     help="seconds a killed part stays down (uniform)")
     ap.add_argument("--queue-low", type=int, default=20, help="publish more when fewer jobs are queued")
     ap.add_argument("--max-seconds", type=int, default=3 * 3600)
@@ -744,7 +762,7 @@ def main():
             ap.error(f"unknown setting {setting!r} (JOBS=N or SEED=N)")
         setattr(args, name.lower(), int(value))
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    say(f"seed={seed} jobs={args.jobs} (replay: just chaos JOBS={args.jobs} SEED={seed})")
+    say(f"seed={seed} jobs={args.jobs} (replay: {replay(args, seed)})")
     t0 = time.time()
     farm = Farm(args, seed)
     ok = False
@@ -776,7 +794,7 @@ def main():
                 print("  -", p, flush=True)
             if len(problems) > 60:
                 print(f"  ... and {len(problems) - 60} more", flush=True)
-            say(f"replay: just chaos JOBS={args.jobs} SEED={seed}; logs kept in {farm.dir}")
+            say(f"replay: {replay(args, seed)}; logs kept in {farm.dir}")
         else:
             ok = True
             say(f"PASS seed={seed}")

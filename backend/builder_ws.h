@@ -29,7 +29,8 @@ struct server;
 int builder_ws_init(struct server *srv);
 void builder_ws_release(struct server *srv);
 
-/* Try to hand queued jobs to connected builders with free slots (service thread). */
+/* Try to hand queued jobs to connected builders with free slots (service thread):
+ * one claim statement, more only if it comes back full. */
 void builder_ws_dispatch(struct server *srv);
 
 /* Tell the builder holding job (if connected here) to stop it. */

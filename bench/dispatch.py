@@ -49,6 +49,7 @@ class Sim:
     def __init__(self, url, tokens, prefix, slots=1):
         self.url, self.tokens, self.prefix, self.slots = url, tokens, prefix, slots
         self.received = {}          # job id -> monotonic receive time
+        self.received_wall = {}     # job id -> wall-clock receive time (to compare with the server's)
         self.event = asyncio.Event()
         self.conns = []
 
@@ -64,6 +65,7 @@ class Sim:
                 m = json.loads(raw)
                 if m["type"] == "job":
                     self.received[m["job"]] = time.monotonic()
+                    self.received_wall[m["job"]] = time.time()
                     self.event.set()
 
 
@@ -81,12 +83,14 @@ async def connect_all(sim, tokens):
 
 async def latency(sim, db, n):
     lat = []
+    committed = {}  # job id -> wall-clock time the enqueue's commit returned
     with psycopg.connect(db, autocommit=True) as c:
         rel = [r[0] for r in c.execute("select id from releases order by id limit %s", (n,))]
         for r in rel:
             job = c.execute("insert into jobs (release_id, target_id) select %s, id from targets returning id",
                             (r,)).fetchone()[0]
             t0 = time.monotonic()  # committed: the job is enqueued
+            committed[job] = time.time()
             while job not in sim.received:
                 sim.event.clear()
                 try:
@@ -95,7 +99,7 @@ async def latency(sim, db, n):
                     raise SystemExit(f"job {job} was never dispatched")
             lat.append((sim.received[job] - t0) * 1000)
             await asyncio.sleep(0.002)
-    return lat
+    return lat, committed
 
 
 async def burst(sim, db, n):
@@ -157,7 +161,7 @@ async def main():
                   (a.latency_jobs + a.burst,))
     env = {**os.environ, "KILN_DATABASE_URL": a.db, "KILN_HTTP_LISTEN": f"127.0.0.1:{a.port}",
            "KILN_STORAGE": "fs", "KILN_STORAGE_DIR": "/tmp/kiln-bench-dispatch", "KILN_LOG": os.environ.get("BENCH_LOG", "warn"),
-           "KILN_FRONTEND_DIR": os.path.join(ROOT, "frontend"), "KILN_DB_POOL_SIZE": "8"}
+           "KILN_FRONTEND_DIR": os.path.join(ROOT, "frontend"), "KILN_DB_POOL_SIZE": os.environ.get("BENCH_POOL", "8")}
     # A session of its own: with autogroup scheduling it would otherwise share one
     # CPU weight with this simulator (bench/index.sh says more).
     proc = subprocess.Popen(["taskset", "-c", "0", a.backend], env=env, start_new_session=True)
@@ -177,17 +181,28 @@ async def main():
         sim = Sim(url, tokens, "sim", slots)
         tasks = await connect_all(sim, tokens)
         print(f"builders connected: {a.builders}, backend RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
-        lat = sorted(await latency(sim, a.db, a.latency_jobs))
+        lat, committed = await latency(sim, a.db, a.latency_jobs)
+        lat.sort()
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         print(f"enqueue -> job received, {len(lat)} jobs one at a time: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
               f"max {lat[-1]:.2f} ms")
+        # Where the time goes: the claim's transaction start (assigned_at, the
+        # server's clock, the same machine's) splits each job's latency in two.
         with psycopg.connect(a.db) as c:
-            q = c.execute("select percentile_cont(0.5) within group (order by ms), "
-                          "percentile_cont(0.99) within group (order by ms) from ("
-                          "select extract(epoch from assigned_at - created_at) * 1000 as ms from jobs "
-                          "order by id limit %s) x", (a.latency_jobs,)).fetchone()
-        print(f"  of which insert -> claim statement started (server side): p50 {q[0]:.2f} ms, p99 {q[1]:.2f} ms")
+            rows = c.execute("select id, extract(epoch from assigned_at)::float8 from jobs "
+                             "where id = any(%s)", (list(committed),)).fetchall()
+        before = sorted((at - committed[j]) * 1000 for j, at in rows)
+        after = sorted((sim.received_wall[j] - at) * 1000 for j, at in rows)
+        if os.environ.get("BENCH_TRACE"):
+            with open(os.environ["BENCH_TRACE"], "w") as f:
+                for j, at in sorted(rows):
+                    f.write(f"{j} {committed[j]:.6f} {at:.6f} {sim.received_wall[j]:.6f}\n")
+        pct = lambda xs, q: xs[min(len(xs) - 1, int(len(xs) * q))]
+        print(f"  commit returned -> claim statement started: p50 {pct(before, .5):.2f} ms, "
+              f"p99 {pct(before, .99):.2f} ms")
+        print(f"  claim statement started -> job received: p50 {pct(after, .5):.2f} ms, "
+              f"p99 {pct(after, .99):.2f} ms")
         if os.environ.get("BENCH_DUMP"):
             with psycopg.connect(a.db) as c, open(os.environ["BENCH_DUMP"], "w") as f:
                 for r in c.execute("select id, to_char(created_at at time zone 'UTC', 'HH24:MI:SS.MS'),"

@@ -133,15 +133,20 @@ static void bws__send_buf(struct builder_conn *c, const struct buf *b)
  * callback comes a turn of the loop later, and a turn is a poll(2) over every
  * socket (0.1 to 0.3 ms with 1,000 builders), on the path of every dispatch.
  * Only from outside this connection's own callbacks (a database result's), and
- * only when nothing is queued before the message, so order holds. lws keeps
- * what the socket did not take and sends it before anything else. A failed
- * write closes the connection from the loop.
+ * only when nothing is queued before the message, so order holds, and the
+ * socket takes more. lws keeps what the socket did not take and sends it before
+ * anything else. A failed write closes the connection from the loop.
  */
 static void bws__send_now(struct builder_conn *c, const struct buf *b)
 {
 	unsigned char *m;
 
-	if (c->out_head || c->closing) {
+	/*
+	 * Not past output lws still holds (lws_send_pipe_choked also says so): lws
+	 * would append the frame but report it short and believe it is still
+	 * inside a frame, so the next message would go out without its header.
+	 */
+	if (c->out_head || c->closing || lws_send_pipe_choked(c->wsi)) {
 		bws__send_buf(c, b);
 		return;
 	}

@@ -5,8 +5,8 @@
  * A put writes "<dir>/.kiln~XXXXXX" (a name no key can have: '~' is not a key
  * character), fsyncs it, renames it over the target and fsyncs the directory,
  * so readers see the old object or the new one, never a part. A delete removes
- * directories it leaves empty, so a put that finds its directory gone between
- * mkdir and mkstemp simply tries again.
+ * directories it leaves empty, so a put that finds a directory gone (between two
+ * mkdirs, or between mkdir and mkstemp) simply tries again.
  */
 #include "common/storage_driver.h"
 
@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #define FS__TMP_NAME ".kiln~XXXXXX"
+/* How often a put makes its directories again after a concurrent delete removed them. */
+#define FS__PUT_TRIES 16
 
 static int fs__errno_code(int err)
 {
@@ -116,6 +118,9 @@ static int fs__put(struct storage *s, const char *key, int src_fd, uint64_t size
 	dirlen = (size_t)(strrchr(path.ptr, '/') - path.ptr);
 	for (tries = 0;; tries++) {
 		rc = fs__mkdirs(s, path.ptr, e);
+		/* A concurrent delete removed a parent between two of its mkdirs: again. */
+		if (rc == KERR_NOTFOUND && tries < FS__PUT_TRIES)
+			continue;
 		if (rc)
 			goto fail;
 		buf_reset(&tmp);
@@ -125,7 +130,7 @@ static int fs__put(struct storage *s, const char *key, int src_fd, uint64_t size
 		if (fd >= 0)
 			break;
 		/* A concurrent delete removed the now empty directory: make it again. */
-		if (errno != ENOENT || tries == 4) {
+		if (errno != ENOENT || tries >= FS__PUT_TRIES) {
 			rc = fs__fail(e, "create a temporary file for", path.ptr, errno);
 			buf_reset(&tmp);
 			goto fail;

@@ -117,8 +117,11 @@ def test_one_new_job_costs_one_claim_statement(farm):
 
     async def scenario():
         async with Builders(backend, add_builders(db, "one", N)) as b:
-            await asyncio.sleep(1)  # the hellos' own claims are done
-            total0 = metric(backend, "kiln_job_claim_statements_total")
+            # The hellos' own claims (finding nothing) are done once the count stands still.
+            total0 = -1
+            while total0 != metric(backend, "kiln_job_claim_statements_total"):
+                total0 = metric(backend, "kiln_job_claim_statements_total")
+                await asyncio.sleep(0.5)
             empty0 = metric(backend, "kiln_job_claim_statements_empty_total")
             [job] = enqueue(db, 1)
             assert await until(lambda: job in b.received(), 10), "the job never reached a builder"

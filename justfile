@@ -111,3 +111,8 @@ compose-images:
 compose-test: build
     scripts/deps.sh test >/dev/null
     KILN_COMPOSE_FULL=1 .kiln/venv/bin/python -m pytest tests/integration/test_compose.py -v
+
+# Memcheck: every unit test program, then the backend's API, upload, channel and dispatch suites with kiln-backend under valgrind (build/valgrind; arguments replace the suites: pytest arguments)
+valgrind *ARGS:
+    scripts/deps.sh test >/dev/null
+    tests/valgrind.sh {{ARGS}}

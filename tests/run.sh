@@ -30,6 +30,23 @@ echo "$fuzz_out" | grep -E '^fuzz:' || true
 fuzz_p=$(grep -c '^stat::number_of_executed_units' <<<"$fuzz_out" || true)
 fuzz_f=$(grep -c 'FAILED' <<<"$fuzz_out" || true)
 
+# Memcheck, briefly (`just valgrind` runs more suites): every unit program, and
+# the backend under valgrind through the upload and builder-channel suites.
+vg_out=$(tests/valgrind.sh tests/integration/test_upload.py tests/integration/test_channel.py 2>&1)
+vg_rc=$?
+vu=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$vg_out")
+read -r vg_up vg_uf <<<"${vu:-0 1}"
+vg_py=$(grep -E '^=*[ ]*[0-9]+ (passed|failed|error)' <<<"$vg_out" | tail -1)  # pytest's summary
+vg_ip=$(grep -oE '[0-9]+ passed' <<<"$vg_py" | cut -d' ' -f1)
+vg_if=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$vg_py" | awk '{s += $1} END {print s + 0}')
+vg_p=$((vg_up + ${vg_ip:-0}))
+vg_f=$((vg_uf + vg_if))
+if [ $vg_rc -ne 0 ] && [ $vg_f -eq 0 ]; then vg_f=1; fi
+if [ $vg_rc -ne 0 ]; then
+  echo "valgrind: failures:"
+  grep -vE '^(\.|s)*( *\[ *[0-9]+%\])?$' <<<"$vg_out" | tail -n 60
+fi
+
 if ! wait "$images_pid"; then
   echo "images: building them failed; the Docker suites will try again (.kiln/logs/test-images.log):"
   tail -n 15 .kiln/logs/test-images.log
@@ -59,6 +76,7 @@ read -r unit_p unit_f <<<"${up:-0 1}"
 echo ""
 echo "unit: $unit_p passed, $unit_f failed"
 echo "fuzz: $fuzz_p passed, $fuzz_f failed"
+echo "valgrind: $vg_p passed, $vg_f failed"
 echo "integration: $ip passed, $if failed, $is skipped"
-echo "total: $((unit_p + fuzz_p + ip)) passed, $((unit_f + fuzz_f + if)) failed"
-[ $unit_rc -eq 0 ] && [ $fuzz_rc -eq 0 ] && [ $int_rc -eq 0 ]
+echo "total: $((unit_p + fuzz_p + vg_p + ip)) passed, $((unit_f + fuzz_f + vg_f + if)) failed"
+[ $unit_rc -eq 0 ] && [ $fuzz_rc -eq 0 ] && [ $vg_rc -eq 0 ] && [ $int_rc -eq 0 ]

@@ -110,6 +110,10 @@ def kilnctl():
 
 
 BACKEND = BUILD / "backend" / "kiln-backend"
+# A command to run the backend under, e.g. valgrind (`just valgrind`); its
+# findings fail the test at stop, as sanitizer reports do.
+WRAP = shlex.split(os.environ.get("KILN_TEST_WRAP", ""))
+WRAP_ERROR_EXIT = 99  # the wrapper's exit code for "found errors" (valgrind --error-exitcode)
 
 
 def free_port() -> int:
@@ -162,6 +166,9 @@ class Backend:
         log = self.log()
         for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             assert bad not in log, f"sanitizer report in kiln-backend's log:\n{log}"
+        if WRAP:
+            assert self.proc.returncode != WRAP_ERROR_EXIT, \
+                f"{WRAP[0]} found errors in kiln-backend:\n{log}"
         return self.proc.returncode
 
 
@@ -192,12 +199,12 @@ def backend_factory(tmp_path_factory):
         # A caller may pin the address (a restart on the same port).
         port = int(full["KILN_HTTP_LISTEN"].rsplit(":", 1)[1])
         log_path = home / "backend.log"
-        proc = subprocess.Popen([str(BACKEND)], env={**os.environ, **full},
+        proc = subprocess.Popen([*WRAP, str(BACKEND)], env={**os.environ, **full},
                                 stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
         scheme = "https" if full.get("KILN_TLS_CERT") else "http"
         b = Backend(proc, f"{scheme}://127.0.0.1:{port}", log_path, full)
         started.append(b)
-        deadline = time.time() + 30
+        deadline = time.time() + (120 if WRAP else 30)
         while True:
             try:
                 import ssl

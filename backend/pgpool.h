@@ -61,9 +61,11 @@ int pgpool_new(struct lws_context *context, struct lws_vhost *vhost, const char 
 void pgpool_free(struct pgpool *p);
 
 /*
- * Queue sql with text params ($1..$n, NULL entries are SQL NULL; all copied).
- * Returns a handle usable with pgq_cancel until the callback has run, or NULL
- * when the queue is full (the callback will not run).
+ * Run sql with text params ($1..$n, NULL entries are SQL NULL; all copied): sent
+ * at once on an idle connection when no query waits before it, else queued in
+ * order. The callback never runs inside this call, even on failure. Returns a
+ * handle usable with pgq_cancel until the callback has run, or NULL when the
+ * queue is full (the callback will not run).
  */
 struct pgq *pgpool_query(struct pgpool *p, const char *sql, int nparams,
 			 const char *const *params, pgpool_cb cb, void *ctx);

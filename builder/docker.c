@@ -254,7 +254,9 @@ static int docker__do(const struct docker *d, struct docker__req *r, struct kerr
 		curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(r->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
-	if (strcmp(r->method, "GET") && strcmp(r->method, "POST") && r->in_fd < 0)
+	if (!strcmp(r->method, "HEAD"))
+		curl_easy_setopt(r->h, CURLOPT_NOBODY, 1L); /* a custom HEAD would wait for a body */
+	else if (strcmp(r->method, "GET") && strcmp(r->method, "POST") && r->in_fd < 0)
 		curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, r->method);
 	if (hdrs)
 		curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hdrs);
@@ -466,6 +468,25 @@ int docker_put_archive(const struct docker *d, const char *id, const char *path,
 	if (!(rc = docker__archive_url(d, &r, id, path, e)))
 		rc = docker__do(d, &r, e);
 	docker__req_release(&r);
+	return rc;
+}
+
+int docker_path_exists(const struct docker *d, const char *id, const char *path, int *exists,
+		       struct kerr *e)
+{
+	struct docker__req r;
+	int rc;
+
+	*exists = 0;
+	docker__req_init(&r, "HEAD", "stat path");
+	if (!(rc = docker__archive_url(d, &r, id, path, e)))
+		rc = docker__do(d, &r, e);
+	docker__req_release(&r);
+	if (rc == KERR_NOTFOUND) {
+		kerr_clear(e);
+		return 0;
+	}
+	*exists = rc == 0;
 	return rc;
 }
 

@@ -107,6 +107,14 @@ int docker_inspect(const struct docker *d, const char *id, struct docker_state *
 		   struct kerr *e);
 
 /*
+ * HEAD /containers/{id}/archive?path=path: does path exist in the container (as
+ * docker_get_archive sees it)? *exists is 1 or 0; an error only when the daemon
+ * could not say.
+ */
+int docker_path_exists(const struct docker *d, const char *id, const char *path, int *exists,
+		       struct kerr *e);
+
+/*
  * GET /containers/{id}/archive?path=path: write the tar archive of path into fd,
  * at most max bytes (more is KERR_TOOBIG). Works on a stopped container for paths
  * in its image layers and volumes (not in its tmpfs mounts, which are gone).

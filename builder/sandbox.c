@@ -376,6 +376,44 @@ static int sandbox__kill(struct docker *d, struct sandbox__job *j, long *status,
 }
 
 /* Stream the log until the container stops or must be stopped; then judge it. */
+/*
+ * A failed build whose input is gone from /work was not the project's failure:
+ * the work volume did not hold (seen once in a chaos run: pip found no sdist at
+ * /work/src). That happens when the volume's tmpfs is unmounted between the
+ * input archive and the start, e.g. when the keeper container, the volume's
+ * one steady user, stops: Docker then mounts a fresh, empty tmpfs for the
+ * build. The build user cannot remove the input (src/ is root's), so a missing
+ * input is never the build's doing. 0 if the input is there; else an error (no
+ * verdict: the job runs again), saying what the keeper was doing.
+ */
+static int sandbox__check_input(struct docker *d, struct sandbox__job *j, struct kerr *e)
+{
+	char path[600];
+	struct docker_state ks;
+	struct kerr ie;
+	int exists = 0, rc;
+
+	if (j->spec->sdist_path) {
+		const char *base = strrchr(j->spec->sdist_path, '/');
+		snprintf(path, sizeof(path), "/work/src/%s", base ? base + 1 : j->spec->sdist_path);
+	} else {
+		snprintf(path, sizeof(path), "/work/src");
+	}
+	if ((rc = docker_path_exists(d, j->build, path, &exists, e)))
+		return rc;
+	if (exists)
+		return 0;
+	memset(&ks, 0, sizeof(ks));
+	if (docker_inspect(d, j->keeper, &ks, &ie))
+		snprintf(ks.status, sizeof(ks.status), "unknown (%.20s)", ie.msg);
+	return kerr_set(e, KERR_AGAIN,
+			"sandbox: the build's input (%s) was gone from its work volume when the build "
+			"ran; the keeper container holding the volume was %s (exit code %d%s%s%s): not "
+			"the project's failure, the job runs again",
+			path, ks.status, ks.exit_code, ks.oom_killed ? ", killed: out of memory" : "",
+			ks.error[0] ? ", " : "", ks.error);
+}
+
 static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e)
 {
 	struct docker_state st;
@@ -405,6 +443,8 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 		return rc;
 	j->res->duration_ms = sandbox__now_ms() - t0;
 	if ((rc = docker_inspect(d, j->build, &st, e)))
+		return rc;
+	if (st.exit_code != 0 && !st.oom_killed && !j->stop && (rc = sandbox__check_input(d, j, e)))
 		return rc;
 	j->res->exit_code = st.exit_code;
 	j->res->oom = st.oom_killed;

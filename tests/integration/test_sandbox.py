@@ -9,6 +9,7 @@ this run's own (build-local --owner), so other farms and test runs on the same
 Docker daemon neither disturb the count nor get reaped.
 """
 import hashlib
+import http.client
 import http.server
 import io
 import ipaddress
@@ -22,6 +23,7 @@ import subprocess
 import tarfile
 import threading
 import time
+import urllib.parse
 import zipfile
 
 import secrets
@@ -397,7 +399,69 @@ def test_reap_removes_what_a_killed_builder_left(image, tmp_path):
     assert after_c <= before_c and after_v <= before_v
 
 
+def test_a_lost_work_volume_is_not_the_projects_failure(image, tmp_path):
+    """The keeper container holds the build's tmpfs work volume. If it stops before the
+    build starts, Docker mounts a fresh, empty tmpfs for the build, pip finds no sdist
+    and fails (seen once in a chaos run, reported as the project's failure). The builder
+    must see the input gone and report a transient error, not a verdict on the project."""
+    # 24 MiB of incompressible padding: the input archive's upload gives the kill time
+    # to land before the build starts.
+    pad = os.urandom(24 << 20).hex()[: 24 << 20]
+    sdist = make_sdist(tmp_path, "klost", "1.0", {
+        "pyproject.toml": PYPROJECT_IMAGE, "setup.py": setup_py("klost", ext=False), "pad.txt": pad})
+    # Subscribed to Docker's events before the build starts (the API answers the
+    # subscription at once), so the keeper's start cannot be missed.
+    filters = json.dumps({"type": ["container"], "event": ["start"],
+                          "label": [f"org.kiln.builder={OWNER}", "org.kiln.role=keeper"]})
+    events = DockerAPI()
+    events.request("GET", "/events?filters=" + urllib.parse.quote(filters))
+    stream = events.getresponse()
+    assert stream.status == 200
+    killed = []
+
+    def kill_keeper():
+        line = stream.readline()
+        if line:
+            cid = json.loads(line)["id"]
+            k = DockerAPI()
+            k.request("POST", f"/containers/{cid}/kill")
+            k.getresponse().read()
+            k.close()
+            killed.append(cid)
+
+    t = threading.Thread(target=kill_keeper, daemon=True)
+    t.start()
+    try:
+        p = build(image, tmp_path / "out", "--sdist", str(sdist), "--no-prefetch", "--timeout", "120")
+    finally:
+        t.join(10)
+        events.close()
+    assert killed, "the keeper never started"
+    assert "result: failed" not in p.stdout, "a lost work volume was reported as the project's failure"
+    if p.returncode == 3:
+        # The kill landed after the build started: the build had the volume, and
+        # lost it (its output with it) when it stopped. A builder error, no verdict,
+        # but not the case this test is after (about 1 run in 20 here).
+        pytest.skip("the build started before the keeper was killed (the race this test needs was lost)")
+    assert p.returncode == 4, f"want a transient error (4), got {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}"
+    assert "input (/work/src/klost-1.0.tar.gz) was gone from its work volume" in p.stderr, p.stderr[-2000:]
+    assert "the keeper container holding the volume was exited" in p.stderr, p.stderr[-2000:]
+
+
 # --- sources: HTTP and git ----------------------------------------------------
+
+class DockerAPI(http.client.HTTPConnection):
+    """An HTTP connection to the Docker Engine API on its unix socket."""
+
+    def __init__(self, path="/var/run/docker.sock"):
+        super().__init__("docker", timeout=120)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     files = {}

@@ -1,7 +1,7 @@
 """`just up` / `just down` / `just logs`: scripts/up.sh runs the whole farm.
 
-The farm runs in a data dir of its own (KILN_DATA_DIR under /tmp) on ports of
-its own, with pip's index pointed at a closed port so that up.sh falls back to
+The farm runs in a data dir of its own (KILN_DATA_DIR under /tmp) on free ports
+of its own, with pip's index pointed at a closed port so that up.sh falls back to
 its local upstream of fixture sdists (tests/integration/sdists.py). The tests
 run in order against that one farm: the first `up` builds a wheel in Docker,
 which pip installs from Kiln in a fresh venv and imports; `up` again changes
@@ -9,6 +9,7 @@ nothing; `down` stops everything and a later `up` still serves the same wheel
 without building it again. Timing goals are not checked here.
 """
 import os
+import random
 import shutil
 import socket
 import stat
@@ -20,10 +21,32 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import BUILD, ROOT, run
+from conftest import BUILD, ROOT, free_port, run
 
 UP = ROOT / "scripts" / "up.sh"
-PG_PORT, HTTP_PORT, S3_PORT = 18231, 18232, 18240
+
+
+def _port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _s3_port():
+    """A base port whose every port scripts/s3.sh derives (+555, +1000, +1007, and
+    each +10000 for gRPC) is free: so checkouts can run this suite side by side."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 40000)
+        if all(_port_free(q) for p in (base, base + 555, base + 1000, base + 1007) for q in (p, p + 10000)):
+            return base
+    raise RuntimeError("no free ports for SeaweedFS")
+
+
+PG_PORT, HTTP_PORT, S3_PORT = free_port(), free_port(), _s3_port()
 INDEX = f"http://127.0.0.1:{HTTP_PORT}/simple/"
 DB_URL = f"postgresql://kiln@127.0.0.1:{PG_PORT}/kiln"
 

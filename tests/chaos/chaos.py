@@ -34,7 +34,6 @@ Exit 0 when all hold, 1 otherwise (the run's directory is kept then).
 import argparse
 import gzip
 import hashlib
-import io
 import json
 import os
 import random
@@ -42,10 +41,8 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.error
 import urllib.parse
@@ -55,6 +52,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from fakeindex import Upstream  # noqa: E402
+from ports import free_port, pick_s3_port  # noqa: E402
+from sdists import targz  # noqa: E402
 
 import psycopg  # noqa: E402
 
@@ -93,15 +92,7 @@ def make_sdist(name, version):
         f"{base}/{mod}.py": f"VERSION = {version!r}\n",
         f"{base}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            info.mtime = 1577836800
-            tar.addfile(info, io.BytesIO(data))
-    return f"{base}.tar.gz", buf.getvalue()
+    return f"{base}.tar.gz", targz(files)
 
 
 def wheel_name(name, version):
@@ -109,35 +100,6 @@ def wheel_name(name, version):
 
 
 # --- processes ----------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def s3_ports(base):
-    """Every port scripts/s3.sh derives from its S3 port."""
-    ports = [base, base + 1000, base + 1007, base + 555]
-    return ports + [p + 10000 for p in ports]
-
-
-def pick_s3_port(rng):
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        if all(port_free(p) for p in s3_ports(base)):
-            return base
-    raise RuntimeError("no free ports for SeaweedFS")
 
 
 def run(cmd, env, check=True, timeout=300):

@@ -15,6 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ports import free_port  # noqa: F401  (tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("KILN_TEST_BUILD", ROOT / "build" / "release"))
 KILNCTL = BUILD / "kilnctl" / "kilnctl"
@@ -114,13 +116,6 @@ BACKEND = BUILD / "backend" / "kiln-backend"
 # findings fail the test at stop, as sanitizer reports do.
 WRAP = shlex.split(os.environ.get("KILN_TEST_WRAP", ""))
 WRAP_ERROR_EXIT = 99  # the wrapper's exit code for "found errors" (valgrind --error-exitcode)
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Backend:

@@ -35,6 +35,11 @@ setup(name="{name}", version="{version}", ext_modules=[Extension("{mod}", ["{mod
     }
     if pyproject:
         files[f"{base}/pyproject.toml"] = pyproject
+    return f"{base}.tar.gz", targz(files)
+
+
+def targz(files):
+    """A .tar.gz of files (archive path -> text), with a fixed mtime: same input, same bytes."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for path, text in files.items():
@@ -43,7 +48,7 @@ setup(name="{name}", version="{version}", ext_modules=[Extension("{mod}", ["{mod
             info.size = len(data)
             info.mtime = 1577836800
             tar.addfile(info, io.BytesIO(data))
-    return f"{base}.tar.gz", buf.getvalue()
+    return buf.getvalue()
 
 
 class FileServer:

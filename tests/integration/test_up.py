@@ -9,7 +9,6 @@ nothing; `down` stops everything and a later `up` still serves the same wheel
 without building it again. Timing goals are not checked here.
 """
 import os
-import random
 import shutil
 import socket
 import stat
@@ -22,31 +21,11 @@ import psycopg
 import pytest
 
 from conftest import BUILD, ROOT, free_port, run
+from ports import pick_s3_port
 
 UP = ROOT / "scripts" / "up.sh"
 
-
-def _port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def _s3_port():
-    """A base port whose every port scripts/s3.sh derives (+555, +1000, +1007, and
-    each +10000 for gRPC) is free: so checkouts can run this suite side by side."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        if all(_port_free(q) for p in (base, base + 555, base + 1000, base + 1007) for q in (p, p + 10000)):
-            return base
-    raise RuntimeError("no free ports for SeaweedFS")
-
-
-PG_PORT, HTTP_PORT, S3_PORT = free_port(), free_port(), _s3_port()
+PG_PORT, HTTP_PORT, S3_PORT = free_port(), free_port(), pick_s3_port()
 INDEX = f"http://127.0.0.1:{HTTP_PORT}/simple/"
 DB_URL = f"postgresql://kiln@127.0.0.1:{PG_PORT}/kiln"
 

@@ -65,8 +65,21 @@ struct sandbox_spec {
 				    on the job's Docker objects, for sandbox_reap */
 };
 
+/*
+ * Where inside the sandbox a failed build stopped (the in-container driver's
+ * steps, docs/builds.md). The failure classifier (failclass.h) reads it.
+ */
+enum sandbox_stage {
+	SANDBOX_STAGE_NONE = 0,     /* success, or not known (the build never ran) */
+	SANDBOX_STAGE_REQUIRES = 1, /* installing the static or dynamic build requirements */
+	SANDBOX_STAGE_BUILD = 2,    /* the PEP 517 build itself: the project's code */
+	SANDBOX_STAGE_REPAIR = 3,   /* auditwheel repair of the built wheel */
+	SANDBOX_STAGE_IMPORT = 4,   /* the import check found the wheel broken */
+};
+
 struct sandbox_result {
 	int exit_code;           /* the build's exit status; -1 if it never ran */
+	enum sandbox_stage stage; /* where a failed build stopped; NONE on success */
 	char reason[256];        /* why it failed; "" on success */
 	int oom;                 /* the kernel's OOM killer struck */
 	int timed_out;

@@ -77,6 +77,13 @@ enum sandbox_stage {
 	SANDBOX_STAGE_IMPORT = 4,   /* the import check found the wheel broken */
 };
 
+/* What the repair step said of one wheel (auditwheel show, after repair). */
+struct sandbox_wheel_report {
+	char policy[64];         /* the platform tag it got ("manylinux_2_36_x86_64"); "" if pure */
+	char **needed;           /* sonames it still needs from the system (libc aside) */
+	size_t nneeded;
+};
+
 struct sandbox_result {
 	int exit_code;           /* the build's exit status; -1 if it never ran */
 	enum sandbox_stage stage; /* where a failed build stopped; NONE on success */
@@ -88,6 +95,7 @@ struct sandbox_result {
 	uint64_t duration_ms;    /* from the container's start to its stop */
 	uint64_t log_bytes;      /* output bytes passed to on_log */
 	char **wheels;           /* paths of the wheels written into out_dir */
+	struct sandbox_wheel_report *reports; /* parallel to wheels (nwheels entries), or NULL */
 	size_t nwheels;
 	size_t nignored;         /* output entries that were not taken (see the log) */
 };

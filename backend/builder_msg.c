@@ -2,10 +2,13 @@
 #include "backend/builder_msg.h"
 
 #include "backend/builder_ws.h"
+#include "common/debpkg.h"
 #include "common/json.h"
 #include "common/token.h"
+#include "common/xalloc.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int builder_msg_parse(struct builder_msg *m, const char *p, size_t n, struct kerr *e)
@@ -69,6 +72,174 @@ static int builder_msg__log(struct builder_msg *m, struct kerr *e)
 	return 0;
 }
 
+/* The failure classes of docs/protocol.md, as builder/failclass.h names them. */
+static const char *const builder_msg__classes[] = {
+	"native-dependency", "build-requirement", "compile", "import", "timeout",
+	"out-of-memory", "infrastructure",
+};
+
+/* 1 if s is 1 to max bytes of printable ASCII without spaces (a file name a log named). */
+static int builder_msg__token_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* missing: [{kind, name, package?}], written into out as checked. */
+static int builder_msg__missing(const cJSON *arr, struct buf *out, struct kerr *e)
+{
+	static const char *const kinds[] = { "header", "pkg-config", "library", "program" };
+	const cJSON *it;
+
+	if (cJSON_GetArraySize(arr) > BUILDER_MSG_MAX_MISSING)
+		return kerr_set(e, KERR_INVAL, "field 'missing' lists more than %d entries",
+				BUILDER_MSG_MAX_MISSING);
+	buf_putc(out, '[');
+	cJSON_ArrayForEach(it, arr) {
+		const char *kind = NULL, *name = NULL, *pkg = NULL;
+		const cJSON *pj;
+		int known = 0;
+
+		if (!cJSON_IsObject(it) || json_get_str_req(it, "kind", &kind, NULL) ||
+		    json_get_str_req(it, "name", &name, NULL))
+			return kerr_set(e, KERR_INVAL, "field 'missing' must list {\"kind\", \"name\", "
+					"\"package\"} objects");
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			known |= !strcmp(kind, kinds[i]);
+		if (!known)
+			return kerr_set(e, KERR_INVAL, "missing: unknown kind '%.32s'", kind);
+		if (!builder_msg__token_ok(name, 255))
+			return kerr_set(e, KERR_INVAL, "missing: name must be 1-255 printable ASCII bytes");
+		pj = cJSON_GetObjectItemCaseSensitive(it, "package");
+		if (pj && !cJSON_IsNull(pj)) {
+			if (!cJSON_IsString(pj) || !debpkg_name_ok(pj->valuestring))
+				return kerr_set(e, KERR_INVAL, "missing: package is not a Debian package "
+						"name ([a-z0-9][a-z0-9+.-]{0,63})");
+			pkg = pj->valuestring;
+		}
+		if (out->len > 1)
+			buf_putc(out, ',');
+		buf_printf(out, "{\"kind\":\"%s\",\"name\":", kind);
+		json_append_str(out, name);
+		if (pkg)
+			buf_printf(out, ",\"package\":\"%s\"", pkg);
+		buf_putc(out, '}');
+	}
+	buf_putc(out, ']');
+	return 0;
+}
+
+/* 1 if s is a wheel's file name as an artifact can have it (no path, .whl). */
+static int builder_msg__wheel_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return builder_msg__token_ok(s, 255) && n > 4 && !strcmp(s + n - 4, ".whl") &&
+	       !strchr(s, '/') && !strchr(s, '\\');
+}
+
+/* 1 if s is a platform tag ("" for a pure wheel): [a-z0-9_.], at most 63 bytes. */
+static int builder_msg__policy_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 63)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
+}
+
+/* wheels: [{filename, policy, runtime_packages}], written into out as checked. */
+static int builder_msg__wheels(const cJSON *arr, struct buf *out, struct kerr *e)
+{
+	const cJSON *it, *p;
+
+	if (cJSON_GetArraySize(arr) > BUILDER_MSG_MAX_WHEELS)
+		return kerr_set(e, KERR_INVAL, "field 'wheels' lists more than %d wheels",
+				BUILDER_MSG_MAX_WHEELS);
+	buf_putc(out, '[');
+	cJSON_ArrayForEach(it, arr) {
+		const char *fn = NULL, *policy = "";
+		const cJSON *pkgs = NULL;
+		size_t np = 0;
+
+		if (!cJSON_IsObject(it) || json_get_str_req(it, "filename", &fn, NULL) ||
+		    json_get_str(it, "policy", &policy, NULL) ||
+		    json_get_array(it, "runtime_packages", &pkgs, NULL))
+			return kerr_set(e, KERR_INVAL, "field 'wheels' must list {\"filename\", "
+					"\"policy\", \"runtime_packages\"} objects");
+		if (!builder_msg__wheel_name_ok(fn))
+			return kerr_set(e, KERR_INVAL, "wheels: '%.64s' is not a wheel file name", fn);
+		if (!builder_msg__policy_ok(policy))
+			return kerr_set(e, KERR_INVAL, "wheels: policy '%.64s' is not a platform tag",
+					policy);
+		if (pkgs && cJSON_GetArraySize(pkgs) > BUILDER_MSG_MAX_RUNTIME)
+			return kerr_set(e, KERR_INVAL, "wheels: more than %d runtime_packages",
+					BUILDER_MSG_MAX_RUNTIME);
+		if (out->len > 1)
+			buf_putc(out, ',');
+		buf_puts(out, "{\"filename\":");
+		json_append_str(out, fn);
+		buf_printf(out, ",\"policy\":\"%s\",\"runtime_packages\":[", policy);
+		if (pkgs) {
+			cJSON_ArrayForEach(p, pkgs) {
+				if (!cJSON_IsString(p) || !debpkg_name_ok(p->valuestring))
+					return kerr_set(e, KERR_INVAL, "wheels: runtime_packages must be "
+							"Debian package names");
+				buf_printf(out, "%s\"%s\"", np++ ? "," : "", p->valuestring);
+			}
+		}
+		buf_puts(out, "]}");
+	}
+	buf_putc(out, ']');
+	return 0;
+}
+
+/* The finish's optional report fields into m->report (see builder_msg.h). */
+static int builder_msg__report(struct builder_msg *m, struct kerr *e)
+{
+	struct buf out = BUF_INIT(BUF_NOLIMIT), part = BUF_INIT(BUF_NOLIMIT);
+	const char *cls = NULL;
+	const cJSON *missing = NULL, *wheels = NULL;
+	int rc, known = 0;
+
+	if ((rc = json_get_str(m->root, "failure_class", &cls, e)) ||
+	    (rc = json_get_array(m->root, "missing", &missing, e)) ||
+	    (rc = json_get_array(m->root, "wheels", &wheels, e)))
+		goto fail;
+	if (cls) {
+		for (size_t i = 0; i < sizeof(builder_msg__classes) / sizeof(builder_msg__classes[0]); i++)
+			known |= !strcmp(cls, builder_msg__classes[i]);
+		if (!known) {
+			rc = kerr_set(e, KERR_INVAL, "unknown failure_class '%.32s'", cls);
+			goto fail;
+		}
+		buf_printf(&out, "{\"failure_class\":\"%s\",\"missing\":", cls);
+	} else {
+		buf_puts(&out, "{\"failure_class\":null,\"missing\":");
+	}
+	if (missing && (rc = builder_msg__missing(missing, &part, e)))
+		goto fail;
+	buf_puts(&out, missing ? part.ptr : "[]");
+	buf_reset(&part);
+	buf_puts(&out, ",\"wheels\":");
+	if (wheels && (rc = builder_msg__wheels(wheels, &part, e)))
+		goto fail;
+	buf_puts(&out, wheels ? part.ptr : "[]");
+	buf_putc(&out, '}');
+	m->report = buf_detach(&out, NULL);
+	rc = 0;
+fail:
+	buf_release(&part);
+	buf_release(&out);
+	return rc;
+}
+
 static int builder_msg__finish(struct builder_msg *m, struct kerr *e)
 {
 	int64_t exit_code = 0, duration = 0;
@@ -89,7 +260,7 @@ static int builder_msg__finish(struct builder_msg *m, struct kerr *e)
 				"status must be succeeded, failed or retry, got '%.32s'", m->status);
 	if (strlen(m->reason) > BUILDER_MSG_MAX_REASON)
 		return kerr_set(e, KERR_TOOBIG, "reason over %d bytes", BUILDER_MSG_MAX_REASON);
-	return 0;
+	return builder_msg__report(m, e);
 }
 
 static int builder_msg__target_name_ok(const char *s)
@@ -203,5 +374,6 @@ const char *builder_msg_error_code(int code)
 void builder_msg_release(struct builder_msg *m)
 {
 	cJSON_Delete(m->root);
+	free(m->report);
 	memset(m, 0, sizeof(*m));
 }

@@ -20,6 +20,9 @@
 #define BUILDER_MSG_MAX_SLOTS 64
 #define BUILDER_MSG_MAX_LOG_CHUNK (256 * 1024)
 #define BUILDER_MSG_MAX_REASON 4096
+#define BUILDER_MSG_MAX_MISSING 8      /* finish: entries of `missing` */
+#define BUILDER_MSG_MAX_WHEELS 256     /* finish: entries of `wheels` */
+#define BUILDER_MSG_MAX_RUNTIME 32     /* finish: runtime_packages of one wheel */
 
 enum builder_msg_type {
 	BUILDER_MSG_UNKNOWN = 0, /* a type string this backend does not know */
@@ -46,6 +49,14 @@ struct builder_msg {
 	const char *reason;     /* finish: "" when absent */
 	long long exit_code;    /* finish */
 	long long duration_ms;  /* finish */
+	/*
+	 * finish: the optional failure_class, missing and wheels, checked and
+	 * written back as one JSON object {"failure_class": S|null, "missing":
+	 * [...], "wheels": [...]} holding only the fields the protocol defines
+	 * (absent ones as null or []), for jobs_finish to store. Owned; never
+	 * NULL after a successful check of a finish.
+	 */
+	char *report;
 	/* hello */
 	long long protocol;
 	const char *token;      /* well formed (token_well_formed), not yet checked */
@@ -70,7 +81,11 @@ int builder_msg_parse(struct builder_msg *m, const char *p, size_t n, struct ker
 /*
  * Check the fields of a parsed message against its type and fill the rest of
  * *m. 0, or a code with e's message meant for the builder:
- *   KERR_INVAL   a field is missing, mistyped or out of range; unknown type
+ *   KERR_INVAL   a field is missing, mistyped or out of range; unknown type; a
+ *                finish with an unknown failure_class, more than
+ *                BUILDER_MSG_MAX_MISSING missing entries, an entry of an
+ *                unknown kind, or a package name that is not a Debian one
+ *                (common/debpkg.h); a wheels entry that is malformed
  *   KERR_TOOBIG  a log chunk or reason over its limit
  *   KERR_AUTH    a hello with a malformed token
  *   KERR_PROTO   a hello with a protocol number this backend does not speak
@@ -80,7 +95,7 @@ int builder_msg_check(struct builder_msg *m, struct kerr *e);
 /* The protocol's error code for a code builder_msg_* returned ("bad_message", ...). */
 const char *builder_msg_error_code(int code);
 
-/* Free root and zero *m. Safe on a zeroed or failed message. */
+/* Free root (and report) and zero *m. Safe on a zeroed or failed message. */
 void builder_msg_release(struct builder_msg *m);
 
 #endif

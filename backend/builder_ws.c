@@ -290,7 +290,12 @@ static void bws__send_job(struct builder_conn *c, PGresult *r, int row, const ch
 		buf_puts(&b, ",\"filename\":");
 		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SDIST_NAME));
 	}
-	buf_printf(&b, "},\"limits\":{\"timeout_s\":%ld,\"memory_mib\":%ld,\"cpus\":2,"
+	/* Names the database checked (migrations/0011_native_deps.sql): safe as they are. */
+	if (strcmp(PQgetvalue(r, row, JOBS_C_NATIVE), "[]"))
+		buf_printf(&b, "},\"native_packages\":%s", PQgetvalue(r, row, JOBS_C_NATIVE));
+	else
+		buf_putc(&b, '}');
+	buf_printf(&b, ",\"limits\":{\"timeout_s\":%ld,\"memory_mib\":%ld,\"cpus\":2,"
 		       "\"pids\":1024,\"log_bytes\":%d,\"output_bytes\":%ld},"
 		       "\"upload\":\"/api/v1/jobs/%s/artifacts/\"}",
 		   config_get_int(cfg, CONFIG_JOB_TIMEOUT), config_get_int(cfg, CONFIG_JOB_MEMORY_MIB),
@@ -507,6 +512,7 @@ struct bws_finish {
 	int64_t exit_code, duration;
 	char status[16];
 	char *reason;
+	char *report;         /* builder_msg.h */
 };
 
 /* The count of job's chunks being stored; with add, a free entry is taken for it. NULL if none. */
@@ -527,7 +533,8 @@ static int *bws__logw(struct builder_conn *c, long long job, int add)
 }
 
 static void bws__finish_start(struct builder_conn *c, long long job, const char *status,
-			      const char *reason, int64_t exit_code, int64_t duration);
+			      const char *reason, int64_t exit_code, int64_t duration,
+			      const char *report);
 
 static void bws__stale_checked(void *ctx, PGresult *r, const char *err)
 {
@@ -581,8 +588,9 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 					continue;
 				*pp = f->next;
 				bws__finish_start(c, f->job, f->status, f->reason, f->exit_code,
-						  f->duration);
+						  f->duration, f->report);
 				free(f->reason);
+				free(f->report);
 				free(f);
 				break;
 			}
@@ -597,6 +605,9 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		log_info("job finished", "job=%lld builder=%s build=%s state=%s published=%s", q->job,
 			 c->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
 		metrics_add(c->srv->metrics, "kiln_jobs_finished_total", "Jobs finished by builders.", 1);
+		if (*PQgetvalue(r, 0, 5))
+			log_info("native packages added", "job=%lld build=%s packages=%s source=auto",
+				 q->job, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 5));
 		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
 		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
 			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
@@ -669,7 +680,8 @@ static void bws__on_log(struct builder_conn *c, const struct builder_msg *m)
 }
 
 static void bws__finish_start(struct builder_conn *c, long long job, const char *status,
-			      const char *reason, int64_t exit_code, int64_t duration)
+			      const char *reason, int64_t exit_code, int64_t duration,
+			      const char *report)
 {
 	struct bws_jobq *q = xcalloc(1, sizeof(*q));
 
@@ -677,7 +689,8 @@ static void bws__finish_start(struct builder_conn *c, long long job, const char 
 	q->job = job;
 	q->ref = bws__ref(c);
 	if (!jobs_finish(c->srv->db, job, c->builder_id, status, reason, exit_code, duration,
-			 bws__job_done, q)) {
+			 report, config_get_bool(c->srv->cfg, CONFIG_NATIVE_AUTO_RETRY), bws__job_done,
+			 q)) {
 		bws__unref(q->ref);
 		free(q);
 		bws__store_failed(c, job, "database queue full");
@@ -695,12 +708,13 @@ static void bws__on_finish(struct builder_conn *c, const struct builder_msg *m)
 		f->duration = m->duration_ms;
 		snprintf(f->status, sizeof(f->status), "%s", m->status);
 		f->reason = xstrdup(m->reason ? m->reason : "");
+		f->report = m->report ? xstrdup(m->report) : NULL;
 		while (*pp)
 			pp = &(*pp)->next;
 		*pp = f;
 		return;
 	}
-	bws__finish_start(c, m->job, m->status, m->reason, m->exit_code, m->duration_ms);
+	bws__finish_start(c, m->job, m->status, m->reason, m->exit_code, m->duration_ms, m->report);
 }
 
 /* --- hello ----------------------------------------------------------------- */
@@ -1189,6 +1203,7 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 			struct bws_finish *f = c->deferred;
 			c->deferred = f->next;
 			free(f->reason);
+			free(f->report);
 			free(f);
 		}
 		buf_release(&c->rx);

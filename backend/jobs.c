@@ -30,18 +30,22 @@ static const char jobs__claim_batch_sql[] =
 	"), a as ("
 	" update jobs j set state = 'assigned', builder_id = w.bid, lease_token_hash = w.lease,"
 	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
-	" started_at = null, failure_reason = null, attempts = j.attempts + 1"
+	" started_at = null, failure_reason = null, failure_class = null, attempts = j.attempts + 1"
 	" from c join w on w.ord = c.ord where j.id = c.id"
 	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts, j.builder_id"
 	"), b as ("
-	" insert into builds (job_id, attempt, builder_id, state, phase)"
-	" select a.id, a.attempts, a.builder_id, 'running', 'assigned' from a"
-	" returning id, job_id"
+	" insert into builds (job_id, attempt, builder_id, state, phase, native_packages)"
+	" select a.id, a.attempts, a.builder_id, 'running', 'assigned',"
+	/* the project's native packages as this attempt gets them, byte order (C) */
+	" array(select n.package from project_native_packages n join releases nr"
+	"  on nr.project_id = n.project_id where nr.id = a.release_id"
+	"  order by n.package collate \"C\" limit 16) from a"
+	" returning id, job_id, native_packages"
 	")"
 	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
 	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
 	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts,"
-	" a.builder_id"
+	" a.builder_id, array_to_json(b.native_packages)::text"
 	" from a join b on b.job_id = a.id cross join s"
 	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
 	" join targets t on t.id = a.target_id"
@@ -114,64 +118,130 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
 			    4, params, cb, ctx);
 }
 
+/*
+ * $7 is the finish's report (builder_msg.h: failure_class, missing, wheels as
+ * checked JSON), $8 the automatic retry policy (KILN_NATIVE_AUTO_RETRY).
+ *
+ * The automatic retry (docs/builds.md, "Native dependencies"): a failure of
+ * class native-dependency whose missing entries name packages this attempt
+ * did not have gets those packages added to the project (source 'auto'; the
+ * trigger of migrations/0011_native_deps.sql drops what is over the caps) and
+ * the job queued once more, once per job (jobs.native_retried). It retries
+ * only when a named package is now the project's (added here, or by another
+ * job's finish since this attempt was claimed): otherwise the next attempt
+ * would fail the same way.
+ */
 static const char jobs__finish_sql[] =
 	"with cur as ("
-	" select j.id, j.attempts, j.max_attempts, b.id as build_id,"
+	" select j.id, j.attempts, j.max_attempts, j.native_retried, b.id as build_id,"
+	" b.native_packages, r.project_id,"
 	" (select count(*) from artifacts a where a.build_id = b.id) as arts"
 	" from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"
+	" join releases r on r.id = j.release_id"
 	" where j.id = $1::bigint and j.builder_id = $2::bigint"
 	" and j.state in ('assigned', 'running') for update of j"
+	"), rep as ("
+	" select case when $3 = 'retry' then 'infrastructure'"
+	"  when $3 = 'failed' then $7::jsonb->>'failure_class' end as cls,"
+	" $7::jsonb->'missing' as missing, $7::jsonb->'wheels' as wheels"
+	"), want as ("
+	" select distinct m->>'package' as package from cur, rep,"
+	"  jsonb_array_elements(case when rep.cls = 'native-dependency' then rep.missing"
+	"  else '[]' end) m"
+	" where m->>'package' is not null and not (m->>'package' = any(cur.native_packages))"
+	"), auto as ("
+	" select $8::boolean and $3 = 'failed' and not cur.native_retried"
+	"  and exists (select 1 from want) as go from cur"
+	"), ins as ("
+	" insert into project_native_packages (project_id, package, source, build_id)"
+	" select cur.project_id, w.package, 'auto', cur.build_id from cur, want w, auto"
+	" where auto.go order by w.package on conflict do nothing returning package"
+	"), rt as ("
+	" select auto.go and (exists (select 1 from ins) or exists (select 1 from want w"
+	"  join project_native_packages n on n.package = w.package"
+	"  where n.project_id = cur.project_id)) as yes from auto, cur"
 	"), d as ("
-	" select cur.*, case"
+	" select cur.*, case when $3 = 'succeeded' then 'infrastructure' else rep.cls end as cls,"
+	" rt.yes as auto_retry, case"
 	"  when $3 = 'succeeded' and cur.arts > 0 then 'succeeded'"
 	"  when $3 = 'retry' and cur.attempts < cur.max_attempts then 'queued'"
+	"  when rt.yes then 'queued'"
 	"  else 'failed' end as state,"
 	" case when $3 = 'succeeded' and cur.arts = 0 then 'the build succeeded but uploaded no wheel'"
 	"  when $3 = 'retry' and cur.attempts >= cur.max_attempts"
 	"  then nullif($4, '') || ' (gave up after ' || cur.attempts || ' attempts)'"
 	"  else nullif($4, '') end as reason"
-	" from cur"
+	" from cur, rep, rt"
 	"), j as ("
 	" update jobs set state = d.state, failure_reason = d.reason,"
+	" failure_class = case when d.state = 'succeeded' then null else d.cls end,"
+	" native_retried = jobs.native_retried or d.auto_retry,"
+	" max_attempts = case when d.auto_retry then greatest(jobs.max_attempts, d.attempts + 1)"
+	"  else jobs.max_attempts end,"
 	" finished_at = case when d.state = 'queued' then null else now() end,"
 	" builder_id = case when d.state = 'queued' then null else jobs.builder_id end,"
 	" lease_token_hash = null, lease_expires_at = null,"
-	" not_before = case when d.state = 'queued'"
+	" not_before = case when d.state = 'queued' and not d.auto_retry"
 	"  then now() + least(interval '10 minutes', interval '15 seconds' * power(2, d.attempts - 1))"
 	"  else null end"
 	" from d where jobs.id = d.id returning jobs.id, jobs.state"
 	"), b as ("
 	" update builds set state = case when d.state = 'succeeded' then 'succeeded' else 'failed' end,"
 	" failure_reason = d.reason, exit_code = $5::int, duration_ms = greatest($6::bigint, 0),"
+	" failure_class = case when d.state = 'succeeded' then null else d.cls end,"
+	" missing = case when d.cls = 'native-dependency' and d.state <> 'succeeded'"
+	"  then (select missing from rep) end,"
 	" finished_at = now(), phase = 'done'"
 	" from d where builds.id = d.build_id returning builds.id"
+	"), wh as ("
+	" select x->>'filename' as filename, nullif(x->>'policy', '') as policy,"
+	" array(select jsonb_array_elements_text(x->'runtime_packages')) as rp"
+	" from rep, jsonb_array_elements(rep.wheels) x"
 	"), p as ("
-	" update artifacts set published_at = now() from d"
-	" where artifacts.build_id = d.build_id and d.state = 'succeeded' returning artifacts.id"
+	" update artifacts set published_at = now(),"
+	" policy = (select wh.policy from wh where wh.filename = artifacts.filename limit 1),"
+	" runtime_packages = coalesce((select wh.rp from wh where wh.filename = artifacts.filename"
+	"  limit 1), '{}')"
+	" from d where artifacts.build_id = d.build_id and d.state = 'succeeded' returning artifacts.id"
 	"), u as ("
 	" delete from artifacts a using d where a.build_id = d.build_id and d.state <> 'succeeded'"
 	" and a.published_at is null returning a.storage_key"
 	"), g as ("
 	" insert into storage_pending (key, not_before) select storage_key, now() from u"
 	" on conflict (key) do nothing"
+	"), l as ("
+	/* Say in the build's log what the backend did, after the builder's last chunk. */
+	" insert into build_log_chunks (build_id, seq, data)"
+	" select d.build_id, 1000000000, convert_to(E'\\nkiln: the build is missing '"
+	"  || (select string_agg(distinct m->>'name', ', ') from rep,"
+	"  jsonb_array_elements(rep.missing) m) || '; '"
+	"  || case when exists (select 1 from ins) then 'added '"
+	"  || (select string_agg(package, ' ' order by package) from ins)"
+	"  || ' to the project''s native packages and queued'"
+	"  else 'the project has what it needs now: queued' end"
+	"  || E' the job once more (automatic retry, once per job).\\n', 'UTF8')"
+	" from d where d.auto_retry on conflict do nothing"
 	")"
 	" select d.build_id, d.state, (select count(*) from p),"
 	" coalesce((select array_agg(storage_key) from u), '{}')::text,"
-	" pg_notify('kiln_build', d.build_id::text)"
+	" pg_notify('kiln_build', d.build_id::text),"
+	" coalesce((select string_agg(package, ' ' order by package) from ins), '')"
 	" from d join j on j.id = d.id join b on b.id = d.build_id";
 
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 			const char *status, const char *reason, long long exit_code,
-			long long duration_ms, pgpool_cb cb, void *ctx)
+			long long duration_ms, const char *report, int auto_retry, pgpool_cb cb,
+			void *ctx)
 {
 	char j[24], b[24], ec[24], dur[24];
-	const char *params[6] = { j, b, status, reason ? reason : "", ec, dur };
+	const char *params[8] = { j, b, status, reason ? reason : "", ec, dur,
+				  report ? report : JOBS_REPORT_NONE, auto_retry ? "true" : "false" };
 
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(ec, sizeof(ec), "%lld", exit_code);
 	snprintf(dur, sizeof(dur), "%lld", duration_ms);
-	return pgpool_query(db, jobs__finish_sql, 6, params, cb, ctx);
+	return pgpool_query(db, jobs__finish_sql, 8, params, cb, ctx);
 }
 
 struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const char *holder_ids,

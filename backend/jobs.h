@@ -31,7 +31,8 @@ enum jobs_claim_col {
 	JOBS_C_JOB, JOBS_C_ATTEMPT, JOBS_C_BUILD, JOBS_C_PROJECT, JOBS_C_VERSION, JOBS_C_TARGET,
 	JOBS_C_IMAGE, JOBS_C_PYTAG, JOBS_C_PYVER, JOBS_C_PLATFORM, JOBS_C_SDIST_URL,
 	JOBS_C_SDIST_SHA, JOBS_C_SDIST_NAME, JOBS_C_GIT_URL, JOBS_C_GIT_COMMIT, JOBS_C_MAX_ATTEMPTS,
-	JOBS_C_BUILDER
+	JOBS_C_BUILDER,
+	JOBS_C_NATIVE /* the project's native packages, a JSON array of valid names, sorted */
 };
 
 /*
@@ -57,15 +58,26 @@ struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id
 struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long seq,
 		     const char *data, pgpool_cb cb, void *ctx);
 
+/* A finish report with nothing in it (see builder_msg.h, report). */
+#define JOBS_REPORT_NONE "{\"failure_class\":null,\"missing\":[],\"wheels\":[]}"
+
 /*
  * Finish the job's current attempt. status: "succeeded", "failed" or "retry"
  * (transient: requeue with backoff unless attempts are used up). A success with
- * no uploaded artifact becomes a failure. Result columns: build id, final job
- * state, published artifact count; 0 rows if the job is not held by builder_id.
+ * no uploaded artifact becomes a failure. report is the finish's checked
+ * report (builder_msg.h; NULL: none): the failure class and missing entries go
+ * onto the build and job (a retry's class is always infrastructure), each
+ * wheel's policy and runtime packages onto the artifact of that name. With
+ * auto_retry, a native-dependency failure naming packages the attempt lacked
+ * adds them to the project and queues the job once more (jobs.c says how).
+ * Result columns: build id, final job state, published artifact count,
+ * dropped storage keys, (notify), packages added automatically (space
+ * separated, "" if none); 0 rows if the job is not held by builder_id.
  */
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 			const char *status, const char *reason, long long exit_code,
-			long long duration_ms, pgpool_cb cb, void *ctx);
+			long long duration_ms, const char *report, int auto_retry, pgpool_cb cb,
+			void *ctx);
 
 /*
  * Extend to now + lease_s the leases of the jobs in job_ids, each still held by

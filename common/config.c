@@ -41,6 +41,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Wall-clock limit of one build, in seconds, sent to builders with each job." },
 	[CONFIG_JOB_MEMORY_MIB] = { "KILN_JOB_MEMORY_MIB", CONFIG_INT, "4096", 0, "backend",
 		"Memory limit of one build in MiB (no swap), sent to builders with each job." },
+	[CONFIG_NATIVE_AUTO_RETRY] = { "KILN_NATIVE_AUTO_RETRY", CONFIG_BOOL, "1", 0, "backend",
+		"When a build fails for a missing native library whose Debian package the builder named, add that package to the project (at most 4 this way per project) and retry the job once. `0` turns it off." },
 	[CONFIG_DATABASE_URL] = { "KILN_DATABASE_URL", CONFIG_STR,
 		"postgresql://kiln@127.0.0.1:54329/kiln", 0, "backend, sync, kilnctl",
 		"libpq connection string or URL of Kiln's database." },

@@ -44,6 +44,43 @@ static const struct {
 	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
 	  "\"targets\":[\"t\"],\"running\":[7]}", "bad_message", "{\"job\": id}" },
 	{ "{\"type\":\"teleport\"}", "bad_message", "unknown message type 'teleport'" },
+	/* finish: the failure report (issue 15). */
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"native-dependency\","
+	  "\"missing\":[{\"kind\":\"header\",\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},"
+	  "{\"kind\":\"program\",\"name\":\"pg_config\",\"package\":null},"
+	  "{\"kind\":\"library\",\"name\":\"-lfoo\"}]}", NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"oops\"}",
+	  "bad_message", "unknown failure_class 'oops'" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":7}",
+	  "bad_message", "failure_class" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"native-dependency\","
+	  "\"missing\":[{\"kind\":\"header\",\"name\":\"x.h\",\"package\":\"libx-dev; rm -rf /\"}]}",
+	  "bad_message", "not a Debian package name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"native-dependency\","
+	  "\"missing\":[{\"kind\":\"dll\",\"name\":\"x.h\"}]}", "bad_message", "unknown kind 'dll'" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"missing\":[{\"kind\":\"header\","
+	  "\"name\":\"a b.h\"}]}", "bad_message", "printable ASCII" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"missing\":[\"libpq-dev\"]}",
+	  "bad_message", "must list" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"missing\":{\"kind\":\"header\"}}",
+	  "bad_message", "missing" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"missing\":["
+	  "{\"kind\":\"header\",\"name\":\"1.h\"},{\"kind\":\"header\",\"name\":\"2.h\"},"
+	  "{\"kind\":\"header\",\"name\":\"3.h\"},{\"kind\":\"header\",\"name\":\"4.h\"},"
+	  "{\"kind\":\"header\",\"name\":\"5.h\"},{\"kind\":\"header\",\"name\":\"6.h\"},"
+	  "{\"kind\":\"header\",\"name\":\"7.h\"},{\"kind\":\"header\",\"name\":\"8.h\"},"
+	  "{\"kind\":\"header\",\"name\":\"9.h\"}]}", "bad_message", "more than 8 entries" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"wheels\":[{\"filename\":"
+	  "\"a-1-cp311-cp311-manylinux_2_36_x86_64.whl\",\"policy\":\"manylinux_2_36_x86_64\","
+	  "\"runtime_packages\":[\"libpq5\"]},{\"filename\":\"b-1-py3-none-any.whl\",\"policy\":\"\"}]}",
+	  NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"wheels\":[{\"filename\":"
+	  "\"../x.whl\",\"policy\":\"linux_x86_64\"}]}", "bad_message", "not a wheel file name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"wheels\":[{\"filename\":"
+	  "\"a-1-py3-none-any.whl\",\"policy\":\"<b>\"}]}", "bad_message", "not a platform tag" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"wheels\":[{\"filename\":"
+	  "\"a-1-py3-none-any.whl\",\"runtime_packages\":[\"Bad Name\"]}]}", "bad_message",
+	  "Debian package names" },
 };
 
 static void test_cases(void **state)
@@ -91,6 +128,29 @@ static void test_fields(void **state)
 	builder_msg_release(&m);
 }
 
+static void test_finish_report(void **state)
+{
+	static const char in[] = "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\","
+				 "\"failure_class\":\"native-dependency\",\"extra\":1,\"missing\":"
+				 "[{\"kind\":\"header\",\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\","
+				 "\"junk\":\"x\"},{\"kind\":\"program\",\"name\":\"pg_config\"}]}";
+	static const char bare[] = "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\"}";
+	struct builder_msg m;
+	(void)state;
+	assert_int_equal(builder_msg_parse(&m, in, strlen(in), NULL), 0);
+	assert_int_equal(builder_msg_check(&m, NULL), 0);
+	/* Only the protocol's fields, re-written: nothing else of the builder's reaches SQL. */
+	assert_string_equal(m.report,
+			    "{\"failure_class\":\"native-dependency\",\"missing\":[{\"kind\":\"header\","
+			    "\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},{\"kind\":\"program\","
+			    "\"name\":\"pg_config\"}],\"wheels\":[]}");
+	builder_msg_release(&m);
+	assert_int_equal(builder_msg_parse(&m, bare, strlen(bare), NULL), 0);
+	assert_int_equal(builder_msg_check(&m, NULL), 0);
+	assert_string_equal(m.report, "{\"failure_class\":null,\"missing\":[],\"wheels\":[]}");
+	builder_msg_release(&m);
+}
+
 static void test_not_a_message(void **state)
 {
 	static const char *const bad[] = { "", "[]", "{\"type\":3}", "{}", "{\"type\":\"log\"} x" };
@@ -109,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_finish_report),
 		cmocka_unit_test(test_not_a_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

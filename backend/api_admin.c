@@ -5,6 +5,7 @@
 #include "backend/api.h"
 #include "backend/builder_ws.h"
 #include "backend/storage_sweep.h"
+#include "common/debpkg.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pyname.h"
@@ -223,6 +224,7 @@ struct api_admin_requeue {
 	struct admin_call auth;
 	char project[256];
 	char target[64];
+	char class[32];
 };
 
 static void api_admin__requeued(struct http_req *req, PGresult *r)
@@ -239,8 +241,9 @@ static void api_admin__requeued(struct http_req *req, PGresult *r)
 		http_error(req, 404, KERR_NOTFOUND, "no target named '%s'", st->target);
 		return;
 	}
-	log_info("failed jobs requeued", "project=%s target=%s failed=%s requeued=%s by=%s",
+	log_info("failed jobs requeued", "project=%s target=%s class=%s failed=%s requeued=%s by=%s",
 		 *st->project ? st->project : "*", *st->target ? st->target : "*",
+		 *st->class ? st->class : "*",
 		 PQgetvalue(r, 0, QUEUE_REQUEUE_FAILED), PQgetvalue(r, 0, QUEUE_REQUEUE_REQUEUED),
 		 api_admin__who(req, who, sizeof(who)));
 	buf_puts(&b, "{\"failed\":");
@@ -258,19 +261,28 @@ static void api_admin__requeue(struct http_req *req)
 	struct api_admin_requeue *st;
 	struct buf norm = BUF_INIT(255);
 	cJSON *body = NULL;
-	const char *project, *target, *params[3];
+	const char *project, *target, *class, *params[4];
 
 	if (api_admin__body(req, &body) || api_admin__field(req, body, "project", 255, &project) ||
 	    api_admin__field(req, body, "target", 63, &target) ||
+	    api_admin__field(req, body, "class", 31, &class) ||
 	    (*project && api_admin__project(req, project, &norm)))
 		goto out;
+	if (*class && !queue_failure_class_ok(class)) {
+		http_error(req, 400, KERR_INVAL, "request body: 'class' must be one of "
+			   "native-dependency, build-requirement, compile, import, timeout, "
+			   "out-of-memory, infrastructure");
+		goto out;
+	}
 	st = api_call_new(req, sizeof(*st));
 	snprintf(st->project, sizeof(st->project), "%s", norm.ptr);
 	snprintf(st->target, sizeof(st->target), "%s", target);
+	snprintf(st->class, sizeof(st->class), "%s", class);
 	params[0] = *project ? norm.ptr : NULL;
 	params[1] = *target ? target : NULL;
 	params[2] = QUEUE_ADMIN_PRIORITY_TEXT;
-	api_query(req, queue_sql_requeue_failed, 3, params, api_admin__requeued);
+	params[3] = *class ? class : NULL;
+	api_query(req, queue_sql_requeue_failed, 4, params, api_admin__requeued);
 out:
 	cJSON_Delete(body);
 	buf_release(&norm);
@@ -279,6 +291,185 @@ out:
 void api_admin_handle_requeue_failed(struct http_req *req)
 {
 	admin_auth_require(req, sizeof(struct api_admin_requeue), api_admin__requeue);
+}
+
+/* ---- /api/v1/admin/projects/{name}/native-packages ---- */
+
+static void api_admin__deps_listed(struct http_req *req, PGresult *r)
+{
+	static const struct api_field f[] = {
+		{ "package", API_STR }, { "source", API_STR }, { "added_by", API_STR },
+		{ "build_id", API_INT }, { "created_at", API_STR },
+	};
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	int n = PQntuples(r), shown = 0;
+
+	if (n == 0) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", req->params[0]);
+		return;
+	}
+	buf_puts(&b, "{\"project\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_PROJECT, API_STR);
+	buf_printf(&b, ",\"max\":%d,\"auto_max\":%d,\"packages\":[", DEBPKG_PROJECT_MAX,
+		   DEBPKG_AUTO_MAX);
+	for (int i = 0; i < n; i++) {
+		if (PQgetisnull(r, i, QUEUE_DEPS_PACKAGE))
+			continue;
+		buf_puts(&b, shown++ ? ",{" : "{");
+		api_json_fields(&b, r, i, QUEUE_DEPS_PACKAGE, f, sizeof(f) / sizeof(f[0]));
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	api_respond(req, &b);
+}
+
+static void api_admin__deps_list(struct http_req *req)
+{
+	struct buf norm = BUF_INIT(255);
+	const char *params[1];
+
+	if (api_admin__project(req, req->params[0], &norm))
+		goto out;
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", norm.ptr);
+	params[0] = norm.ptr;
+	api_query(req, queue_sql_deps_list, 1, params, api_admin__deps_listed);
+out:
+	buf_release(&norm);
+}
+
+void api_admin_handle_deps_list(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__deps_list);
+}
+
+static void api_admin__deps_added(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_DEPS_ADD_PROJECT)) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", req->params[0]);
+		return;
+	}
+	if (!api_bool(r, 0, QUEUE_DEPS_ADD_FITS)) {
+		http_error(req, 409, KERR_CONFLICT, "project '%s' would have more than %d native "
+			   "packages; none added", req->params[0], DEBPKG_PROJECT_MAX);
+		return;
+	}
+	log_info("native packages added", "project=%s packages=%s requeued=%s source=admin by=%s",
+		 req->params[0], PQgetvalue(r, 0, QUEUE_DEPS_ADD_ADDED),
+		 PQgetvalue(r, 0, QUEUE_DEPS_ADD_REQUEUED), api_admin__who(req, who, sizeof(who)));
+	buf_puts(&b, "{\"project\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_ADD_PROJECT, API_STR);
+	buf_puts(&b, ",\"added\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_ADD_ADDED, API_JSON);
+	buf_puts(&b, ",\"requeued\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_ADD_REQUEUED, API_INT);
+	buf_puts(&b, ",\"total\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_ADD_TOTAL, API_INT);
+	buf_putc(&b, '}');
+	api_respond(req, &b);
+}
+
+static void api_admin__deps_add(struct http_req *req)
+{
+	const struct admin_call *a = req->state;
+	struct buf norm = BUF_INIT(255), arr = BUF_INIT(BUF_NOLIMIT);
+	cJSON *body = NULL;
+	const cJSON *pkgs = NULL, *it;
+	const char *params[4];
+	struct kerr e;
+	int n = 0;
+
+	if (api_admin__project(req, req->params[0], &norm) || api_admin__body(req, &body))
+		goto out;
+	if (!body || json_get_array(body, "packages", &pkgs, &e) || !pkgs ||
+	    cJSON_GetArraySize(pkgs) < 1 || cJSON_GetArraySize(pkgs) > DEBPKG_PROJECT_MAX) {
+		http_error(req, 400, KERR_INVAL, "request body: 'packages' must list 1 to %d Debian "
+			   "package names", DEBPKG_PROJECT_MAX);
+		goto out;
+	}
+	buf_putc(&arr, '{');
+	cJSON_ArrayForEach(it, pkgs) {
+		if (!cJSON_IsString(it) || !debpkg_name_ok(it->valuestring)) {
+			http_error(req, 400, KERR_INVAL, "request body: 'packages' must list Debian "
+				   "package names ([a-z0-9][a-z0-9+.-]{0,63})");
+			goto out;
+		}
+		buf_printf(&arr, "%s%s", n++ ? "," : "", it->valuestring);
+	}
+	buf_putc(&arr, '}');
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", norm.ptr);
+	params[0] = norm.ptr;
+	params[1] = arr.ptr;
+	params[2] = a->name;
+	params[3] = QUEUE_ADMIN_PRIORITY_TEXT;
+	api_query(req, queue_sql_deps_add, 4, params, api_admin__deps_added);
+out:
+	cJSON_Delete(body);
+	buf_release(&arr);
+	buf_release(&norm);
+}
+
+void api_admin_handle_deps_add(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__deps_add);
+}
+
+static void api_admin__deps_removed(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_DEPS_RM_PROJECT)) {
+		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", req->params[0]);
+		return;
+	}
+	if (!strcmp(PQgetvalue(r, 0, QUEUE_DEPS_RM_REMOVED), "[]")) {
+		http_error(req, 404, KERR_NOTFOUND, "project '%s' has no native package '%s'",
+			   req->params[0], req->params[1]);
+		return;
+	}
+	log_info("native packages removed", "project=%s packages=%s requeued=%s by=%s",
+		 req->params[0], PQgetvalue(r, 0, QUEUE_DEPS_RM_REMOVED),
+		 PQgetvalue(r, 0, QUEUE_DEPS_RM_REQUEUED), api_admin__who(req, who, sizeof(who)));
+	buf_puts(&b, "{\"project\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_RM_PROJECT, API_STR);
+	buf_puts(&b, ",\"removed\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_RM_REMOVED, API_JSON);
+	buf_puts(&b, ",\"requeued\":");
+	api_json_value(&b, r, 0, QUEUE_DEPS_RM_REQUEUED, API_INT);
+	buf_putc(&b, '}');
+	api_respond(req, &b);
+}
+
+static void api_admin__deps_remove(struct http_req *req)
+{
+	struct buf norm = BUF_INIT(255);
+	struct buf arr = BUF_INIT(BUF_NOLIMIT);
+	const char *params[3];
+
+	if (api_admin__project(req, req->params[0], &norm))
+		goto out;
+	if (!debpkg_name_ok(req->params[1])) {
+		http_error(req, 404, KERR_NOTFOUND, "'%.80s' is not a Debian package name",
+			   req->params[1]);
+		goto out;
+	}
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", norm.ptr);
+	buf_printf(&arr, "{%s}", req->params[1]);
+	params[0] = norm.ptr;
+	params[1] = arr.ptr;
+	params[2] = QUEUE_ADMIN_PRIORITY_TEXT;
+	api_query(req, queue_sql_deps_remove, 3, params, api_admin__deps_removed);
+out:
+	buf_release(&arr);
+	buf_release(&norm);
+}
+
+void api_admin_handle_deps_remove(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__deps_remove);
 }
 
 /* ---- POST /api/v1/admin/builders/{name}/pause and /resume ---- */

@@ -18,9 +18,19 @@
  *        source, enabled target) of the project, or of the given release or
  *        target, that has no live job. 404 for an unknown project, release or
  *        target, 409 for a disabled target.
- *   POST /api/v1/admin/jobs/requeue-failed       {"project": P, "target": T}
+ *   POST /api/v1/admin/jobs/requeue-failed       {"project": P, "target": T,
+ *                                                 "class": C}
  *        Queue a new job wherever the latest job of a (release, enabled
- *        target) failed. Answers the counts.
+ *        target) failed (with failure class C). Answers the counts.
+ *   GET /api/v1/admin/projects/{name}/native-packages
+ *        The project's native packages, who added each (an admin token's
+ *        name; or source "auto" with the build that suggested it), and when.
+ *   POST /api/v1/admin/projects/{name}/native-packages {"packages": [P...]}
+ *        Add Debian packages (400 for a name that is not one; 409 past
+ *        DEBPKG_PROJECT_MAX, all or nothing); then the project's jobs whose
+ *        latest attempt failed with class native-dependency are queued again.
+ *   DELETE /api/v1/admin/projects/{name}/native-packages/{package}
+ *        Remove one (404 if the project does not have it); requeues the same.
  *   POST /api/v1/admin/builders/{name}/pause     (and /resume)
  *        The builder gets no new job (again), on every replica at once (NOTIFY
  *        kiln_builders); what it runs it finishes.
@@ -45,5 +55,8 @@ void api_admin_handle_requeue_failed(struct http_req *req);
 void api_admin_handle_pause(struct http_req *req);
 void api_admin_handle_resume(struct http_req *req);
 void api_admin_handle_queue(struct http_req *req);
+void api_admin_handle_deps_list(struct http_req *req);
+void api_admin_handle_deps_add(struct http_req *req);
+void api_admin_handle_deps_remove(struct http_req *req);
 
 #endif

@@ -4,6 +4,7 @@
 #include "backend/api.h"
 #include "common/json.h"
 #include "common/pyname.h"
+#include "common/queue_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,14 @@
 
 /*
  * $1 state, $2 normalized project, $3 target, $4 builder (each NULL = any),
- * $5 cursor id (NULL = from the newest), $6 page size + 1. A NULL filter folds
+ * $5 cursor id (NULL = from the newest), $6 page size + 1, $7 failure class
+ * (NULL = any). A NULL filter folds
  * away when Postgres plans the statement with its parameters.
  */
 static const char api_builds__sql_list[] =
 	"select b.id, b.job_id, b.attempt, b.state, b.phase, b.exit_code, b.failure_reason,"
 	" " API_TS("b.started_at") ", " API_TS("b.finished_at") ", b.duration_ms,"
-	" r.version, t.name, bu.name, p.name, p.normalized"
+	" r.version, t.name, bu.name, b.failure_class, p.name, p.normalized"
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
 	" join releases r on r.id = j.release_id"
@@ -31,6 +33,7 @@ static const char api_builds__sql_list[] =
 	" and ($3::text is null or t.name = $3)"
 	" and ($4::text is null or bu.name = $4)"
 	" and ($5::bigint is null or b.id < $5::bigint)"
+	" and ($7::text is null or b.failure_class = $7)"
 	" order by b.id desc limit $6::int";
 
 static const struct api_field api_builds__list_fields[] = {
@@ -38,6 +41,7 @@ static const struct api_field api_builds__list_fields[] = {
 	{ "phase", API_STR }, { "exit_code", API_INT }, { "failure_reason", API_STR },
 	{ "started_at", API_STR }, { "finished_at", API_STR }, { "duration_ms", API_INT },
 	{ "version", API_STR }, { "target", API_STR }, { "builder", API_STR },
+	{ "failure_class", API_STR },
 };
 
 static const struct api_field api_builds__project_fields[] = {
@@ -76,13 +80,14 @@ void api_builds_handle_list(struct http_req *req)
 {
 	static const char *const states[] = { "running", "succeeded", "failed", "cancelled",
 					      "lost", NULL };
-	char state[16], project[256], target[256], builder[256], cursor[24], lim[24];
+	char state[16], project[256], target[256], builder[256], cursor[24], lim[24], cls[32];
 	struct buf norm = BUF_INIT(255);
 	struct api_builds_list *st;
-	const char *params[6];
+	const char *params[7];
 	int64_t limit, after;
 
 	if (api_arg_choice(req, "state", states, state, sizeof(state)) ||
+	    api_arg_choice(req, "class", queue_failure_classes, cls, sizeof(cls)) ||
 	    api_arg_str(req, "project", project, sizeof(project)) ||
 	    api_arg_str(req, "target", target, sizeof(target)) ||
 	    api_arg_str(req, "builder", builder, sizeof(builder)) ||
@@ -101,9 +106,10 @@ void api_builds_handle_list(struct http_req *req)
 	params[3] = *builder ? builder : NULL;
 	params[4] = after ? cursor : NULL;
 	params[5] = lim;
+	params[6] = *cls ? cls : NULL;
 	st = api_call_new(req, sizeof(*st));
 	st->limit = limit;
-	api_query(req, api_builds__sql_list, 6, params, api_builds__list_done);
+	api_query(req, api_builds__sql_list, 7, params, api_builds__list_done);
 out:
 	buf_release(&norm);
 }
@@ -116,7 +122,10 @@ static const char api_builds__sql_detail[] =
 	/* a finished log's size, else what the live chunks hold so far */
 	" coalesce(b.log_size, (select sum(length(c.data))::bigint from build_log_chunks c"
 	"  where c.build_id = b.id)),"
-	" b.log_key is not null, bu.name,"
+	" b.log_key is not null, bu.name, b.failure_class,"
+	/* missing entries in their order, as stored (checked by builder_msg) */
+	" coalesce(b.missing, '[]'::jsonb)::text, " QUEUE_FIX_SQL("b", "p.normalized") ","
+	" array_to_json(b.native_packages)::text,"
 	" j.id, j.state, j.priority, j.attempts, j.max_attempts, j.failure_reason,"
 	" " API_TS("j.created_at") ", " API_TS("j.assigned_at") ", " API_TS("j.started_at") ","
 	" " API_TS("j.finished_at") ","
@@ -126,8 +135,10 @@ static const char api_builds__sql_detail[] =
 	" (select coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename,"
 	"  'url', '/files/' || p.normalized || '/' || a.filename, 'size', a.size,"
 	"  'sha256', a.sha256, 'uploaded_at', " API_TS("a.created_at") ","
-	"  'published_at', " API_TS("a.published_at") ") order by a.filename),"
-	"  '[]') from (select id, filename, size, sha256, created_at, published_at from artifacts"
+	"  'published_at', " API_TS("a.published_at") ", 'policy', a.policy,"
+	"  'runtime_packages', a.runtime_packages) order by a.filename),"
+	"  '[]') from (select id, filename, size, sha256, created_at, published_at, policy,"
+	"  runtime_packages from artifacts"
 	"  where build_id = b.id order by filename limit 100) a)"
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
@@ -144,6 +155,8 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 		{ "phase", API_STR }, { "exit_code", API_INT }, { "failure_reason", API_STR },
 		{ "started_at", API_STR }, { "finished_at", API_STR }, { "duration_ms", API_INT },
 		{ "log_size", API_INT }, { "log_archived", API_BOOL }, { "builder", API_STR },
+		{ "failure_class", API_STR }, { "missing", API_JSON }, { "fix", API_STR },
+		{ "native_packages", API_JSON },
 	};
 	static const struct api_field job[] = {
 		{ "id", API_INT }, { "state", API_STR }, { "priority", API_INT },
@@ -206,7 +219,7 @@ static const char api_builds__sql_artifact[] =
 	" " API_TS("a.created_at") ", " API_TS("a.published_at") ","
 	" (select coalesce(sum(dc.count), 0)::bigint from download_counts dc"
 	"  where dc.artifact_id = a.id),"
-	" a.job_id, a.build_id, t.name,"
+	" a.job_id, a.build_id, t.name, a.policy, array_to_json(a.runtime_packages),"
 	" p.name, p.normalized, r.version, r.version_normalized"
 	" from artifacts a"
 	" join projects p on p.id = a.project_id"
@@ -226,6 +239,7 @@ static void api_builds__artifact_done(struct http_req *req, PGresult *r)
 		{ "yanked_reason", API_STR }, { "uploaded_at", API_STR },
 		{ "published_at", API_STR }, { "downloads", API_INT },
 		{ "job_id", API_INT }, { "build_id", API_INT }, { "target", API_STR },
+		{ "policy", API_STR }, { "runtime_packages", API_JSON },
 	};
 	static const struct api_field release[] = {
 		{ "version", API_STR }, { "version_normalized", API_STR },

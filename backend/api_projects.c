@@ -37,10 +37,11 @@
 	" when lj.state = 'failed' then coalesce(lj.failure_reason, lb.failure_reason)" \
 	" when rp.decision = 'skipped' then rp.reason end," \
 	" 'artifacts', ba.n, 'job_id', lj.id, 'job_state', lj.state, 'build_id', lb.id," \
-	" 'plan', rp.decision) order by t.name), '[]')" \
+	" 'plan', rp.decision, 'failure_class', case when ba.n = 0 and lj.state = 'failed'" \
+	"  then lj.failure_class end) order by t.name), '[]')" \
 	" from t" \
 	" left join release_plans rp on rp.release_id = " rid " and rp.target_id = t.id" \
-	" left join lateral (select j.id, j.state, j.failure_reason from jobs j" \
+	" left join lateral (select j.id, j.state, j.failure_reason, j.failure_class from jobs j" \
 	"  where j.release_id = " rid " and j.target_id = t.id order by j.id desc limit 1) lj on true" \
 	" left join lateral (select b.id, b.failure_reason from builds b where b.job_id = lj.id" \
 	"  order by b.attempt desc limit 1) lb on true" \
@@ -59,9 +60,10 @@
 	" 'uploaded_at', " API_TS("a.created_at") "," \
 	" 'downloads', (select coalesce(sum(dc.count), 0)::bigint from download_counts dc" \
 	"  where dc.artifact_id = a.id)," \
-	" 'build_id', a.build_id, 'job_id', a.job_id, 'target', tg.name) order by a.filename), '[]')" \
+	" 'build_id', a.build_id, 'job_id', a.job_id, 'target', tg.name, 'policy', a.policy," \
+	" 'runtime_packages', a.runtime_packages) order by a.filename), '[]')" \
 	" from (select id, project_id, job_id, build_id, filename, size, sha256, requires_python," \
-	"  yanked, created_at from artifacts where release_id = " rid \
+	"  yanked, created_at, policy, runtime_packages from artifacts where release_id = " rid \
 	"  and published_at is not null order by filename limit 500) a" \
 	" join projects ap on ap.id = a.project_id" \
 	" left join jobs aj on aj.id = a.job_id left join targets tg on tg.id = aj.target_id)"
@@ -70,12 +72,14 @@
 #define API_PROJECTS_JOBS(rid) \
 	"(select coalesce(json_agg(json_build_object('id', j.id, 'target', jt.name," \
 	" 'state', j.state, 'priority', j.priority, 'attempts', j.attempts," \
-	" 'max_attempts', j.max_attempts, 'failure_reason', j.failure_reason, 'builder', jb.name," \
+	" 'max_attempts', j.max_attempts, 'failure_reason', j.failure_reason," \
+	" 'failure_class', j.failure_class, 'builder', jb.name," \
 	" 'created_at', " API_TS("j.created_at") ", 'started_at', " API_TS("j.started_at") "," \
 	" 'finished_at', " API_TS("j.finished_at") ", 'builds'," \
 	" (select coalesce(json_agg(json_build_object('id', b.id, 'attempt', b.attempt," \
 	"   'state', b.state, 'phase', b.phase, 'exit_code', b.exit_code," \
-	"   'failure_reason', b.failure_reason, 'builder', bb.name," \
+	"   'failure_reason', b.failure_reason, 'failure_class', b.failure_class," \
+	"   'builder', bb.name," \
 	"   'started_at', " API_TS("b.started_at") ", 'finished_at', " API_TS("b.finished_at") "," \
 	"   'duration_ms', b.duration_ms) order by b.attempt desc), '[]')" \
 	"  from (select * from builds where job_id = j.id order by attempt desc limit 20) b" \
@@ -270,7 +274,16 @@ static const char api_projects__sql_detail[] =
 	" (select count(*) from artifacts a where a.project_id = p.id and a.published_at is not null) as artifacts"
 	" from projects p where p.normalized = $1)"
 	" select p.name, p.normalized, " API_TS("p.created_at") ", " API_TS("p.updated_at") ","
-	" " API_TS("p.deleted_at") ", p.releases, p.artifacts, r.id, r.version, r.yanked"
+	" " API_TS("p.deleted_at") ", p.releases, p.artifacts,"
+	" (select coalesce(json_agg(json_build_object('package', n.package, 'source', n.source,"
+	"  'build_id', n.build_id, 'created_at', " API_TS("n.created_at") ")"
+	"  order by n.package collate \"C\"), '[]') from project_native_packages n"
+	"  where n.project_id = p.id),"
+	/* what the published wheels need from the system, all releases together */
+	" (select coalesce(json_agg(x.pkg order by x.pkg collate \"C\"), '[]') from"
+	"  (select distinct unnest(a.runtime_packages) as pkg from artifacts a"
+	"  where a.project_id = p.id and a.published_at is not null) x),"
+	" r.id, r.version, r.yanked"
 	" from p left join lateral (select r.id, r.version, r.yanked from releases r"
 	"  where r.project_id = p.id and r.deleted_at is null"
 	"  order by r.created_at desc, r.id desc limit $2::int) r on true";
@@ -357,7 +370,8 @@ static void api_projects__detail_done(struct http_req *req, PGresult *r)
 	static const struct api_field f[] = {
 		{ "name", API_STR }, { "normalized", API_STR }, { "created_at", API_STR },
 		{ "updated_at", API_STR }, { "deleted_at", API_STR }, { "releases_total", API_INT },
-		{ "artifacts", API_INT },
+		{ "artifacts", API_INT }, { "native_packages", API_JSON },
+		{ "runtime_packages", API_JSON },
 	};
 	struct api_projects_detail *st = req->state;
 	int n = PQntuples(r);
@@ -374,9 +388,9 @@ static void api_projects__detail_done(struct http_req *req, PGresult *r)
 	}
 	rels = xcalloc((size_t)n, sizeof(*rels));
 	for (int i = 0; i < n; i++)
-		if (!PQgetisnull(r, i, 7))
-			api_projects__rel_set(&rels[nrel++], strtoll(PQgetvalue(r, i, 7), NULL, 10),
-					      PQgetvalue(r, i, 8), api_bool(r, i, 9));
+		if (!PQgetisnull(r, i, 9))
+			api_projects__rel_set(&rels[nrel++], strtoll(PQgetvalue(r, i, 9), NULL, 10),
+					      PQgetvalue(r, i, 10), api_bool(r, i, 11));
 	truncated = nrel > API_PROJECT_RELEASES_MAX;
 	if (truncated)
 		nrel = API_PROJECT_RELEASES_MAX;

@@ -4,6 +4,7 @@
 #include "backend/builder_ws.h"
 #include "common/debpkg.h"
 #include "common/json.h"
+#include "common/queue_sql.h"
 #include "common/token.h"
 #include "common/xalloc.h"
 
@@ -71,12 +72,6 @@ static int builder_msg__log(struct builder_msg *m, struct kerr *e)
 		return kerr_set(e, KERR_TOOBIG, "log chunk over %d bytes", BUILDER_MSG_MAX_LOG_CHUNK);
 	return 0;
 }
-
-/* The failure classes of docs/protocol.md, as builder/failclass.h names them. */
-static const char *const builder_msg__classes[] = {
-	"native-dependency", "build-requirement", "compile", "import", "timeout",
-	"out-of-memory", "infrastructure",
-};
 
 /* 1 if s is 1 to max bytes of printable ASCII without spaces (a file name a log named). */
 static int builder_msg__token_ok(const char *s, size_t max)
@@ -206,16 +201,14 @@ static int builder_msg__report(struct builder_msg *m, struct kerr *e)
 	struct buf out = BUF_INIT(BUF_NOLIMIT), part = BUF_INIT(BUF_NOLIMIT);
 	const char *cls = NULL;
 	const cJSON *missing = NULL, *wheels = NULL;
-	int rc, known = 0;
+	int rc;
 
 	if ((rc = json_get_str(m->root, "failure_class", &cls, e)) ||
 	    (rc = json_get_array(m->root, "missing", &missing, e)) ||
 	    (rc = json_get_array(m->root, "wheels", &wheels, e)))
 		goto fail;
 	if (cls) {
-		for (size_t i = 0; i < sizeof(builder_msg__classes) / sizeof(builder_msg__classes[0]); i++)
-			known |= !strcmp(cls, builder_msg__classes[i]);
-		if (!known) {
+		if (!queue_failure_class_ok(cls)) {
 			rc = kerr_set(e, KERR_INVAL, "unknown failure_class '%.32s'", cls);
 			goto fail;
 		}

@@ -61,24 +61,76 @@ const char queue_sql_rebuild[] =
 	" coalesce((select json_agg(id order by id) from ins), '[]')::text,"
 	" (select count(*) from ins)";
 
+/*
+ * The latest job of each (release, target) when it failed, of live releases
+ * and projects, where cond holds (j the job, r its release, tt its target):
+ * columns id, release_id, target_id, enabled. A later job for the pair, live
+ * or finished, takes the place of the failed one.
+ */
+#define QUEUE_FAILED_LATEST(cond) \
+	"select j.id, j.release_id, j.target_id, tt.enabled from jobs j" \
+	" join releases r on r.id = j.release_id join projects pp on pp.id = r.project_id" \
+	" join targets tt on tt.id = j.target_id" \
+	" where j.state = 'failed' and r.deleted_at is null and pp.deleted_at is null" \
+	" and " cond \
+	" and not exists (select 1 from jobs k where k.release_id = j.release_id" \
+	"  and k.target_id = j.target_id and k.id > j.id)"
+
+/* Queue a job for each row of CTE f on an enabled target, at priority prio. */
+#define QUEUE_REQUEUE_INSERT(prio) \
+	"insert into jobs (release_id, target_id, priority)" \
+	" select release_id, target_id, " prio "::int from f where f.enabled order by f.id" \
+	" on conflict do nothing returning id"
+
 const char queue_sql_requeue_failed[] =
 	"with p as (select id from projects where normalized = $1),"
 	" t as (select id from targets where name = $2),"
-	" f as (select j.id, j.release_id, j.target_id, tt.enabled from jobs j"
-	"  join releases r on r.id = j.release_id join projects pp on pp.id = r.project_id"
-	"  join targets tt on tt.id = j.target_id"
-	"  where j.state = 'failed' and r.deleted_at is null and pp.deleted_at is null"
-	"  and ($1::text is null or r.project_id = (select id from p))"
+	" f as (" QUEUE_FAILED_LATEST("($1::text is null or r.project_id = (select id from p))"
 	"  and ($2::text is null or j.target_id = (select id from t))"
-	"  and not exists (select 1 from jobs k where k.release_id = j.release_id"
-	"   and k.target_id = j.target_id and k.id > j.id)),"
-	" ins as (insert into jobs (release_id, target_id, priority)"
-	"  select release_id, target_id, $3::int from f where f.enabled order by f.id"
-	"  on conflict do nothing returning id)"
+	"  and ($4::text is null or j.failure_class = $4)") "),"
+	" ins as (" QUEUE_REQUEUE_INSERT("$3") ")"
 	" select ($1::text is null or exists (select 1 from p))::text,"
 	" ($2::text is null or exists (select 1 from t))::text,"
 	" (select count(*) from f where enabled), (select count(*) from ins),"
 	" (select count(*) from f where not enabled)";
+
+const char queue_sql_deps_list[] =
+	"select p.name, n.package, n.source, n.added_by, n.build_id, " QUEUE_TS("n.created_at")
+	" from projects p left join project_native_packages n on n.project_id = p.id"
+	" where p.normalized = $1 and p.deleted_at is null"
+	" order by n.package collate \"C\"";
+
+/* What failed for a missing native dependency in project p: what a change of its packages requeues. */
+#define QUEUE_FAILED_NATIVE \
+	QUEUE_FAILED_LATEST("r.project_id = (select id from p)" \
+	" and j.failure_class = 'native-dependency'")
+
+const char queue_sql_deps_add[] =
+	"with p as (select id, name from projects where normalized = $1 and deleted_at is null),"
+	" have as (select package from project_native_packages where project_id = (select id from p)),"
+	" new as (select distinct x as package from unnest($2::text[]) x"
+	"  where x not in (select package from have)),"
+	" fits as (select (select count(*) from have) + (select count(*) from new) <= "
+	QUEUE_DEPS_MAX_TEXT " as ok),"
+	" ins as (insert into project_native_packages (project_id, package, source, added_by)"
+	"  select p.id, new.package, 'admin', $3 from p, new, fits where fits.ok"
+	"  order by new.package returning package),"
+	" f as (" QUEUE_FAILED_NATIVE " and exists (select 1 from ins)),"
+	" rq as (" QUEUE_REQUEUE_INSERT("$4") ")"
+	" select (select name from p), fits.ok::text,"
+	" coalesce((select json_agg(package order by package collate \"C\") from ins), '[]')::text,"
+	" (select count(*) from rq), (select count(*) from have) + (select count(*) from ins)"
+	" from fits";
+
+const char queue_sql_deps_remove[] =
+	"with p as (select id, name from projects where normalized = $1 and deleted_at is null),"
+	" del as (delete from project_native_packages where project_id = (select id from p)"
+	"  and package = any($2::text[]) returning package),"
+	" f as (" QUEUE_FAILED_NATIVE " and exists (select 1 from del)),"
+	" rq as (" QUEUE_REQUEUE_INSERT("$3") ")"
+	" select (select name from p),"
+	" coalesce((select json_agg(package order by package collate \"C\") from del), '[]')::text,"
+	" (select count(*) from rq)";
 
 const char queue_sql_pause[] =
 	"update builders set paused = $2::boolean where name = $1 returning name,"
@@ -150,4 +202,17 @@ int queue_sql_cursor_parse(const char *cursor, char group[24], char prio[24], ch
 		}
 	}
 	return *p ? KERR_INVAL : 0;
+}
+
+const char *const queue_failure_classes[] = {
+	"native-dependency", "build-requirement", "compile", "import", "timeout", "out-of-memory",
+	"infrastructure", NULL,
+};
+
+int queue_failure_class_ok(const char *s)
+{
+	for (const char *const *c = queue_failure_classes; s && *c; c++)
+		if (!strcmp(s, *c))
+			return 1;
+	return 0;
 }

@@ -58,9 +58,10 @@ enum queue_rebuild_col {
 
 /*
  * Requeue failed work: $1 normalized project name (NULL: any), $2 target name
- * (NULL: any), $3 priority. For each (release, target) whose latest job failed,
- * on an enabled target, queue a new job. Nothing is queued when a named
- * project or target is unknown. Always one row.
+ * (NULL: any), $3 priority, $4 failure class (NULL: any; one of
+ * QUEUE_FAILURE_CLASSES). For each (release, target) whose latest job failed
+ * (with that class), on an enabled target, queue a new job. Nothing is queued
+ * when a named project or target is unknown. Always one row.
  */
 extern const char queue_sql_requeue_failed[];
 enum queue_requeue_col {
@@ -69,6 +70,72 @@ enum queue_requeue_col {
 	QUEUE_REQUEUE_FAILED,        /* latest jobs that failed, on enabled targets */
 	QUEUE_REQUEUE_REQUEUED,      /* new jobs queued */
 	QUEUE_REQUEUE_DISABLED       /* failed ones left alone: their target is disabled */
+};
+
+/*
+ * SQL: the one command that fixes build b's native-dependency failure,
+ * "kilnctl project deps add PROJECT PKG...", from the packages its missing
+ * entries name (pnorm: the project's normalized name); NULL when they name
+ * none. Names are valid Debian ones (checked on the way in), so the command
+ * needs no quoting.
+ */
+#define QUEUE_FIX_SQL(b, pnorm) \
+	"(select 'kilnctl project deps add ' || " pnorm " || ' ' ||" \
+	" string_agg(distinct m->>'package', ' ' order by m->>'package')" \
+	" from jsonb_array_elements(coalesce(" b ".missing, '[]'::jsonb)) m" \
+	" where m->>'package' is not null having count(*) > 0)"
+
+/* The failure classes (docs/protocol.md, finish), NULL-terminated. */
+extern const char *const queue_failure_classes[];
+
+/* 1 if s is one of the failure classes. */
+int queue_failure_class_ok(const char *s);
+
+/* Most native packages a project may have, as SQL text (common/debpkg.h). */
+#define QUEUE_DEPS_MAX_TEXT "16"
+
+/*
+ * A project's native packages: $1 normalized name. 0 rows: no such project;
+ * else one row per package in byte order (one row of NULL package columns
+ * when it has none).
+ */
+extern const char queue_sql_deps_list[];
+enum queue_deps_list_col {
+	QUEUE_DEPS_PROJECT,  /* display name */
+	QUEUE_DEPS_PACKAGE,  /* NULL: the project has none */
+	QUEUE_DEPS_SOURCE,   /* admin or auto */
+	QUEUE_DEPS_ADDED_BY, /* admin token name, 'kilnctl', or NULL (auto) */
+	QUEUE_DEPS_BUILD,    /* auto: the build that suggested it (NULL once deleted) */
+	QUEUE_DEPS_CREATED
+};
+
+/*
+ * Add native packages to a project: $1 normalized name, $2 the packages as a
+ * text array literal of valid names (debpkg_name_ok), $3 who (an admin token's
+ * name or 'kilnctl'), $4 priority of the requeued jobs. All or nothing: none
+ * is added when the project would have more than DEBPKG_PROJECT_MAX. When one
+ * was added, the project's jobs whose latest attempt failed with class
+ * native-dependency are queued again. Always one row.
+ */
+extern const char queue_sql_deps_add[];
+enum queue_deps_add_col {
+	QUEUE_DEPS_ADD_PROJECT,  /* display name; NULL: no such project */
+	QUEUE_DEPS_ADD_FITS,     /* 't'/'f': within the cap */
+	QUEUE_DEPS_ADD_ADDED,    /* JSON array of the packages added (not those it had) */
+	QUEUE_DEPS_ADD_REQUEUED, /* jobs queued again */
+	QUEUE_DEPS_ADD_TOTAL     /* packages the project has now */
+};
+
+/*
+ * Remove native packages from a project: $1 normalized name, $2 text array
+ * literal of names, $3 priority. When one was removed, the project's
+ * native-dependency failures are queued again (as after an add). One row.
+ */
+extern const char queue_sql_deps_remove[];
+enum queue_deps_remove_col {
+	QUEUE_DEPS_RM_PROJECT,  /* display name; NULL: no such project */
+	QUEUE_DEPS_RM_REMOVED,  /* JSON array of the packages removed */
+	QUEUE_DEPS_RM_REQUEUED
 };
 
 /*

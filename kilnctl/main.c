@@ -10,6 +10,7 @@
 #include "kilnctl/admin_tokens.h"
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
+#include "kilnctl/native_deps.h"
 #include "kilnctl/queue_admin.h"
 #include "kilnctl/sync_admin.h"
 #include "kilnctl/targets.h"
@@ -36,8 +37,16 @@
 	"                       cancel a job; its builder is told to stop\n"      \
 	"  rebuild PROJECT [VERSION] [--target NAME]\n"                            \
 	"                       queue jobs where none is live, ahead of others\n" \
-	"  requeue-failed [--project NAME] [--target NAME]\n"                      \
-	"                       queue again what failed last\n"                   \
+	"  requeue-failed [--project NAME] [--target NAME] [--class CLASS]\n"      \
+	"                       queue again what failed last (CLASS: native-dependency,\n" \
+	"                       build-requirement, compile, import, timeout,\n"   \
+	"                       out-of-memory or infrastructure)\n"               \
+	"  project deps list PROJECT\n"                                            \
+	"  project deps add|remove PROJECT PKG...\n"                              \
+	"                       the Debian packages a project's builds need beyond\n" \
+	"                       the target image; a change requeues its builds that\n" \
+	"                       failed for a missing native dependency\n"        \
+	"  build show ID        a build's state, failure class and suggested fix\n" \
 	"  queue [--state S] [--target T] [--project P] [--limit N]\n"             \
 	"                       list running and queued jobs\n"                   \
 	"  storage put KEY FILE [--content-type T] [--multipart-mib N]\n"          \
@@ -207,6 +216,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target") &&
 	    strcmp(argv[i], "admin-token") && !queue_admin_is_command(argv[i]) &&
+	    !native_deps_is_command(argv[i]) &&
 	    !sync_admin_is_command(argv[i])) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
 		rc = kilnctl__usage(NULL);
@@ -225,10 +235,13 @@ int main(int argc, char **argv)
 		rc = queue_admin_run(db, &cfg, argc - i, argv + i, &out, &e);
 	else if (sync_admin_is_command(argv[i]))
 		rc = sync_admin_run(db, argc - i, argv + i, &out, &e);
+	else if (native_deps_is_command(argv[i]))
+		rc = native_deps_run(db, argc - i, argv + i, &out, &e);
 	else
 		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
 	fputs(out.ptr, stdout);
 	if (rc == 2 && (!strcmp(argv[i], "admin-token") || queue_admin_is_command(argv[i]) ||
+			native_deps_is_command(argv[i]) ||
 			sync_admin_is_command(argv[i]))) {
 		rc = kilnctl__usage(e.msg);
 		goto done;

@@ -18,7 +18,7 @@
 struct queue_admin__args {
 	const char *pos[2];
 	int npos;
-	const char *reason, *target, *project, *state, *limit;
+	const char *reason, *target, *project, *state, *limit, *class;
 };
 
 /* Where the value of option opt goes, or NULL for no such option. */
@@ -34,6 +34,8 @@ static const char **queue_admin__slot(struct queue_admin__args *a, const char *o
 		return &a->state;
 	if (!strcmp(opt, "--limit"))
 		return &a->limit;
+	if (!strcmp(opt, "--class"))
+		return &a->class;
 	return NULL;
 }
 
@@ -180,13 +182,13 @@ out:
 	return rc;
 }
 
-/* ---- requeue-failed [--project NAME] [--target NAME] ---- */
+/* ---- requeue-failed [--project NAME] [--target NAME] [--class CLASS] ---- */
 
 static int queue_admin__requeue(PGconn *c, const char *project, const char *target,
-				struct buf *out, struct kerr *e)
+				const char *class, struct buf *out, struct kerr *e)
 {
 	struct buf norm = BUF_INIT(255);
-	const char *params[3];
+	const char *params[4];
 	PGresult *r = NULL;
 	int rc = 0;
 
@@ -195,7 +197,8 @@ static int queue_admin__requeue(PGconn *c, const char *project, const char *targ
 	params[0] = project ? norm.ptr : NULL;
 	params[1] = target;
 	params[2] = QUEUE_ADMIN_PRIORITY_TEXT;
-	if ((rc = db_query(c, queue_sql_requeue_failed, 3, params, &r, e)))
+	params[3] = class;
+	if ((rc = db_query(c, queue_sql_requeue_failed, 4, params, &r, e)))
 		goto out;
 	if (PQgetvalue(r, 0, QUEUE_REQUEUE_PROJECT_FOUND)[0] != 't')
 		rc = kerr_set(e, KERR_NOTFOUND, "no project named '%s'", project);
@@ -306,7 +309,7 @@ int queue_admin_run(PGconn *c, const struct config *cfg, int argc, char **argv,
 {
 	static const char *const cancel_opts[] = { "--reason", NULL };
 	static const char *const rebuild_opts[] = { "--target", NULL };
-	static const char *const requeue_opts[] = { "--project", "--target", NULL };
+	static const char *const requeue_opts[] = { "--project", "--target", "--class", NULL };
 	static const char *const list_opts[] = { "--state", "--target", "--project", "--limit",
 						 NULL };
 	struct queue_admin__args a;
@@ -333,7 +336,11 @@ int queue_admin_run(PGconn *c, const struct config *cfg, int argc, char **argv,
 	if (argc >= 1 && !strcmp(argv[0], "requeue-failed")) {
 		if ((rc = queue_admin__parse(argc - 1, argv + 1, requeue_opts, 0, &a, e)))
 			return rc;
-		return queue_admin__requeue(c, a.project, a.target, out, e);
+		if (a.class && !queue_failure_class_ok(a.class))
+			return kerr_set(e, QUEUE_ADMIN_USAGE, "--class must be one of native-dependency, "
+					"build-requirement, compile, import, timeout, out-of-memory, "
+					"infrastructure");
+		return queue_admin__requeue(c, a.project, a.target, a.class, out, e);
 	}
 	if (argc >= 1 && !strcmp(argv[0], "queue")) {
 		if ((rc = queue_admin__parse(argc - 1, argv + 1, list_opts, 0, &a, e)))

@@ -7,8 +7,9 @@
  *                                     hears NOTIFY kiln_cancel and tells it
  *   rebuild PROJECT [VERSION] [--target NAME]
  *                                     queue jobs where none is live
- *   requeue-failed [--project NAME] [--target NAME]
- *                                     queue again what failed last
+ *   requeue-failed [--project NAME] [--target NAME] [--class CLASS]
+ *                                     queue again what failed last (for
+ *                                     that failure class)
  *   queue [--state S] [--target T] [--project P] [--limit N]
  *                                     the live queue as a table
  *   builder pause|resume NAME         (queue_admin_pause; kilnctl builder ...)

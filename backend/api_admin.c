@@ -337,10 +337,7 @@ out:
 	buf_release(&norm);
 }
 
-void api_admin_handle_deps_list(struct http_req *req)
-{
-	admin_auth_require(req, sizeof(struct admin_call), api_admin__deps_list);
-}
+
 
 static void api_admin__deps_added(struct http_req *req, PGresult *r)
 {
@@ -411,9 +408,10 @@ out:
 	buf_release(&norm);
 }
 
-void api_admin_handle_deps_add(struct http_req *req)
+void api_admin_handle_deps(struct http_req *req)
 {
-	admin_auth_require(req, sizeof(struct admin_call), api_admin__deps_add);
+	admin_auth_require(req, sizeof(struct admin_call),
+			   req->method == HTTP_POST ? api_admin__deps_add : api_admin__deps_list);
 }
 
 static void api_admin__deps_removed(struct http_req *req, PGresult *r)

@@ -55,8 +55,8 @@ void api_admin_handle_requeue_failed(struct http_req *req);
 void api_admin_handle_pause(struct http_req *req);
 void api_admin_handle_resume(struct http_req *req);
 void api_admin_handle_queue(struct http_req *req);
-void api_admin_handle_deps_list(struct http_req *req);
-void api_admin_handle_deps_add(struct http_req *req);
+/* GET (list) and POST (add) of /api/v1/admin/projects/{name}/native-packages. */
+void api_admin_handle_deps(struct http_req *req);
 void api_admin_handle_deps_remove(struct http_req *req);
 
 #endif

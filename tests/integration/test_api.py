@@ -341,7 +341,8 @@ def test_release_artifacts_in_project_detail(api, data):
                  "url": "/files/django/django-2.0-cp311-cp311-linux_x86_64.whl", "size": 4096,
                  "sha256": "a" * 64, "requires_python": ">=3.8", "yanked": False,
                  "uploaded_at": a["uploaded_at"], "downloads": 17,
-                 "build_id": data.ids["b_2.0_A"], "job_id": data.ids["j_2.0_A"], "target": T_A}
+                 "build_id": data.ids["b_2.0_A"], "job_id": data.ids["j_2.0_A"], "target": T_A,
+                 "policy": None, "runtime_packages": []}
     assert rel["1.9"]["artifacts"][0]["downloads"] == 103
     assert rel["2.0rc1"]["artifacts"] == []                  # not published yet
 

@@ -54,8 +54,9 @@ export function setAdminToken(token) {
   window.dispatchEvent(new Event("kiln-admin"));
 }
 
-// POST an admin route with the stored token; body is an object or undefined.
-export async function admin(path, body) {
+// Call an admin route (POST unless method says otherwise) with the stored
+// token; body is an object or undefined.
+export async function admin(path, body, method = "POST") {
   const token = adminToken();
   if (!token) throw new ApiError(401, "unauthorized", "no admin token is set (see Admin)");
   const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
@@ -66,7 +67,7 @@ export async function admin(path, body) {
   }
   let res;
   try {
-    res = await fetch(path, { method: "POST", headers, body: payload });
+    res = await fetch(path, { method, headers, body: method === "GET" ? undefined : payload });
   } catch (err) {
     throw new ApiError(0, "network", `could not reach the server: ${err.message}`);
   }

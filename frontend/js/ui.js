@@ -160,3 +160,33 @@ export function projectLink(p) {
 export function shortHash(sha) {
   return h("code", { title: sha }, sha.slice(0, 12) + "…");
 }
+
+// What each failure class means, in the words the build page uses.
+export const FAILURE_CLASSES = {
+  "native-dependency": "a system library or tool is missing from the build image",
+  "build-requirement": "a build requirement could not be installed",
+  compile: "the project's code did not compile",
+  import: "the built wheel does not import",
+  timeout: "the build ran out of time",
+  "out-of-memory": "the build ran out of memory",
+  infrastructure: "the build farm failed, not the project (retried automatically)",
+};
+
+// A failure class as a small badge with its meaning on hover.
+export function classBadge(cls) {
+  if (!cls) return null;
+  return h("span.badge.fclass", { title: FAILURE_CLASSES[cls] || cls }, cls);
+}
+
+// "missing libpq-fe.h, shipped by libpq-dev" for one entry of a build's missing list.
+export function missingText(m) {
+  const what = { header: "header", "pkg-config": "pkg-config module", library: "library", program: "program" }[m.kind] || m.kind;
+  return m.package ? `missing ${m.name} (${what}), shipped by ${m.package}`
+    : `missing ${m.name} (${what}); no Debian package of this suite ships it`;
+}
+
+// A one-line command with a copy button (the install line's look).
+export function commandLine(text, id) {
+  const code = h("code", { id }, text);
+  return h("div.install", code, copyButton(text, "Copy", code));
+}

@@ -302,6 +302,87 @@ def test_admin_actions_from_the_ui_change_the_farm(farm, tab):
     assert all("403" in e for e in t.errors), t.errors
 
 
+def test_native_dependency_failure_and_packages_in_the_ui(farm, tab):
+    """A build that failed for a missing header shows its class, what shipped the
+    file and the command that fixes it; the builds page filters by class; the
+    project page shows the apt line of its wheels and lets an admin add and
+    remove the project's native packages."""
+    with psycopg.connect(farm.db, autocommit=True) as c:
+        # The builder gets nothing while this test requeues work.
+        c.execute("update builders set paused = true where name = 'builder-ui'")
+        rid = c.execute("insert into releases (project_id, version, version_normalized)"
+                        " select id, '0.8', '0.8' from projects where normalized = %s returning id",
+                        (DEMO,)).fetchone()[0]
+        c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size)"
+                  " values (%s, 'kiln-ui-demo-0.8.tar.gz', 'sdist', 'http://127.0.0.1:9/x.tar.gz', %s, 10)",
+                  (rid, "b" * 64))
+        job = c.execute("insert into jobs (release_id, target_id, state, attempts, finished_at,"
+                        " failure_reason, failure_class) select %s, id, 'failed', 1, now(),"
+                        " 'build failed with exit code 1', 'native-dependency' from targets"
+                        " returning id", (rid,)).fetchone()[0]
+        build = c.execute(
+            "insert into builds (job_id, attempt, state, phase, exit_code, failure_reason, finished_at,"
+            " duration_ms, failure_class, missing) values (%s, 1, 'failed', 'done', 1,"
+            " 'build failed with exit code 1', now(), 4200, 'native-dependency', %s) returning id",
+            (job, '[{"kind": "header", "name": "libpq-fe.h", "package": "libpq-dev"},'
+                  ' {"kind": "program", "name": "pg_config", "package": "libpq-dev"}]')).fetchone()[0]
+        c.execute("insert into build_log_chunks (build_id, seq, data) values (%s, 0,"
+                  " convert_to('src/pq.c:1:10: fatal error: libpq-fe.h: No such file or directory', 'UTF8'))",
+                  (build,))
+        c.execute("update artifacts set policy = 'manylinux_2_36_x86_64', runtime_packages = '{libpq5}'"
+                  " where job_id = %s", (farm.demo_job,))
+    try:
+        t = tab()
+        page = t.goto(f"/builds/{build}")
+        item = page.locator(".suggest li.missing").first
+        item.wait_for()
+        assert item.inner_text() == "missing libpq-fe.h (header), shipped by libpq-dev"
+        assert page.locator("#fix-command").inner_text() == f"kilnctl project deps add {DEMO} libpq-dev"
+        assert page.locator(".facts .badge.fclass").inner_text() == "native-dependency"
+        page.screenshot(path=str(SHOTS / "build-native-failure-desktop-light.png"), full_page=True)
+        # The builds page, filtered by class.
+        page = t.goto("/builds")
+        page.select_option("#b-class", "native-dependency")
+        page.wait_for_url(re.compile(r"class=native-dependency"))
+        rows = page.locator("tbody tr")
+        wait_for(lambda: rows.count() == 1, 10, "one native-dependency build")
+        assert f"#{build}" in rows.first.inner_text() and "native-dependency" in rows.first.inner_text()
+        page.screenshot(path=str(SHOTS / "builds-by-class-desktop-light.png"))
+        # The project page: the wheels' apt line; an admin adds the package, which requeues 0.8.
+        page = t.goto(f"/projects/{DEMO}")
+        assert page.locator("#apt-line").inner_text() == "apt install libpq5"
+        assert page.locator("td.cell .badge.fclass").inner_text() == "native-dependency"
+        page.screenshot(path=str(SHOTS / "project-native-failure-desktop-light.png"), full_page=True)
+        assert page.get_by_role("button", name="Add").count() == 0
+        set_token(t, farm.admin)
+        page = t.goto(f"/projects/{DEMO}")
+        page.fill("#native-add", "libpq-dev")
+        page.get_by_role("button", name="Add", exact=True).click()
+        page.locator("#native-packages .badge.pkg", has_text="libpq-dev").wait_for()
+        assert job_rows(farm, "select n.source, n.added_by from project_native_packages n"
+                              " join projects p on p.id = n.project_id where p.normalized = %s", DEMO) == \
+            [("admin", "ui-admin")]
+        assert job_rows(farm, "select state from jobs where release_id = %s order by id", rid) == \
+            [("failed",), ("queued",)]
+        page.screenshot(path=str(SHOTS / "project-native-desktop-light.png"), full_page=True)
+        # A name that is not a Debian package: the API's refusal shows.
+        page.fill("#native-add", "libpq-dev;reboot")
+        page.get_by_role("button", name="Add", exact=True).click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert "Debian package" in alert.inner_text()
+        # Remove it again.
+        page.get_by_role("button", name="Remove libpq-dev").click()
+        page.get_by_text("None: the target's image has what the builds need.").wait_for()
+        assert job_rows(farm, "select count(*) from project_native_packages")[0][0] == 0
+        assert all("400" in e for e in t.errors), t.errors
+    finally:
+        with psycopg.connect(farm.db, autocommit=True) as c:
+            c.execute("update jobs set state = 'cancelled', finished_at = now() where release_id = %s"
+                      " and state = 'queued'", (rid,))
+            c.execute("update builders set paused = false where name = 'builder-ui'")
+
+
 def pages(farm):
     return {
         "home": ("/", "h1:text('Build farm')"),

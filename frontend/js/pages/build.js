@@ -3,7 +3,8 @@
 // scrolls up; a finished one is fetched whole.
 import { admin, get, getText } from "../api.js";
 import {
-  adminAction, badge, errorBox, fmtBytes, fmtDuration, h, isAdmin, projectLink, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
+  FAILURE_CLASSES, adminAction, badge, classBadge, commandLine, errorBox, fmtBytes, fmtDuration, h, isAdmin, missingText,
+  projectLink, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
 
 const LIVE_JOB = new Set(["queued", "assigned", "running"]);
 
@@ -20,7 +21,21 @@ function facts(b) {
   add("Duration", b.state === "running" ? fmtDuration(Date.now() - Date.parse(b.started_at)) + " so far" : fmtDuration(b.duration_ms));
   if (b.exit_code !== null) add("Exit code", String(b.exit_code));
   if (b.failure_reason) add("Failure", h("span", { style: "color:var(--bad)" }, b.failure_reason));
+  if (b.failure_class) add("Class", h("span", classBadge(b.failure_class), " ", FAILURE_CLASSES[b.failure_class] || ""));
+  if (b.native_packages.length)
+    add("Native packages", h("span.pkgs", b.native_packages.map((p) => h("span.badge.pkg", p))));
   return dl;
+}
+
+// What a native-dependency failure missed, who ships it, and the one command that fixes it.
+function suggestion(b) {
+  if (b.failure_class !== "native-dependency" || !b.missing.length) return null;
+  return h("section.suggest", { "aria-label": "Suggested fix" },
+    h("h3", "Missing native dependency"),
+    h("ul", b.missing.map((m) => h("li", { class: "missing" }, missingText(m)))),
+    b.fix ? [h("div.muted", "Give the project the package, and its failed builds are queued again:"),
+      commandLine(b.fix, "fix-command")]
+      : h("div.muted", "The suite's Contents index names no package for this file: the project may need a library Debian does not ship."));
 }
 
 export async function render(ctx) {
@@ -69,10 +84,13 @@ export async function render(ctx) {
         onclick: (e) => adminAction(e.currentTarget, adminErr, () => admin(`/api/v1/admin/jobs/${b.job.id}/cancel`),
           (r) => { toast(`Job ${r.job} cancelled`); refresh(); }),
       }, "Cancel job") : null)));
-    fill(info, facts(b));
+    fill(info, facts(b), suggestion(b));
     fill(arts, h("h2", "Artifacts"), table(
-      [{ label: "File" }, { label: "Size", num: true }, { label: "SHA-256" }, { label: "Published" }],
-      b.artifacts.map((a) => [h("a.mono", { href: a.url }, a.filename), fmtBytes(a.size), shortHash(a.sha256),
+      [{ label: "File" }, { label: "Platform", cls: "hide-sm" }, { label: "Needs from the system" }, { label: "Size", num: true },
+        { label: "SHA-256" }, { label: "Published" }],
+      b.artifacts.map((a) => [h("a.mono", { href: a.url }, a.filename), a.policy || "–",
+        a.runtime_packages.length ? h("span.mono", a.runtime_packages.join(" ")) : h("span.muted", "nothing beyond glibc"),
+        fmtBytes(a.size), shortHash(a.sha256),
         a.published_at ? time(a.published_at) : h("span.muted", "not published")]),
       b.state === "running" ? "No wheel uploaded yet." : "This build uploaded no wheel."));
   }

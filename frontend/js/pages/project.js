@@ -4,7 +4,8 @@ import { admin, enc, get } from "../api.js";
 import { barChart } from "../chart.js";
 import { setQuery } from "../router.js";
 import {
-  adminAction, badge, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
+  adminAction, badge, classBadge, commandLine, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash,
+  table, time, toast, fill } from "../ui.js";
 
 const RELEASES_PER_PAGE = 20;
 
@@ -19,7 +20,16 @@ function cell(c) {
   return h("td.cell", badge(c.status, rebuilding ? null : href, title),
     rebuilding ? [" ", h(href ? "a.badge" : "span.badge", { class: c.job_state === "queued" ? "queued" : "running", href },
       c.job_state === "queued" ? "rebuild queued" : "rebuilding")] : null,
+    c.status === "failed" && c.failure_class ? classBadge(c.failure_class) : null,
     (c.status === "failed" || c.status === "skipped") && c.reason ? h("span.reason", c.reason) : null);
+}
+
+// The Debian packages the wheels need on the machine that installs them.
+function aptLine(pkgs) {
+  if (!pkgs.length) return null;
+  return h("div.apt",
+    h("div.muted", "The wheels link system libraries; on Debian, install them first:"),
+    commandLine(`apt install ${pkgs.join(" ")}`, "apt-line"));
 }
 
 function installLine(name, version) {
@@ -97,6 +107,7 @@ export async function render(ctx) {
   const adminErr = h("div");
   const gridSlot = h("div");
   const wheelSlot = h("div");
+  const nativeSlot = h("div");
   const dlSlot = h("div");
   let days = Number(ctx.query.get("days")) || 30;
   let split = ctx.query.get("split") || "";
@@ -156,7 +167,8 @@ export async function render(ctx) {
           h("div.sub", `${plural(p.releases_total, "release")} · ${plural(p.artifacts, "wheel")} · latest ${p.latest_version || "–"}`,
             p.deleted_at ? " · removed upstream" : "")),
         h("div.actions", rebuildAll)),
-      version ? installLine(p.name, version) : h("p.muted", "No wheel built yet, so nothing to install from Kiln."));
+      version ? installLine(p.name, version) : h("p.muted", "No wheel built yet, so nothing to install from Kiln."),
+      aptLine(p.runtime_packages));
 
     const live = p.releases.some((r) => r.cells.some((c) => LIVE.has(c.job_state)));
     const cols = [{ label: "Version" }, ...p.targets.map((t) => ({ label: t.name, cls: "target" })), { label: "Released", cls: "hide-sm" }];
@@ -187,16 +199,55 @@ export async function render(ctx) {
 
     const wheels = p.releases.flatMap((r) => r.artifacts.map((a) => ({ ...a, version: r.version })));
     fill(wheelSlot, h("h2", "Wheels"), table(
-      [{ label: "Version" }, { label: "File" }, { label: "Target", cls: "hide-sm" }, { label: "Size", num: true },
+      [{ label: "Version" }, { label: "File" }, { label: "Target", cls: "hide-sm" }, { label: "Needs", cls: "hide-sm" },
+        { label: "Size", num: true },
         { label: "SHA-256" }, { label: "Downloads", num: true }, { label: "Build" }, { label: "Uploaded", cls: "hide-sm" }],
-      wheels.map((a) => [a.version, h("a.mono", { href: a.url }, a.filename), a.target || "–", fmtBytes(a.size),
+      wheels.map((a) => [a.version, h("a.mono", { href: a.url }, a.filename), a.target || "–",
+        a.runtime_packages.length ? h("span.mono", { title: `apt install ${a.runtime_packages.join(" ")}` }, a.runtime_packages.join(" ")) : "–",
+        fmtBytes(a.size),
         h("span", shortHash(a.sha256), " ", copyButton(a.sha256, "Copy")),
         fmtInt(a.downloads), a.build_id ? h("a", { href: `/builds/${a.build_id}` }, `#${a.build_id}`) : "–",
         time(a.uploaded_at)]),
       "No wheels yet."));
+    drawNative(p, adminOn);
   }
 
-  ctx.main.append(head, adminErr, gridSlot, wheelSlot, h("h2", "Downloads"), dlSlot);
+  // The project's native build packages; an admin adds and removes them.
+  function drawNative(p, adminOn) {
+    const base = `/api/v1/admin/projects/${enc(p.normalized)}/native-packages`;
+    const chips = p.native_packages.map((n) => h("span.badge.pkg", {
+      class: n.source === "auto" ? "auto" : null,
+      title: n.source === "auto" ? `added automatically: build #${n.build_id ?? "?"} was missing it` : "added by an administrator",
+    }, n.package, n.source === "auto" ? h("span.muted", " auto") : null,
+    adminOn ? h("button", {
+      type: "button", "aria-label": `Remove ${n.package}`,
+      onclick: (e) => adminAction(e.currentTarget, adminErr, () => admin(`${base}/${enc(n.package)}`, undefined, "DELETE"),
+        (r) => { toast(`Removed ${r.removed.join(" ")}; ${r.requeued} build(s) queued again`); load().catch(() => {}); }),
+    }, "×") : null));
+    let form = null;
+    if (adminOn) {
+      const input = h("input", { id: "native-add", type: "text", placeholder: "libpq-dev libxml2-dev", autocomplete: "off", spellcheck: "false" });
+      form = h("form.filters", {
+        onsubmit: (e) => {
+          e.preventDefault();
+          const pkgs = input.value.trim().split(/\s+/).filter(Boolean);
+          if (!pkgs.length) return;
+          adminAction(e.submitter || form.querySelector("button"), adminErr, () => admin(base, { packages: pkgs }),
+            (r) => {
+              input.value = "";
+              toast(r.added.length ? `Added ${r.added.join(" ")}; ${r.requeued} build(s) queued again` : "Nothing new to add");
+              load().catch(() => {});
+            });
+        },
+      }, h("label", { for: "native-add" }, "Add Debian packages", input), h("button", { type: "submit" }, "Add"));
+    }
+    fill(nativeSlot, h("h2", "Native build packages"),
+      h("p.muted", "Debian packages installed into the build image for this project, beyond the target's own."),
+      chips.length ? h("div.pkgs", { id: "native-packages" }, chips) : h("p.muted", "None: the target's image has what the builds need."),
+      form);
+  }
+
+  ctx.main.append(head, adminErr, gridSlot, wheelSlot, nativeSlot, h("h2", "Downloads"), dlSlot);
   const p = await load();
   if (p.normalized !== name) history.replaceState(null, "", `/projects/${enc(p.normalized)}${location.search}`);
   await loadDownloads();

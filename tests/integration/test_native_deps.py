@@ -388,3 +388,20 @@ def test_deps_add_and_remove_requeue_native_failures(farm):
     with psycopg.connect(db, autocommit=True) as c:
         c.execute("delete from jobs j using releases r, projects p where r.id = j.release_id"
                   " and p.id = r.project_id and p.normalized = 'nd-deps' and j.state = 'queued'")
+
+
+def test_a_job_lost_for_good_is_an_infrastructure_failure(farm, backend_factory):
+    db, _, _ = farm
+    setup_project(db, "nd-lost", ["1.0"], "t-lost")
+    short = backend_factory(db, env={"KILN_LEASE_SECONDS": "3"})
+    job = queue(db, "nd-lost", "1.0", "t-lost")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set max_attempts = 1 where id = %s", (job,))
+    b = Builder((db, short, None), "b-lost", "t-lost")
+    assert b.job()["job"] == job
+    b.close()  # gone: its lease runs out and the reaper gives up (one attempt allowed)
+    deadline = time.time() + 30
+    while q1(db, "select state from jobs where id = %s", job)[0] != "failed" and time.time() < deadline:
+        time.sleep(0.3)
+    assert q1(db, "select state, failure_class from jobs where id = %s", job) == ("failed", "infrastructure")
+    assert q1(db, "select state, failure_class from builds where job_id = %s", job) == ("lost", "infrastructure")

@@ -1,6 +1,6 @@
 // admin: the admin token (kept in this browser only) and farm-wide actions.
 import { admin, adminToken, setAdminToken } from "../api.js";
-import { adminAction, h, setTitle, toast, fill } from "../ui.js";
+import { FAILURE_CLASSES, adminAction, h, setTitle, toast, fill } from "../ui.js";
 
 export function render(ctx) {
   setTitle("Admin");
@@ -14,13 +14,18 @@ export function render(ctx) {
     const on = adminToken() !== "";
     fill(state, on ? "An admin token is set: admin actions (rebuild, cancel, pause) show on the project, build, queue and builders pages."
       : "No admin token is set: the UI shows no admin actions.");
+    const cls = h("select", { id: "requeue-class" }, ["", ...Object.keys(FAILURE_CLASSES)].map((c) =>
+      h("option", { value: c }, c || "any failure class")));
     fill(actions, on ? h("div",
       h("h2", "Farm-wide"),
-      h("p", h("button", {
-        type: "button",
-        onclick: (e) => adminAction(e.currentTarget, err, () => admin("/api/v1/admin/jobs/requeue-failed"),
-          (r) => toast(`Queued ${r.requeued} job(s) again (${r.failed} failed pairs)`)),
-      }, "Requeue every failed build"))) : null);
+      h("div.filters",
+        h("label", { for: "requeue-class" }, "Failed with", cls),
+        h("button", {
+          type: "button",
+          onclick: (e) => adminAction(e.currentTarget, err,
+            () => admin("/api/v1/admin/jobs/requeue-failed", cls.value ? { class: cls.value } : undefined),
+            (r) => toast(`Queued ${r.requeued} job(s) again (${r.failed} failed pairs)`)),
+        }, "Requeue failed builds"))) : null);
   }
 
   ctx.main.append(h("div.page-head", h("h1", "Admin")),

@@ -89,7 +89,9 @@ export async function render(ctx) {
       [{ label: "File" }, { label: "Platform", cls: "hide-sm" }, { label: "Needs from the system" }, { label: "Size", num: true },
         { label: "SHA-256" }, { label: "Published" }],
       b.artifacts.map((a) => [h("a.mono", { href: a.url }, a.filename), a.policy || "–",
-        a.runtime_packages.length ? h("span.mono", a.runtime_packages.join(" ")) : h("span.muted", "nothing beyond glibc"),
+        // Only a wheel the repair step reported on is known to need nothing more.
+        a.runtime_packages.length ? h("span.mono", a.runtime_packages.join(" "))
+          : h("span.muted", a.policy ? "nothing beyond the manylinux set" : "–"),
         fmtBytes(a.size), shortHash(a.sha256),
         a.published_at ? time(a.published_at) : h("span.muted", "not published")]),
       b.state === "running" ? "No wheel uploaded yet." : "This build uploaded no wheel."));

@@ -103,7 +103,8 @@ def farm(migrated, backend_factory):
 def concrete(path, farm):
     """A route pattern with real values for its '*' segments, chosen by the segment before."""
     values = {"jobs": str(farm.jobs["b-sec-a"]["job"]), "projects": PROJECT,
-              "builders": "b-sec-b", "artifacts": "x", "builds": "1", "releases": "1.0"}
+              "builders": "b-sec-b", "artifacts": "x", "builds": "1", "releases": "1.0",
+              "native-packages": "libsec-dev"}
     parts = path.split("/")
     for i, p in enumerate(parts):
         if p == "*":
@@ -115,7 +116,8 @@ def concrete(path, farm):
 def snapshot(db):
     return (sql(db, "select id, state, priority, builder_id, failure_reason from jobs order by id"),
             sql(db, "select name, paused, enabled from builders order by name"),
-            sql(db, "select filename from artifacts order by filename"))
+            sql(db, "select filename from artifacts order by filename"),
+            sql(db, "select project_id, package from project_native_packages order by 1, 2"))
 
 
 def is_admin(pattern):
@@ -134,7 +136,9 @@ def test_every_route_is_classified():
     assert len(ADMIN_ROUTES) >= 5
     for methods, pattern, name in route_table():
         if is_admin(pattern):
-            assert methods == {"post"}, (name, methods)
+            # Writes, or an admin's read of what only admins see (who added a package).
+            assert methods <= {"post", "delete", "get", "head"} and methods & {"post", "delete", "get"}, \
+                (name, methods)
         elif is_builder(name):
             assert methods == {"put"}, (name, methods)
         else:
@@ -142,6 +146,8 @@ def test_every_route_is_classified():
 
 
 def refusal(backend, method, path, header, body=b"{}"):
+    if method in ("GET", "DELETE"):
+        body = None  # only POST and PUT carry a body
     h = {"Content-Type": "application/json"}
     if header is not None:
         h["Authorization"] = header
@@ -155,19 +161,20 @@ def refusal(backend, method, path, header, body=b"{}"):
 @pytest.mark.parametrize("route", ADMIN_ROUTES, ids=[r[2] for r in ADMIN_ROUTES])
 def test_admin_route_refuses_every_token_but_an_admins(farm, route):
     methods, pattern, _ = route
-    method = next(iter(methods)).upper()
     path = concrete(pattern, farm)
     before = snapshot(farm.db)
     lease = farm.jobs["b-sec-a"]["lease"]
-    for header, status in [(None, 401), ("Bearer nonsense", 401), ("Bearer " + NOBODY, 403),
-                           ("Bearer " + farm.tokens["b-sec-a"], 403), ("Bearer " + lease, 403)]:
-        assert refusal(farm.backend, method, path, header) == status, header
-    assert snapshot(farm.db) == before
-    # The same request with the admin token passes the gate (the refusals were about auth).
-    st, _, raw = farm.backend.request(method, path, body=b'{"reason": "security test"}',
-                                      headers={"Authorization": "Bearer " + farm.admin,
-                                               "Content-Type": "application/json"})
-    assert st not in (401, 403), raw
+    for method in sorted(m.upper() for m in methods - {"head"}):
+        for header, status in [(None, 401), ("Bearer nonsense", 401), ("Bearer " + NOBODY, 403),
+                               ("Bearer " + farm.tokens["b-sec-a"], 403), ("Bearer " + lease, 403)]:
+            assert refusal(farm.backend, method, path, header) == status, (method, header)
+        assert snapshot(farm.db) == before
+        # The same request with the admin token passes the gate (the refusals were about auth).
+        st, _, raw = farm.backend.request(method, path,
+                                          body=None if method in ("GET", "DELETE") else b'{"reason": "security test"}',
+                                          headers={"Authorization": "Bearer " + farm.admin,
+                                                   "Content-Type": "application/json"})
+        assert st not in (401, 403), raw
     # Undo what it did, so the next route sees the same farm.
     sql(farm.db, "update builders set paused = false")
     for name, j in farm.jobs.items():

@@ -135,53 +135,6 @@ static void upload__finish(struct upload *u, int status, int code, const char *f
 	/* The request keeps u until it closes or completes (on_close frees it). */
 }
 
-/*
- * Is tag a manylinux platform tag of plat's architecture ("manylinux_2_36_x86_64",
- * "manylinux2014_x86_64", ... for "linux_x86_64")? Those are what auditwheel
- * repair turns a target's linux_ARCH wheel into (docs/builds.md).
- */
-static int upload__manylinux_of(const char *tag, const char *plat)
-{
-	static const char *const legacy[] = { "manylinux1_", "manylinux2010_", "manylinux2014_" };
-	const char *arch, *p;
-	size_t n;
-
-	if (strncasecmp(plat, "linux_", 6))
-		return 0;
-	arch = plat + 6;
-	for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
-		if (!strncmp(tag, legacy[i], strlen(legacy[i])))
-			return !strcasecmp(tag + strlen(legacy[i]), arch);
-	if (strncmp(tag, "manylinux_", 10))
-		return 0;
-	p = tag + 10;
-	for (int part = 0; part < 2; part++) {   /* glibc major _ minor _ */
-		n = strspn(p, "0123456789");
-		if (!n || p[n] != '_')
-			return 0;
-		p += n + 1;
-	}
-	return !strcasecmp(p, arch);
-}
-
-/*
- * Do the wheel's tags fit the job's target: an interpreter tag and platform
- * pip on the target accepts (wheelname_matches), where the platform may also
- * be a manylinux tag of the target's architecture: a repaired wheel.
- */
-static int upload__fits_target(const struct wheelname *w, const char *pytag, const char *plat)
-{
-	if (wheelname_matches(w, pytag, plat))
-		return 1;
-	for (size_t k = 0; k < wheelname_ntags(w, WHEELNAME_PLATFORM); k++) {
-		const char *tag = wheelname_tag(w, WHEELNAME_PLATFORM, k);
-
-		if (upload__manylinux_of(tag, plat) && wheelname_matches(w, pytag, tag))
-			return 1;
-	}
-	return 0;
-}
-
 static int upload__write(struct upload *u, const void *p, size_t n)
 {
 	const char *c = p;
@@ -570,7 +523,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       want.ptr, (long long)u->job_id, ver);
 		goto done;
 	}
-	if (!upload__fits_target(&u->wn, pytag, plat)) {
+	if (!wheelname_matches(&u->wn, pytag, plat)) {
 		upload__finish(u, 400, KERR_INVAL, "wheel tags of %s do not fit the job's target "
 			       "(%s on %s)", u->filename, pytag, plat);
 		goto done;

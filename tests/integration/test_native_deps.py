@@ -267,12 +267,8 @@ def test_wheels_report_is_stored_and_shown(farm):
     b = Builder(farm, "b-wheel", "t-wheel")
     try:
         j = b.job()
-        # A repaired wheel (manylinux tag of the target's architecture) is taken; another arch is not.
-        bad, bad_data = make_wheel("nd-wheel", "1.0", tag="cp311-cp311-manylinux_2_36_aarch64")
-        st, _, body = backend.request("PUT", f"/api/v1/jobs/{job}/artifacts/{bad}", body=bad_data,
-                                      headers={"Authorization": "Bearer " + j["lease"]})
-        assert st == 400 and b"do not fit" in body
-        fn, data = make_wheel("nd-wheel", "1.0", tag="cp311-cp311-manylinux_2_36_x86_64")
+        # (The upload check of repaired manylinux wheels is test_driver's and test_wheelname's.)
+        fn, data = make_wheel("nd-wheel", "1.0", tag="cp311-cp311-linux_x86_64")
         st, _, body = backend.request("PUT", f"/api/v1/jobs/{job}/artifacts/{fn}", body=data,
                                       headers={"Authorization": "Bearer " + j["lease"]})
         assert st == 201, body

@@ -116,3 +116,8 @@ compose-test: build
 valgrind *ARGS:
     scripts/deps.sh test >/dev/null
     tests/valgrind.sh {{ARGS}}
+
+# Real projects through a private farm, newest release first (bench/realworld/projects.txt): built and imported per category, failure classes
+realworld *ARGS: build
+    scripts/deps.sh test >/dev/null
+    .kiln/venv/bin/python bench/realworld/run.py {{ARGS}}

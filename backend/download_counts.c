@@ -5,6 +5,7 @@
 #include "backend/pgpool.h"
 #include "common/buf.h"
 #include "common/db.h"
+#include "common/fnv.h"
 #include "common/log.h"
 #include "common/useragent.h"
 #include "common/xalloc.h"
@@ -72,27 +73,17 @@ static const char dc__sql[] =
 
 static void dc__tick(lws_sorted_usec_list_t *sul);
 
-static uint64_t dc__hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static uint64_t dc__hash(int64_t id, const char *day, const struct useragent *ua)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = FNV_INIT;
 
-	h = dc__hash_bytes(h, &id, sizeof(id));
-	h = dc__hash_bytes(h, day, DC_DAY_LEN);
+	h = fnv_bytes(h, &id, sizeof(id));
+	h = fnv_bytes(h, day, DC_DAY_LEN);
 	if (ua) {
 		/* Include the NULs, so ("ab","c") and ("a","bc") differ. */
-		h = dc__hash_bytes(h, ua->installer, strlen(ua->installer) + 1);
-		h = dc__hash_bytes(h, ua->installer_version, strlen(ua->installer_version) + 1);
-		h = dc__hash_bytes(h, ua->python, strlen(ua->python) + 1);
+		h = fnv_bytes(h, ua->installer, strlen(ua->installer) + 1);
+		h = fnv_bytes(h, ua->installer_version, strlen(ua->installer_version) + 1);
+		h = fnv_bytes(h, ua->python, strlen(ua->python) + 1);
 	}
 	return h;
 }

@@ -6,6 +6,7 @@
 #include "backend/pgpool.h"
 #include "backend/server.h"
 #include "common/config.h"
+#include "common/fnv.h"
 #include "common/httprange.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -86,14 +87,10 @@ static void dl__metric(struct server *srv, const char *name, const char *help)
 
 static uint64_t dl__hash(const char *project, const char *filename)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = fnv_str(FNV_INIT, project);
 
-	for (const char *s = project; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (const char *s = filename; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	h = fnv_bytes(h, "/", 1);
+	return fnv_str(h, filename);
 }
 
 static const struct dl_entry *dl__cache_find(const struct downloads *d, const char *project,

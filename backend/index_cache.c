@@ -1,6 +1,7 @@
 /* index_cache: the rendered-page cache (contract in index_cache.h). */
 #include "backend/index_cache.h"
 
+#include "common/fnv.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -19,12 +20,7 @@ struct index_cache {
 
 static uint64_t index_cache__hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return fnv_str(FNV_INIT, s);
 }
 
 struct index_cache *index_cache_new(size_t max_entries)

@@ -6,6 +6,7 @@
 #include "builder/sandbox.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -152,39 +153,13 @@ static void job__progress(struct bjob *j, const char *phase)
 	buf_release(&b);
 }
 
-/* Replace invalid UTF-8 with U+FFFD so the chunk is a valid JSON string. */
-static void job__utf8(struct buf *out, const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		size_t k;
-		if (len == 0 || i + len > n) {
-			buf_puts(out, "\xef\xbf\xbd");
-			i++;
-			continue;
-		}
-		for (k = 1; k < len; k++)
-			if ((p[i + k] & 0xc0) != 0x80)
-				break;
-		if (k < len) {
-			buf_puts(out, "\xef\xbf\xbd");
-			i++;
-			continue;
-		}
-		buf_append(out, p + i, len);
-		i += len;
-	}
-}
-
 static void job__flush_log(struct bjob *j)
 {
 	struct buf text = BUF_INIT(BUF_NOLIMIT), msg = BUF_INIT(BUF_NOLIMIT);
 
 	if (!j->pending_log.len)
 		return;
-	job__utf8(&text, (const unsigned char *)j->pending_log.ptr, j->pending_log.len);
+	utf8_sanitize(&text, (const unsigned char *)j->pending_log.ptr, j->pending_log.len);
 	buf_reset(&j->pending_log);
 	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"seq\":%lld,\"data\":", j->id, j->next_seq++);
 	json_append_strn(&msg, text.ptr, text.len);

@@ -1,6 +1,7 @@
 /* config: the option table and its loaders (contract in config.h). */
 #include "common/config.h"
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #include <ctype.h>
@@ -244,6 +245,13 @@ static int config__put(struct config *c, int k, const char *value, struct kerr *
 		return rc;
 	free(c->values[k]);
 	c->values[k] = xstrdup(value);
+	if (k == CONFIG_LOG) {
+		/* The threshold is the process's: every layer that sets the key (file,
+		 * environment, flag) moves it, the last one wins, as for any key. */
+		enum log_level lvl;
+		if (!log_level_parse(value, &lvl))
+			log_set_level(lvl);
+	}
 	return 0;
 }
 

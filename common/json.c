@@ -1,5 +1,6 @@
 /* json: typed access and escaping over cJSON (contract in json.h). */
 #include "common/json.h"
+#include "common/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -129,31 +130,6 @@ int json_get_object(const cJSON *obj, const char *key, const cJSON **out, struct
 	return 0;
 }
 
-/*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if none
- * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
- */
-static size_t json__utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 int json_append_strn(struct buf *out, const char *s, size_t n)
 {
 	size_t start = out->len;
@@ -177,7 +153,7 @@ int json_append_strn(struct buf *out, const char *s, size_t n)
 				 * JSON must be UTF-8: a message cut mid-character or bytes from
 				 * a hostile peer become U+FFFD rather than an unparsable body.
 				 */
-				size_t len = json__utf8_len((const unsigned char *)s + i, n - i);
+				size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
 				if (len) {
 					rc = buf_append(out, s + i, len);
 					i += len - 1;

@@ -14,6 +14,7 @@
 #include "common/kerr.h"
 #include "common/pyname.h"
 #include "common/pyversion.h"
+#include "common/utf8.h"
 #include "common/wheelname.h"
 #include "common/xalloc.h"
 
@@ -118,43 +119,6 @@ static const char *archive_msg(struct inspect *st, struct archive *a)
 		n--;
 	st->archive_msg[n] = '\0';
 	return st->archive_msg;
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2, cp = c & 0x1fu, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, cp = c & 0x0fu, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4, cp = c & 0x07u, min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
 }
 
 /*

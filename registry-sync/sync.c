@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/db.h"
+#include "common/fnv.h"
 #include "common/log.h"
 #include "common/pyname.h"
 #include "common/pyversion.h"
@@ -399,11 +400,7 @@ struct sync_entry {
 
 static uint64_t sync__hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return fnv_str(FNV_INIT, s);
 }
 
 /*

@@ -7,6 +7,7 @@
 #include "registry-sync/listing.h"
 
 #include "common/json.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -328,21 +329,10 @@ fail:
  */
 static size_t utf8_bad(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
+	const unsigned char *nul = memchr(s, '\0', n);
+	size_t bad = utf8_first_invalid(s, n);
 
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
-			(c & 0xf8) == 0xf0 ? 4 : 0;
-
-		if (!c || !len || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4) || i + len > n)
-			return i;
-		for (size_t k = 1; k < len; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-		i += len;
-	}
-	return n;
+	return nul && (size_t)(nul - s) < bad ? (size_t)(nul - s) : bad;
 }
 
 static htmlDocPtr html_read(const char *s, size_t n, struct kerr *e)

@@ -2,6 +2,7 @@
 #include "tests/unit/unit.h"
 
 #include "common/config.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,11 @@ static void test_precedence_file_env_set(void **state)
 	assert_string_equal(config_get(&c, CONFIG_S3_BUCKET), "from-file");
 	assert_string_equal(config_get(&c, CONFIG_S3_REGION), "from-env");
 	assert_string_equal(config_get(&c, CONFIG_LOG), "debug");
+	/* The key sets the process's log threshold, whichever layer names it. */
+	assert_true(log_enabled(LOG_DEBUG));
+	assert_int_equal(config_set(&c, "log", "error", &e), 0);
+	assert_false(log_enabled(LOG_WARN));
+	log_set_level(LOG_INFO);
 	assert_int_equal(config_set(&c, "s3_bucket", "from-flag", &e), 0);
 	assert_string_equal(config_get(&c, CONFIG_S3_BUCKET), "from-flag");
 	config_release(&c);

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""bench/realworld: real projects through a private local farm.
+
+usage: bench/realworld/run.py [LIST_FILE] [--timeout SECONDS] [--keep] [--no-install]
+
+Starts a farm of its own with scripts/up.sh (its own data dir, ports and builder
+name, so it runs beside `just up` and the tests), mirroring only the projects of
+LIST_FILE (default bench/realworld/projects.txt) from the upstream `just up`
+would use (KILN_UPSTREAM_URL, else pip's index). It builds each project's newest
+release first: the jobs of older releases are cancelled as soon as the sync has
+planned them. Then it waits until every newest release has a final state on the
+default target, installs each built wheel from the farm's index into a fresh venv
+of the host's python3 (the project's dependencies from the upstream) and imports
+the module the list names, and prints:
+
+  - one line a project: state, failure class, reason or import result, seconds;
+  - built/total and imported/total per category, the failure classes;
+  - a Markdown table for docs/performance.md (--markdown FILE writes it there too).
+
+The farm is stopped at the end (its data stays in .kiln/bench-realworld unless
+the next run starts it anew; --keep leaves it running).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from ports import free_port, pick_s3_port  # noqa: E402
+
+TARGET = "bookworm-py311-x86_64"
+FINAL = {"built", "failed", "skipped"}
+
+
+def read_list(path):
+    rows = []
+    for line in open(path, encoding="utf-8"):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2:
+            sys.exit(f"realworld: bad line in {path}: {line!r} (want: project category [module])")
+        rows.append({"project": parts[0], "category": parts[1],
+                     "module": parts[2] if len(parts) > 2 and parts[2] != "-" else None})
+    return rows
+
+
+class Farm:
+    def __init__(self, data_dir):
+        self.data = data_dir
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update({
+            "KILN_DATA_DIR": str(data_dir),
+            "KILN_HTTP_LISTEN": f"127.0.0.1:{self.port}",
+            "KILN_PG_PORT": str(free_port()),
+            "KILN_S3_PORT": str(pick_s3_port()),
+            "KILN_BUILDER_NAME": "bench-realworld",
+            "KILN_UP_WAIT": "0",
+        })
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def script(self, *args, check=True):
+        return subprocess.run([str(ROOT / "scripts" / "up.sh"), *args], env=self.env,
+                              check=check, text=True, capture_output=True)
+
+    def get(self, path, token=None):
+        req = urllib.request.Request(self.url + path)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def post(self, path, body, token):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     method="POST")
+        req.add_header("Authorization", "Bearer " + token)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+
+def project_state(farm, name):
+    """(newest version or None, its cell on TARGET or None)."""
+    try:
+        p = farm.get("/api/v1/projects/" + urllib.parse.quote(name))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None, None
+        raise
+    v = p.get("latest_version")  # newest final, non-yanked, by PEP 440
+    if not v:
+        return None, None
+    r = farm.get(f"/api/v1/projects/{urllib.parse.quote(name)}/releases/{urllib.parse.quote(v)}")
+    for c in r["cells"]:
+        if c["target"] == TARGET:
+            return v, c
+    return v, None
+
+
+def cancel_older(farm, name, keep_version, token):
+    """Cancel the live jobs of every release but the newest; how many went."""
+    n, jobs, cursor = 0, [], None
+    while True:
+        path = f"/api/v1/queue?project={urllib.parse.quote(name)}&limit=200"
+        q = farm.get(path + (f"&cursor={cursor}" if cursor else ""))
+        jobs += q["jobs"]
+        cursor = q.get("next_cursor")
+        if not cursor:
+            break
+    for j in jobs:
+        if j["version"] == keep_version:
+            continue
+        try:
+            farm.post(f"/api/v1/admin/jobs/{j['id']}/cancel",
+                      {"reason": "bench/realworld builds the newest release only"}, token)
+            n += 1
+        except urllib.error.HTTPError:
+            pass  # it finished meanwhile
+    return n
+
+
+def failure_of(farm, cell):
+    """(class, reason) of a failed cell, from its build when the API has one."""
+    cls, reason = None, cell.get("reason")
+    if cell.get("build_id"):
+        try:
+            b = farm.get(f"/api/v1/builds/{cell['build_id']}")
+            cls = b.get("failure_class")
+            reason = b.get("failure_reason") or reason
+            miss = b.get("missing") or []
+            if miss:
+                reason = (reason or "") + " [missing: " + ", ".join(
+                    f"{m.get('name')}->{m.get('package') or '?'}" for m in miss) + "]"
+        except urllib.error.HTTPError:
+            pass
+    return cls or "unclassified", reason
+
+
+def install_and_import(farm, upstream, row, version, venv_root):
+    """pip install the project's wheel from the farm (dependencies from upstream)
+    into a fresh venv of the host's Debian python3, then import its module."""
+    venv = venv_root / row["project"]
+    shutil.rmtree(venv, ignore_errors=True)
+    py = shutil.which("python3", path="/usr/bin") or "python3"
+    r = subprocess.run([py, "-m", "venv", str(venv)], capture_output=True, text=True)
+    if r.returncode:
+        return False, "venv: " + r.stderr.strip()[-200:]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+           "--disable-pip-version-check", "--index-url", farm.url + "/simple/",
+           "--extra-index-url", upstream, "--only-binary", row["project"],
+           f"{row['project']}=={version}"]
+    r = subprocess.run(pip, capture_output=True, text=True, timeout=600)
+    if r.returncode:
+        return False, "pip: " + (r.stderr.strip().splitlines() or ["?"])[-1][:200]
+    if not row["module"]:
+        return True, "installed (no import: " + "see the list" + ")"
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", f"import {row['module']}"],
+                       capture_output=True, text=True, timeout=120, cwd="/")
+    if r.returncode:
+        return False, "import: " + (r.stderr.strip().splitlines() or ["?"])[-1][:200]
+    return True, f"import {row['module']}: ok"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("list", nargs="?", default=str(ROOT / "bench" / "realworld" / "projects.txt"))
+    ap.add_argument("--timeout", type=int, default=3600)
+    ap.add_argument("--keep", action="store_true", help="leave the farm running")
+    ap.add_argument("--no-install", action="store_true", help="skip the pip install + import")
+    ap.add_argument("--markdown", help="also write the Markdown table to this file")
+    a = ap.parse_args()
+
+    rows = read_list(a.list)
+    data = ROOT / ".kiln" / "bench-realworld"
+    farm = Farm(data)
+    farm.script("down", check=False)
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    farm.env["KILN_SYNC_PROJECTS"] = ",".join(r["project"] for r in rows)
+    up = farm.script("upstream")
+    upstream = up.stdout.split()[0]
+    if not upstream.startswith("http"):
+        sys.exit("realworld: no upstream index answers here (scripts/up.sh upstream: "
+                 + up.stdout.strip() + ")")
+    print(f"realworld: {len(rows)} projects from {upstream}, farm at {farm.url}", flush=True)
+    t0 = time.time()
+    r = farm.script("up", check=False)
+    if r.returncode:
+        sys.exit("realworld: scripts/up.sh up failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
+    token = (data / "tokens" / "admin").read_text().strip()
+
+    state = {r["project"]: {"version": None, "cell": None, "t": None, "cancelled": 0}
+             for r in rows}
+    deadline = time.time() + a.timeout
+    last = ""
+    try:
+        while time.time() < deadline:
+            for row in rows:
+                s = state[row["project"]]
+                if s["cell"] and s["cell"]["status"] in FINAL:
+                    continue
+                try:
+                    v, cell = project_state(farm, row["project"])
+                except (urllib.error.URLError, OSError):
+                    continue
+                if v and s["version"] != v:
+                    s["version"] = v
+                if v:
+                    s["cancelled"] += cancel_older(farm, row["project"], v, token)
+                s["cell"] = cell
+                if cell and cell["status"] in FINAL and s["t"] is None:
+                    s["t"] = time.time() - t0
+            done = sum(1 for s in state.values() if s["cell"] and s["cell"]["status"] in FINAL)
+            line = f"realworld: {done}/{len(rows)} final after {time.time() - t0:.0f}s"
+            if line.split(" after")[0] != last:
+                print(line, flush=True)
+                last = line.split(" after")[0]
+            if done == len(rows):
+                break
+            time.sleep(5)
+
+        venvs = data / "venvs"
+        venvs.mkdir(exist_ok=True)
+        results = []
+        for row in rows:
+            s = state[row["project"]]
+            cell = s["cell"] or {"status": "none", "reason": "never planned"}
+            res = {"project": row["project"], "category": row["category"],
+                   "version": s["version"], "status": cell["status"],
+                   "seconds": round(s["t"]) if s["t"] else None, "class": None,
+                   "detail": cell.get("reason"), "imported": False}
+            if cell["status"] == "built":
+                if a.no_install:
+                    res["imported"] = None
+                    res["detail"] = "built"
+                else:
+                    ok, why = install_and_import(farm, upstream, row, s["version"], venvs)
+                    res["imported"], res["detail"] = ok, why
+            elif cell["status"] == "failed":
+                res["class"], res["detail"] = failure_of(farm, cell)
+            results.append(res)
+            mark = ("ok  " if res["imported"] else "BUILT" if cell["status"] == "built"
+                    else "FAIL")
+            print(f"  {mark} {row['project']:<16} {row['category']:<13} {s['version'] or '-':<10} "
+                  f"{cell['status']:<8} {res['class'] or '':<18} {res['detail'] or ''}", flush=True)
+    finally:
+        if not a.keep:
+            farm.script("down", check=False)
+
+    cats = {}
+    classes = {}
+    for res in results:
+        c = cats.setdefault(res["category"], [0, 0, 0])
+        c[0] += 1
+        c[1] += res["status"] == "built"
+        c[2] += bool(res["imported"])
+        if res["class"]:
+            classes[res["class"]] = classes.get(res["class"], 0) + 1
+    total = [sum(c[i] for c in cats.values()) for i in range(3)]
+    print("")
+    for k, (n, b, i) in sorted(cats.items()):
+        print(f"realworld: {k:<13} built {b}/{n}, built and imported {i}/{n}")
+    print(f"realworld: all           built {total[1]}/{total[0]}, built and imported "
+          f"{total[2]}/{total[0]} ({100.0 * total[2] / max(total[0], 1):.0f}%)")
+    if classes:
+        print("realworld: failure classes: " + ", ".join(f"{k} {v}" for k, v in
+                                                        sorted(classes.items())))
+    md = ["| project | category | version | result | class | detail |",
+          "|---|---|---|---|---|---|"]
+    for res in results:
+        outcome = ("built, imports" if res["imported"] else
+                   "built" if res["status"] == "built" else res["status"])
+        detail = (res["detail"] or "").replace("|", "\\|")
+        md.append(f"| {res['project']} | {res['category']} | {res['version'] or '-'} | {outcome} "
+                  f"| {res['class'] or ''} | {detail} |")
+    (data / "results.json").write_text(json.dumps(results, indent=1))
+    if a.markdown:
+        Path(a.markdown).write_text("\n".join(md) + "\n")
+    print(f"realworld: results in {data / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -340,6 +340,13 @@ def test_native_dependency_failure_and_packages_in_the_ui(farm, tab):
         assert page.locator("#fix-command").inner_text() == f"kilnctl project deps add {DEMO} libpq-dev"
         assert page.locator(".facts .badge.fclass").inner_text() == "native-dependency"
         page.screenshot(path=str(SHOTS / "build-native-failure-desktop-light.png"), full_page=True)
+        dark = tab(viewport=PHONE, scheme="dark", is_mobile=True, has_touch=True)
+        dpage = dark.goto(f"/builds/{build}")
+        dpage.locator("#fix-command").wait_for()
+        overflow = dpage.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the build page is {overflow}px wider than a phone"
+        dpage.screenshot(path=str(SHOTS / "build-native-failure-phone-dark.png"), full_page=True)
+        assert not dark.errors, dark.errors
         # The builds page, filtered by class.
         page = t.goto("/builds")
         page.select_option("#b-class", "native-dependency")

@@ -6,7 +6,6 @@
 #include "common/json.h"
 #include "common/queue_sql.h"
 #include "common/token.h"
-#include "common/xalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>

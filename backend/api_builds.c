@@ -126,6 +126,9 @@ static const char api_builds__sql_detail[] =
 	/* missing entries in their order, as stored (checked by builder_msg) */
 	" coalesce(b.missing, '[]'::jsonb)::text, " QUEUE_FIX_SQL("b", "p.normalized") ","
 	" array_to_json(b.native_packages)::text,"
+	/* what the automatic retry added to the project because of this build */
+	" (select coalesce(json_agg(n.package order by n.package collate \"C\"), '[]')"
+	"  from project_native_packages n where n.build_id = b.id),"
 	" j.id, j.state, j.priority, j.attempts, j.max_attempts, j.failure_reason,"
 	" " API_TS("j.created_at") ", " API_TS("j.assigned_at") ", " API_TS("j.started_at") ","
 	" " API_TS("j.finished_at") ","
@@ -156,7 +159,7 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 		{ "started_at", API_STR }, { "finished_at", API_STR }, { "duration_ms", API_INT },
 		{ "log_size", API_INT }, { "log_archived", API_BOOL }, { "builder", API_STR },
 		{ "failure_class", API_STR }, { "missing", API_JSON }, { "fix", API_STR },
-		{ "native_packages", API_JSON },
+		{ "native_packages", API_JSON }, { "auto_added", API_JSON },
 	};
 	static const struct api_field job[] = {
 		{ "id", API_INT }, { "state", API_STR }, { "priority", API_INT },

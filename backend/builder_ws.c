@@ -605,9 +605,12 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		log_info("job finished", "job=%lld builder=%s build=%s state=%s published=%s", q->job,
 			 c->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
 		metrics_add(c->srv->metrics, "kiln_jobs_finished_total", "Jobs finished by builders.", 1);
-		if (*PQgetvalue(r, 0, 5))
+		if (*PQgetvalue(r, 0, 5)) {
 			log_info("native packages added", "job=%lld build=%s packages=%s source=auto",
 				 q->job, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 5));
+			metrics_add(c->srv->metrics, "kiln_native_auto_added_total",
+				    "Builds whose native-dependency failure added packages to their project.", 1);
+		}
 		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
 		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
 			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));

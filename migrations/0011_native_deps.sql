@@ -20,6 +20,9 @@ create table project_native_packages (
     created_at      timestamptz not null default now(),
     primary key (project_id, package)
 );
+-- A build's automatically added packages (its page says so); also `on delete set null`.
+create index project_native_packages_build on project_native_packages (build_id)
+    where build_id is not null;
 
 -- The caps. The project row is locked first so that two transactions adding
 -- to one project count one after the other: in READ COMMITTED each query here

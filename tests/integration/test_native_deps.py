@@ -140,10 +140,10 @@ def test_auto_retry_adds_the_package_once_and_the_next_job_carries_it(farm):
     assert st == 200 and first["failure_class"] == "native-dependency"
     assert first["missing"] == MISSING_PQ
     assert first["fix"] == "kilnctl project deps add nd-auto libpq-dev"
-    assert first["native_packages"] == []
+    assert first["native_packages"] == [] and first["auto_added"] == ["libpq-dev"]
     second_id = q1(db, "select id from builds where job_id = %s and attempt = 2", job)[0]
     second = json.loads(backend.get(f"/api/v1/builds/{second_id}")[2])
-    assert second["native_packages"] == ["libpq-dev"]
+    assert second["native_packages"] == ["libpq-dev"] and second["auto_added"] == []
     assert second["fix"] == "kilnctl project deps add nd-auto libxslt1-dev"
     assert second["job"]["state"] == "failed"
     # The first attempt's log says what the backend did.

@@ -33,7 +33,9 @@ function suggestion(b) {
   return h("section.suggest", { "aria-label": "Suggested fix" },
     h("h3", "Missing native dependency"),
     h("ul", b.missing.map((m) => h("li", { class: "missing" }, missingText(m)))),
-    b.fix ? [h("div.muted", "Give the project the package, and its failed builds are queued again:"),
+    b.auto_added.length ? h("p", { id: "auto-added" }, `Kiln added ${b.auto_added.join(" ")} to the project's native packages `
+      + `and queued the job once more (attempt ${b.attempt + 1}).`) : null,
+    b.fix ? [h("div.muted", b.auto_added.length ? "The same by hand:" : "Give the project the package, and its failed builds are queued again:"),
       commandLine(b.fix, "fix-command")]
       : h("div.muted", "The suite's Contents index names no package for this file: the project may need a library Debian does not ship."));
 }

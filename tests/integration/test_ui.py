@@ -340,6 +340,16 @@ def test_native_dependency_failure_and_packages_in_the_ui(farm, tab):
         assert page.locator("#fix-command").inner_text() == f"kilnctl project deps add {DEMO} libpq-dev"
         assert page.locator(".facts .badge.fclass").inner_text() == "native-dependency"
         page.screenshot(path=str(SHOTS / "build-native-failure-desktop-light.png"), full_page=True)
+        # Had the automatic retry added the package, the page says so.
+        with psycopg.connect(farm.db, autocommit=True) as c:
+            c.execute("insert into project_native_packages (project_id, package, source, build_id)"
+                      " select id, 'libpq-dev', 'auto', %s from projects where normalized = %s", (build, DEMO))
+        page = t.goto(f"/builds/{build}")
+        assert page.locator("#auto-added").inner_text() == \
+            "Kiln added libpq-dev to the project's native packages and queued the job once more (attempt 2)."
+        page.screenshot(path=str(SHOTS / "build-native-auto-added-desktop-light.png"))
+        with psycopg.connect(farm.db, autocommit=True) as c:
+            c.execute("delete from project_native_packages")
         dark = tab(viewport=PHONE, scheme="dark", is_mobile=True, has_touch=True)
         dpage = dark.goto(f"/builds/{build}")
         dpage.locator("#fix-command").wait_for()

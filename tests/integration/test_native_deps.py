@@ -401,3 +401,33 @@ def test_a_job_lost_for_good_is_an_infrastructure_failure(farm, backend_factory)
         time.sleep(0.3)
     assert q1(db, "select state, failure_class from jobs where id = %s", job) == ("failed", "infrastructure")
     assert q1(db, "select state, failure_class from builds where job_id = %s", job) == ("lost", "infrastructure")
+
+
+def test_the_cap_holds_when_two_builds_fail_at_once(farm):
+    db, backend, _ = farm
+    setup_project(db, "nd-race", ["1.0", "2.0"], "t-race")
+    with psycopg.connect(db, autocommit=True) as c:
+        for p in ("liba-dev", "libb-dev", "libc-dev"):
+            c.execute("insert into project_native_packages (project_id, package, source)"
+                      " select id, %s, 'auto' from projects where normalized = 'nd-race'", (p,))
+    b1, b2 = Builder(farm, "b-race1", "t-race"), Builder(farm, "b-race2", "t-race")
+    try:
+        j1 = queue(db, "nd-race", "1.0", "t-race")
+        j2 = queue(db, "nd-race", "2.0", "t-race")
+        got = {b1.job()["job"]: b1, b2.job()["job"]: b2}
+        assert set(got) == {j1, j2}
+        # Both finishes at once, each naming a package of its own: one slot is left.
+        for job, pkg in ((j1, "libx-dev"), (j2, "liby-dev")):
+            got[job].conn.send(json.dumps({
+                "type": "finish", "job": job, "status": "failed", "failure_class": "native-dependency",
+                "missing": [{"kind": "header", "name": f"{pkg}.h", "package": pkg}]}))
+        states = sorted(got[job].recv()["state"] for job in (j1, j2))
+    finally:
+        b1.close()
+        b2.close()
+    assert states == ["failed", "queued"]
+    assert q1(db, "select count(*) from project_native_packages n join projects p"
+                  " on p.id = n.project_id where p.normalized = 'nd-race' and n.source = 'auto'")[0] == 4
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set state = 'cancelled', finished_at = now() where state = 'queued'"
+                  " and id in (%s, %s)", (j1, j2))

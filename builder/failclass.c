@@ -385,3 +385,15 @@ int failclass_is_nospace(const char *msg)
 {
 	return msg && (strstr(msg, "no space left on device") || strstr(msg, "No space left on device"));
 }
+
+int failclass_git_permanent(const char *msg)
+{
+	static const char *const words[] = {
+		"certificate", " 404", " 401", " 403", "not found", "does not exist",
+	};
+
+	for (size_t i = 0; msg && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(msg, words[i]))
+			return 1;
+	return 0;
+}

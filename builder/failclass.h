@@ -117,4 +117,12 @@ const char *failclass_kind_name(enum failclass_kind k);
  */
 int failclass_is_nospace(const char *msg);
 
+/*
+ * Does msg, libgit2's text for a network-class error of a fetch, say the failure
+ * is permanent (HTTP 401/403/404, a bad certificate, no such repository) rather
+ * than transient? libgit2 passes no status code: this is the one place that reads
+ * its words.
+ */
+int failclass_git_permanent(const char *msg);
+
 #endif

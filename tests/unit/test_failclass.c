@@ -273,6 +273,11 @@ static void test_classify(void **state)
 	assert_string_equal(failclass_name(FAILCLASS_NONE), "");
 	assert_true(failclass_is_nospace("docker: put archive: write /work/x: no space left on device (HTTP 500)"));
 	assert_false(failclass_is_nospace("docker: put archive: No such container (HTTP 404)"));
+	/* libgit2's words for a fetch that will not work on a retry, and for one that may */
+	assert_true(failclass_git_permanent("unexpected http status code: 404"));
+	assert_true(failclass_git_permanent("the SSL certificate is invalid"));
+	assert_false(failclass_git_permanent("failed to connect to 127.0.0.1: Connection refused"));
+	assert_false(failclass_git_permanent("unexpected http status code: 502"));
 }
 
 /* A slice of the real bookworm amd64 index, as scripts/image.sh writes it. */

@@ -8,12 +8,15 @@
 #   name   print the image tag for the current recipe
 #
 # Recipe: every file in builder/image/ (packages.txt: the Debian packages;
+#         dev-packages.txt: the curated -dev packages, installed by setup.sh;
 # setup.sh: run inside the root filesystem via chroot; pip.conf: /etc/pip.conf;
 # setuptools.cfg: /etc/kiln/setuptools.cfg; env.txt: the image's ENV).
 # Tag:    kiln/bookworm-py311:<first 12 hex digits of a sha256 over the recipe>,
 #         also tagged kiln/bookworm-py311:latest.
 # Build:  debootstrap into $KILN_DATA_DIR/image/rootfs-<hash> (default .kiln/),
-#         chroot setup.sh, tar | docker import, then the rootfs is deleted.
+#         chroot setup.sh (which also installs dev-packages.txt with apt), put the
+#         suite's filtered Contents index in /opt/kiln/contents/ (install_contents),
+#         tar | docker import, then the rootfs is deleted.
 #         The Debian mirror is read from the machine's apt sources at run time
 #         (override: KILN_DEBIAN_MIRROR). Needs root (debootstrap, chroot).
 #

@@ -9,16 +9,20 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #define CONTENTS__GZ_MAX (64u << 20)    /* the compressed index in the image */
 #define CONTENTS__INDEX_MAX (512u << 20) /* decompressed */
+#define CONTENTS__KEEP_S (14 * 86400)     /* a cached index unused this long goes */
 
 static int contents__ends(const char *s, size_t n, const char *suffix)
 {
@@ -303,6 +307,29 @@ static int contents__mkdir_p(const char *path)
 	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* A new index came in: drop the cached ones of other images not used for CONTENTS__KEEP_S. */
+static void contents__sweep(const char *cache_dir)
+{
+	DIR *d = opendir(cache_dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[1200];
+		struct stat st;
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || !contents__ends(de->d_name, n, ".tsv"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", cache_dir, de->d_name);
+		if (!stat(p, &st) && S_ISREG(st.st_mode) && now - st.st_mtime > CONTENTS__KEEP_S)
+			unlink(p);
+	}
+	closedir(d);
+}
+
 int contents_fetch(struct docker *d, const char *image, const char *cache_dir, const char *owner,
 		   char *path, size_t pathlen, struct kerr *e)
 {
@@ -316,8 +343,10 @@ int contents_fetch(struct docker *d, const char *image, const char *cache_dir, c
 	hex = strchr(id, ':') ? strchr(id, ':') + 1 : id;
 	if ((size_t)snprintf(path, pathlen, "%s/%s.tsv", cache_dir, hex) >= pathlen)
 		return kerr_set(e, KERR_INVAL, "contents: path too long");
-	if (!access(path, R_OK))
+	if (!access(path, R_OK)) {
+		utime(path, NULL); /* in use: contents__sweep keeps it */
 		return 0;
+	}
 	if (contents__mkdir_p(cache_dir))
 		return kerr_set(e, KERR_IO, "contents: could not create '%s': %s", cache_dir,
 				strerror(errno));
@@ -336,6 +365,7 @@ int contents_fetch(struct docker *d, const char *image, const char *cache_dir, c
 		goto out;
 	}
 	tmp[0] = '\0';
+	contents__sweep(cache_dir);
 out:
 	if (tar_fd >= 0)
 		close(tar_fd);

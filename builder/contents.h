@@ -59,6 +59,8 @@ int contents_lookup(const char *path, struct contents_query *q, size_t n, struct
  * NULL) labels the short-lived container (org.kiln.builder), so sandbox_reap
  * finds it after a crash. 0 with path set; KERR_NOTFOUND when the image carries
  * no index (built before it existed); other KERR_* when Docker or the disk failed.
+ * Each call marks the cached file as used; when a new one is stored, cached
+ * indexes of other images not used for 14 days are deleted.
  * Safe to call from several threads (a temporary file is renamed into place).
  */
 int contents_fetch(struct docker *d, const char *image, const char *cache_dir, const char *owner,

@@ -516,6 +516,22 @@ int build_local_main(int argc, char **argv)
 	printf("exit code: %d, duration: %llu ms, log: %llu bytes%s%s\n", res.exit_code,
 	       (unsigned long long)res.duration_ms, (unsigned long long)res.log_bytes,
 	       res.oom ? ", oom" : "", res.timed_out ? ", timed out" : "");
+	if (a.nnative) {
+		/* As the daemon does after a job: this owner's derived images unused for long go. */
+		char state[1100];
+		size_t removed = 0;
+		struct kerr ge;
+
+		kerr_clear(&ge);
+		snprintf(state, sizeof(state), "%s/builder/derived", config_get(&cfg, CONFIG_DATA_DIR));
+		if (derived_gc(&d, a.owner, state,
+			       (unsigned)config_get_int(&cfg, CONFIG_BUILDER_DERIVED_MAX_AGE_DAYS),
+			       (unsigned)config_get_int(&cfg, CONFIG_BUILDER_DERIVED_MAX_COUNT), &removed,
+			       &ge))
+			fprintf(stderr, "kiln: derived image cleanup: %s\n", ge.msg);
+		else if (removed)
+			fprintf(stderr, "kiln: removed %zu unused derived image(s)\n", removed);
+	}
 out:
 	fflush(stdout);
 	if (have_docker)

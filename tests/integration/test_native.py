@@ -161,6 +161,23 @@ def test_native_package_builds_in_a_derived_image_reused_next_time(image, tmp_pa
     assert derived_images() - before == new
 
 
+def test_unused_derived_images_are_removed(image, tmp_path):
+    """With KILN_BUILDER_DERIVED_MAX_AGE_DAYS=0 a derived image is gone after its build;
+    another owner's are not touched."""
+    before = derived_images()
+    out = tmp_path / "out"
+    p = run([BUILDER, "build-local", "--owner", OWNER, "--image", image, "--out", out,
+             "--no-prefetch", "--timeout", "600", "--sdist", kyaml_sdist(tmp_path),
+             "--native-package", "libyaml-dev", "--project", PROJECT + "-gc"],
+            check=False, timeout=1800, env={"KILN_BUILDER_DERIVED_MAX_AGE_DAYS": "0",
+                                            "KILN_DATA_DIR": str(tmp_path / "data")})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "kiln: building derived image" in p.stderr
+    removed = len(before) + 1
+    assert f"kiln: removed {removed} unused derived image(s)" in p.stderr
+    assert derived_images() == set()
+
+
 @pytest.mark.parametrize("bad", ["LibYaml-dev", "-oops", "libyaml-dev;reboot", "a" * 65, "x y"])
 def test_bad_package_name_is_refused_before_anything_runs(image, tmp_path, bad):
     before = derived_images()

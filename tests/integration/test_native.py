@@ -90,10 +90,19 @@ def no_leftovers():
     assert containers() <= before, "containers left behind"
 
 
-def kyaml_sdist(where):
+NET_PROBE = """import socket
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=5)
+except OSError as e:
+    raise SystemExit("kiln-test: no network in the build: %r" % (e,))
+raise SystemExit("kiln-test: the build reached the network")
+"""
+
+
+def kyaml_sdist(where, prefix=""):
     top = "kyaml-1.0"
     files = {"PKG-INFO": "Metadata-Version: 2.1\nName: kyaml\nVersion: 1.0\n",
-             "pyproject.toml": PYPROJECT, "setup.py": SETUP_PY, "kyaml.c": YAML_C}
+             "pyproject.toml": PYPROJECT, "setup.py": prefix + SETUP_PY, "kyaml.c": YAML_C}
     path = where / f"{top}.tar.gz"
     with tarfile.open(path, "w:gz") as t:
         for rel, text in files.items():
@@ -159,6 +168,15 @@ def test_native_package_builds_in_a_derived_image_reused_next_time(image, tmp_pa
     assert "building derived image" not in p.stderr
     assert "Setting up libyaml-dev" not in p.stdout + p.stderr
     assert derived_images() - before == new
+
+    # The build in a derived image is as offline as any other.
+    (tmp_path / "net").mkdir()
+    p = build(image, tmp_path / "out3", "--sdist", kyaml_sdist(tmp_path / "net", NET_PROBE),
+              "--native-package", "libyaml-dev", "--project", PROJECT)
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "kiln: using derived image kiln/derived:" in p.stderr
+    assert "kiln-test: no network in the build" in p.stdout + p.stderr
+    assert "kiln-test: the build reached the network" not in p.stdout + p.stderr
 
 
 def test_unused_derived_images_are_removed(image, tmp_path):

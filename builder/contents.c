@@ -23,6 +23,7 @@
 #define CONTENTS__GZ_MAX (64u << 20)    /* the compressed index in the image */
 #define CONTENTS__INDEX_MAX (512u << 20) /* decompressed */
 #define CONTENTS__KEEP_S (14 * 86400)     /* a cached index unused this long goes */
+#define CONTENTS__PREFER_MAX 64
 
 static int contents__ends(const char *s, size_t n, const char *suffix)
 {
@@ -115,38 +116,51 @@ static int contents__is_dev(const char *pkg, size_t n)
 	return contents__ends(pkg, n, "-dev");
 }
 
+/* The "#prefer PKG" lines at the top of the index (contents-prefer.txt in the recipe). */
+struct contents__prefer {
+	char name[CONTENTS__PREFER_MAX][CONTENTS_PACKAGE_MAX];
+	size_t n;
+};
+
+static int contents__preferred(const struct contents__prefer *pr, const char *pkg, size_t n)
+{
+	for (size_t i = 0; i < pr->n; i++)
+		if (strlen(pr->name[i]) == n && !memcmp(pr->name[i], pkg, n))
+			return 1;
+	return 0;
+}
+
 /* Rank a candidate; replace the query's answer when it ranks lower (better). */
-static void contents__offer(struct contents_query *q, int where, const char *path, size_t plen,
-			    const char *pkg, size_t n)
+static void contents__offer(struct contents_query *q, const struct contents__prefer *pr,
+			    int where, const char *path, size_t plen, const char *pkg, size_t n)
 {
 	long s[5];
 	int depth = 0;
+	int i;
 
 	if (n == 0 || n >= CONTENTS_PACKAGE_MAX)
 		return;
-	for (size_t i = 0; i < plen; i++)
-		depth += path[i] == '/';
+	for (size_t k = 0; k < plen; k++)
+		depth += path[k] == '/';
 	if (q->kind == CONTENTS_SONAME)
 		s[0] = contents__is_dev(pkg, n) || contents__ends(pkg, n, "-dbg");
 	else
 		s[0] = !contents__is_dev(pkg, n);
-	s[1] = where == 2;
-	s[2] = depth;
-	s[3] = (long)n;
+	s[1] = !contents__preferred(pr, pkg, n);
+	s[2] = where == 2;
+	s[3] = depth;
+	s[4] = (long)n;
 	if (q->package[0]) {
-		int i;
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < 5; i++)
 			if (s[i] != q->score_[i])
 				break;
-		if (i < 4 && s[i] > q->score_[i])
+		if (i < 5 && s[i] > q->score_[i])
 			return;
-		if (i == 4) {
-			/* same rank: byte order of the name decides */
-			if (memcmp(pkg, q->package, n) >= 0)
-				return;
-		}
+		/* same rank, so names of the same length: byte order decides */
+		if (i == 5 && memcmp(pkg, q->package, n) >= 0)
+			return;
 	}
-	memcpy(q->score_, s, sizeof(long) * 4);
+	memcpy(q->score_, s, sizeof(s));
 	memcpy(q->package, pkg, n);
 	q->package[n] = '\0';
 }
@@ -154,10 +168,12 @@ static void contents__offer(struct contents_query *q, int where, const char *pat
 int contents_lookup(const char *path, struct contents_query *q, size_t n, struct kerr *e)
 {
 	FILE *f = fopen(path, "r");
+	struct contents__prefer pr;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
+	pr.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		q[i].package[0] = '\0';
 		memset(q[i].score_, 0, sizeof(q[i].score_));
@@ -169,10 +185,14 @@ int contents_lookup(const char *path, struct contents_query *q, size_t n, struct
 		char *tab, *p;
 		size_t plen;
 
-		if (line[0] == '#')
-			continue;
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
+		if (line[0] == '#') {
+			if (!strncmp(line, "#prefer ", 8) && pr.n < CONTENTS__PREFER_MAX &&
+			    (size_t)len - 8 < CONTENTS_PACKAGE_MAX)
+				memcpy(pr.name[pr.n++], line + 8, (size_t)len - 8 + 1);
+			continue;
+		}
 		if (!(tab = memchr(line, '\t', (size_t)len)))
 			continue;
 		plen = (size_t)(tab - line);
@@ -184,7 +204,7 @@ int contents_lookup(const char *path, struct contents_query *q, size_t n, struct
 			while (*p) {
 				char *c = strchr(p, ',');
 				size_t k = c ? (size_t)(c - p) : strlen(p);
-				contents__offer(&q[i], where, line, plen, p, k);
+				contents__offer(&q[i], &pr, where, line, plen, p, k);
 				p += k + (c ? 1 : 0);
 			}
 		}

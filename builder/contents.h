@@ -13,6 +13,8 @@
  * When several packages ship the file, the choice is deterministic; lower wins:
  *   1. for build files (header, pkg-config, library, program) a package whose
  *      name does not end in "-dev"; for a soname, a "-dev" or "-dbg" package;
+ *   1b. a package not named by a "#prefer PKG" line at the top of the index
+ *      (builder/image/contents-prefer.txt: libcurl4-openssl-dev, libkrb5-dev, ...);
  *   2. a path outside the standard place (usr/include[/<triplet>]/NAME;
  *      <lib dir>/pkgconfig or usr/share/pkgconfig; usr/lib, lib and their
  *      <triplet> dirs; usr/bin, bin, usr/sbin, sbin);

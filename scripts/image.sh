@@ -148,8 +148,9 @@ remove_rootfs() {
 # (builder/contents.h): headers under usr/include, pkg-config *.pc files,
 # shared and static libraries lib*.so* / lib*.a under lib dirs, and programs
 # directly in bin/sbin dirs. Written as gzip'd "path<TAB>pkg[,pkg...]" lines
-# (section prefixes dropped) to $rootfs/opt/kiln/contents/<suite>-<arch>.tsv.gz,
-# where the builder reads it out of the image (no network at lookup time).
+# (section prefixes dropped), after "#prefer PKG" lines from contents-prefer.txt,
+# to $rootfs/opt/kiln/contents/<suite>-<arch>.tsv.gz, where the builder reads it
+# out of the image (no network at lookup time).
 install_contents() {
     local mirror=$1 rootfs=$2 arch dir f
     arch=$(chroot "$rootfs" dpkg --print-architecture)
@@ -164,6 +165,10 @@ install_contents() {
     {
         printf '# kiln contents index: suite=%s arch=%s fetched=%s\n' "$SUITE" "$arch" \
             "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        if [[ -f $RECIPE_DIR/contents-prefer.txt ]]; then
+            sed -e 's/#.*//' "$RECIPE_DIR/contents-prefer.txt" | tr -s ' \t\r' '\n' |
+                sed -e '/^$/d' -e 's/^/#prefer /'
+        fi
         zcat "$dir/Contents-$arch.gz" "$dir/Contents-all.gz" | LC_ALL=C awk '
             {
                 path = $1

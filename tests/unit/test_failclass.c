@@ -291,6 +291,16 @@ static void test_classify(void **state)
 /* A slice of the real bookworm amd64 index, as scripts/image.sh writes it. */
 static const char contents_fixture[] =
 	"# kiln contents index: suite=bookworm arch=amd64 fetched=2026-12-07T14:00:00Z\n"
+	"#prefer libcurl4-openssl-dev\n"
+	"#prefer libpython3.11-dev\n"
+	"usr/bin/curl-config\tlibcurl4-gnutls-dev\n"
+	"usr/bin/curl-config\tlibcurl4-nss-dev\n"
+	"usr/bin/curl-config\tlibcurl4-openssl-dev\n"
+	"usr/include/pypy3.9/Python.h\tpypy3-dev\n"
+	"usr/include/python3.11/Python.h\tlibpython3.11-dev\n"
+	"usr/include/python3.11d/Python.h\tlibpython3.11-dbg\n"
+	"usr/lib/x86_64-linux-gnu/libcurl.so\tlibcurl4-nss-dev\n"
+	"usr/lib/x86_64-linux-gnu/libcurl.so\tlibcurl4-gnutls-dev\n"
 	"usr/bin/mysql_config\tlibmariadb-dev-compat\n"
 	"usr/bin/pg_config\tlibpq-dev\n"
 	"usr/bin/pg_config\tpostgresql-common\n"
@@ -331,11 +341,16 @@ static void test_contents(void **state)
 		{ CONTENTS_SONAME, "libfoo.so.1", "", { 0 } },
 		{ CONTENTS_HEADER, "nothere.h", "", { 0 } },
 		{ CONTENTS_PROGRAM, "libyaml.so", "", { 0 } },
+		{ CONTENTS_PROGRAM, "curl-config", "", { 0 } },
+		{ CONTENTS_HEADER, "Python.h", "", { 0 } },
+		{ CONTENTS_LIBRARY, "-lcurl", "", { 0 } },
 	};
 	static const char *const want[] = {
 		"libyaml-dev", "libpq-dev", "libpq-dev", "libffi-dev", "libmrpt-containers-dev",
 		"libyaml-dev", "libyaml-dev", "libpq-dev", "libmariadb-dev-compat", "libyaml-0-2",
 		"zlib1g", "libfoo1", "", "",
+		"libcurl4-openssl-dev", "libpython3.11-dev",
+		"libcurl4-nss-dev", /* no preference applies: the shorter name */
 	};
 
 	(void)state;

@@ -471,6 +471,7 @@ int build_local_main(int argc, char **argv)
 		ds.npackages = a.nnative;
 		ds.owner = a.owner;
 		ds.state_dir = state;
+		ds.network = config_get(&cfg, CONFIG_BUILDER_APT_NETWORK);
 		ds.on_log = build_local__log;
 		ds.cancel = &build_local__cancel;
 		if ((rc = derived_ensure(&d, &ds, derived_ref, NULL, &e))) {

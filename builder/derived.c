@@ -170,8 +170,8 @@ static int derived__build(struct docker *d, const struct derived_spec *s, const 
 	if (s->owner)
 		cJSON_AddStringToObject(labels, "org.kiln.builder", s->owner);
 	host = cJSON_AddObjectToObject(cfg, "HostConfig");
-	/* Docker's default network: apt needs the mirror; nothing else runs here. */
-	cJSON_AddStringToObject(host, "NetworkMode", "bridge");
+	/* apt needs the mirror; nothing but apt runs here. */
+	cJSON_AddStringToObject(host, "NetworkMode", s->network && *s->network ? s->network : "bridge");
 	if ((rc = docker_create(d, NULL, cfg, cid, e)) || (rc = docker_start(d, cid, e)))
 		goto out;
 	run.deadline_ms = derived__now_ms() + 1000ll * (s->timeout_s ? s->timeout_s

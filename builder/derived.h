@@ -5,7 +5,8 @@
  * image with those packages installed by `apt-get install --no-install-recommends`.
  * That install is a trusted step OUTSIDE the build sandbox: a container of the
  * target image, run as root with Docker's default (bridge) network, whose
- * filesystem is committed (POST /commit) as kiln/derived:<hash>. Only package
+ * filesystem is committed (POST /commit) as kiln/derived:<hash> (the network is
+ * KILN_BUILDER_APT_NETWORK: "host" where the bridge has no route out). Only package
  * names that passed derived_package_valid reach it, each checked first with
  * apt-cache (an unknown one is a verdict, not an infrastructure failure). The
  * build itself then runs in the usual locked-down, offline sandbox.
@@ -44,6 +45,7 @@ struct derived_spec {
 	size_t npackages;
 	const char *owner;             /* may be NULL: labels the image and the container */
 	const char *state_dir;         /* where use stamps live (created) */
+	const char *network;           /* Docker network of the apt step; NULL: "bridge" */
 	unsigned timeout_s;            /* the apt step's wall clock; 0: 1800 */
 	derived_log_fn on_log;         /* may be NULL */
 	void *log_ctx;

@@ -571,6 +571,7 @@ static int job__derive(struct bjob *j, char *ref, long long t0)
 	ds.npackages = j->nnative;
 	ds.owner = j->owner;
 	ds.state_dir = state;
+	ds.network = config_get(j->cfg, CONFIG_BUILDER_APT_NETWORK);
 	ds.on_log = job__on_host_log;
 	ds.log_ctx = j;
 	ds.cancel = &j->cancel;

@@ -88,6 +88,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"builder", "A derived image (a target image plus a project's Debian packages) not used for this many days is removed." },
 	[CONFIG_BUILDER_DERIVED_MAX_COUNT] = { "KILN_BUILDER_DERIVED_MAX_COUNT", CONFIG_INT, "32", 0,
 		"builder", "Derived images a builder keeps at most; beyond it the least recently used go." },
+	[CONFIG_BUILDER_APT_NETWORK] = { "KILN_BUILDER_APT_NETWORK", CONFIG_STR, "bridge", 0, "builder",
+		"Docker network of the trusted apt step that makes a derived image (`bridge`, `host`, or a network's name); builds themselves never have one." },
 	[CONFIG_UPSTREAM_URL] = { "KILN_UPSTREAM_URL", CONFIG_STR, "", 0, "sync",
 		"The upstream index `kiln-sync` mirrors: its simple API root (`https://HOST/simple/`). Required by `kiln-sync`." },
 	[CONFIG_SYNC_INTERVAL] = { "KILN_SYNC_INTERVAL", CONFIG_INT, "300", 0, "sync",

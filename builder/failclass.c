@@ -134,6 +134,59 @@ static void failclass__headers(struct failclass *f, const char *line, size_t n)
 		failclass__add(f, FAILCLASS_HEADER, "", name, len);
 }
 
+/* CMake's find modules by the file they look for, where that is not simply the lowercased name. */
+static const struct {
+	const char *module;
+	enum failclass_kind kind;
+	const char *name;
+} failclass__cmake_modules[] = {
+	{ "BLAS", FAILCLASS_LIBRARY, "-lblas" },       { "BZip2", FAILCLASS_HEADER, "bzlib.h" },
+	{ "CURL", FAILCLASS_PKGCONFIG, "libcurl" },    { "EXPAT", FAILCLASS_PKGCONFIG, "expat" },
+	{ "Freetype", FAILCLASS_PKGCONFIG, "freetype2" }, { "GDAL", FAILCLASS_PKGCONFIG, "gdal" },
+	{ "GIF", FAILCLASS_HEADER, "gif_lib.h" },      { "HDF5", FAILCLASS_HEADER, "hdf5.h" },
+	{ "ICU", FAILCLASS_PKGCONFIG, "icu-uc" },      { "JPEG", FAILCLASS_PKGCONFIG, "libjpeg" },
+	{ "LAPACK", FAILCLASS_LIBRARY, "-llapack" },   { "LibArchive", FAILCLASS_PKGCONFIG, "libarchive" },
+	{ "LibLZMA", FAILCLASS_PKGCONFIG, "liblzma" }, { "LibXml2", FAILCLASS_PKGCONFIG, "libxml-2.0" },
+	{ "LibXslt", FAILCLASS_PKGCONFIG, "libxslt" }, { "OpenSSL", FAILCLASS_PKGCONFIG, "openssl" },
+	{ "PNG", FAILCLASS_PKGCONFIG, "libpng" },      { "PkgConfig", FAILCLASS_PROGRAM, "pkg-config" },
+	{ "PostgreSQL", FAILCLASS_PKGCONFIG, "libpq" }, { "SQLite3", FAILCLASS_PKGCONFIG, "sqlite3" },
+	{ "SWIG", FAILCLASS_PROGRAM, "swig" },         { "TIFF", FAILCLASS_PKGCONFIG, "libtiff-4" },
+	{ "ZLIB", FAILCLASS_PKGCONFIG, "zlib" },
+};
+
+/*
+ * cmake, a REQUIRED package only ("-- Could NOT find X" is an optional one):
+ *   Could NOT find ZLIB (missing: ZLIB_LIBRARY ZLIB_INCLUDE_DIR)
+ * A known find module becomes the file it looks for; another, best effort, the
+ * pkg-config module of its lowercased name.
+ */
+static void failclass__cmake(struct failclass *f, const char *line, size_t n)
+{
+	char low[FAILCLASS_NAME_MAX];
+	const char *s;
+	size_t i = 0, len;
+
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (n - i <= 15 || memcmp(line + i, "Could NOT find ", 15))
+		return;
+	s = line + i + 15;
+	len = failclass__span(s, n - i - 15, 0);
+	if (len == 0 || len >= sizeof(low) || !failclass__tame(s, len, 0))
+		return;
+	for (size_t k = 0; k < sizeof(failclass__cmake_modules) / sizeof(failclass__cmake_modules[0]); k++)
+		if (strlen(failclass__cmake_modules[k].module) == len &&
+		    !memcmp(failclass__cmake_modules[k].module, s, len)) {
+			failclass__add(f, failclass__cmake_modules[k].kind, "",
+				       failclass__cmake_modules[k].name,
+				       strlen(failclass__cmake_modules[k].name));
+			return;
+		}
+	for (size_t k = 0; k < len; k++)
+		low[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k]);
+	failclass__add(f, FAILCLASS_PKGCONFIG, "", low, len);
+}
+
 static void failclass__pkgconfig(struct failclass *f, const char *line, size_t n)
 {
 	const char *s, *name;
@@ -174,23 +227,7 @@ static void failclass__pkgconfig(struct failclass *f, const char *line, size_t n
 	if (failclass__between(line, n, "'pkg-config --exists ", '\'', &name, &len) &&
 	    failclass__find(line, n, "returned non-zero") && failclass__tame(name, len, 0))
 		failclass__add(f, FAILCLASS_PKGCONFIG, "", name, len);
-	/* cmake, a REQUIRED package only ("-- Could NOT find X" is an optional one):
-	 *   Could NOT find ZLIB (missing: ZLIB_LIBRARY ZLIB_INCLUDE_DIR) */
-	{
-		size_t i = 0;
-		while (i < n && (line[i] == ' ' || line[i] == '\t'))
-			i++;
-		if (n - i > 15 && !memcmp(line + i, "Could NOT find ", 15)) {
-			char low[FAILCLASS_NAME_MAX];
-			s = line + i + 15;
-			len = failclass__span(s, n - i - 15, 0);
-			if (len > 0 && len < sizeof(low) && failclass__tame(s, len, 0)) {
-				for (size_t k = 0; k < len; k++)
-					low[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k]);
-				failclass__add(f, FAILCLASS_PKGCONFIG, "", low, len);
-			}
-		}
-	}
+	failclass__cmake(f, line, n);
 }
 
 static void failclass__libraries(struct failclass *f, const char *line, size_t n)

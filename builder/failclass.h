@@ -12,7 +12,9 @@
  *   pkg-config  "Package yaml-0.1 was not found in the pkg-config search path."
  *               "No package 'yaml-0.1' found", "Package 'x', required by 'y', not found"
  *               meson "Dependency "yaml-0.1" not found", "Run-time dependency x found: NO"
- *               cmake "Could NOT find ZLIB" (best effort: the lowercased name)
+ *               cmake "Could NOT find ZLIB" (a REQUIRED one; a known find module
+ *               becomes the file it looks for, e.g. TIFF -> libtiff-4.pc, BZip2 ->
+ *               bzlib.h; another, best effort, the lowercased name)
  *               mysqlclient "Command 'pkg-config --exists mysqlclient' returned non-zero"
  *   library     ld "cannot find -lyaml" (the name kept as "-lyaml")
  *   program     "pg_config executable not found", "mysql_config not found",

@@ -122,7 +122,13 @@ static const struct row rows[] = {
 	  "  Could NOT find TIFF (missing: TIFF_LIBRARY TIFF_INCLUDE_DIR)\n"
 	  "Call Stack (most recent call first):\n"
 	  "  /tmp/v/share/cmake-4.4/Modules/FindTIFF.cmake:336 (find_package_handle_standard_args)\n",
-	  { { FAILCLASS_PKGCONFIG, "tiff" } }, 1, 0 },
+	  { { FAILCLASS_PKGCONFIG, "libtiff-4" } }, 1, 0 },
+	{ "cmake: known modules become their files, unknown ones a lowercased pkg-config name",
+	  "  Could NOT find BZip2 (missing: BZIP2_LIBRARIES BZIP2_INCLUDE_DIR)\n"
+	  "  Could NOT find PostgreSQL (missing: PostgreSQL_LIBRARY PostgreSQL_INCLUDE_DIR)\n"
+	  "  Could NOT find Foo (missing: FOO_LIBRARY)\n",
+	  { { FAILCLASS_HEADER, "bzlib.h" }, { FAILCLASS_PKGCONFIG, "libpq" },
+	    { FAILCLASS_PKGCONFIG, "foo" } }, 3, 0 },
 	{ "swig, psycopg2 FileNotFoundError",
 	  "error: command 'swig' failed: No such file or directory\n"
 	  "FileNotFoundError: [Errno 2] No such file or directory: 'pg_config'\n",

@@ -1,7 +1,10 @@
 /* build_local: `kiln-builder build-local` (usage and exit codes in build_local.h). */
 #include "builder/build_local.h"
 
+#include "builder/contents.h"
+#include "builder/derived.h"
 #include "builder/docker.h"
+#include "builder/failclass.h"
 #include "builder/prefetch.h"
 #include "builder/sandbox.h"
 #include "builder/source.h"
@@ -44,18 +47,22 @@ static void build_local__usage(FILE *f)
 		"           [--timeout S] [--memory-mib N] [--cpus N] [--pids N]\n"
 		"           [--log-cap BYTES] [--output-cap BYTES] [--wheels DIR] [--no-prefetch]\n"
 		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n"
-		"           [--owner NAME]\n"
+		"           [--owner NAME] [--native-package PKG]... [--project NAME]\n"
 		"       kiln-builder build-local --reap [--owner NAME] [--docker-socket PATH]\n"
 		"--owner labels the build's Docker objects (default build-local); --reap removes\n"
-		"only that owner's leftovers.\n");
+		"only that owner's leftovers. --native-package (repeatable, at most 16) builds in\n"
+		"a derived image: the image plus those Debian packages, installed by apt outside\n"
+		"the sandbox and kept for reuse by --project (default build-local).\n");
 }
 
-/* Build output and notes as they come: stdout to stdout, the rest to stderr. */
+/* Build output and notes as they come: stdout to stdout, the rest to stderr.
+ * ctx, when set, is the failure classifier that reads the build's output. */
 static void build_local__log(void *ctx, int stream, const char *p, size_t n)
 {
 	FILE *f = stream == SANDBOX_STDOUT ? stdout : stderr;
 
-	(void)ctx;
+	if (ctx && (stream == SANDBOX_STDOUT || stream == SANDBOX_STDERR))
+		failclass_feed(ctx, stream, p, n);
 	fwrite(p, 1, n, f);
 	fflush(f);
 }
@@ -91,7 +98,9 @@ static int build_local__exit_for(int rc)
 
 struct build_local__args {
 	const char *image, *out, *sdist, *sdist_url, *sha256, *source_dir, *git, *commit;
-	const char *wheels, *python, *socket, *ca_file, *config, *owner;
+	const char *wheels, *python, *socket, *ca_file, *config, *owner, *project;
+	const char *native[DERIVED_MAX_PACKAGES];
+	size_t nnative;
 	int no_prefetch, reap;
 	struct sandbox_limits lim;
 };
@@ -121,6 +130,8 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		{ "config", required_argument, NULL, 'f' },
 		{ "reap", no_argument, NULL, 'R' },
 		{ "owner", required_argument, NULL, 'W' },
+		{ "native-package", required_argument, NULL, 'N' },
+		{ "project", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -147,6 +158,26 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 				return -1;
 			}
 			a->owner = optarg;
+			break;
+		case 'N':
+			if (!derived_package_valid(optarg)) {
+				fprintf(stderr, "kiln-builder: bad Debian package name '%s' (want "
+					"[a-z0-9][a-z0-9+.-]{0,63})\n", optarg);
+				return -1;
+			}
+			if (a->nnative == DERIVED_MAX_PACKAGES) {
+				fprintf(stderr, "kiln-builder: at most %d --native-package\n",
+					DERIVED_MAX_PACKAGES);
+				return -1;
+			}
+			a->native[a->nnative++] = optarg;
+			break;
+		case 'J':
+			if (!*optarg || strlen(optarg) > 200) {
+				fprintf(stderr, "kiln-builder: --project must be 1 to 200 characters\n");
+				return -1;
+			}
+			a->project = optarg;
 			break;
 		case 'p': a->python = optarg; break;
 		case 'S': a->socket = optarg; break;
@@ -231,6 +262,96 @@ static int build_local__source(const struct build_local__args *a, const char *wo
 	return 0;
 }
 
+static int build_local__cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sort the --native-package names and drop repeats: derived.h wants them so. */
+static void build_local__sort_native(struct build_local__args *a)
+{
+	size_t k = 0;
+
+	qsort(a->native, a->nnative, sizeof(a->native[0]), build_local__cmp);
+	for (size_t i = 0; i < a->nnative; i++)
+		if (!k || strcmp(a->native[k - 1], a->native[i]))
+			a->native[k++] = a->native[i];
+	a->nnative = k;
+}
+
+/* Answer queries from image's Contents index (cached under the data dir); "" if there is none. */
+static void build_local__lookup(struct docker *d, const struct config *cfg, const char *image,
+				const char *owner, struct contents_query *q, size_t n)
+{
+	char cache[1100], path[1300];
+	struct kerr e;
+
+	kerr_clear(&e);
+	snprintf(cache, sizeof(cache), "%s/builder/contents", config_get(cfg, CONFIG_DATA_DIR));
+	if (n && (contents_fetch(d, image, cache, owner, path, sizeof(path), &e) ||
+		  contents_lookup(path, q, n, &e)))
+		fprintf(stderr, "kiln: no Debian package names: %s\n", e.msg);
+}
+
+/* "failure class: ..." and, for native-dependency, which package ships each missing file. */
+static void build_local__verdict(struct docker *d, const struct config *cfg,
+				 const struct build_local__args *a, struct failclass *fc,
+				 const struct sandbox_result *res)
+{
+	struct failclass_facts facts;
+	struct contents_query q[FAILCLASS_MAX_MISSING];
+	enum failclass_class cls;
+
+	memset(&facts, 0, sizeof(facts));
+	facts.stage = res->stage;
+	facts.exit_code = res->exit_code;
+	facts.oom = res->oom;
+	facts.timed_out = res->timed_out;
+	facts.log_capped = res->log_capped;
+	cls = failclass_classify(fc, &facts);
+	printf("failure class: %s\n", failclass_name(cls));
+	if (cls != FAILCLASS_NATIVE_DEPENDENCY)
+		return;
+	memset(q, 0, sizeof(q));
+	for (size_t i = 0; i < fc->nmissing; i++) {
+		q[i].kind = (enum contents_kind)fc->missing[i].kind;
+		q[i].name = fc->missing[i].name;
+	}
+	build_local__lookup(d, cfg, a->image, a->owner, q, fc->nmissing);
+	for (size_t i = 0; i < fc->nmissing; i++) {
+		if (q[i].package[0])
+			printf("missing %s, shipped by %s (%s)\n"
+			       "fix: rebuild with --native-package %s; for a project on Kiln: "
+			       "kilnctl project deps add PROJECT %s\n",
+			       fc->missing[i].name, q[i].package, failclass_kind_name(fc->missing[i].kind),
+			       q[i].package, q[i].package);
+		else
+			printf("missing %s (%s): no Debian package in the suite ships it\n",
+			       fc->missing[i].name, failclass_kind_name(fc->missing[i].kind));
+	}
+}
+
+/* Per wheel: the platform tag the repair gave it and the Debian packages it needs at run time. */
+static void build_local__wheels(struct docker *d, const struct config *cfg,
+				const struct build_local__args *a, const struct sandbox_result *res)
+{
+	for (size_t i = 0; res->reports && i < res->nwheels; i++) {
+		const struct sandbox_wheel_report *w = &res->reports[i];
+		size_t n = w->nneeded < 32 ? w->nneeded : 32;
+		struct contents_query q[32];
+
+		memset(q, 0, sizeof(q));
+		for (size_t k = 0; k < n; k++) {
+			q[k].kind = CONTENTS_SONAME;
+			q[k].name = w->needed[k];
+		}
+		build_local__lookup(d, cfg, a->image, a->owner, q, n);
+		printf("policy: %s %s\n", w->policy[0] ? w->policy : "-", res->wheels[i]);
+		for (size_t k = 0; k < n; k++)
+			printf("runtime: %s %s\n", w->needed[k], q[k].package[0] ? q[k].package : "-");
+	}
+}
+
 int build_local_main(int argc, char **argv)
 {
 	struct build_local__args a;
@@ -243,6 +364,8 @@ int build_local_main(int argc, char **argv)
 	struct sigaction sa;
 	char work[4096], reqs[4200];
 	char *sdist = NULL, *dir = NULL;
+	char derived_ref[DERIVED_REF_MAX];
+	struct failclass *fc = xcalloc(1, sizeof(*fc));
 	const char *tmp = getenv("TMPDIR");
 	int have_docker = 0, have_work = 0, rc, status = EXIT_ERROR;
 
@@ -253,11 +376,14 @@ int build_local_main(int argc, char **argv)
 	config_init(&cfg);
 	sandbox_result_init(&res);
 	log_init("kiln-builder");
+	failclass_init(fc);
 	if (build_local__parse(argc, argv, &a)) {
 		build_local__usage(stderr);
 		config_release(&cfg);
+		free(fc);
 		return EXIT_USAGE;
 	}
+	build_local__sort_native(&a);
 	sa.sa_handler = build_local__on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -333,12 +459,41 @@ int build_local_main(int argc, char **argv)
 	have_docker = 1;
 	memset(&spec, 0, sizeof(spec));
 	spec.image = a.image;
+	if (a.nnative) {
+		struct derived_spec ds;
+		char state[1100];
+
+		snprintf(state, sizeof(state), "%s/builder/derived", config_get(&cfg, CONFIG_DATA_DIR));
+		memset(&ds, 0, sizeof(ds));
+		ds.base_image = a.image;
+		ds.project = a.project ? a.project : "build-local";
+		ds.packages = a.native;
+		ds.npackages = a.nnative;
+		ds.owner = a.owner;
+		ds.state_dir = state;
+		ds.network = config_get(&cfg, CONFIG_BUILDER_APT_NETWORK);
+		ds.on_log = build_local__log;
+		ds.cancel = &build_local__cancel;
+		if ((rc = derived_ensure(&d, &ds, derived_ref, NULL, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			if (rc == KERR_NOTFOUND) {
+				printf("result: failed: %s\nfailure class: %s\n", e.msg,
+				       failclass_name(FAILCLASS_NATIVE_DEPENDENCY));
+				status = EXIT_FAILED;
+			} else {
+				status = build_local__exit_for(rc);
+			}
+			goto out;
+		}
+		spec.image = derived_ref;
+	}
 	spec.sdist_path = sdist;
 	spec.source_dir = dir;
 	spec.wheels_dir = reqs;
 	spec.out_dir = a.out;
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;
+	spec.log_ctx = fc;
 	spec.cancel = &build_local__cancel;
 	spec.owner = a.owner;
 	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
@@ -346,19 +501,38 @@ int build_local_main(int argc, char **argv)
 		status = build_local__exit_for(rc);
 		goto out;
 	}
+	failclass_end(fc);
 	fflush(stderr);
 	if (res.reason[0]) {
 		printf("result: failed: %s\n", res.reason);
+		build_local__verdict(&d, &cfg, &a, fc, &res);
 		status = EXIT_FAILED;
 	} else {
 		printf("result: ok\n");
 		for (size_t i = 0; i < res.nwheels; i++)
 			printf("wheel: %s\n", res.wheels[i]);
+		build_local__wheels(&d, &cfg, &a, &res);
 		status = EXIT_BUILT;
 	}
 	printf("exit code: %d, duration: %llu ms, log: %llu bytes%s%s\n", res.exit_code,
 	       (unsigned long long)res.duration_ms, (unsigned long long)res.log_bytes,
 	       res.oom ? ", oom" : "", res.timed_out ? ", timed out" : "");
+	if (a.nnative) {
+		/* As the daemon does after a job: this owner's derived images unused for long go. */
+		char state[1100];
+		size_t removed = 0;
+		struct kerr ge;
+
+		kerr_clear(&ge);
+		snprintf(state, sizeof(state), "%s/builder/derived", config_get(&cfg, CONFIG_DATA_DIR));
+		if (derived_gc(&d, a.owner, state,
+			       (unsigned)config_get_int(&cfg, CONFIG_BUILDER_DERIVED_MAX_AGE_DAYS),
+			       (unsigned)config_get_int(&cfg, CONFIG_BUILDER_DERIVED_MAX_COUNT), &removed,
+			       &ge))
+			fprintf(stderr, "kiln: derived image cleanup: %s\n", ge.msg);
+		else if (removed)
+			fprintf(stderr, "kiln: removed %zu unused derived image(s)\n", removed);
+	}
 out:
 	fflush(stdout);
 	if (have_docker)
@@ -368,6 +542,7 @@ out:
 	sandbox_result_release(&res);
 	free(sdist);
 	free(dir);
+	free(fc);
 	config_release(&cfg);
 	return status;
 }

@@ -1,6 +1,8 @@
 /* daemon: kiln-builder's channel to the backend (contract in daemon.h). */
 #include "builder/daemon.h"
 
+#include "builder/derived.h"
+
 #include "builder/docker.h"
 #include "builder/job.h"
 #include "builder/sandbox.h"
@@ -653,6 +655,20 @@ int daemon_run(const struct config *cfg)
 			log_warn("could not clean up after an earlier run", "error=\"%s\"", e.msg);
 		else if (removed)
 			log_info("removed what an earlier run left behind", "objects=%zu", removed);
+		kerr_clear(&e);
+	}
+	{
+		/* Derived images (a target plus a project's packages) nobody used for long. */
+		char state[1100];
+		size_t removed = 0;
+		snprintf(state, sizeof(state), "%s/builder/derived", config_get(cfg, CONFIG_DATA_DIR));
+		if (derived_gc(&d.docker, d.name, state,
+			       (unsigned)config_get_int(cfg, CONFIG_BUILDER_DERIVED_MAX_AGE_DAYS),
+			       (unsigned)config_get_int(cfg, CONFIG_BUILDER_DERIVED_MAX_COUNT), &removed,
+			       &e))
+			log_warn("could not remove unused derived images", "error=\"%s\"", e.msg);
+		else if (removed)
+			log_info("removed unused derived images", "images=%zu", removed);
 		kerr_clear(&e);
 	}
 

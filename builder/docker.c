@@ -751,3 +751,117 @@ int docker_list_volumes(const struct docker *d, const char *label, char ***out, 
 {
 	return docker__list(d, "list volumes", "/volumes", "Volumes", "Name", label, out, n, e);
 }
+
+/* An image reference (name[:tag], or an id) as a path segment: escaped. */
+static int docker__image_url(const struct docker *d, struct docker__req *r, const char *ref,
+			     const char *suffix, struct kerr *e)
+{
+	char *esc;
+	int rc;
+
+	if (!*ref || strlen(ref) >= 256 || strspn(ref, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/:@") != strlen(ref))
+		return kerr_set(e, KERR_INVAL, "docker: bad image reference '%s'", ref);
+	if (!(esc = curl_easy_escape(NULL, ref, 0)))
+		return kerr_set(e, KERR_INTERNAL, "docker: could not escape '%s'", ref);
+	rc = docker__url(d, r, 1, "/images/%s%s", esc, suffix);
+	curl_free(esc);
+	if (rc)
+		return kerr_set(e, rc, "docker: image reference too long: '%s'", ref);
+	return 0;
+}
+
+int docker_image_id(const struct docker *d, const char *ref, char id[DOCKER_ID_MAX],
+		    struct kerr *e)
+{
+	struct docker__req r;
+	cJSON *j = NULL;
+	const char *got = NULL;
+	int rc;
+
+	id[0] = '\0';
+	docker__req_init(&r, "GET", "inspect image");
+	if ((rc = docker__image_url(d, &r, ref, "/json", e)) || (rc = docker__do(d, &r, e)) ||
+	    (rc = docker__json(&r, &j, e)))
+		goto out;
+	if ((rc = json_get_str_req(j, "Id", &got, e))) {
+		kerr_wrap(e, "docker: inspect image: ");
+		goto out;
+	}
+	if (strlen(got) >= DOCKER_ID_MAX) {
+		rc = kerr_set(e, KERR_PROTO, "docker: inspect image: id too long");
+		goto out;
+	}
+	snprintf(id, DOCKER_ID_MAX, "%s", got);
+out:
+	cJSON_Delete(j);
+	docker__req_release(&r);
+	return rc;
+}
+
+int docker_commit(const struct docker *d, const char *container, const char *repo,
+		  const char *tag, const cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e)
+{
+	struct docker__req r;
+	cJSON *j = NULL;
+	char *body = NULL, *erepo = NULL, *etag = NULL;
+	const char *got = NULL;
+	int rc;
+
+	id[0] = '\0';
+	docker__req_init(&r, "POST", "commit container");
+	r.timeout_s = 1800; /* committing a big layer takes a while */
+	if ((rc = docker__check_ref("container id", container, e)))
+		goto out;
+	if (!(erepo = curl_easy_escape(NULL, repo, 0)) || !(etag = curl_easy_escape(NULL, tag, 0))) {
+		rc = kerr_set(e, KERR_INTERNAL, "docker: commit: could not escape the name");
+		goto out;
+	}
+	if ((rc = docker__url(d, &r, 1, "/commit?container=%s&repo=%s&tag=%s&pause=0", container,
+			      erepo, etag))) {
+		rc = kerr_set(e, rc, "docker: commit: name too long");
+		goto out;
+	}
+	if (!(body = cJSON_PrintUnformatted(config))) {
+		rc = kerr_set(e, KERR_INTERNAL, "docker: commit: could not print the config");
+		goto out;
+	}
+	r.json = body;
+	if ((rc = docker__do(d, &r, e)) || (rc = docker__json(&r, &j, e)))
+		goto out;
+	if ((rc = json_get_str_req(j, "Id", &got, e))) {
+		kerr_wrap(e, "docker: commit: ");
+		goto out;
+	}
+	snprintf(id, DOCKER_ID_MAX, "%s", got);
+out:
+	curl_free(erepo);
+	curl_free(etag);
+	free(body);
+	cJSON_Delete(j);
+	docker__req_release(&r);
+	return rc;
+}
+
+int docker_image_remove(const struct docker *d, const char *ref, struct kerr *e)
+{
+	struct docker__req r;
+	int rc;
+
+	docker__req_init(&r, "DELETE", "remove image");
+	if (!(rc = docker__image_url(d, &r, ref, "", e))) {
+		rc = docker__do(d, &r, e);
+		if (rc && r.status == 404) {
+			kerr_clear(e);
+			rc = 0;
+		}
+	}
+	docker__req_release(&r);
+	return rc;
+}
+
+int docker_list_images(const struct docker *d, const char *label, char ***out, size_t *n,
+		       struct kerr *e)
+{
+	return docker__list(d, "list images", "/images/json", NULL, "Id", label, out, n, e);
+}

@@ -145,4 +145,26 @@ int docker_list_containers(const struct docker *d, const char *label, char ***ou
 int docker_list_volumes(const struct docker *d, const char *label, char ***out, size_t *n,
 			struct kerr *e);
 
+/* GET /images/{ref}/json: the image's id ("sha256:..."). KERR_NOTFOUND if there is none. */
+int docker_image_id(const struct docker *d, const char *ref, char id[DOCKER_ID_MAX],
+		    struct kerr *e);
+
+/*
+ * POST /commit?container=..&repo=..&tag=..: a new image from the container's
+ * filesystem, with config (may be NULL: {}) merged over the container's (set
+ * Cmd, Labels, ... there). Sets id. Not bounded by request_timeout_s.
+ */
+int docker_commit(const struct docker *d, const char *container, const char *repo,
+		  const char *tag, const cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e);
+
+/*
+ * DELETE /images/{ref} (not forced): an image gone already is fine; one that a
+ * container still uses is KERR_CONFLICT (HTTP 409).
+ */
+int docker_image_remove(const struct docker *d, const char *ref, struct kerr *e);
+
+/* The ids of all images that carry label ("key" or "key=value"), like docker_list_volumes. */
+int docker_list_images(const struct docker *d, const char *label, char ***out, size_t *n,
+		       struct kerr *e);
+
 #endif

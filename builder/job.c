@@ -1,7 +1,10 @@
 /* job: one build, on its own thread (contract in job.h). */
 #include "builder/job.h"
 
+#include "builder/contents.h"
 #include "builder/daemon.h"
+#include "builder/derived.h"
+#include "builder/failclass.h"
 #include "builder/jobsource.h"
 #include "builder/sandbox.h"
 #include "common/json.h"
@@ -43,6 +46,45 @@ static int job__copy(const cJSON *o, const char *key, char *dst, size_t n, int r
 	return 0;
 }
 
+/*
+ * native_packages: at most JOB_NATIVE_MAX sorted, distinct, valid Debian names.
+ * A bad list does not make the message unreadable: the job is kept, and fails
+ * with bad_native before anything runs, so the backend hears why.
+ */
+static void job__parse_native(const cJSON *m, struct bjob *j)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(m, "native_packages"), *it;
+
+	if (!arr || cJSON_IsNull(arr))
+		return;
+	if (!cJSON_IsArray(arr)) {
+		snprintf(j->bad_native, sizeof(j->bad_native), "native_packages is not an array");
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		const char *name = cJSON_IsString(it) ? it->valuestring : NULL;
+
+		if (j->nnative == JOB_NATIVE_MAX) {
+			snprintf(j->bad_native, sizeof(j->bad_native),
+				 "more than %d native_packages", JOB_NATIVE_MAX);
+			break;
+		}
+		if (!name || !derived_package_valid(name)) {
+			snprintf(j->bad_native, sizeof(j->bad_native),
+				 "bad Debian package name in native_packages: '%.64s'", name ? name : "");
+			break;
+		}
+		if (j->nnative && strcmp(j->native[j->nnative - 1], name) >= 0) {
+			snprintf(j->bad_native, sizeof(j->bad_native),
+				 "native_packages not sorted and distinct at '%s'", name);
+			break;
+		}
+		snprintf(j->native[j->nnative++], sizeof(j->native[0]), "%s", name);
+	}
+	if (j->bad_native[0])
+		j->nnative = 0;
+}
+
 int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
 {
 	struct bjob *j = xcalloc(1, sizeof(*j));
@@ -54,6 +96,8 @@ int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
 	*out = NULL;
 	pthread_mutex_init(&j->lock, NULL);
 	buf_init(&j->pending_log, BUF_NOLIMIT);
+	j->fc = xcalloc(1, sizeof(*j->fc));
+	failclass_init(j->fc);
 	j->timeout_s = 3600;
 	j->memory_mib = 4096;
 	j->cpus = 2;
@@ -93,6 +137,7 @@ int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
 	    (rc = job__copy(source, "commit", j->commit, sizeof(j->commit), 0, e)))
 		goto fail;
 	j->source_url = xstrdup(url);
+	job__parse_native(m, j);
 	if (limits) {
 		int64_t x;
 		x = j->timeout_s; if (!json_get_int(limits, "timeout_s", 1, 7 * 86400, &x, e)) j->timeout_s = x;
@@ -117,6 +162,7 @@ void job_free(struct bjob *j)
 		free(j->sent[i]);
 	free(j->sent);
 	free(j->source_url);
+	free(j->fc);
 	buf_release(&j->pending_log);
 	pthread_mutex_destroy(&j->lock);
 	free(j);
@@ -186,24 +232,59 @@ static void job__note(struct bjob *j, const char *fmt, ...)
 static void job__on_log(void *ctx, int stream, const char *p, size_t n)
 {
 	struct bjob *j = ctx;
-	(void)stream;
+	if (stream == SANDBOX_STDOUT || stream == SANDBOX_STDERR)
+		failclass_feed(j->fc, stream, p, n);
 	buf_append(&j->pending_log, p, n);
 	if (j->pending_log.len >= JOB_CHUNK_BYTES || memchr(p, '\n', n))
 		job__flush_log(j);
 }
 
-static void job__finish(struct bjob *j, const char *status, long long exit_code,
-			long long duration_ms, const char *reason)
+/*
+ * The finish message. cls: the failure class (failed; retry is always
+ * infrastructure), or FAILCLASS_NONE on success; missing (with
+ * native-dependency) comes from j->fc; wheels is a JSON array text or NULL.
+ */
+static void job__finish_full(struct bjob *j, const char *status, long long exit_code,
+			     long long duration_ms, const char *reason, enum failclass_class cls,
+			     const char *wheels)
 {
-	struct buf b = BUF_INIT(8192);
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
 
 	job__flush_log(j);
+	if (!strcmp(status, "retry"))
+		cls = FAILCLASS_INFRASTRUCTURE;
 	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"status\":\"%s\",\"exit_code\":%lld,"
 		       "\"duration_ms\":%lld,\"reason\":", j->id, status, exit_code, duration_ms);
 	json_append_str(&b, reason ? reason : "");
+	if (cls != FAILCLASS_NONE)
+		buf_printf(&b, ",\"failure_class\":\"%s\"", failclass_name(cls));
+	if (cls == FAILCLASS_NATIVE_DEPENDENCY && j->fc->nmissing) {
+		buf_puts(&b, ",\"missing\":[");
+		for (size_t i = 0; i < j->fc->nmissing; i++) {
+			const struct failclass_missing *m = &j->fc->missing[i];
+			buf_printf(&b, "%s{\"kind\":\"%s\",\"name\":", i ? "," : "",
+				   failclass_kind_name(m->kind));
+			json_append_str(&b, m->name);
+			if (m->package[0]) {
+				buf_puts(&b, ",\"package\":");
+				json_append_str(&b, m->package);
+			}
+			buf_putc(&b, '}');
+		}
+		buf_putc(&b, ']');
+	}
+	if (wheels)
+		buf_printf(&b, ",\"wheels\":%s", wheels);
 	buf_putc(&b, '}');
 	job__post(j, &b);
 	buf_release(&b);
+}
+
+static void job__finish(struct bjob *j, const char *status, long long exit_code,
+			long long duration_ms, const char *reason)
+{
+	job__finish_full(j, status, exit_code, duration_ms, reason,
+			 !strcmp(status, "succeeded") ? FAILCLASS_NONE : FAILCLASS_INFRASTRUCTURE, NULL);
 }
 
 static size_t job__discard(char *p, size_t size, size_t n, void *ctx)
@@ -343,6 +424,163 @@ static void job__rmtree(const char *path)
 	rmdir(path);
 }
 
+/* Output of host-side steps (pip download, apt in a derived image) in the job log: not the
+ * build's, so the classifier does not read it. */
+static void job__on_host_log(void *ctx, int stream, const char *p, size_t n)
+{
+	struct bjob *j = ctx;
+	(void)stream;
+	buf_append(&j->pending_log, p, n);
+	if (j->pending_log.len >= JOB_CHUNK_BYTES || memchr(p, '\n', n))
+		job__flush_log(j);
+}
+
+/* Answer queries from the target image's Contents index; a missing index leaves them "". */
+static void job__lookup(struct bjob *j, struct contents_query *q, size_t n)
+{
+	char cache[1100], path[1300];
+	struct kerr e;
+
+	if (!n)
+		return;
+	kerr_clear(&e);
+	snprintf(cache, sizeof(cache), "%s/builder/contents", config_get(j->cfg, CONFIG_DATA_DIR));
+	if (contents_fetch(j->docker, j->image, cache, j->owner, path, sizeof(path), &e) ||
+	    contents_lookup(path, q, n, &e))
+		job__note(j, "no Debian package names: %s", e.msg);
+}
+
+/* The Debian packages of the missing files, and a note per file saying how to fix it. */
+static void job__suggest(struct bjob *j)
+{
+	struct contents_query q[FAILCLASS_MAX_MISSING];
+	size_t n = j->fc->nmissing;
+
+	memset(q, 0, sizeof(q));
+	for (size_t i = 0; i < n; i++) {
+		q[i].kind = (enum contents_kind)j->fc->missing[i].kind;
+		q[i].name = j->fc->missing[i].name;
+	}
+	job__lookup(j, q, n);
+	for (size_t i = 0; i < n; i++) {
+		struct failclass_missing *m = &j->fc->missing[i];
+		snprintf(m->package, sizeof(m->package), "%s", q[i].package);
+		if (m->package[0])
+			job__note(j, "missing %s (%s), shipped by %s: kilnctl project deps add %s %s",
+				  m->name, failclass_kind_name(m->kind), m->package, j->project,
+				  m->package);
+		else
+			job__note(j, "missing %s (%s); no Debian package in the suite ships it",
+				  m->name, failclass_kind_name(m->kind));
+	}
+}
+
+/* The finish message's wheels array: policy and the Debian packages of the sonames still needed. */
+static void job__wheels_json(struct bjob *j, const struct sandbox_result *r, struct buf *out)
+{
+	struct contents_query *q = NULL;
+	size_t nq = 0, k = 0;
+
+	for (size_t i = 0; r->reports && i < r->nwheels; i++)
+		nq += r->reports[i].nneeded < 32 ? r->reports[i].nneeded : 32;
+	if (nq) {
+		q = xcalloc(nq, sizeof(*q));
+		for (size_t i = 0; i < r->nwheels; i++)
+			for (size_t s = 0; s < r->reports[i].nneeded && s < 32; s++) {
+				q[k].kind = CONTENTS_SONAME;
+				q[k++].name = r->reports[i].needed[s];
+			}
+		job__lookup(j, q, nq);
+	}
+	k = 0;
+	buf_putc(out, '[');
+	for (size_t i = 0; i < r->nwheels; i++) {
+		const char *name = strrchr(r->wheels[i], '/');
+		size_t first = k, np = 0;
+
+		name = name ? name + 1 : r->wheels[i];
+		buf_printf(out, "%s{\"filename\":", i ? "," : "");
+		json_append_str(out, name);
+		buf_puts(out, ",\"policy\":");
+		json_append_str(out, r->reports ? r->reports[i].policy : "");
+		buf_puts(out, ",\"runtime_packages\":[");
+		if (r->reports)
+			k += r->reports[i].nneeded < 32 ? r->reports[i].nneeded : 32;
+		for (size_t s = first; s < k; s++) {
+			int dup = 0;
+			if (!q[s].package[0])
+				continue;
+			for (size_t t = first; t < s; t++)
+				dup |= !strcmp(q[t].package, q[s].package);
+			if (dup)
+				continue;
+			buf_puts(out, np++ ? "," : "");
+			json_append_str(out, q[s].package);
+		}
+		buf_puts(out, "]}");
+		if (r->reports && r->reports[i].policy[0])
+			job__note(j, "%s: %s%s", name, r->reports[i].policy,
+				  np ? ", needs Debian packages at run time (see the project page)" : "");
+	}
+	buf_putc(out, ']');
+	free(q);
+}
+
+/* Build in the target's image plus the project's Debian packages. 0 with ref set, or a finish was sent. */
+static int job__derive(struct bjob *j, char *ref, long long t0)
+{
+	const char *names[JOB_NATIVE_MAX];
+	struct derived_spec ds;
+	char state[1100];
+	struct kerr e;
+	int rc;
+
+	kerr_clear(&e);
+	for (size_t i = 0; i < j->nnative; i++)
+		names[i] = j->native[i];
+	snprintf(state, sizeof(state), "%s/builder/derived", config_get(j->cfg, CONFIG_DATA_DIR));
+	memset(&ds, 0, sizeof(ds));
+	ds.base_image = j->image;
+	ds.project = j->project;
+	ds.packages = names;
+	ds.npackages = j->nnative;
+	ds.owner = j->owner;
+	ds.state_dir = state;
+	ds.network = config_get(j->cfg, CONFIG_BUILDER_APT_NETWORK);
+	ds.on_log = job__on_host_log;
+	ds.log_ctx = j;
+	ds.cancel = &j->cancel;
+	rc = derived_ensure(j->docker, &ds, ref, NULL, &e);
+	if (!rc || j->cancel)
+		return rc;
+	job__note(j, "%s", e.msg);
+	if (rc == KERR_NOTFOUND || rc == KERR_INVAL)
+		job__finish_full(j, "failed", -1, job__now_ms() - t0, e.msg,
+				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
+	else
+		job__finish(j, "retry", -1, job__now_ms() - t0, e.msg);
+	return rc;
+}
+
+/* After a job: drop the derived images nobody used for long (derived.h). */
+static void job__gc(struct bjob *j)
+{
+	char state[1100];
+	size_t removed = 0;
+	struct kerr e;
+
+	kerr_clear(&e);
+	snprintf(state, sizeof(state), "%s/builder/derived", config_get(j->cfg, CONFIG_DATA_DIR));
+	if (derived_gc(j->docker, j->owner, state,
+		       (unsigned)config_get_int(j->cfg, CONFIG_BUILDER_DERIVED_MAX_AGE_DAYS),
+		       (unsigned)config_get_int(j->cfg, CONFIG_BUILDER_DERIVED_MAX_COUNT), &removed, &e)) {
+		char q[600];
+		log_warn("derived image cleanup failed", "error=%s", log_quote(q, sizeof(q), e.msg));
+	}
+	else if (removed)
+		log_info("derived images removed", "count=%zu", removed);
+}
+
 static void *job__main(void *arg)
 {
 	struct bjob *j = arg;
@@ -350,9 +588,10 @@ static void *job__main(void *arg)
 	struct sandbox_result res;
 	struct jobsource src;
 	struct kerr e;
-	char out_dir[1100];
+	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "";
+	struct buf wheels = BUF_INIT(BUF_NOLIMIT);
 	long long t0 = job__now_ms();
-	int rc;
+	int rc, used_derived = 0;
 
 	sandbox_result_init(&res);
 	jobsource_init(&src);
@@ -369,20 +608,36 @@ static void *job__main(void *arg)
 
 	job__progress(j, "fetching");
 	job__progress(j, "prefetching");
-	rc = jobsource_prepare(j, &src, job__on_log, j, &e);
+	if (j->bad_native[0]) {
+		/* Refused before anything runs: no download, no container. */
+		job__note(j, "%s", j->bad_native);
+		job__finish_full(j, "failed", -1, job__now_ms() - t0, j->bad_native,
+				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
+		goto done;
+	}
+	rc = jobsource_prepare(j, &src, job__on_host_log, j, &e);
 	if (rc) {
+		/* The source came, so the build requirements did not; else the source did not. */
+		int reqs = src.sdist_path[0] || src.source_dir[0];
 		job__note(j, "%s", e.msg);
-		job__finish(j, rc == KERR_AGAIN ? "retry" : "failed", -1, job__now_ms() - t0, e.msg);
+		job__finish_full(j, rc == KERR_AGAIN ? "retry" : "failed", -1, job__now_ms() - t0,
+				 e.msg, reqs ? FAILCLASS_BUILD_REQUIREMENT : FAILCLASS_INFRASTRUCTURE,
+				 NULL);
 		goto done;
 	}
 	if (j->cancel)
 		goto done;
+	if (j->nnative) {
+		if (job__derive(j, derived_ref, t0))
+			goto done;
+		used_derived = 1;
+	}
 
 	job__progress(j, "building");
 	snprintf(out_dir, sizeof(out_dir), "%s/out", j->work_dir);
 	mkdir(out_dir, 0755);
 	memset(&spec, 0, sizeof(spec));
-	spec.image = j->image;
+	spec.image = used_derived ? derived_ref : j->image;
 	spec.sdist_path = src.sdist_path[0] ? src.sdist_path : NULL;
 	spec.source_dir = src.source_dir[0] ? src.source_dir : NULL;
 	spec.wheels_dir = src.wheels_dir[0] ? src.wheels_dir : NULL;
@@ -399,6 +654,7 @@ static void *job__main(void *arg)
 	spec.log_ctx = j;
 	spec.cancel = &j->cancel;
 	rc = sandbox_build(j->docker, &spec, &res, &e);
+	failclass_end(j->fc);
 	job__flush_log(j);
 	if (j->cancel)
 		goto done;
@@ -409,10 +665,24 @@ static void *job__main(void *arg)
 	}
 	if (res.reason[0] || res.nwheels == 0) {
 		const char *why = res.reason[0] ? res.reason : "the build produced no wheel";
+		struct failclass_facts facts;
+		enum failclass_class cls;
+
+		memset(&facts, 0, sizeof(facts));
+		facts.stage = res.stage;
+		facts.exit_code = res.exit_code;
+		facts.oom = res.oom;
+		facts.timed_out = res.timed_out;
+		facts.log_capped = res.log_capped;
+		cls = failclass_classify(j->fc, &facts);
 		job__note(j, "%s", why);
-		job__finish(j, "failed", res.exit_code, job__now_ms() - t0, why);
+		job__note(j, "failure class: %s", failclass_name(cls));
+		if (cls == FAILCLASS_NATIVE_DEPENDENCY)
+			job__suggest(j);
+		job__finish_full(j, "failed", res.exit_code, job__now_ms() - t0, why, cls, NULL);
 		goto done;
 	}
+	job__wheels_json(j, &res, &wheels);
 	job__progress(j, "uploading");
 	rc = job__upload(j, &res, &e);
 	if (j->cancel)
@@ -424,8 +694,12 @@ static void *job__main(void *arg)
 		goto done;
 	}
 	job__note(j, "built %zu wheel(s) in %.1f s", res.nwheels, (double)(job__now_ms() - t0) / 1000);
-	job__finish(j, "succeeded", res.exit_code, job__now_ms() - t0, "");
+	job__finish_full(j, "succeeded", res.exit_code, job__now_ms() - t0, "", FAILCLASS_NONE,
+			 wheels.ptr);
 done:
+	buf_release(&wheels);
+	if (used_derived || j->nnative)
+		job__gc(j);
 	sandbox_result_release(&res);
 	jobsource_release(&src);
 	job__rmtree(j->work_dir);

@@ -18,6 +18,9 @@
 
 struct daemon;
 struct docker;
+struct failclass;
+
+#define JOB_NATIVE_MAX 16   /* the protocol's limit on native_packages */
 
 struct bjob {
 	long long id, build, attempt;
@@ -31,6 +34,12 @@ struct bjob {
 	char commit[41];
 	long long timeout_s, memory_mib, cpus, pids, log_bytes, output_bytes;
 	char upload_path[128];
+	/* native_packages: valid, sorted, distinct Debian names (derived.h). A job whose
+	 * list is bad is still parsed; it fails with bad_native before anything runs. */
+	char native[JOB_NATIVE_MAX][65];
+	size_t nnative;
+	char bad_native[256];
+	struct failclass *fc;           /* reads the build's output as it streams */
 
 	struct daemon *daemon;
 	const struct config *cfg;

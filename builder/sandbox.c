@@ -7,6 +7,7 @@
 #include "builder/sandbox.h"
 
 #include "builder/docker.h"
+#include "builder/failclass.h"
 #include "builder/wheelout.h"
 #include "builder/worktar.h"
 #include "common/kerr.h"
@@ -639,7 +640,7 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	    (rc = sandbox__create(d, j.build_name, sandbox__build_config(&j), j.build, e)))
 		goto out;
 	if ((rc = docker_put_archive(d, j.build, "/work", in_fd, &pe))) {
-		if (!strstr(pe.msg, "no space left")) {
+		if (!failclass_is_nospace(pe.msg)) {
 			kerr_set(e, rc, "%s", pe.msg);
 			goto out;
 		}

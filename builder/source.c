@@ -1,6 +1,7 @@
 /* source: sdists over HTTP(S) and git commits (contract in source.h). */
 #include "builder/source.h"
 
+#include "builder/failclass.h"
 #include "common/kerr.h"
 #include "common/sha256.h"
 #include "common/wheelname.h"
@@ -344,8 +345,7 @@ static int source__git_error(struct source__git *g, const char *what, struct ker
 				source__timeout(g->o));
 	if (ge && (ge->klass == GIT_ERROR_NET || ge->klass == GIT_ERROR_SSL ||
 		   ge->klass == GIT_ERROR_HTTP || ge->klass == GIT_ERROR_OS) &&
-	    !strstr(msg, "certificate") && !strstr(msg, " 404") && !strstr(msg, " 401") &&
-	    !strstr(msg, " 403") && !strstr(msg, "not found") && !strstr(msg, "does not exist"))
+	    !failclass_git_permanent(msg))
 		code = KERR_AGAIN;
 	return kerr_set(e, code, "%s: %s", what, msg);
 }

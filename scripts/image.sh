@@ -8,12 +8,15 @@
 #   name   print the image tag for the current recipe
 #
 # Recipe: every file in builder/image/ (packages.txt: the Debian packages;
+#         dev-packages.txt: the curated -dev packages, installed by setup.sh;
 # setup.sh: run inside the root filesystem via chroot; pip.conf: /etc/pip.conf;
 # setuptools.cfg: /etc/kiln/setuptools.cfg; env.txt: the image's ENV).
 # Tag:    kiln/bookworm-py311:<first 12 hex digits of a sha256 over the recipe>,
 #         also tagged kiln/bookworm-py311:latest.
 # Build:  debootstrap into $KILN_DATA_DIR/image/rootfs-<hash> (default .kiln/),
-#         chroot setup.sh, tar | docker import, then the rootfs is deleted.
+#         chroot setup.sh (which also installs dev-packages.txt with apt), put the
+#         suite's filtered Contents index in /opt/kiln/contents/ (install_contents),
+#         tar | docker import, then the rootfs is deleted.
 #         The Debian mirror is read from the machine's apt sources at run time
 #         (override: KILN_DEBIAN_MIRROR). Needs root (debootstrap, chroot).
 #
@@ -141,6 +144,52 @@ remove_rootfs() {
     rm -rf --one-file-system -- "$dir"
 }
 
+# The suite's Contents index, filtered to what the builder's lookups need
+# (builder/contents.h): headers under usr/include, pkg-config *.pc files,
+# shared and static libraries lib*.so* / lib*.a under lib dirs, and programs
+# directly in bin/sbin dirs. Written as gzip'd "path<TAB>pkg[,pkg...]" lines
+# (section prefixes dropped), after "#prefer PKG" lines from contents-prefer.txt,
+# to $rootfs/opt/kiln/contents/<suite>-<arch>.tsv.gz, where the builder reads it
+# out of the image (no network at lookup time).
+install_contents() {
+    local mirror=$1 rootfs=$2 arch dir f
+    arch=$(chroot "$rootfs" dpkg --print-architecture)
+    dir=$DATA_DIR/image/contents-$SUITE-$arch
+    mkdir -p "$dir"
+    for f in "Contents-$arch.gz" Contents-all.gz; do
+        curl -sSfL --retry 3 -o "$dir/$f.part" "${mirror%/}/dists/$SUITE/main/$f" ||
+            die "could not fetch ${mirror%/}/dists/$SUITE/main/$f"
+        mv -f "$dir/$f.part" "$dir/$f"
+    done
+    install -d -m 0755 "$rootfs/opt/kiln/contents"
+    {
+        printf '# kiln contents index: suite=%s arch=%s fetched=%s\n' "$SUITE" "$arch" \
+            "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        if [[ -f $RECIPE_DIR/contents-prefer.txt ]]; then
+            sed -e 's/#.*//' "$RECIPE_DIR/contents-prefer.txt" | tr -s ' \t\r' '\n' |
+                sed -e '/^$/d' -e 's/^/#prefer /'
+        fi
+        zcat "$dir/Contents-$arch.gz" "$dir/Contents-all.gz" | LC_ALL=C awk '
+            {
+                path = $1
+                if (path ~ /^usr\/include\// ||
+                    (path ~ /\.pc$/ && path ~ /\/pkgconfig\/[^\/]+$/) ||
+                    (path ~ /^(usr\/)?lib/ && path ~ /\/lib[^\/]*\.(so(\.[0-9.]*)?|a)$/) ||
+                    path ~ /^(usr\/)?s?bin\/[^\/]+$/) {
+                    n = split($NF, a, ",")
+                    out = ""
+                    for (i = 1; i <= n; i++) {
+                        sub(/.*\//, "", a[i])
+                        out = out (i > 1 ? "," : "") a[i]
+                    }
+                    print path "\t" out
+                }
+            }' | LC_ALL=C sort -u
+    } | gzip -9n >"$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
+    chmod 0644 "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
+    msg "contents index: $(zcat "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | wc -l) entries, $(du -h "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | cut -f1)"
+}
+
 cmd_name() {
     image_tag
 }
@@ -190,6 +239,7 @@ cmd_build() {
         chroot "$rootfs" /bin/bash /tmp/kiln-recipe/setup.sh ||
         die "setup.sh failed in $rootfs"
     rm -rf "$rootfs/tmp/kiln-recipe"
+    install_contents "$mirror" "$rootfs"
     printf 'tag=%s\nrecipe=%s\nsuite=%s\nvariant=%s\n' "$tag" "$hash" "$SUITE" "$VARIANT" \
         >"$rootfs/etc/kiln-image"
     t2=$SECONDS

@@ -45,6 +45,18 @@ install -m 0644 "$recipe/pip.conf" /etc/pip.conf
 install -d -m 0755 /etc/kiln
 install -m 0644 "$recipe/setuptools.cfg" /etc/kiln/setuptools.cfg
 
+# --- curated base set of -dev packages (dev-packages.txt, issue 15 part 1) ---
+# debootstrap left /etc/apt/sources.list pointing at the mirror image.sh used.
+# apt resolves the dependencies (and virtual packages) better than
+# debootstrap --include would. The lists are deleted below, so a derived image
+# (docs/builds.md) runs apt-get update again.
+# (no process substitution: the chroot has no /dev/fd)
+devpkgs=($(sed -e 's/#.*//' "$recipe/dev-packages.txt"))
+msg "installing ${#devpkgs[@]} -dev packages"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${devpkgs[@]}" >/dev/null
+msg "-dev packages installed: ${devpkgs[*]}"
+
 # --- keep the image small -----------------------------------------------------
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \

@@ -5,10 +5,12 @@
  */
 #include "tests/fuzz/fuzz.h"
 
+#include "builder/derived.h"
 #include "builder/job.h"
 #include "common/json.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (job_parse(m, &j, &e) == 0) {
 		if (!j || j->id < 1 || j->attempt < 1 || j->attempt > 1000)
 			abort();
+		/* native_packages reach apt: only valid, sorted, distinct names, or none */
+		if (j->nnative > JOB_NATIVE_MAX || (j->nnative && j->bad_native[0]))
+			abort();
+		for (size_t i = 0; i < j->nnative; i++)
+			if (!derived_package_valid(j->native[i]) ||
+			    (i && strcmp(j->native[i - 1], j->native[i]) >= 0))
+				abort();
 		job_free(j);
 	} else if (j) {
 		abort(); /* a refused job must not be handed out */

@@ -551,6 +551,14 @@ static int job__derive(struct bjob *j, char *ref, long long t0)
 	ds.log_ctx = j;
 	ds.cancel = &j->cancel;
 	rc = derived_ensure(j->docker, &ds, ref, NULL, &e);
+	if (!rc) {
+		char list[JOB_NATIVE_MAX * 65] = "";
+		for (size_t i = 0; i < j->nnative; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? " " : "",
+				 j->native[i]);
+		job__note(j, "derived image %s: %s plus the project's packages %s", ref, j->image,
+			  list);
+	}
 	if (!rc || j->cancel)
 		return rc;
 	job__note(j, "%s", e.msg);

@@ -3,6 +3,7 @@
 
 #include "builder/docker.h"
 #include "common/buf.h"
+#include "common/dirs.h"
 #include "common/kerr.h"
 #include "common/xalloc.h"
 
@@ -309,24 +310,6 @@ out:
 	return rc;
 }
 
-static int contents__mkdir_p(const char *path)
-{
-	char tmp[1024];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* A new index came in: drop the cached ones of other images not used for CONTENTS__KEEP_S. */
 static void contents__sweep(const char *cache_dir)
 {
@@ -367,7 +350,7 @@ int contents_fetch(struct docker *d, const char *image, const char *cache_dir, c
 		utime(path, NULL); /* in use: contents__sweep keeps it */
 		return 0;
 	}
-	if (contents__mkdir_p(cache_dir))
+	if (dirs_mkdir_p(cache_dir))
 		return kerr_set(e, KERR_IO, "contents: could not create '%s': %s", cache_dir,
 				strerror(errno));
 	snprintf(tar, sizeof(tar), "%s/.%s.tar.XXXXXX", cache_dir, hex);

@@ -4,6 +4,7 @@
 #include "builder/docker.h"
 #include "builder/sandbox.h"
 #include "common/buf.h"
+#include "common/dirs.h"
 #include "common/kerr.h"
 #include "common/sha256.h"
 #include "common/xalloc.h"
@@ -63,24 +64,6 @@ static void derived__note(const struct derived_spec *s, const char *fmt, ...)
 	buf_release(&b);
 }
 
-static int derived__mkdir_p(const char *path)
-{
-	char tmp[1024];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* <state_dir>/<hex of id>.used */
 static int derived__stamp_path(const char *state_dir, const char *id, char *out, size_t n)
 {
@@ -94,7 +77,7 @@ static void derived__touch(const char *state_dir, const char *id)
 	char path[1200];
 	int fd;
 
-	if (derived__mkdir_p(state_dir) || derived__stamp_path(state_dir, id, path, sizeof(path)))
+	if (dirs_mkdir_p(state_dir) || derived__stamp_path(state_dir, id, path, sizeof(path)))
 		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0) {

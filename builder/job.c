@@ -7,13 +7,13 @@
 #include "builder/failclass.h"
 #include "builder/jobsource.h"
 #include "builder/sandbox.h"
+#include "common/dirs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -375,53 +375,11 @@ static int job__upload(struct bjob *j, const struct sandbox_result *r, struct ke
 	return 0;
 }
 
-/* mkdir -p: 0 or -1. */
-static int job__mkdir_p(const char *path)
-{
-	char tmp[1024];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static long long job__now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void job__rmtree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		char sub[4096];
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		if (de->d_type == DT_DIR)
-			job__rmtree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
 }
 
 /* Output of host-side steps (pip download, apt in a derived image) in the job log: not the
@@ -606,8 +564,8 @@ static void *job__main(void *arg)
 	kerr_clear(&e);
 	snprintf(j->work_dir, sizeof(j->work_dir), "%s/builder/job-%lld-%lld",
 		 config_get(j->cfg, CONFIG_DATA_DIR), j->id, j->attempt);
-	job__rmtree(j->work_dir);
-	if (job__mkdir_p(j->work_dir)) {
+	dirs_remove_tree(j->work_dir);
+	if (dirs_mkdir_p(j->work_dir)) {
 		job__finish(j, "retry", -1, 0, "builder could not create its work directory");
 		goto done;
 	}
@@ -710,7 +668,7 @@ done:
 		job__gc(j);
 	sandbox_result_release(&res);
 	jobsource_release(&src);
-	job__rmtree(j->work_dir);
+	dirs_remove_tree(j->work_dir);
 	j->done = 1;
 	daemon_job_done(j->daemon, j);
 	return NULL;

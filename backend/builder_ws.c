@@ -88,6 +88,7 @@ struct bws_state {
 	lws_sorted_usec_list_t ping_sul;
 	lws_usec_t ping_us;      /* between two pings of each connection */
 	lws_usec_t silent_us;    /* KILN_BUILDER_PING_TIMEOUT: silence that drops a connection */
+	lws_usec_t ping_last_us; /* when the ping tick last ran */
 };
 
 static struct bws_state *bws__state(struct server *srv)
@@ -952,11 +953,18 @@ static void bws__ping_tick(lws_sorted_usec_list_t *sul)
 {
 	struct bws_state *st = lws_container_of(sul, struct bws_state, ping_sul);
 	lws_usec_t now = lws_now_usecs();
+	/*
+	 * A tick this late means our own loop stalled (a paused process, a
+	 * starved host): the builders' pongs may be unread in the sockets, and
+	 * timers run before the sockets are read. Judge them at the next tick.
+	 */
+	int stalled = st->ping_last_us && now - st->ping_last_us > 2 * st->ping_us;
 
+	st->ping_last_us = now;
 	for (struct builder_conn *c = st->conns; c; c = c->next) {
 		if (c->closing)
 			continue;
-		if (now - c->alive_us > st->silent_us) {
+		if (!stalled && now - c->alive_us > st->silent_us) {
 			log_warn("builder stopped answering; dropping its connection",
 				 "builder=%s running=%d silent_ms=%lld", c->name, c->running,
 				 (long long)((now - c->alive_us) / LWS_US_PER_MS));

@@ -54,8 +54,11 @@ begin
            and (yanked, yanked_reason) is distinct from
                (new.yanked, case when new.yanked then new.yanked_reason end);
     end if;
-    if (new.deleted_at is null) <> (old.deleted_at is null)
-       or new.uploaded_at is distinct from old.uploaded_at then
+    -- Only a release with wheels is on an index page; the others would cost a
+    -- first sync one update of the project row per release.
+    if ((new.deleted_at is null) <> (old.deleted_at is null)
+        or new.uploaded_at is distinct from old.uploaded_at)
+       and exists (select 1 from artifacts where release_id = new.id) then
         perform projects_touch(new.project_id);
     end if;
     return null;

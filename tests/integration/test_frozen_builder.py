@@ -133,3 +133,38 @@ def test_a_frozen_builder_loses_its_job_and_its_late_reports_are_refused(farm, f
     wait_for(lambda: sum(b["name"] in farm.builders and b["active_jobs"] == 0 for b in json.loads(
         farm.backend.get("/api/v1/builders")[2])["builders"]) == 2, 30, "both builders idle")
     assert q(farm.db, "select count(*) from jobs where state in ('queued', 'assigned', 'running')") == [(0,)]
+
+
+def test_a_lone_frozen_builder_gets_its_job_back_when_it_wakes(farm, files):
+    """With no other builder, the job lost while frozen can only come back to the
+    builder that lost it, maybe while its old attempt is still stopping: it must
+    be built in the end, not stay assigned to a builder that ignores it."""
+    from sdists import make_sdist
+    names = sorted(farm.builders)
+    lone, gone = names[0], names[1]
+    p = farm.builders[gone][0]
+    p.send_signal(signal.SIGCONT)
+    p.send_signal(signal.SIGTERM)
+    p.wait(60)
+    fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(40)")
+    url, sha = files.add(fn, data)
+    job = farm.queue("kalone", "1.0", url, sha, fn)
+    wait_for(lambda: q(farm.db, "select phase from builds where job_id = %s", job) == [("building",)],
+             120, "the build phase")
+    time.sleep(2)
+    proc = farm.builders[lone][0]
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: q(farm.db, "select state from builds where job_id = %s and attempt = 1",
+                           job) == [("lost",)],
+                 PING_TIMEOUT + LEASE + 5 + 5, "the frozen builder's attempt to be lost")
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    state, attempts, reason, _ = farm.wait_done(job, timeout=300)
+    assert state == "succeeded", (state, attempts, reason)
+    builds = q(farm.db, "select state, failure_reason from builds where job_id = %s order by attempt", job)
+    assert builds[0][0] == "lost" and builds[-1][0] == "succeeded", builds
+    # In between, at most a hand-back of the attempt given while the old one was stopping.
+    assert all(b[1] == "builder is still stopping an earlier attempt of this job" for b in builds[1:-1]), builds
+    assert q(farm.db, "select count(*) from artifacts where job_id = %s and published_at is not null",
+             job) == [(1,)]

@@ -89,6 +89,12 @@ def test_a_frozen_builder_loses_its_job_and_its_late_reports_are_refused(farm, f
         assert float(seen) < frozen_at + LEASE / 3 + 1, (seen, frozen_at)
         builders = json.loads(farm.backend.get("/api/v1/builders")[2])["builders"]
         assert next(b for b in builders if b["name"] == victim)["active_jobs"] == 0
+        # And it shows offline, its connection still open or not (the other stays online).
+        def online():
+            return {b["name"]: b["online"] for b in
+                    json.loads(farm.backend.get("/api/v1/builders")[2])["builders"]}
+        wait_for(lambda: online()[victim] is False, 15, "the frozen builder to show offline")
+        assert online()[other] is True
         # The other builder builds it while the first is still frozen.
         state, attempts, reason, builder_id = farm.wait_done(job, timeout=300)
         assert state == "succeeded" and attempts == 2, (state, attempts, reason)

@@ -21,7 +21,8 @@ enum api_downloads_kind {
  * hold the non-zero days of the 100 largest installers and versions only.
  */
 static const char api_downloads__sql[] =
-	"with p as (select id, name, normalized from projects where normalized = $1),"
+	"with p as (select id, name, normalized from projects where normalized = $1"
+	"  and deleted_at is null),"
 	" days as (select " API_TODAY " - g as day from generate_series(0, $2::int - 1) g"
 	"  where exists (select 1 from p)),"
 	" daily as (select dc.day, sum(dc.count)::bigint as n from download_counts dc"

@@ -2,6 +2,25 @@
 #include "backend/api_farm.h"
 
 #include "backend/api.h"
+#include "backend/server.h"
+#include "common/config.h"
+
+#include <stdio.h>
+
+/*
+ * Online: seen alive within two lease ticks (each replica records every
+ * lease_s/3 the builders that answered its pings, backend/builder_ws.c), plus
+ * slack for a slow tick. A builder that stops answering goes offline within
+ * that, whether or not its connection is still open.
+ */
+#define API_FARM_ONLINE "b.last_seen_at > now() - make_interval(secs => $1::int)"
+
+static void api_farm__online_window(struct http_req *req, char out[24])
+{
+	long lease_s = config_get_int(req->srv->cfg, CONFIG_LEASE_SECONDS);
+
+	snprintf(out, 24, "%ld", 2 * (lease_s < 3 ? 1 : lease_s / 3) + 5);
+}
 
 /* ---- GET /api/v1/targets ---- */
 
@@ -36,7 +55,7 @@ static const char api_farm__sql_builders[] =
 	"select b.name,"
 	" case when not b.enabled then 'disabled' when b.paused then 'paused' else 'enabled' end,"
 	" b.capabilities, b.version, " API_TS("b.last_seen_at") ", " API_TS("b.created_at") ","
-	" coalesce(b.last_seen_at > now() - interval '2 minutes', false),"
+	" coalesce(" API_FARM_ONLINE ", false),"
 	" (select count(*) from jobs j where j.builder_id = b.id"
 	"  and j.state in ('assigned', 'running'))"
 	" from builders b order by b.name limit 500";
@@ -54,7 +73,11 @@ static void api_farm__builders_done(struct http_req *req, PGresult *r)
 
 void api_farm_handle_builders(struct http_req *req)
 {
-	api_query(req, api_farm__sql_builders, 0, NULL, api_farm__builders_done);
+	char window[24];
+	const char *params[1] = { window };
+
+	api_farm__online_window(req, window);
+	api_query(req, api_farm__sql_builders, 1, params, api_farm__builders_done);
 }
 
 /* ---- GET /api/v1/stats ---- */
@@ -68,7 +91,8 @@ static const char api_farm__sql_stats[] =
 	" (select count(*) from projects p where p.deleted_at is null and exists"
 	"  (select 1 from releases r where r.project_id = p.id and r.deleted_at is null)),"
 	" (select count(*) from releases where deleted_at is null),"
-	" (select count(*) from artifacts where published_at is not null),"
+	" (select count(*) from artifacts a join releases r on r.id = a.release_id"
+	"  where a.published_at is not null and r.deleted_at is null),"
 	" (select count(*) from builds where state = 'succeeded'"
 	"  and finished_at > now() - interval '24 hours'),"
 	" (select count(*) from builds where state = 'failed'"
@@ -76,7 +100,7 @@ static const char api_farm__sql_stats[] =
 	" (select count(*) from jobs where state = 'queued'),"
 	" (select count(*) from jobs where state = 'assigned'),"
 	" (select count(*) from jobs where state = 'running'),"
-	" (select count(*) from builders where last_seen_at > now() - interval '2 minutes'),"
+	" (select count(*) from builders b where " API_FARM_ONLINE "),"
 	" (select coalesce(sum(count), 0)::bigint from download_counts"
 	"  where day >= " API_TODAY " - 1),"
 	" (select coalesce(sum(count), 0)::bigint from download_counts)";
@@ -115,7 +139,11 @@ static void api_farm__stats_done(struct http_req *req, PGresult *r)
 
 void api_farm_handle_stats(struct http_req *req)
 {
-	api_query(req, api_farm__sql_stats, 0, NULL, api_farm__stats_done);
+	char window[24];
+	const char *params[1] = { window };
+
+	api_farm__online_window(req, window);
+	api_query(req, api_farm__sql_stats, 1, params, api_farm__stats_done);
 }
 
 /* ---- GET /api/v1/stats/history ---- */

@@ -3,8 +3,9 @@
  *
  *   GET /api/v1/targets    build targets with their queue sizes
  *   GET /api/v1/builders   builders: name, state (enabled, paused, disabled),
- *                          capabilities, version, last_seen, online (seen in
- *                          the last 2 minutes), live jobs. Never token hashes.
+ *                          capabilities, version, last_seen, online (it
+ *                          answered its backend's pings within two lease
+ *                          ticks, plus 5 s), live jobs. Never token hashes.
  *   GET /api/v1/stats      the home page counters
  *   GET /api/v1/stats/history  the last 24 hours by the hour: builds that
  *                          succeeded and failed in each, and the queue's

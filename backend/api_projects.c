@@ -163,12 +163,13 @@ static const char api_projects__sql_list[] =
 	" page as (select * from pre union all select * from sub)"
 	" select p.name, p.normalized,"
 	" (select count(*) from releases r where r.project_id = p.id and r.deleted_at is null),"
-	" (select count(*) from artifacts a where a.project_id = p.id and a.published_at is not null),"
+	" (select count(*) from artifacts a join releases r on r.id = a.release_id"
+	"  where a.project_id = p.id and a.published_at is not null and r.deleted_at is null),"
 	" " API_TS("p.updated_at") ","
 	/* latest_version: picked in C among the 20 newest non-yanked releases */
 	" (select string_agg(v.version, E'\\n') from (select r.version from releases r"
 	"  where r.project_id = p.id and r.deleted_at is null and not r.yanked"
-	"  order by r.created_at desc, r.id desc limit 20) v)"
+	"  order by coalesce(r.uploaded_at, r.created_at) desc, r.id desc limit 20) v)"
 	" from page join projects p on p.id = page.id"
 	" order by page.g, page.normalized using ~<~ limit $5::int";
 
@@ -271,8 +272,10 @@ static const char api_projects__sql_detail[] =
 	" select p.id, p.name, p.normalized, p.created_at, p.updated_at, p.deleted_at,"
 	" (select count(*) from releases r where r.project_id = p.id and r.deleted_at is null)"
 	"  as releases,"
-	" (select count(*) from artifacts a where a.project_id = p.id and a.published_at is not null) as artifacts"
-	" from projects p where p.normalized = $1)"
+	" (select count(*) from artifacts a join releases r on r.id = a.release_id"
+	"  where a.project_id = p.id and a.published_at is not null and r.deleted_at is null)"
+	"  as artifacts"
+	" from projects p where p.normalized = $1 and p.deleted_at is null)"
 	" select p.name, p.normalized, " API_TS("p.created_at") ", " API_TS("p.updated_at") ","
 	" " API_TS("p.deleted_at") ", p.releases, p.artifacts,"
 	" (select coalesce(json_agg(json_build_object('package', n.package, 'source', n.source,"
@@ -286,25 +289,25 @@ static const char api_projects__sql_detail[] =
 	" r.id, r.version, r.yanked"
 	" from p left join lateral (select r.id, r.version, r.yanked from releases r"
 	"  where r.project_id = p.id and r.deleted_at is null"
-	"  order by r.created_at desc, r.id desc limit $2::int) r on true";
+	"  order by coalesce(r.uploaded_at, r.created_at) desc, r.id desc limit $2::int) r on true";
 
 /* $1 the page's release ids as an array literal. Row 0 carries the targets. */
 static const char api_projects__sql_page[] =
 	"with " API_PROJECTS_TARGETS ","
 	" rel as (select r.id, r.version, r.version_normalized, r.yanked, r.yanked_reason,"
-	"  r.created_at, row_number() over (order by r.id) as rn"
+	"  r.created_at, r.uploaded_at, row_number() over (order by r.id) as rn"
 	"  from releases r where r.id = any($1::bigint[]))"
 	" select case when rel.rn is null or rel.rn = 1 then " API_PROJECTS_TARGETS_JSON " end,"
 	" rel.id, rel.version, rel.version_normalized, rel.yanked, rel.yanked_reason,"
-	" " API_TS("rel.created_at") ","
+	" " API_TS("rel.created_at") ", " API_TS("rel.uploaded_at") ","
 	" " API_PROJECTS_CELLS("rel.id") ","
 	" " API_PROJECTS_ARTIFACTS("rel.id")
 	" from (select 1) one left join rel on true";
 
 static const struct api_field api_projects__release_fields[] = {
 	{ "version", API_STR }, { "version_normalized", API_STR }, { "yanked", API_BOOL },
-	{ "yanked_reason", API_STR }, { "created_at", API_STR }, { "cells", API_JSON },
-	{ "artifacts", API_JSON },
+	{ "yanked_reason", API_STR }, { "created_at", API_STR }, { "uploaded_at", API_STR },
+	{ "cells", API_JSON }, { "artifacts", API_JSON },
 };
 
 struct api_projects_detail {
@@ -460,15 +463,17 @@ void api_projects_handle_detail(struct http_req *req)
  * project exists; release columns are NULL when the release does not.
  */
 static const char api_projects__sql_release[] =
-	"with p as (select id, name, normalized from projects where normalized = $1),"
+	"with p as (select id, name, normalized from projects where normalized = $1"
+	"  and deleted_at is null),"
 	" " API_PROJECTS_TARGETS ","
 	" rel as (select r.id, r.version, r.version_normalized, r.yanked, r.yanked_reason,"
-	"  r.created_at, r.git_tag, r.git_commit from releases r"
+	"  r.created_at, r.uploaded_at, r.git_tag, r.git_commit from releases r"
 	"  where r.project_id = (select id from p) and r.deleted_at is null"
 	"  and (r.version_normalized = $2 or r.version = $3)"
 	"  order by (r.version_normalized = $2) desc limit 1)"
 	" select p.name, p.normalized, rel.version, rel.version_normalized, rel.yanked,"
-	" rel.yanked_reason, " API_TS("rel.created_at") ", rel.git_tag, rel.git_commit,"
+	" rel.yanked_reason, " API_TS("rel.created_at") ", " API_TS("rel.uploaded_at") ","
+	" rel.git_tag, rel.git_commit,"
 	" " API_PROJECTS_TARGETS_JSON ","
 	" " API_PROJECTS_CELLS("rel.id") ","
 	" " API_PROJECTS_ARTIFACTS("rel.id") ","
@@ -483,8 +488,9 @@ static void api_projects__release_done(struct http_req *req, PGresult *r)
 	};
 	static const struct api_field f[] = {
 		{ "version", API_STR }, { "version_normalized", API_STR }, { "yanked", API_BOOL },
-		{ "yanked_reason", API_STR }, { "created_at", API_STR }, { "git_tag", API_STR },
-		{ "git_commit", API_STR }, { "targets", API_JSON }, { "cells", API_JSON },
+		{ "yanked_reason", API_STR }, { "created_at", API_STR }, { "uploaded_at", API_STR },
+		{ "git_tag", API_STR }, { "git_commit", API_STR }, { "targets", API_JSON },
+		{ "cells", API_JSON },
 		{ "artifacts", API_JSON }, { "jobs", API_JSON },
 	};
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -493,7 +499,7 @@ static void api_projects__release_done(struct http_req *req, PGresult *r)
 		http_error(req, 404, KERR_NOTFOUND, "no project named '%s'", req->params[0]);
 		return;
 	}
-	if (PQgetisnull(r, 0, 13)) {
+	if (PQgetisnull(r, 0, 14)) {
 		http_error(req, 404, KERR_NOTFOUND, "project '%s' has no release '%s'",
 			   req->params[0], req->params[1]);
 		return;

@@ -7,12 +7,12 @@
  *       it; the substring scan only runs when the prefix matches do not fill
  *       the page. cursor is the last normalized name of the previous page.
  *   GET /api/v1/projects/{name}?limit=&cursor=
- *       One project (also one without releases, or deleted upstream, which
- *       the list leaves out): its targets, and a page of its releases newest
+ *       One project (also one without releases, which the list leaves out;
+ *       not one deleted upstream, which is 404 like its releases): its targets, and a page of its releases newest
  *       first by PEP 440 (sorted here, not in SQL), each with one status cell
  *       per target and its published artifacts. cursor is the last version of
  *       the previous page. The newest API_PROJECT_RELEASES_MAX releases (by
- *       creation) are considered; releases_truncated says when there are more.
+ *       upstream upload time, else creation) are considered; releases_truncated says when there are more.
  *       Two queries: the releases' versions (sorted and paged here), then the
  *       cells and artifacts of the page's releases only.
  *   GET /api/v1/projects/{name}/releases/{version}

@@ -53,6 +53,8 @@ struct builder_conn {
 	int paused;
 	int closing;
 	int in_message;       /* between a message's first and final fragment */
+	int ping_due;         /* a ping to send at the next WRITEABLE */
+	lws_usec_t alive_us;  /* when the builder last proved alive: a frame or a pong */
 	/*
 	 * Log chunks still being stored, per job. Queries run on any pool
 	 * connection, so a finish sent after a job's last chunks could commit
@@ -83,6 +85,10 @@ struct bws_state {
 	lws_sorted_usec_list_t reap_sul;
 	lws_sorted_usec_list_t dispatch_sul;
 	lws_sorted_usec_list_t lease_sul;
+	lws_sorted_usec_list_t ping_sul;
+	lws_usec_t ping_us;      /* between two pings of each connection */
+	lws_usec_t silent_us;    /* KILN_BUILDER_PING_TIMEOUT: silence that drops a connection */
+	lws_usec_t ping_last_us; /* when the ping tick last ran */
 };
 
 static struct bws_state *bws__state(struct server *srv)
@@ -914,18 +920,27 @@ static void bws__lease_extended(void *ctx, PGresult *r, const char *err)
 
 /*
  * Every lease_s/3: one statement extends the leases of the jobs the connections
- * here hold (not every job of their builders: see jobs_extend_leases).
+ * here hold (not every job of their builders: see jobs_extend_leases), for the
+ * connections whose builder proved alive within that period only. An open
+ * socket proves nothing: the kernel of a frozen or sleeping builder keeps it
+ * open, and a half-open connection looks open for as long as nothing is sent.
+ * Pings go out twice a period at least, so a live builder always has a pong in.
  */
 static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 {
 	struct bws_state *st = lws_container_of(sul, struct bws_state, lease_sul);
 	struct buf jobs = BUF_INIT(BUF_NOLIMIT), holders = BUF_INIT(BUF_NOLIMIT);
 	struct buf ids = BUF_INIT(BUF_NOLIMIT);
+	lws_usec_t period = (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3, now = lws_now_usecs();
+	int live = 0;
 
 	buf_putc(&jobs, '{');
 	buf_putc(&holders, '{');
 	buf_putc(&ids, '{');
 	for (struct builder_conn *c = st->conns; c; c = c->next) {
+		if (now - c->alive_us > period)
+			continue;
+		live++;
 		buf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", c->builder_id);
 		for (int i = 0; i < c->running; i++) {
 			buf_printf(&jobs, "%s%lld", jobs.len > 1 ? "," : "", c->held[i]);
@@ -935,7 +950,7 @@ static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 	buf_putc(&jobs, '}');
 	buf_putc(&holders, '}');
 	buf_putc(&ids, '}');
-	if (st->conns)
+	if (live)
 		jobs_extend_leases(st->srv->db, jobs.ptr, holders.ptr, ids.ptr, st->lease_s,
 				   bws__lease_extended, NULL);
 	buf_release(&jobs);
@@ -943,6 +958,43 @@ static void bws__lease_tick(lws_sorted_usec_list_t *sul)
 	buf_release(&ids);
 	lws_sul_schedule(st->srv->context, 0, &st->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
+}
+
+/*
+ * Ping every connection; drop one whose builder has answered nothing for
+ * silent_us (KILN_BUILDER_PING_TIMEOUT). Its leases are no longer extended
+ * (above), so its jobs return to the queue when they run out, as after any lost
+ * connection; a builder that wakes up reconnects and is told its jobs are gone.
+ */
+static void bws__ping_tick(lws_sorted_usec_list_t *sul)
+{
+	struct bws_state *st = lws_container_of(sul, struct bws_state, ping_sul);
+	lws_usec_t now = lws_now_usecs();
+	/*
+	 * A tick this late means our own loop stalled (a paused process, a
+	 * starved host): the builders' pongs may be unread in the sockets, and
+	 * timers run before the sockets are read. Judge them at the next tick.
+	 */
+	int stalled = st->ping_last_us && now - st->ping_last_us > 2 * st->ping_us;
+
+	st->ping_last_us = now;
+	for (struct builder_conn *c = st->conns; c; c = c->next) {
+		if (c->closing)
+			continue;
+		if (!stalled && now - c->alive_us > st->silent_us) {
+			log_warn("builder stopped answering; dropping its connection",
+				 "builder=%s running=%d silent_ms=%lld", c->name, c->running,
+				 (long long)((now - c->alive_us) / LWS_US_PER_MS));
+			metrics_add(st->srv->metrics, "kiln_builder_silent_drops_total",
+				    "Builder connections dropped for answering no ping.", 1);
+			c->closing = 1;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		c->ping_due = 1;
+		lws_callback_on_writable(c->wsi);
+	}
+	lws_sul_schedule(st->srv->context, 0, &st->ping_sul, bws__ping_tick, st->ping_us);
 }
 
 struct bws_reap {
@@ -1075,6 +1127,12 @@ int builder_ws_init(struct server *srv)
 	st->lease_s = (int)config_get_int(srv->cfg, CONFIG_LEASE_SECONDS);
 	if (st->lease_s < 3)
 		st->lease_s = 3;
+	st->silent_us = (lws_usec_t)config_get_int(srv->cfg, CONFIG_BUILDER_PING_TIMEOUT) *
+			LWS_US_PER_SEC;
+	/* Three pings in the timeout, two in a lease period (see bws__lease_tick). */
+	st->ping_us = st->silent_us / 3;
+	if (st->ping_us > (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 6)
+		st->ping_us = (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 6;
 	/* Enough parallel claims to keep the pool busy, not so many they queue up. */
 	st->max_inflight = (int)config_get_int(srv->cfg, CONFIG_DB_POOL_SIZE);
 	srv->builders = st;
@@ -1082,6 +1140,7 @@ int builder_ws_init(struct server *srv)
 	lws_sul_schedule(srv->context, 0, &st->dispatch_sul, bws__dispatch_tick, 5 * LWS_US_PER_SEC);
 	lws_sul_schedule(srv->context, 0, &st->lease_sul, bws__lease_tick,
 			 (lws_usec_t)st->lease_s * LWS_US_PER_SEC / 3);
+	lws_sul_schedule(srv->context, 0, &st->ping_sul, bws__ping_tick, st->ping_us);
 	if (pgpool_listen(srv->db, "kiln_cancel", bws__on_cancel_notify, srv) ||
 	    pgpool_listen(srv->db, "kiln_builders", bws__on_builders_notify, srv))
 		return KERR_INVAL;
@@ -1097,6 +1156,7 @@ void builder_ws_release(struct server *srv)
 	lws_sul_cancel(&st->reap_sul);
 	lws_sul_cancel(&st->dispatch_sul);
 	lws_sul_cancel(&st->lease_sul);
+	lws_sul_cancel(&st->ping_sul);
 	free(st);
 	srv->builders = NULL;
 }
@@ -1130,6 +1190,7 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		c->ref = xcalloc(1, sizeof(*c->ref));
 		c->ref->conn = c;
 		c->ref->refs = 1;
+		c->alive_us = lws_now_usecs();
 		buf_init(&c->rx, BUILDER_WS_MAX_MESSAGE);
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 		    strcmp(uri, "/api/v1/builders/ws")) {
@@ -1138,7 +1199,12 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		}
 		return 0;
 
+	case LWS_CALLBACK_RECEIVE_PONG:
+		c->alive_us = lws_now_usecs();
+		return 0;
+
 	case LWS_CALLBACK_RECEIVE:
+		c->alive_us = lws_now_usecs();
 		c->in_message = !lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi);
 		if (!c->ref)
 			return 0;
@@ -1168,6 +1234,26 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		struct bws_msg *m = c->out_head;
+		if (c->ping_due && !c->closing) {
+			/*
+			 * Alone in its callback (one write per WRITEABLE), never inside a
+			 * frame; with a payload, as the builder's lws (4.1) sends no pong
+			 * for an empty ping.
+			 */
+			unsigned char ping[LWS_PRE + 4] = { 0 };
+
+			if (lws_send_pipe_choked(wsi)) {
+				lws_callback_on_writable(wsi);
+				return 0;
+			}
+			c->ping_due = 0;
+			memcpy(ping + LWS_PRE, "kiln", 4);
+			if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0)
+				return -1;
+			if (m)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
 		if (!m) {
 			if (c->closing && !c->in_message) {
 				lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);

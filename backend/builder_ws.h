@@ -4,8 +4,10 @@
  *
  * A connection is useless until its first message, a hello carrying the
  * builder's token, checks out. Then the backend pushes jobs while the builder
- * has free slots, extends the leases of its jobs while the connection lives,
- * and records its progress, log chunks and results. Any malformed message, a
+ * has free slots, pings it, extends the leases of its jobs while it answers
+ * (a message or a pong within the lease tick's period), drops the connection
+ * once it has answered nothing for KILN_BUILDER_PING_TIMEOUT, and records its
+ * progress, log chunks and results. Any malformed message, a
  * frame over the size limit, or a job that was never this builder's gets an
  * error message and the connection is closed; nothing in the queue changes.
  *

@@ -34,8 +34,9 @@
 static const char dl__sql_lookup[] =
 	"select a.id, a.project_id, a.storage_key, a.size, a.sha256, a.metadata_sha256"
 	" from artifacts a join projects p on p.id = a.project_id"
+	" join releases r on r.id = a.release_id"
 	" where p.normalized = $1 and a.filename = $2 and a.published_at is not null"
-	" and p.deleted_at is null";
+	" and p.deleted_at is null and r.deleted_at is null";
 
 static const char dl__sql_metadata[] =
 	"select encode(metadata, 'hex') from artifacts where id = $1";

@@ -29,22 +29,32 @@ static const char *const index__types[] = {
 #define INDEX_CACHE_MAX 200000
 #define INDEX_CACHE_CONTROL "max-age=30, public"
 
+/*
+ * A Kiln wheel's upload-time (PEP 700) is when the upstream published its
+ * release, not when Kiln built it: tools that pick versions as of a date (an
+ * "exclude newer" option) then treat Kiln's wheel like the upstream's files of
+ * the same release. A release made from a git tag has no upstream time and
+ * says when the wheel was built.
+ */
 static const char index__sql_project[] =
 	"select p.index_serial, a.filename, r.version, a.sha256, a.size,"
 	" coalesce(a.requires_python, ''), a.metadata_sha256, a.yanked::int,"
 	" coalesce(a.yanked_reason, ''),"
-	" to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	" to_char(coalesce(r.uploaded_at, a.created_at) at time zone 'UTC',"
+	"  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 	" from projects p"
 	" join artifacts a on a.project_id = p.id"
 	" join releases r on r.id = a.release_id"
-	" where p.normalized = $1 and p.deleted_at is null and a.published_at is not null";
+	" where p.normalized = $1 and p.deleted_at is null and a.published_at is not null"
+	" and r.deleted_at is null";
 
 static const char index__sql_root[] =
 	"select p.name, p.normalized, p.index_serial,"
 	" (select coalesce(max(index_serial), 0) from projects)"
 	" from projects p"
-	" where p.deleted_at is null and exists (select 1 from artifacts a where a.project_id = p.id"
-	" and a.published_at is not null)"
+	" where p.deleted_at is null and exists (select 1 from artifacts a"
+	" join releases r on r.id = a.release_id where a.project_id = p.id"
+	" and a.published_at is not null and r.deleted_at is null)"
 	" order by p.normalized";
 
 struct index_load {

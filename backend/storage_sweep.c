@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SWEEP_EVERY_S 60
@@ -24,8 +25,28 @@ struct storage_sweep {
 	int again;            /* asked for meanwhile: sweep again when it ends */
 	/* Results of the last sweep, written on the worker thread. */
 	int deleted, kept, failed;
+	int expired;          /* wheels of deleted releases dropped after their retention */
 	struct kerr err;
 };
+
+/*
+ * Wheels of releases and projects deleted upstream longer ago than
+ * KILN_DELETED_RETENTION: their rows go and their keys are registered due, in
+ * one statement committed before the sweep proper, which then deletes the
+ * objects (an object must never go while a committed row still names it). A
+ * few hundred at a time: the rest wait for the next sweep.
+ */
+static const char sweep__sql_expired[] =
+	"with x as ("
+	" select a.id from artifacts a join releases r on r.id = a.release_id"
+	"  where r.deleted_at < now() - make_interval(secs => $1::int)"
+	" union"
+	" select a.id from artifacts a join projects p on p.id = a.project_id"
+	"  where p.deleted_at < now() - make_interval(secs => $1::int)"
+	" limit 500),"
+	" u as (delete from artifacts a using x where a.id = x.id returning a.storage_key)"
+	" insert into storage_pending (key, not_before) select storage_key, now() from u"
+	" on conflict (key) do nothing";
 
 /* Worker thread: one sweep, one transaction on a connection of its own. */
 static void sweep__run(void *arg)
@@ -33,12 +54,20 @@ static void sweep__run(void *arg)
 	struct storage_sweep *s = arg;
 	PGconn *db = NULL;
 	PGresult *r = NULL;
+	char retention[24];
+	const char *rp[1] = { retention };
+	long expired = 0;
 
 	s->deleted = s->kept = s->failed = 0;
+	s->expired = 0;
 	kerr_clear(&s->err);
+	snprintf(retention, sizeof(retention), "%ld",
+		 config_get_int(s->srv->cfg, CONFIG_DELETED_RETENTION));
 	if (db_connect(config_get(s->srv->cfg, CONFIG_DATABASE_URL), &db, &s->err) ||
+	    db_command(db, sweep__sql_expired, 1, rp, &expired, &s->err) ||
 	    db_exec(db, "begin", &s->err))
 		goto done;
+	s->expired = (int)expired;
 	/* The lock is what keeps an upload of the same key waiting until we are done. */
 	if (db_query(db,
 		     "select p.key, exists (select 1 from artifacts a where a.storage_key = p.key)::text"
@@ -84,9 +113,9 @@ static void sweep__done(void *arg)
 	s->running = 0;
 	if (s->err.code)
 		log_warn("storage sweep failed; trying again later", "error=\"%s\"", s->err.msg);
-	else if (s->deleted || s->failed)
-		log_info("storage swept", "deleted=%d referenced=%d failed=%d", s->deleted, s->kept,
-			 s->failed);
+	else if (s->deleted || s->failed || s->expired)
+		log_info("storage swept", "deleted=%d referenced=%d failed=%d expired=%d", s->deleted,
+			 s->kept, s->failed, s->expired);
 	if (s->again) {
 		s->again = 0;
 		sweep__start(s);

@@ -13,7 +13,11 @@
  *     row without its object;
  *   - every statement that drops artifact rows (a failed finish, the reaper, a
  *     cancel) registers their keys in the same statement, due at once, and the
- *     replica that ran it asks for a sweep soon.
+ *     replica that ran it asks for a sweep soon;
+ *   - each sweep first drops the wheels of releases and projects deleted
+ *     upstream more than KILN_DELETED_RETENTION ago (out of the index since
+ *     their deletion), registering their keys due, in a statement of its own
+ *     committed before it deletes anything.
  * Each replica sweeps every minute, and soon after a drop. A sweep is one
  * transaction on its own connection, on a worker thread: it locks the due rows
  * (FOR UPDATE SKIP LOCKED, so replicas share the work), deletes each object that

@@ -238,7 +238,7 @@ static void daemon__reap(struct daemon *d)
 
 static void daemon__on_job(struct daemon *d, const cJSON *m)
 {
-	struct bjob *j = NULL;
+	struct bjob *j = NULL, *old;
 	struct kerr e;
 	char q[600];
 
@@ -246,7 +246,22 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 		log_error("bad job message", "error=%s", log_quote(q, sizeof(q), e.msg));
 		return;
 	}
-	if (daemon__find(d, j->id)) {
+	if ((old = daemon__find(d, j->id))) {
+		/*
+		 * A repeat of a job we run is ignored. But a job the backend took
+		 * from us (we were frozen or cut off past its lease) and now gives us
+		 * again while its old attempt is still stopping would be neither
+		 * built nor returned: hand it back, to come again once that ended.
+		 */
+		if (old->cancel) {
+			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
+						  "\"exit_code\":-1,\"reason\":\"builder is still stopping an "
+						  "earlier attempt of this job\"}";
+			char msg[256];
+			int n = snprintf(msg, sizeof(msg), fmt, j->id);
+			log_info("job handed back: an earlier attempt is still stopping", "job=%lld", j->id);
+			daemon_post(d, msg, (size_t)n);
+		}
 		job_free(j);
 		return;
 	}

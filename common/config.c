@@ -38,6 +38,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"backend", "Seconds between writes of the download counters to the database (1 to 3600)." },
 	[CONFIG_LEASE_SECONDS] = { "KILN_LEASE_SECONDS", CONFIG_INT, "60", 0, "backend",
 		"How long a job stays with a builder that stopped answering before it is queued again." },
+	[CONFIG_BUILDER_PING_TIMEOUT] = { "KILN_BUILDER_PING_TIMEOUT", CONFIG_INT, "20", 0, "backend",
+		"Seconds a builder's connection may answer nothing (the backend pings it several times meanwhile) before the backend drops it; a builder that is frozen, asleep or cut off stops getting its leases extended at its first missed answer, 2 to 600." },
 	[CONFIG_JOB_TIMEOUT] = { "KILN_JOB_TIMEOUT", CONFIG_INT, "3600", 0, "backend",
 		"Wall-clock limit of one build, in seconds, sent to builders with each job." },
 	[CONFIG_JOB_MEMORY_MIB] = { "KILN_JOB_MEMORY_MIB", CONFIG_INT, "4096", 0, "backend",
@@ -55,6 +57,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Root directory of the `fs` storage driver." },
 	[CONFIG_STORAGE_SWEEP_GRACE] = { "KILN_STORAGE_SWEEP_GRACE", CONFIG_INT, "3600", 0, "backend",
 		"Seconds an uploaded wheel with no row yet is safe from the storage sweep (its backend may have died between storing and recording it; then the sweep deletes it), 1 to 604800; longer than an upload takes, or a slower one is refused and retried." },
+	[CONFIG_DELETED_RETENTION] = { "KILN_DELETED_RETENTION", CONFIG_INT, "604800", 0, "backend",
+		"Seconds the wheels of a release or project deleted upstream stay in storage (out of the index at once) before the storage sweep removes them, 0 to 31536000; a release back upstream within that time gets them back without a rebuild." },
 	[CONFIG_S3_ENDPOINT] = { "KILN_S3_ENDPOINT", CONFIG_STR, "http://127.0.0.1:8333", 0,
 		"backend, scripts", "S3-compatible endpoint URL for artifacts." },
 	[CONFIG_S3_REGION] = { "KILN_S3_REGION", CONFIG_STR, "us-east-1", 0, "backend, scripts",
@@ -179,6 +183,18 @@ static int config__validate(int k, const char *value, struct kerr *e)
 		if (v < 1 || v > 604800)
 			return kerr_set(e, KERR_INVAL,
 					"KILN_STORAGE_SWEEP_GRACE must be 1 to 604800 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_DELETED_RETENTION) {
+		long v = strtol(value, NULL, 10);
+		if (v > 31536000)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_DELETED_RETENTION must be 0 to 31536000 seconds, got '%s'", value);
+	}
+	if (k == CONFIG_BUILDER_PING_TIMEOUT) {
+		long v = strtol(value, NULL, 10);
+		if (v < 2 || v > 600)
+			return kerr_set(e, KERR_INVAL,
+					"KILN_BUILDER_PING_TIMEOUT must be 2 to 600 seconds, got '%s'", value);
 	}
 	if (k == CONFIG_S3_PRESIGN_TTL) {
 		long v = strtol(value, NULL, 10);

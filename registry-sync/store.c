@@ -70,14 +70,23 @@ static const char *const sql_delete_releases =
 	"  and not exists (select 1 from upstream_files f"
 	"   where f.release_id = r.id and f.deleted_at is null)";
 
-/* PEP 592: a release is yanked when every one of its files is. */
+/*
+ * PEP 592: a release is yanked when every one of its files is (its wheels
+ * built by Kiln follow: trigger releases_notify, migration 0012). PEP 700: it
+ * was published when its first file was uploaded.
+ */
 static const char *const sql_yank_releases =
-	"update releases r set yanked = s.yanked, yanked_reason = s.reason, updated_at = now()"
+	"update releases r set yanked = s.yanked, yanked_reason = s.reason,"
+	"  uploaded_at = s.uploaded, updated_at = now()"
 	" from (select release_id, bool_and(yanked) as yanked,"
-	"   case when bool_and(yanked) then max(yanked_reason) end as reason"
-	"  from upstream_files where deleted_at is null group by release_id) s"
+	"   case when bool_and(yanked) then max(yanked_reason) end as reason,"
+	"   min(upload_time) as uploaded"
+	"  from upstream_files where deleted_at is null"
+	"   and release_id in (select id from releases where project_id = $1::bigint)"
+	"  group by release_id) s"
 	" where r.id = s.release_id and r.project_id = $1::bigint"
-	"  and (r.yanked, r.yanked_reason) is distinct from (s.yanked, s.reason)";
+	"  and (r.yanked, r.yanked_reason, r.uploaded_at)"
+	"   is distinct from (s.yanked, s.reason, s.uploaded)";
 
 /*
  * A file named for another project is refused: a page must not be able to

@@ -97,12 +97,20 @@ class Upstream:
         self.serial += 1
         self.projects.setdefault(project, {"files": []})["serial"] = self.serial
 
-    def add_file(self, project, filename, data, yanked=False):
+    def add_file(self, project, filename, data, yanked=False, upload_time=None):
         if "serial" in self.projects.get(project, {}) and not self.html_only:
             self.previous[project] = self.page_json(project)  # what a stale cache still serves
         self.projects.setdefault(project, {"files": []})
-        self.projects[project]["files"].append({"filename": filename, "data": data, "yanked": yanked})
+        f = {"filename": filename, "data": data, "yanked": yanked}
+        if upload_time:
+            f["upload_time"] = upload_time  # PEP 700; a fixed time otherwise
+        self.projects[project]["files"].append(f)
         self.touch(project)
+
+    def remove_project(self, project):
+        """The project is deleted upstream: gone from the listing and its page."""
+        del self.projects[project]
+        self.serial += 1
 
     def release(self, project, version, filename, data):
         """A new upload that the feed announces too."""
@@ -114,7 +122,8 @@ class Upstream:
         files = [{"filename": f["filename"], "url": f"../../files/{f['filename']}",
                   "hashes": {"sha256": hashlib.sha256(f["data"]).hexdigest()},
                   "size": len(f["data"]), "requires-python": ">=3.8",
-                  "upload-time": "2026-01-02T03:04:05Z", "yanked": f["yanked"]}
+                  "upload-time": f.get("upload_time", "2026-01-02T03:04:05Z"),
+                  "yanked": f["yanked"]}
                  for f in p["files"]]
         doc = {"meta": {"api-version": "1.1", "_last-serial": p["serial"]},
                "name": name, "files": files}

@@ -381,10 +381,10 @@ def test_release_detail(api, data):
 
 def test_project_not_found(api):
     assert error(api, "/api/v1/projects/no-such-thing", 404)["code"] == "not_found"
-    # Known but without releases, or gone upstream: still shown, for links from history.
+    # Known but without releases: still shown, for links from history.
     assert api("/api/v1/projects/ghost")["releases"] == []
-    gone = api("/api/v1/projects/gone-away")
-    assert gone["deleted_at"].endswith("Z") and [r["version"] for r in gone["releases"]] == ["1.0"]
+    # Deleted upstream: gone, as from the index (test_upstream_truth.py).
+    assert error(api, "/api/v1/projects/gone-away", 404)["code"] == "not_found"
     error(api, "/api/v1/projects/no-such-thing/releases/1.0", 404)
     error(api, "/api/v1/projects/no-such-thing/downloads", 404)
     error(api, "/api/v1/projects/django/releases/9.9", 404)

@@ -178,7 +178,7 @@ export async function render(ctx) {
       const row = [
         h("span", r.version, r.yanked ? h("span.badge", { title: r.yanked_reason || "yanked" }, "yanked") : null),
         ...p.targets.map((t) => cell(byTarget.get(t.name) || { status: "none" })),
-        time(r.created_at),
+        time(r.uploaded_at || r.created_at),
       ];
       if (adminOn)
         row.push(h("button.small", {

@@ -309,8 +309,8 @@ int build_local_main(int argc, char **argv)
 		fprintf(stderr, "kiln-builder: could not create '%s': %s\n", reqs, strerror(errno));
 		goto out;
 	}
+	memset(&po, 0, sizeof(po));
 	if (!a.no_prefetch) {
-		memset(&po, 0, sizeof(po));
 		po.python = a.python;
 		po.index_url = config_get(&cfg, CONFIG_BUILD_INDEX_URL);
 		po.target.python_version = "3.11";
@@ -341,6 +341,7 @@ int build_local_main(int argc, char **argv)
 	spec.on_log = build_local__log;
 	spec.cancel = &build_local__cancel;
 	spec.owner = a.owner;
+	spec.prefetch = a.no_prefetch ? NULL : &po;
 	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
 		status = build_local__exit_for(rc);
@@ -348,12 +349,22 @@ int build_local_main(int argc, char **argv)
 	}
 	fflush(stderr);
 	if (res.reason[0]) {
+		static const char *const stages[] = { "none", "requires", "build", "repair", "import" };
 		printf("result: failed: %s\n", res.reason);
+		if ((size_t)res.stage < sizeof(stages) / sizeof(stages[0]))
+			printf("stage: %s\n", stages[res.stage]);
 		status = EXIT_FAILED;
 	} else {
 		printf("result: ok\n");
-		for (size_t i = 0; i < res.nwheels; i++)
+		for (size_t i = 0; i < res.nwheels; i++) {
+			const struct sandbox_wheel_report *r = res.reports ? &res.reports[i] : NULL;
 			printf("wheel: %s\n", res.wheels[i]);
+			if (!r)
+				continue;
+			printf("policy: %s\n", r->policy[0] ? r->policy : "(pure)");
+			for (size_t k = 0; k < r->nneeded; k++)
+				printf("needs: %s\n", r->needed[k]);
+		}
 		status = EXIT_BUILT;
 	}
 	printf("exit code: %d, duration: %llu ms, log: %llu bytes%s%s\n", res.exit_code,

@@ -3,6 +3,7 @@
 
 #include "builder/daemon.h"
 #include "builder/jobsource.h"
+#include "builder/prefetch.h"
 #include "builder/sandbox.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -373,6 +374,7 @@ static void *job__main(void *arg)
 	struct bjob *j = arg;
 	struct sandbox_spec spec;
 	struct sandbox_result res;
+	struct prefetch_opts po;
 	struct jobsource src;
 	struct kerr e;
 	char out_dir[1100];
@@ -423,6 +425,17 @@ static void *job__main(void *arg)
 	spec.on_log = job__on_log;
 	spec.log_ctx = j;
 	spec.cancel = &j->cancel;
+	/* Build requirements a backend names at build time: fetched as the static ones. */
+	memset(&po, 0, sizeof(po));
+	po.index_url = config_get(j->cfg, CONFIG_BUILD_INDEX_URL);
+	po.target.python_version = j->python_version;
+	po.target.implementation = "cp";
+	po.target.abi = j->python_tag;
+	po.target.platforms = prefetch_platforms_bookworm_x86_64;
+	po.on_log = job__on_log;
+	po.log_ctx = j;
+	po.cancel = &j->cancel;
+	spec.prefetch = &po;
 	rc = sandbox_build(j->docker, &spec, &res, &e);
 	job__flush_log(j);
 	if (j->cancel)

@@ -12,13 +12,13 @@ import sys
 
 def c_string(data: bytes) -> str:
     out = []
-    for line in data.split(b"\n"):
+    for line in data.splitlines(keepends=True):
         esc = "".join(
             chr(b) if 32 <= b < 127 and chr(b) not in '"\\?' else "\\%03o" % b
-            for b in line + b"\n"
+            for b in line
         )
         out.append('\t"%s"' % esc)
-    return "\n".join(out)
+    return "\n".join(out) or '\t""'
 
 
 def main() -> int:

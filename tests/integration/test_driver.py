@@ -10,6 +10,7 @@ only misses a dependency module (left out by --no-deps) still succeeds, with a
 note in the log.
 """
 import os
+import re
 import zipfile
 
 import pytest
@@ -49,8 +50,8 @@ def test_setup_requires_is_fetched_on_the_host(image, tmp_path):
     try:
         fn, data = make_wheel("kilnhelper", "1.3", module_body='VERSION = "1.3"\n')
         idx.add_file("kilnhelper", fn, data)
+        # No pyproject.toml: nothing static to fetch, the image's setuptools builds.
         sdist = make_sdist(tmp_path, "ksr", "1.0", {
-            "pyproject.toml": PYPROJECT_IMAGE,
             "setup.py": "from setuptools import setup\n"
                         "try:\n"
                         "    import kilnhelper\n"
@@ -83,7 +84,6 @@ def test_setup_requires_missing_everywhere_fails_as_build_requirement(image, tmp
     idx = Upstream(html_only=True)
     try:
         sdist = make_sdist(tmp_path, "ksr2", "1.0", {
-            "pyproject.toml": PYPROJECT_IMAGE,
             "setup.py": "from setuptools import setup\n"
                         "setup(name='ksr2', version='1.0', py_modules=['ksr2'],\n"
                         "      setup_requires=['kiln-no-such-project-xyz'])\n",
@@ -172,11 +172,12 @@ def test_library_outside_manylinux_is_grafted_and_imports_without_it(image, tmp_
     wheels = [f.name for f in out.iterdir()]
     assert len(wheels) == 1, wheels
     name = wheels[0]
-    assert name.startswith("kexpat-1.0-cp311-cp311-manylinux_2_"), name
-    assert "linux_x86_64" not in name.split("-")[-1].replace("manylinux", "")
+    assert name.startswith("kexpat-1.0-cp311-cp311-"), name
+    tags = name[:-4].split("-")[-1].split(".")
+    assert "linux_x86_64" not in tags, name
     [policy] = lines(p, "policy: ")
-    assert policy.startswith("manylinux_2_") and policy.endswith("_x86_64")
-    assert policy in name
+    assert re.fullmatch(r"manylinux_2_\d+_x86_64", policy), policy
+    assert policy in tags
     assert "libexpat.so.1" not in lines(p, "needs: ")
     with zipfile.ZipFile(out / name) as z:
         grafted = [n for n in z.namelist() if n.startswith("kexpat.libs/libexpat")]

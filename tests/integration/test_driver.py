@@ -16,27 +16,31 @@ import zipfile
 import pytest
 
 from fakeindex import Upstream
-from test_sandbox import (BUILDER, OWNER, PYPROJECT_IMAGE, _docker_works, build, make_sdist,
+from test_sandbox import (BUILDER, OWNER, PYPROJECT_IMAGE, _docker_works, build, image,  # noqa: F401 (fixture)
+                          make_sdist,
                           result_line)
 from conftest import run
 from wheels import make_wheel
 
 pytestmark = pytest.mark.skipif(not _docker_works(), reason="needs a working Docker daemon")
 
-EXPAT_C = r"""
+BZ2_C = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <expat.h>
+
+/* libbz2's own declaration: the image has the library (Python's bz2 module uses
+ * it), not its headers. */
+extern const char *BZ2_bzlibVersion(void);
 
 static PyObject *version(PyObject *self, PyObject *args)
 {
     (void)self; (void)args;
-    return PyUnicode_FromString(XML_ExpatVersion());
+    return PyUnicode_FromString(BZ2_bzlibVersion());
 }
 static PyMethodDef methods[] = {{"version", version, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
-static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "kexpat", "", -1, methods,
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "kbz", "", -1, methods,
                                  NULL, NULL, NULL, NULL};
-PyMODINIT_FUNC PyInit_kexpat(void) { return PyModule_Create(&mod); }
+PyMODINIT_FUNC PyInit_kbz(void) { return PyModule_Create(&mod); }
 """
 
 
@@ -139,8 +143,7 @@ def test_missing_dependency_at_import_is_only_a_note(image, tmp_path):
 
 def test_undefined_symbol_is_refused(image, tmp_path):
     """(5) An extension that does not load (undefined symbol) fails the import check."""
-    c = (EXPAT_C.replace("#include <expat.h>", "extern const char *kiln_nowhere(void);")
-         .replace("XML_ExpatVersion()", "kiln_nowhere()").replace("kexpat", "kundef"))
+    c = BZ2_C.replace("BZ2_bzlibVersion", "kiln_nowhere").replace("kbz", "kundef")
     sdist = make_sdist(tmp_path, "kundef", "1.0", {
         "pyproject.toml": PYPROJECT_IMAGE,
         "setup.py": "from setuptools import Extension, setup\n"
@@ -158,13 +161,14 @@ def test_undefined_symbol_is_refused(image, tmp_path):
 
 
 def test_library_outside_manylinux_is_grafted_and_imports_without_it(image, tmp_path):
-    """(4) libexpat is not in the manylinux set: the repaired wheel carries it and works without it."""
-    sdist = make_sdist(tmp_path, "kexpat", "1.0", {
+    """(4) libbz2 is not in the manylinux set: the repaired wheel carries it and works without it."""
+    sdist = make_sdist(tmp_path, "kbz", "1.0", {
         "pyproject.toml": PYPROJECT_IMAGE,
         "setup.py": "from setuptools import Extension, setup\n"
-                    "setup(name='kexpat', version='1.0',\n"
-                    "      ext_modules=[Extension('kexpat', ['kexpat.c'], libraries=['expat'])])\n",
-        "kexpat.c": EXPAT_C,
+                    "setup(name='kbz', version='1.0',\n"
+                    "      ext_modules=[Extension('kbz', ['kbz.c'],\n"
+                    "                             extra_link_args=['-l:libbz2.so.1.0'])])\n",
+        "kbz.c": BZ2_C,
     })
     out = tmp_path / "out"
     p = build(image, out, "--sdist", sdist, "--no-prefetch", "--timeout", "300")
@@ -172,21 +176,45 @@ def test_library_outside_manylinux_is_grafted_and_imports_without_it(image, tmp_
     wheels = [f.name for f in out.iterdir()]
     assert len(wheels) == 1, wheels
     name = wheels[0]
-    assert name.startswith("kexpat-1.0-cp311-cp311-"), name
+    assert name.startswith("kbz-1.0-cp311-cp311-"), name
     tags = name[:-4].split("-")[-1].split(".")
     assert "linux_x86_64" not in tags, name
     [policy] = lines(p, "policy: ")
     assert re.fullmatch(r"manylinux_2_\d+_x86_64", policy), policy
     assert policy in tags
-    assert "libexpat.so.1" not in lines(p, "needs: ")
+    assert lines(p, "needs: ") == []
     with zipfile.ZipFile(out / name) as z:
-        grafted = [n for n in z.namelist() if n.startswith("kexpat.libs/libexpat")]
-    assert grafted, "libexpat is not inside the wheel"
-    # A clean container of the same image, with the system's libexpat removed.
-    script = ("rm -f /usr/lib/x86_64-linux-gnu/libexpat.so* /lib/x86_64-linux-gnu/libexpat.so* && "
-              "! python3 -c 'import ctypes; ctypes.CDLL(\"libexpat.so.1\")' 2>/dev/null && "
+        grafted = [n for n in z.namelist() if n.startswith("kbz.libs/libbz2")]
+    assert grafted, "libbz2 is not inside the wheel"
+    # A clean container of the same image, with the system's libbz2 removed.
+    script = ("rm -f /usr/lib/x86_64-linux-gnu/libbz2.so* /lib/x86_64-linux-gnu/libbz2.so* && "
+              "! python3 -c 'import bz2' 2>/dev/null && "
               "python3 -m pip install -q --no-index --no-deps --target /tmp/t /out/*.whl && "
-              "PYTHONPATH=/tmp/t python3 -c 'import kexpat; print(kexpat.version())'")
+              "PYTHONPATH=/tmp/t python3 -c 'import kbz; print(kbz.version())'")
     got = run(["docker", "run", "--rm", "--network", "none", "-v", f"{out}:/out:ro", image,
                "sh", "-c", script]).stdout
-    assert got.strip().startswith("expat_2."), got
+    assert got.strip().startswith("1.0."), got
+    # And the unrepaired build would not have: the system copy is what it links.
+    assert "kiln: repaired: " + name in p.stdout + p.stderr
+
+
+def test_system_library_of_the_manylinux_set_is_reported(image, tmp_path):
+    """(4) libstdc++ stays outside the wheel (manylinux allows it) and is listed as needed."""
+    sdist = make_sdist(tmp_path, "kcxx", "1.0", {
+        "pyproject.toml": PYPROJECT_IMAGE,
+        "setup.py": "from setuptools import Extension, setup\n"
+                    "setup(name='kcxx', version='1.0',\n"
+                    "      ext_modules=[Extension('kcxx', ['kcxx.cpp'], language='c++')])\n",
+        "kcxx.cpp": '#include <Python.h>\n#include <string>\n'
+                    'static PyObject *hi(PyObject *, PyObject *) {\n'
+                    '    std::string s("hi"); s += "!"; return PyUnicode_FromString(s.c_str()); }\n'
+                    'static PyMethodDef m[] = {{"hi", hi, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};\n'
+                    'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "kcxx", "", -1, m};\n'
+                    'PyMODINIT_FUNC PyInit_kcxx(void) { return PyModule_Create(&d); }\n',
+    })
+    out = tmp_path / "out"
+    p = build(image, out, "--sdist", sdist, "--no-prefetch", "--timeout", "300")
+    assert result_line(p) == "result: ok", p.stdout[-3000:] + p.stderr[-3000:]
+    assert "libstdc++.so.6" in lines(p, "needs: ")
+    with zipfile.ZipFile(next(out.iterdir())) as z:
+        assert not [n for n in z.namelist() if ".libs/" in n]

@@ -271,4 +271,4 @@ def test_the_builder_still_builds_an_ordinary_sdist(farm, contained):
     job = queue(farm, "kesc-after", fn, data)
     state, reason = finished(farm, job)
     assert state == "succeeded", reason
-    assert artifacts(farm, "kesc-after") == [("kesc_after-1.0-cp311-cp311-linux_x86_64.whl",)]
+    assert artifacts(farm, "kesc-after") == [("kesc_after-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl",)]

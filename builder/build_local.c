@@ -51,6 +51,9 @@ static void build_local__usage(FILE *f)
 }
 
 /* Build output and notes as they come: stdout to stdout, the rest to stderr. */
+/* Did the build's stdout end mid-line? Then the summary starts a line of its own. */
+static int build_local__midline;
+
 static void build_local__log(void *ctx, int stream, const char *p, size_t n)
 {
 	FILE *f = stream == SANDBOX_STDOUT ? stdout : stderr;
@@ -58,6 +61,8 @@ static void build_local__log(void *ctx, int stream, const char *p, size_t n)
 	(void)ctx;
 	fwrite(p, 1, n, f);
 	fflush(f);
+	if (stream == SANDBOX_STDOUT && n)
+		build_local__midline = p[n - 1] != '\n';
 }
 
 static int build_local__num(const char *opt, const char *s, unsigned long long max,
@@ -348,6 +353,8 @@ int build_local_main(int argc, char **argv)
 		goto out;
 	}
 	fflush(stderr);
+	if (build_local__midline)
+		putchar('\n');
 	if (res.reason[0]) {
 		static const char *const stages[] = { "none", "requires", "build", "repair", "import" };
 		printf("result: failed: %s\n", res.reason);

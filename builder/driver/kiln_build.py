@@ -257,6 +257,7 @@ def requires(tree, round_no):
     hooks = BuildBackendHookCaller(tree, backend, backend_path=backend_path, runner=runner,
                                    python_executable=python)
     note("asking %s for its build requirements (get_requires_for_build_wheel)" % backend)
+    stage("build")  # the project's code runs: a kill here is the build's
     try:
         dynamic = hooks.get_requires_for_build_wheel()
     except BackendUnavailable as e:
@@ -267,6 +268,7 @@ def requires(tree, round_no):
         dynamic = []
     except subprocess.CalledProcessError as e:
         raise Failure(EXIT_BUILD, "build failed with exit code 1") from e
+    stage("requires")
     missing = unsatisfied(env, check_requirements(dynamic))
     if missing:
         note("the backend asks for: %s" % ", ".join(missing))

@@ -476,8 +476,12 @@ def import_check(wheels):
         raise Failure(EXIT_IMPORT, "does not import on CPython %s: pip could not install it%s" % (
             PYVER, ": " + one_line(why[0], 150) if why else ""))
     verdict = os.path.join(SCRATCH, "verdict.json")
+    empty = os.path.join(SCRATCH, "check-cwd")
+    os.makedirs(empty, exist_ok=True)
     try:
-        p = subprocess.run([python, "-c", CHECK, site_dir(env), verdict], cwd=SCRATCH,
+        # -I: neither the working directory nor PYTHON* variables lend the
+        # imports anything the wheel does not have.
+        p = subprocess.run([python, "-I", "-c", CHECK, site_dir(env), verdict], cwd=empty,
                            stdin=subprocess.DEVNULL, timeout=IMPORT_TIMEOUT_S)
         rc = p.returncode
     except subprocess.TimeoutExpired:

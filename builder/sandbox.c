@@ -881,8 +881,12 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 		goto out;
 	if (!out->reason[0] || !out->stage)
 		sandbox__judge(&j);
-	if (!out->reason[0])
+	if (!out->reason[0]) {
 		rc = sandbox__collect(d, &j, e);
+		/* No wheel, too much output: what the build left behind. */
+		if (!rc && out->reason[0] && out->stage == SANDBOX_STAGE_NONE)
+			out->stage = SANDBOX_STAGE_BUILD;
+	}
 	if (!rc && out->reason[0])
 		sandbox__note(&j, "kiln: %s", out->reason);
 out:

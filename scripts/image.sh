@@ -324,6 +324,13 @@ cmd_check() {
     msg "installing and importing the wheel, offline, as uid 1000:"
     show_cmd "${test_cmd[@]}"
     "${test_cmd[@]}" || die "installing/importing the kdemo wheel failed in $tag"
+    if [[ -f $RECIPE_DIR/tools.txt ]]; then
+        local -a repair_cmd=("${run[@]}" -v "$out:/out:ro" "$tag" sh -c
+            '/opt/kiln/tools/bin/auditwheel repair -w /tmp/r /out/kdemo-*.whl && ls /tmp/r')
+        msg "repairing the wheel with the image's auditwheel:"
+        show_cmd "${repair_cmd[@]}"
+        "${repair_cmd[@]}" | grep -q 'manylinux' || die "auditwheel repair failed in $tag"
+    fi
     echo "image check: ok"
 }
 

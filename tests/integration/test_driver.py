@@ -106,6 +106,23 @@ def test_setup_requires_missing_everywhere_fails_as_build_requirement(image, tmp
         idx.close()
 
 
+def test_setup_requires_without_host_fetching_fails_as_build_requirement(image, tmp_path):
+    """With --no-prefetch nothing is fetched: a build-time requirement the image lacks fails."""
+    sdist = make_sdist(tmp_path, "ksr3", "1.0", {
+        "setup.py": "from setuptools import setup\n"
+                    "setup(name='ksr3', version='1.0', py_modules=['ksr3'],\n"
+                    "      setup_requires=['kilnhelper'])\n",
+        "ksr3.py": "X = 1\n",
+    })
+    out = tmp_path / "out"
+    p = build(image, out, "--sdist", sdist, "--no-prefetch", "--timeout", "300")
+    assert result_line(p) == ("result: failed: build requirements not available to the build: "
+                              "kilnhelper"), p.stdout[-3000:]
+    assert lines(p, "stage: ") == ["requires"]
+    assert "the host fetches them" in p.stdout + p.stderr
+    assert not list(out.iterdir())
+
+
 def test_python2_code_is_refused_at_the_import_check(image, tmp_path):
     """(5) A module with `print "x"`: stage import, the reason names CPython 3.11, no wheel."""
     sdist = make_sdist(tmp_path, "kpy2", "1.0", {

@@ -543,6 +543,11 @@ static void sandbox__judge(struct sandbox__job *j)
 		else
 			sandbox__reason(j, "does not import (the import check failed)");
 		break;
+	case DRIVER_EXIT_INTERNAL:
+		/* Kiln's own bug (the traceback is in the log): no stage of the project's. */
+		r->stage = SANDBOX_STAGE_NONE;
+		sandbox__reason(j, "the build driver failed (exit code %d)", r->exit_code);
+		break;
 	default:
 		r->stage = SANDBOX_STAGE_BUILD;
 		sandbox__reason(j, "build failed with exit code %d", r->exit_code);

@@ -72,10 +72,14 @@ def note(msg):
 
 
 def save():
+    """Best effort: with /work full the exit code alone still tells the host."""
     tmp = RESULT + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(tmp, RESULT)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(result, f)
+        os.replace(tmp, RESULT)
+    except OSError as e:
+        note("note: could not write %s: %s" % (RESULT, e))
 
 
 TIMES = []
@@ -533,6 +537,13 @@ def main(argv):
             result["reason"] = f.reason  # the host logs it
         save()
         return f.code
+    except Exception:
+        # A bug of the driver's, not a verdict on the project.
+        import traceback
+        traceback.print_exc()
+        result["reason"] = "the build driver failed"
+        save()
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -546,7 +546,10 @@ static void sandbox__judge(struct sandbox__job *j)
 	case DRIVER_EXIT_INTERNAL:
 		/* Kiln's own bug (the traceback is in the log): no stage of the project's. */
 		r->stage = SANDBOX_STAGE_NONE;
-		sandbox__reason(j, "the build driver failed (exit code %d)", r->exit_code);
+		if (*why)
+			sandbox__reason(j, "the build driver failed: %s", why);
+		else
+			sandbox__reason(j, "the build driver failed (exit code %d)", r->exit_code);
 		break;
 	default:
 		r->stage = SANDBOX_STAGE_BUILD;

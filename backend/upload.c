@@ -523,7 +523,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       want.ptr, (long long)u->job_id, ver);
 		goto done;
 	}
-	if (!wheelname_matches(&u->wn, pytag, plat)) {
+	if (!wheelname_matches_built(&u->wn, pytag, plat)) {
 		upload__finish(u, 400, KERR_INVAL, "wheel tags of %s do not fit the job's target "
 			       "(%s on %s)", u->filename, pytag, plat);
 		goto done;

@@ -55,6 +55,9 @@ static void build_local__usage(FILE *f)
 		"the sandbox and kept for reuse by --project (default build-local).\n");
 }
 
+/* Did the build's stdout end mid-line? Then the summary starts a line of its own. */
+static int build_local__midline;
+
 /* Build output and notes as they come: stdout to stdout, the rest to stderr.
  * ctx, when set, is the failure classifier that reads the build's output. */
 static void build_local__log(void *ctx, int stream, const char *p, size_t n)
@@ -65,6 +68,8 @@ static void build_local__log(void *ctx, int stream, const char *p, size_t n)
 		failclass_feed(ctx, stream, p, n);
 	fwrite(p, 1, n, f);
 	fflush(f);
+	if (stream == SANDBOX_STDOUT && n)
+		build_local__midline = p[n - 1] != '\n';
 }
 
 static int build_local__num(const char *opt, const char *s, unsigned long long max,
@@ -346,7 +351,6 @@ static void build_local__wheels(struct docker *d, const struct config *cfg,
 			q[k].name = w->needed[k];
 		}
 		build_local__lookup(d, cfg, a->image, a->owner, q, n);
-		printf("policy: %s %s\n", w->policy[0] ? w->policy : "-", res->wheels[i]);
 		for (size_t k = 0; k < n; k++)
 			printf("runtime: %s %s\n", w->needed[k], q[k].package[0] ? q[k].package : "-");
 	}
@@ -435,8 +439,8 @@ int build_local_main(int argc, char **argv)
 		fprintf(stderr, "kiln-builder: could not create '%s': %s\n", reqs, strerror(errno));
 		goto out;
 	}
+	memset(&po, 0, sizeof(po));
 	if (!a.no_prefetch) {
-		memset(&po, 0, sizeof(po));
 		po.python = a.python;
 		po.index_url = config_get(&cfg, CONFIG_BUILD_INDEX_URL);
 		po.target.python_version = "3.11";
@@ -496,6 +500,7 @@ int build_local_main(int argc, char **argv)
 	spec.log_ctx = fc;
 	spec.cancel = &build_local__cancel;
 	spec.owner = a.owner;
+	spec.prefetch = a.no_prefetch ? NULL : &po;
 	if ((rc = sandbox_build(&d, &spec, &res, &e))) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
 		status = build_local__exit_for(rc);
@@ -503,14 +508,26 @@ int build_local_main(int argc, char **argv)
 	}
 	failclass_end(fc);
 	fflush(stderr);
+	if (build_local__midline)
+		putchar('\n');
 	if (res.reason[0]) {
+		static const char *const stages[] = { "none", "requires", "build", "repair", "import" };
 		printf("result: failed: %s\n", res.reason);
+		if ((size_t)res.stage < sizeof(stages) / sizeof(stages[0]))
+			printf("stage: %s\n", stages[res.stage]);
 		build_local__verdict(&d, &cfg, &a, fc, &res);
 		status = EXIT_FAILED;
 	} else {
 		printf("result: ok\n");
-		for (size_t i = 0; i < res.nwheels; i++)
+		for (size_t i = 0; i < res.nwheels; i++) {
+			const struct sandbox_wheel_report *r = res.reports ? &res.reports[i] : NULL;
 			printf("wheel: %s\n", res.wheels[i]);
+			if (!r)
+				continue;
+			printf("policy: %s\n", r->policy[0] ? r->policy : "(pure)");
+			for (size_t k = 0; k < r->nneeded; k++)
+				printf("needs: %s\n", r->needed[k]);
+		}
 		build_local__wheels(&d, &cfg, &a, &res);
 		status = EXIT_BUILT;
 	}

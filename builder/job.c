@@ -6,6 +6,7 @@
 #include "builder/derived.h"
 #include "builder/failclass.h"
 #include "builder/jobsource.h"
+#include "builder/prefetch.h"
 #include "builder/sandbox.h"
 #include "common/dirs.h"
 #include "common/json.h"
@@ -552,6 +553,7 @@ static void *job__main(void *arg)
 	struct bjob *j = arg;
 	struct sandbox_spec spec;
 	struct sandbox_result res;
+	struct prefetch_opts po;
 	struct jobsource src;
 	struct kerr e;
 	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "";
@@ -619,6 +621,17 @@ static void *job__main(void *arg)
 	spec.on_log = job__on_log;
 	spec.log_ctx = j;
 	spec.cancel = &j->cancel;
+	/* Build requirements a backend names at build time: fetched as the static ones. */
+	memset(&po, 0, sizeof(po));
+	po.index_url = config_get(j->cfg, CONFIG_BUILD_INDEX_URL);
+	po.target.python_version = j->python_version;
+	po.target.implementation = "cp";
+	po.target.abi = j->python_tag;
+	po.target.platforms = prefetch_platforms_bookworm_x86_64;
+	po.on_log = job__on_log;
+	po.log_ctx = j;
+	po.cancel = &j->cancel;
+	spec.prefetch = &po;
 	rc = sandbox_build(j->docker, &spec, &res, &e);
 	failclass_end(j->fc);
 	job__flush_log(j);

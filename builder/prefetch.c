@@ -50,7 +50,8 @@ const char *const prefetch_platforms_bookworm_x86_64[] = {
 };
 
 /*
- * Reads pyproject.toml from stdin; prints {"default": bool, "requires": [...]}.
+ * Reads pyproject.toml from stdin (with the argument "list": a JSON list of
+ * requirement strings); prints {"default": bool, "requires": [...]}.
  * Exit 3 with a one-line reason on stderr for anything malformed.
  */
 static const char prefetch__script[] =
@@ -59,8 +60,12 @@ static const char prefetch__script[] =
 	"    print('pyproject.toml: ' + msg, file=sys.stderr)\n"
 	"    sys.exit(3)\n"
 	"try:\n"
-	"    data = tomllib.loads(sys.stdin.buffer.read().decode('utf-8'))\n"
-	"except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:\n"
+	"    raw = sys.stdin.buffer.read().decode('utf-8')\n"
+	"    if sys.argv[1:] == ['list']:\n"
+	"        data = {'build-system': {'requires': json.loads(raw)}}\n"
+	"    else:\n"
+	"        data = tomllib.loads(raw)\n"
+	"except (UnicodeDecodeError, ValueError) as e:\n"
 	"    bad(str(e))\n"
 	"bs = data.get('build-system')\n"
 	"if bs is None:\n"
@@ -489,6 +494,63 @@ out:
 	if (rc)
 		prefetch_reqs_release(out);
 	buf_release(&toml);
+	buf_release(&answer);
+	buf_release(&p.tail);
+	return rc;
+}
+
+int prefetch_check_list(const struct prefetch_opts *o, char *const *v, size_t n,
+			struct prefetch_reqs *out, struct kerr *e)
+{
+	struct buf list = BUF_INIT(PREFETCH_PYPROJECT_MAX), answer = BUF_INIT(PREFETCH__STDOUT_MAX);
+	struct prefetch__proc p;
+	char *argv[] = { (char *)(o->python ? o->python : "python3"), (char *)"-I", (char *)"-c",
+			 (char *)prefetch__script, (char *)"list", NULL };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	buf_init(&p.tail, PREFETCH__TAIL_MAX);
+	if (n > PREFETCH_MAX_REQUIRES) {
+		rc = kerr_set(e, KERR_INVAL, "more than %d build requirements", PREFETCH_MAX_REQUIRES);
+		goto out;
+	}
+	/* Our own rules first: nothing odd ever reaches a subprocess's stdin. */
+	buf_putc(&list, '[');
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = prefetch__check_req(v[i], e)))
+			goto out;
+		if ((i && buf_putc(&list, ',')) || json_append_str(&list, v[i])) {
+			rc = kerr_set(e, KERR_INVAL, "build requirements too long");
+			goto out;
+		}
+	}
+	if ((rc = buf_putc(&list, ']'))) {
+		rc = kerr_set(e, KERR_INVAL, "build requirements too long");
+		goto out;
+	}
+	p.in = list.ptr;
+	p.in_len = list.len;
+	p.out = &answer;
+	if ((rc = prefetch__spawn(o, argv, NULL, &p, e)))
+		goto out;
+	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
+		while (p.tail.len && (p.tail.ptr[p.tail.len - 1] == '\n'))
+			buf_truncate(&p.tail, p.tail.len - 1);
+		{
+			const char *last = strrchr(p.tail.ptr, '\n');
+			last = last ? last + 1 : p.tail.ptr;
+			rc = kerr_set(e, WIFEXITED(p.status) && WEXITSTATUS(p.status) == 3 ? KERR_INVAL
+				      : KERR_IO, "%s", *last ? last : "could not run python3 to check requirements");
+		}
+		goto out;
+	}
+	rc = prefetch__parse_answer(&answer, out, e);
+	out->is_default = 0;
+out:
+	if (rc)
+		prefetch_reqs_release(out);
+	buf_release(&list);
 	buf_release(&answer);
 	buf_release(&p.tail);
 	return rc;

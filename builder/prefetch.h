@@ -75,6 +75,16 @@ int prefetch_read_requires(const struct prefetch_opts *o, const char *sdist_path
 			   const char *source_dir, struct prefetch_reqs *out, struct kerr *e);
 
 /*
+ * Fill out with the requirement strings v[0..n-1] (the ones a PEP 517 backend
+ * named at build time, get_requires_for_build_wheel, so written by untrusted
+ * code) after exactly the checks prefetch_read_requires makes: Kiln's own rules,
+ * then pip's requirement parser, no direct URLs. KERR_INVAL (with e) for a bad
+ * requirement, KERR_IO when python3 cannot be run.
+ */
+int prefetch_check_list(const struct prefetch_opts *o, char *const *v, size_t n,
+			struct prefetch_reqs *out, struct kerr *e);
+
+/*
  * Download reqs and their dependencies as wheels into dest_dir (which must
  * exist). An empty or default list downloads nothing. When pip fails: KERR_INVAL
  * if it found no matching wheel while the index answered (a permanent verdict on

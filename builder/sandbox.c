@@ -2,14 +2,20 @@
  * sandbox: one build in a container (contract and design in sandbox.h and
  * docs/builds.md). The steps, each undone in sandbox__cleanup whatever happens:
  * volume, keeper container, build container, input archive in, start, stream the
- * log under the clock, wait, inspect, output archive out, wheels extracted.
+ * log under the clock, wait, inspect, the driver's result read, output archive
+ * out, wheels extracted. When the driver asks for build requirements that are
+ * not in the sandbox (exit DRIVER_EXIT_FETCH), the host downloads them, puts
+ * them into the same /work and runs a second build container there.
  */
 #include "builder/sandbox.h"
 
 #include "builder/docker.h"
+#include "builder/driver.h"
 #include "builder/failclass.h"
+#include "builder/prefetch.h"
 #include "builder/wheelout.h"
 #include "builder/worktar.h"
+#include "common/buf.h"
 #include "common/kerr.h"
 #include "common/log.h"
 #include "common/wheelname.h"
@@ -17,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -44,7 +51,10 @@ struct sandbox__job {
 	char keeper[DOCKER_ID_MAX], build[DOCKER_ID_MAX];
 	int have_volume;
 	uint64_t deadline_ms;          /* monotonic; 0 = none yet */
+	uint64_t end_ms;               /* the build's clock, shared by both rounds */
 	enum sandbox__stop stop;
+	int round;                     /* 1, or 2 after a fetch of dynamic requirements */
+	struct driver_result dr;       /* what the driver wrote, when readable */
 };
 
 static uint64_t sandbox__now_ms(void)
@@ -75,6 +85,7 @@ void sandbox_result_init(struct sandbox_result *r)
 
 void sandbox_result_release(struct sandbox_result *r)
 {
+	driver_reports_free(r->reports, r->nwheels);
 	for (size_t i = 0; i < r->nwheels; i++)
 		free(r->wheels[i]);
 	free(r->wheels);
@@ -216,22 +227,27 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 	const struct sandbox_limits *l = &j->lim;
 	cJSON *host, *c = sandbox__base_config(j, "build", &host), *cmd, *env, *tmpfs, *log, *cfg;
 	cJSON *ul, *u;
-	char src[512], opt[160], size[32];
+	char src[512], opt[160], size[32], round[8];
 
+	/*
+	 * The driver goes in as the command line itself, not as a file in /work:
+	 * the project's code of a first round could change any file there before a
+	 * second round runs.
+	 */
 	cmd = cJSON_AddArrayToObject(c, "Cmd");
-	{
-		static const char *const argv[] = { "python3", "-m", "pip", "wheel", "-v",
-			"--no-deps", "--progress-bar", "off", "-w", "/work/out", NULL };
-		for (const char *const *a = argv; *a; a++)
-			cJSON_AddItemToArray(cmd, cJSON_CreateString(*a));
-	}
 	if (j->spec->sdist_path) {
 		const char *base = strrchr(j->spec->sdist_path, '/');
 		snprintf(src, sizeof(src), "/work/src/%s", base ? base + 1 : j->spec->sdist_path);
 	} else {
 		snprintf(src, sizeof(src), "/work/src");
 	}
-	cJSON_AddItemToArray(cmd, cJSON_CreateString(src));
+	snprintf(round, sizeof(round), "%d", j->round);
+	{
+		const char *const argv[] = { "python3", "-I", "-c", driver_script, "--src", src,
+			"--round", round, NULL };
+		for (const char *const *a = argv; *a; a++)
+			cJSON_AddItemToArray(cmd, cJSON_CreateString(*a));
+	}
 	{
 		static const char *const vars[] = {
 			"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp", "TMPDIR=/tmp",
@@ -425,7 +441,9 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 
 	kerr_clear(&le);
 	t0 = sandbox__now_ms();
-	j->deadline_ms = t0 + (uint64_t)j->lim.timeout_s * 1000u;
+	if (!j->end_ms)
+		j->end_ms = t0 + (uint64_t)j->lim.timeout_s * 1000u;
+	j->deadline_ms = j->end_ms;
 	if ((rc = docker_start(d, j->build, e)))
 		return rc;
 	rc = docker_logs(d, j->build, 1, sandbox__frame, sandbox__tick, j, &le);
@@ -442,7 +460,7 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 	}
 	if (j->stop && (rc = sandbox__kill(d, j, &status, e)))
 		return rc;
-	j->res->duration_ms = sandbox__now_ms() - t0;
+	j->res->duration_ms += sandbox__now_ms() - t0;
 	if ((rc = docker_inspect(d, j->build, &st, e)))
 		return rc;
 	if (st.exit_code != 0 && !st.oom_killed && !j->stop && (rc = sandbox__check_input(d, j, e)))
@@ -453,9 +471,220 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 	if (st.oom_killed)
 		sandbox__reason(j, "killed: out of memory (limit %llu MiB)",
 				(unsigned long long)(j->lim.memory_bytes / MIB));
-	if (st.exit_code != 0)
-		sandbox__reason(j, "build failed with exit code %d", st.exit_code);
 	return 0;
+}
+
+/*
+ * Read /work/result.json into j->dr. Whatever goes wrong (no file: the build
+ * was killed before the driver wrote it; a forged or broken file) leaves j->dr
+ * empty with a note: the exit code alone then decides.
+ */
+static void sandbox__read_result(struct docker *d, struct sandbox__job *j)
+{
+	struct buf b = BUF_INIT(DRIVER_RESULT_MAX);
+	struct kerr re;
+	int fd, rc;
+
+	driver_result_release(&j->dr);
+	kerr_clear(&re);
+	if ((fd = sandbox__tmpfile(&re)) < 0)
+		goto out;
+	/* Read even after a kill (it tells the stage): a short clock of its own. */
+	j->deadline_ms = sandbox__now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
+	if ((rc = docker_get_archive(d, j->build, DRIVER_RESULT_PATH, fd,
+				     DRIVER_RESULT_MAX + SANDBOX__ARCHIVE_SLACK, sandbox__grace_tick,
+				     j, &re)))
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		kerr_set(&re, KERR_IO, "%s", strerror(errno));
+		goto out;
+	}
+	if ((rc = driver_result_untar(fd, DRIVER_RESULT_MAX, &b, &re)))
+		goto out;
+	driver_result_parse(b.ptr, b.len, &j->dr, &re);
+out:
+	if (re.msg[0] && j->res->exit_code != 0)
+		sandbox__note(j, "kiln: no usable result from the build driver: %.200s", re.msg);
+	if (fd >= 0)
+		close(fd);
+	buf_release(&b);
+}
+
+/* The verdict of a build that ran: res->stage and res->reason from the exit code. */
+static void sandbox__judge(struct sandbox__job *j)
+{
+	struct sandbox_result *r = j->res;
+	const char *why = j->dr.reason;
+	static const char prefix[] = "does not import on CPython ";
+
+	if (r->exit_code == 0 && !r->reason[0])
+		return;
+	if (r->reason[0]) {
+		/* Stopped (clock, cancel, log cap) or killed: the stage it was in. */
+		r->stage = j->dr.stage != SANDBOX_STAGE_NONE ? j->dr.stage : SANDBOX_STAGE_BUILD;
+		return;
+	}
+	switch (r->exit_code) {
+	case DRIVER_EXIT_REQUIRES:
+	case DRIVER_EXIT_FETCH:
+		r->stage = SANDBOX_STAGE_REQUIRES;
+		if (r->exit_code == DRIVER_EXIT_FETCH && j->dr.nrequires)
+			sandbox__reason(j, "build requirements not available to the build: %.120s%s",
+					j->dr.requires[0], j->dr.nrequires > 1 ? ", ..." : "");
+		sandbox__reason(j, "%s", *why ? why : "build requirements could not be installed");
+		break;
+	case DRIVER_EXIT_REPAIR:
+		r->stage = SANDBOX_STAGE_REPAIR;
+		sandbox__reason(j, "%s", *why ? why : "auditwheel repair failed");
+		break;
+	case DRIVER_EXIT_IMPORT:
+		r->stage = SANDBOX_STAGE_IMPORT;
+		if (!strncmp(why, prefix, sizeof(prefix) - 1))
+			sandbox__reason(j, "%s", why);
+		else
+			sandbox__reason(j, "does not import (the import check failed)");
+		break;
+	case DRIVER_EXIT_INTERNAL:
+		/* Kiln's own bug (the traceback is in the log): no stage of the project's. */
+		r->stage = SANDBOX_STAGE_NONE;
+		if (*why)
+			sandbox__reason(j, "the build driver failed: %s", why);
+		else
+			sandbox__reason(j, "the build driver failed (exit code %d)", r->exit_code);
+		break;
+	default:
+		r->stage = SANDBOX_STAGE_BUILD;
+		sandbox__reason(j, "build failed with exit code %d", r->exit_code);
+		break;
+	}
+}
+
+/* Remove a flat directory of files (pip download's destination). */
+static void sandbox__rmdir_flat(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	int dfd = dp ? dirfd(dp) : -1;
+
+	while (dp && (de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		unlinkat(dfd, de->d_name, 0);
+	}
+	if (dp)
+		closedir(dp);
+	rmdir(dir);
+}
+
+/* Put the archive in fd into the build container's /work; "no space left" is a verdict. */
+static int sandbox__put(struct docker *d, struct sandbox__job *j, int fd, int *verdict,
+			struct kerr *e)
+{
+	struct kerr pe;
+	int rc;
+
+	*verdict = 0;
+	if (!(rc = docker_put_archive(d, j->build, "/work", fd, &pe)))
+		return 0;
+	if (!failclass_is_nospace(pe.msg))
+		return kerr_set(e, rc, "%s", pe.msg);
+	/* The project's fault, not the builder's: a verdict. */
+	sandbox__reason(j, "source exceeded the work space of %llu bytes",
+			(unsigned long long)j->lim.work_bytes);
+	*verdict = 1;
+	return 0;
+}
+
+/*
+ * The second round: the backend named build requirements that the sandbox does
+ * not have (j->dr.requires). Check and download them on the host exactly as the
+ * static ones, add them to /work/job-wheels and run the driver again in a new
+ * build container on the same volume. 0 with a verdict in res (reason set) or
+ * with the second round run; an error when the builder could not do it.
+ */
+static int sandbox__fetch_round(struct docker *d, struct sandbox__job *j, struct kerr *e)
+{
+	const struct sandbox_spec *spec = j->spec;
+	struct prefetch_reqs reqs;
+	struct kerr pe;
+	char dir[4096], name[80];
+	const char *tmp = getenv("TMPDIR");
+	int fd = -1, rc, verdict = 0;
+
+	memset(&reqs, 0, sizeof(reqs));
+	dir[0] = '\0';
+	kerr_clear(&pe);
+	sandbox__note(j, "kiln: the build backend asks for %zu build requirement(s) the sandbox "
+		      "does not have: fetching them on the host", j->dr.nrequires);
+	rc = prefetch_check_list(spec->prefetch, j->dr.requires, j->dr.nrequires, &reqs, &pe);
+	if (rc == KERR_INVAL) {
+		j->res->stage = SANDBOX_STAGE_REQUIRES;
+		sandbox__reason(j, "bad build requirement from the build backend: %.150s", pe.msg);
+		rc = 0;
+		goto out;
+	}
+	if (rc) {
+		kerr_set(e, rc, "%s", pe.msg);
+		goto out;
+	}
+	if (!tmp || !*tmp || strlen(tmp) > sizeof(dir) - 40)
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/kiln-dynreq-%s-XXXXXX", tmp, j->tag);
+	if (!mkdtemp(dir)) {
+		rc = kerr_set(e, KERR_IO, "could not create '%s': %s", dir, strerror(errno));
+		dir[0] = '\0';
+		goto out;
+	}
+	rc = prefetch_download(spec->prefetch, &reqs, dir, &pe);
+	if (rc == KERR_INVAL || rc == KERR_CONFLICT) {
+		/* No wheel for the target: the project's verdict; or cancelled. */
+		if (rc == KERR_CONFLICT)
+			j->res->cancelled = 1;
+		else
+			j->res->stage = SANDBOX_STAGE_REQUIRES;
+		sandbox__reason(j, "%s", rc == KERR_CONFLICT ? "cancelled" : pe.msg);
+		rc = 0;
+		goto out;
+	}
+	if (rc) {
+		kerr_set(e, rc, "%s", pe.msg);
+		goto out;
+	}
+	if ((fd = sandbox__tmpfile(e)) < 0) {
+		rc = fd;
+		goto out;
+	}
+	if ((rc = worktar_write_wheels(fd, dir, e)))
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		rc = kerr_set(e, KERR_IO, "could not rewind the wheels archive: %s", strerror(errno));
+		goto out;
+	}
+	/* The first build container goes; the volume stays, held by the keeper. */
+	if ((rc = docker_remove(d, j->build, e)))
+		goto out;
+	j->build[0] = '\0';
+	j->round = 2;
+	snprintf(name, sizeof(name), "%s-2", j->build_name);
+	if ((rc = sandbox__create(d, name, sandbox__build_config(j), j->build, e)) ||
+	    (rc = sandbox__put(d, j, fd, &verdict, e)) || verdict)
+		goto out;
+	if (sandbox__cancelled(j)) {
+		j->res->cancelled = 1;
+		sandbox__reason(j, "cancelled");
+		goto out;
+	}
+	sandbox__note(j, "kiln: building again with the fetched requirements");
+	if ((rc = sandbox__run(d, j, e)))
+		goto out;
+	sandbox__read_result(d, j);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dir[0])
+		sandbox__rmdir_flat(dir);
+	prefetch_reqs_release(&reqs);
+	return rc;
 }
 
 /* Bring the wheels out of /work/out into out_dir. */
@@ -520,6 +749,7 @@ static int sandbox__collect(struct docker *d, struct sandbox__job *j, struct ker
 		sandbox__note(j, "kiln: wheel %s", w.wheels[i]);
 	j->res->wheels = w.wheels;
 	j->res->nwheels = w.nwheels;
+	driver_result_reports(&j->dr, j->res->wheels, j->res->nwheels, &j->res->reports);
 	w.wheels = NULL;
 	w.nwheels = 0;
 out:
@@ -588,16 +818,17 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 		  struct sandbox_result *out, struct kerr *e)
 {
 	struct sandbox__job j;
-	struct kerr pe;
 	unsigned char rnd[8];
 	cJSON *opts = NULL, *labels = NULL;
 	char o[160];
-	int in_fd = -1, rc;
+	int in_fd = -1, rc, verdict = 0;
 
 	sandbox_result_init(out);
 	memset(&j, 0, sizeof(j));
 	j.spec = spec;
 	j.res = out;
+	j.round = 1;
+	driver_result_init(&j.dr);
 	sandbox__limits(&spec->limits, &j.lim);
 	if ((rc = sandbox__check_spec(spec, e)))
 		return rc;
@@ -639,17 +870,8 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	    (rc = docker_start(d, j.keeper, e)) ||
 	    (rc = sandbox__create(d, j.build_name, sandbox__build_config(&j), j.build, e)))
 		goto out;
-	if ((rc = docker_put_archive(d, j.build, "/work", in_fd, &pe))) {
-		if (!failclass_is_nospace(pe.msg)) {
-			kerr_set(e, rc, "%s", pe.msg);
-			goto out;
-		}
-		/* The project's fault, not the builder's: a verdict. */
-		sandbox__reason(&j, "source exceeded the work space of %llu bytes",
-				(unsigned long long)j.lim.work_bytes);
-		rc = 0;
+	if ((rc = sandbox__put(d, &j, in_fd, &verdict, e)) || verdict)
 		goto out;
-	}
 	close(in_fd);
 	in_fd = -1;
 	if (sandbox__cancelled(&j)) {
@@ -662,8 +884,18 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 		      j.lim.timeout_s);
 	if ((rc = sandbox__run(d, &j, e)))
 		goto out;
-	if (!out->reason[0])
+	sandbox__read_result(d, &j);
+	if (!out->reason[0] && out->exit_code == DRIVER_EXIT_FETCH && j.dr.nrequires &&
+	    spec->prefetch && (rc = sandbox__fetch_round(d, &j, e)))
+		goto out;
+	if (!out->reason[0] || !out->stage)
+		sandbox__judge(&j);
+	if (!out->reason[0]) {
 		rc = sandbox__collect(d, &j, e);
+		/* No wheel, too much output: what the build left behind. */
+		if (!rc && out->reason[0] && out->stage == SANDBOX_STAGE_NONE)
+			out->stage = SANDBOX_STAGE_BUILD;
+	}
 	if (!rc && out->reason[0])
 		sandbox__note(&j, "kiln: %s", out->reason);
 out:
@@ -672,11 +904,13 @@ out:
 	cJSON_Delete(opts);
 	cJSON_Delete(labels);
 	sandbox__cleanup(d, &j);
+	driver_result_release(&j.dr);
 	if (rc) {
 		/* No verdict: whatever was extracted is not trusted. */
 		for (size_t i = 0; i < out->nwheels; i++)
 			unlink(out->wheels[i]);
 		out->reason[0] = '\0';
+		out->stage = SANDBOX_STAGE_NONE;
 	}
 	return rc;
 }

@@ -2,9 +2,14 @@
  * sandbox: run one wheel build in a locked-down Docker container and bring the
  * wheels back. docs/builds.md explains the design; in short:
  *
- *  - the build runs `python3 -m pip wheel -v --no-deps -w /work/out SRC` as uid
- *    1000 with no network (NetworkMode "none"), no capabilities, no-new-privileges,
- *    a read-only root filesystem, memory (no swap), CPU and PID limits;
+ *  - the build runs Kiln's build driver (driver.h: build requirements, the PEP 517
+ *    build, auditwheel repair, the import check) as uid 1000 with no network
+ *    (NetworkMode "none"), no capabilities, no-new-privileges, a read-only root
+ *    filesystem, memory (no swap), CPU and PID limits;
+ *  - when the project's backend asks for build requirements the sandbox does not
+ *    have, the host checks and downloads them (prefetch.h), adds them to
+ *    /work/job-wheels and runs the driver again in a second build container on
+ *    the same /work: the one case with two containers;
  *  - /tmp is a tmpfs (exec allowed: compilers run there); /work is a per-job
  *    tmpfs *volume*, kept mounted by a second, idle "keeper" container so that
  *    the source can be put in before the build starts and the wheels taken out
@@ -30,6 +35,7 @@
 
 struct docker;
 struct kerr;
+struct prefetch_opts;
 
 /* Streams passed to on_log: the build's stdout and stderr, and Kiln's own notes. */
 enum sandbox_stream { SANDBOX_STDOUT = 1, SANDBOX_STDERR = 2, SANDBOX_NOTE = 3 };
@@ -63,6 +69,9 @@ struct sandbox_spec {
 	volatile int *cancel;    /* may be NULL; non-zero: stop the build */
 	const char *owner;       /* may be NULL; the builder's name, as label org.kiln.builder
 				    on the job's Docker objects, for sandbox_reap */
+	const struct prefetch_opts *prefetch; /* may be NULL; how to download the build
+				    requirements a backend names at build time (NULL: such a
+				    build fails, stage REQUIRES) */
 };
 
 /*
@@ -109,7 +118,9 @@ void sandbox_result_release(struct sandbox_result *r);
  * out->reason says why the build failed ("build failed with exit code 1",
  * "timed out after 600 s", "killed: out of memory (limit 4096 MiB)",
  * "log exceeded 16777216 bytes", "output exceeded ...", "build produced no wheel",
- * "cancelled"). Returns a negative KERR_* with e when the builder itself could not
+ * "cancelled", "does not import on CPython 3.11: ...", "auditwheel repair failed: ...",
+ * "could not download the build requirements (...)"), and out->stage where it
+ * stopped. out->reports has one entry per wheel. Returns a negative KERR_* with e when the builder itself could not
  * run the build (Docker unreachable, no such image, bad spec, local I/O): that is
  * a reason to retry elsewhere, not a verdict on the project.
  */

@@ -220,3 +220,22 @@ out:
 	archive_write_free(w);
 	return rc;
 }
+
+int worktar_write_wheels(int fd, const char *wheels_dir, struct kerr *e)
+{
+	struct archive *w = archive_write_new();
+	int rc = 0;
+
+	archive_write_set_format_pax_restricted(w);
+	if (archive_write_open_fd(w, fd) != ARCHIVE_OK) {
+		rc = worktar__err(w, "open", e);
+		goto out;
+	}
+	if ((rc = worktar__dir(w, "job-wheels", e)) || (rc = worktar__wheels(w, wheels_dir, e)))
+		goto out;
+	if (archive_write_close(w) != ARCHIVE_OK)
+		rc = worktar__err(w, "close", e);
+out:
+	archive_write_free(w);
+	return rc;
+}

@@ -25,4 +25,10 @@ struct kerr;
 int worktar_write(int fd, const char *sdist_path, const char *source_dir,
 		  const char *wheels_dir, struct kerr *e);
 
+/*
+ * Write an archive of job-wheels/ alone (the wheels of wheels_dir, as above), to
+ * add build requirements fetched during a build to the same /work.
+ */
+int worktar_write_wheels(int fd, const char *wheels_dir, struct kerr *e);
+
 #endif

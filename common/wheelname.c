@@ -214,6 +214,7 @@ const char *wheelname_tag(const struct wheelname *w, enum wheelname_tagkind kind
 struct target {
 	int major, minor;
 	const char *platform;
+	int manylinux;          /* linux_ARCH takes manylinux tags of ARCH too */
 };
 
 static int parse_interpreter(struct target *t, const char *s)
@@ -249,10 +250,42 @@ static int tag_is(const char *tag, const char *prefix, int a, int b)
 	return strcmp(tag, want) == 0;
 }
 
+/*
+ * A manylinux tag of the architecture of a "linux_ARCH" target: manylinux1_ARCH,
+ * manylinux2010_ARCH, manylinux2014_ARCH or manylinux_2_N_ARCH. pip on such a
+ * system installs those up to its glibc; the target does not name its glibc,
+ * and Kiln's own wheels get theirs from auditwheel in the target's image.
+ */
+static int manylinux_of(const char *plat, const char *target)
+{
+	static const char *const legacy[] = { "manylinux1_", "manylinux2010_", "manylinux2014_" };
+	const char *arch, *p;
+
+	if (strncasecmp(target, "linux_", 6))
+		return 0;
+	arch = target + 6;
+	for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
+		if (!strncasecmp(plat, legacy[i], strlen(legacy[i])))
+			return !strcasecmp(plat + strlen(legacy[i]), arch);
+	if (strncasecmp(plat, "manylinux_", 10))
+		return 0;
+	p = plat + 10;
+	for (int part = 0; part < 2; part++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p++ != '_')
+			return 0;
+	}
+	return !strcasecmp(p, arch);
+}
+
 static int tag_supported(const struct target *t, const char *py, const char *abi,
 	const char *plat)
 {
-	int on_platform = strcasecmp(plat, t->platform) == 0;
+	int on_platform = strcasecmp(plat, t->platform) == 0 ||
+		(t->manylinux && manylinux_of(plat, t->platform));
 	int pre38 = t->major < 3 || (t->major == 3 && t->minor < 8);
 
 	if (strcmp(abi, "none") == 0) {
@@ -285,14 +318,15 @@ static int tag_supported(const struct target *t, const char *py, const char *abi
 	return tag_is(abi, "cp", t->major, t->minor);
 }
 
-int wheelname_matches(const struct wheelname *w, const char *interpreter,
-	const char *platform)
+static int matches(const struct wheelname *w, const char *interpreter, const char *platform,
+	int manylinux)
 {
 	struct target t;
 
 	if (parse_interpreter(&t, interpreter) || !platform || !*platform)
 		return 0;
 	t.platform = platform;
+	t.manylinux = manylinux;
 	for (size_t i = 0; i < w->ntags[WHEELNAME_PYTHON]; i++) {
 		const char *py = w->tag_text + w->tag_off[WHEELNAME_PYTHON][i];
 
@@ -308,6 +342,18 @@ int wheelname_matches(const struct wheelname *w, const char *interpreter,
 		}
 	}
 	return 0;
+}
+
+int wheelname_matches(const struct wheelname *w, const char *interpreter,
+	const char *platform)
+{
+	return matches(w, interpreter, platform, 0);
+}
+
+int wheelname_matches_built(const struct wheelname *w, const char *interpreter,
+	const char *platform)
+{
+	return matches(w, interpreter, platform, 1);
 }
 
 int sdistname_parse(struct sdistname *d, const char *s, size_t n, struct kerr *e)

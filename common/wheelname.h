@@ -112,6 +112,16 @@ int wheelname_matches(const struct wheelname *w, const char *interpreter,
 	const char *platform);
 
 /*
+ * wheelname_matches, and for a target platform "linux_ARCH" also a manylinux tag
+ * of that ARCH (manylinux1/2010/2014_ARCH, manylinux_2_N_ARCH): the wheels Kiln
+ * builds itself, which auditwheel repair in the target's image tags so. The
+ * upload of a build takes those; deciding whether upstream already has a wheel
+ * for a target (wheelname_matches) does not.
+ */
+int wheelname_matches_built(const struct wheelname *w, const char *interpreter,
+	const char *platform);
+
+/*
  * Parse the sdist filename in the n bytes at s: "{name}-{version}.tar.gz" or
  * ".zip", split at the last '-' (a PEP 440 version has none once normalized, so
  * "foo-bar-1.0.tar.gz" is foo-bar 1.0). The name may contain '-'. Returns 0, or

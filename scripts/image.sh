@@ -10,7 +10,9 @@
 # Recipe: every file in builder/image/ (packages.txt: the Debian packages;
 #         dev-packages.txt: the curated -dev packages, installed by setup.sh;
 # setup.sh: run inside the root filesystem via chroot; pip.conf: /etc/pip.conf;
-# setuptools.cfg: /etc/kiln/setuptools.cfg; env.txt: the image's ENV).
+# setuptools.cfg: /etc/kiln/setuptools.cfg; env.txt: the image's ENV;
+# tools.txt: Python tools pinned by hash, downloaded here on the host and
+# installed by setup.sh into the venv /opt/kiln/tools).
 # Tag:    kiln/bookworm-py311:<first 12 hex digits of a sha256 over the recipe>,
 #         also tagged kiln/bookworm-py311:latest.
 # Build:  debootstrap into $KILN_DATA_DIR/image/rootfs-<hash> (default .kiln/),
@@ -235,6 +237,14 @@ cmd_build() {
     msg "running $RECIPE_DIR/setup.sh in the rootfs (chroot)"
     rm -rf "$rootfs/tmp/kiln-recipe"
     cp -a "$RECIPE_DIR" "$rootfs/tmp/kiln-recipe"
+    if [[ -f $RECIPE_DIR/tools.txt ]]; then
+        # The image's Python tools (auditwheel, ...), pinned by hash, as wheels:
+        # fetched here on the host with its pip, installed offline by setup.sh.
+        msg "downloading the tools of $RECIPE_DIR/tools.txt"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+            --python-version 3.11 --dest "$rootfs/tmp/kiln-recipe/tools" \
+            -r "$RECIPE_DIR/tools.txt" || die "could not download the tools of tools.txt"
+    fi
     env -i PATH="$CHROOT_PATH" LANG=C.UTF-8 HOME=/root DEBIAN_FRONTEND=noninteractive \
         chroot "$rootfs" /bin/bash /tmp/kiln-recipe/setup.sh ||
         die "setup.sh failed in $rootfs"
@@ -364,6 +374,13 @@ cmd_check() {
     msg "installing and importing the wheel, offline, as uid 1000:"
     show_cmd "${test_cmd[@]}"
     "${test_cmd[@]}" || die "installing/importing the kdemo wheel failed in $tag"
+    if [[ -f $RECIPE_DIR/tools.txt ]]; then
+        local -a repair_cmd=("${run[@]}" -v "$out:/out:ro" "$tag" sh -c
+            '/opt/kiln/tools/bin/auditwheel repair -w /tmp/r /out/kdemo-*.whl && ls /tmp/r')
+        msg "repairing the wheel with the image's auditwheel:"
+        show_cmd "${repair_cmd[@]}"
+        "${repair_cmd[@]}" | grep -q 'manylinux' || die "auditwheel repair failed in $tag"
+    fi
     echo "image check: ok"
 }
 

@@ -57,6 +57,16 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${devpkgs[@]}" >/dev/null
 msg "-dev packages installed: ${devpkgs[*]}"
 
+# --- auditwheel, for the build driver's repair step (tools.txt) ---------------
+# The wheels were downloaded on the host (scripts/image.sh) into $recipe/tools/.
+# A venv of their own, apart from /opt/kiln/wheels: builds never see them.
+python3 -m venv --without-pip /opt/kiln/tools
+python3 -m pip --python /opt/kiln/tools/bin/python install --no-index --no-deps \
+    --no-warn-script-location --require-hashes -r "$recipe/tools.txt" \
+    --find-links "$recipe/tools"
+/opt/kiln/tools/bin/auditwheel --version
+msg "tools: $(/opt/kiln/tools/bin/auditwheel --version)"
+
 # --- keep the image small -----------------------------------------------------
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \

@@ -129,7 +129,7 @@ def test_compose_farm_builds_and_serves_through_the_balancer(stack, tmp_path):
     except AssertionError:
         print(stack.compose("logs", "--no-color", "--tail", "60", check=False).stdout)
         raise
-    assert all(n.endswith("-cp311-cp311-linux_x86_64.whl") for n in names), names
+    assert all(n.endswith("-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl") for n in names), names
 
     # Both replicas handed out jobs: each holds one builder's WebSocket.
     dispatched = {b: stack.metric(b, "kiln_jobs_dispatched_total") for b in ("backend-1", "backend-2")}
@@ -142,7 +142,7 @@ def test_compose_farm_builds_and_serves_through_the_balancer(stack, tmp_path):
     out = run([venv / "bin" / "python", "-m", "pip", "install", "--no-cache-dir", "--only-binary", ":all:",
                "--index-url", stack.url + "/simple/", f"{PROJECT}==1.3"],
               env={"PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}).stdout
-    assert f"{PROJECT}-1.3-cp311-cp311-linux_x86_64.whl" in out, out
+    assert f"{PROJECT}-1.3-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl" in out, out
     got = run([venv / "bin" / "python", "-c", f"import {PROJECT}; print({PROJECT}.add(20, 22))"]).stdout
     assert got.strip() == "42"
 

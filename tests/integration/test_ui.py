@@ -136,7 +136,7 @@ def test_search_finds_the_project(farm, tab):
 def test_project_page_shows_the_wheel_and_an_install_line_that_works(farm, tab, tmp_path):
     t = tab(permissions=["clipboard-read", "clipboard-write"])
     page = t.goto(f"/projects/{DEMO}")
-    wheel = "kiln_ui_demo-1.0-cp311-cp311-linux_x86_64.whl"
+    wheel = "kiln_ui_demo-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl"
     row = page.locator("tr", has=page.locator(f"a:text-is('{wheel}')"))
     row.wait_for()
     size = job_rows(farm, "select size, sha256 from artifacts where filename = %s", wheel)[0]
@@ -234,7 +234,7 @@ def test_running_build_log_grows_on_screen(farm, tab):
     raw = farm.backend.get(f"/api/v1/builds/{build}/log")[2].decode()
     assert text() == raw
     # The last lines too: the builder sends them just before it reports the end.
-    assert "kiln: uploaded kiln_ui_slow-1.0-cp311-cp311-linux_x86_64.whl\nkiln: built 1 wheel(s)" in text()
+    assert "kiln: uploaded kiln_ui_slow-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl\nkiln: built 1 wheel(s)" in text()
     assert not t.errors, t.errors
     # Opened afterwards, the finished build's log is fetched whole.
     page = t.goto(f"/builds/{build}")

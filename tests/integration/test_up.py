@@ -100,11 +100,11 @@ def test_up_builds_a_wheel_that_pip_installs(farm, tmp_path):
     assert builder.startswith("local-")  # a name of this farm's own
     rows = q("select a.filename, j.state, b.name from artifacts a join jobs j on j.id = a.job_id"
              " join builders b on b.id = j.builder_id where a.published_at is not null")
-    assert rows == [("kiln_local_demo-1.0-cp311-cp311-linux_x86_64.whl", "succeeded", builder)]
+    assert rows == [("kiln_local_demo-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl", "succeeded", builder)]
 
     v, log = pip_install(tmp_path, "kiln-local-demo")
     # Kiln's wheel, downloaded from Kiln, not the sdist built by pip.
-    assert f"127.0.0.1:{HTTP_PORT}/files/kiln-local-demo/kiln_local_demo-1.0-cp311-cp311-linux_x86_64.whl" in log
+    assert f"127.0.0.1:{HTTP_PORT}/files/kiln-local-demo/kiln_local_demo-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl" in log
     assert ".tar.gz" not in log and "Building wheel" not in log
     assert "Successfully installed kiln-local-demo-1.0" in log
     r = run([v / "bin" / "python", "-c", "import kiln_local_demo as m; print(m.add(2, 3), m.__file__)"])

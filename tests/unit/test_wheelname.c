@@ -485,6 +485,41 @@ static void test_match_table(void **state)
 	}
 }
 
+/* Kiln's own wheels: a linux_ARCH target takes the manylinux tags of its ARCH. */
+static const struct match_case built_cases[] = {
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux1_x86_64.manylinux_2_5_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux2014_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-cp311-abi3-manylinux_2_36_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "cp311", "linux_x86_64", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_x_x86_64.whl", "cp311", "linux_x86_64", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp311", "win_amd64", 0 },
+	{ "foo-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "cp311", "linux_x86_64", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp310", "linux_x86_64", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-cp311-cp311-linux_x86_64.whl", "cp311", "linux_x86_64", 1 },
+	{ "foo-1.0-py3-none-any.whl", "cp311", "linux_x86_64", 1 },
+};
+
+static void test_match_built(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_LEN(built_cases); i++) {
+		const struct match_case *c = &built_cases[i];
+		struct wheelname w;
+
+		assert_int_equal(wheelname_parse(&w, c->file, strlen(c->file), NULL), 0);
+		if (wheelname_matches_built(&w, c->interpreter, c->platform) != c->match)
+			fail_msg("'%s' built on %s/%s: expected %d", c->file, c->interpreter,
+				c->platform, c->match);
+		/* upstream's wheels: only the target's own platform */
+		if (strstr(c->file, "manylinux") && wheelname_matches(&w, c->interpreter, c->platform))
+			fail_msg("'%s' on %s/%s: matches as upstream's", c->file, c->interpreter,
+				c->platform);
+	}
+}
+
 static void test_match_bad_targets(void **state)
 {
 	static const char *const bad_interpreters[] = {
@@ -659,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_wheel_table),
 		cmocka_unit_test(test_bad_wheel_table),
 		cmocka_unit_test(test_match_table),
+		cmocka_unit_test(test_match_built),
 		cmocka_unit_test(test_match_bad_targets),
 		cmocka_unit_test(test_build_tag_sorting_parts),
 		cmocka_unit_test(test_tag_accessors),

@@ -1,6 +1,7 @@
 /* build_local: `kiln-builder build-local` (usage and exit codes in build_local.h). */
 #include "builder/build_local.h"
 
+#include "builder/crates.h"
 #include "builder/docker.h"
 #include "builder/prefetch.h"
 #include "builder/sandbox.h"
@@ -47,7 +48,8 @@ static void build_local__usage(FILE *f)
 		"           [--owner NAME]\n"
 		"       kiln-builder build-local --reap [--owner NAME] [--docker-socket PATH]\n"
 		"--owner labels the build's Docker objects (default build-local); --reap removes\n"
-		"only that owner's leftovers.\n");
+		"only that owner's leftovers. --no-prefetch fetches nothing on the host: no\n"
+		"build requirements, no Rust crates.\n");
 }
 
 /* Build output and notes as they come: stdout to stdout, the rest to stderr. */
@@ -239,12 +241,13 @@ int build_local_main(int argc, char **argv)
 	struct sandbox_spec spec;
 	struct sandbox_result res;
 	struct prefetch_opts po;
+	struct crates_opts co;
 	struct kerr e;
 	struct sigaction sa;
-	char work[4096], reqs[4200];
+	char work[4096], reqs[4200], cargo_home[4200], cargo_dir[4200];
 	char *sdist = NULL, *dir = NULL;
 	const char *tmp = getenv("TMPDIR");
-	int have_docker = 0, have_work = 0, rc, status = EXIT_ERROR;
+	int have_docker = 0, have_work = 0, have_crates = 0, rc, status = EXIT_ERROR;
 
 	memset(&a, 0, sizeof(a));
 	a.owner = BUILD_LOCAL__OWNER;
@@ -324,6 +327,20 @@ int build_local_main(int argc, char **argv)
 			status = build_local__exit_for(rc);
 			goto out;
 		}
+		memset(&co, 0, sizeof(co));
+		/* A cache of this run's own: build-local leaves nothing behind. */
+		snprintf(cargo_home, sizeof(cargo_home), "%s/cargo-home", work);
+		snprintf(cargo_dir, sizeof(cargo_dir), "%s/cargo", work);
+		co.python = a.python;
+		co.cargo_home = cargo_home;
+		co.ca_file = a.ca_file;
+		co.on_log = build_local__log;
+		co.cancel = &build_local__cancel;
+		if ((rc = crates_vendor(&co, sdist, dir, work, cargo_dir, &have_crates, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			status = build_local__exit_for(rc);
+			goto out;
+		}
 	}
 
 	if ((rc = docker_init(&d, a.socket, &e))) {
@@ -336,6 +353,7 @@ int build_local_main(int argc, char **argv)
 	spec.sdist_path = sdist;
 	spec.source_dir = dir;
 	spec.wheels_dir = reqs;
+	spec.cargo_dir = have_crates ? cargo_dir : NULL;
 	spec.out_dir = a.out;
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;

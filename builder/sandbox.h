@@ -56,6 +56,8 @@ struct sandbox_spec {
 	const char *sdist_path;  /* the sdist to build (its name must pass sdistname_parse), */
 	const char *source_dir;  /* or a source tree (symlinks are copied as symlinks) */
 	const char *wheels_dir;  /* prefetched build requirements (*.whl), or NULL */
+	const char *cargo_dir;   /* vendored Rust crates + config.toml (crates.h), or NULL;
+				    /work/cargo, the build's CARGO_HOME */
 	const char *out_dir;     /* where the wheels go; must exist */
 	struct sandbox_limits limits; /* zero fields take the defaults */
 	sandbox_log_fn on_log;   /* may be NULL */

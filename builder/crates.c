@@ -42,7 +42,11 @@ static const char crates__script[] =
 	"import glob, json, os, re, sys, tomllib\n"
 	"root = os.path.realpath(sys.argv[1])\n"
 	"mode = sys.argv[2]\n"
+	"searched = False\n"
 	"def bad(msg):\n"
+	"    if searched:\n"
+	"        print(json.dumps({'manifests': [], 'locked': False, 'skipped': msg}))\n"
+	"        sys.exit(0)\n"
 	"    print(msg, file=sys.stderr)\n"
 	"    sys.exit(3)\n"
 	"def inside(p):\n"
@@ -109,9 +113,10 @@ static const char crates__script[] =
 	"    if 'Rust' in text:\n"
 	"        for m in re.finditer(r'''path\\s*=\\s*['\"]([^'\"\\n]*Cargo\\.toml)['\"]''', text):\n"
 	"            cand(m.group(1), 'setup.py')\n"
-	"if plain('Cargo.toml'):\n"
+	"if os.path.lexists(os.path.join(root, 'Cargo.toml')):\n"
 	"    cand('Cargo.toml', 'the top directory')\n"
 	"if not cands:\n"
+	"    searched = True\n"
 	"    skip = {'target', 'vendor', 'tests', 'test', 'node_modules', 'docs', 'examples', 'benches'}\n"
 	"    for d, dirs, files in os.walk(root):\n"
 	"        depth = d.count(os.sep) - root.count(os.sep)\n"
@@ -184,7 +189,8 @@ static const char crates__script[] =
 	"        if not d:\n"
 	"            return False\n"
 	"        d = os.path.dirname(d)\n"
-	"print(json.dumps({'manifests': cands, 'locked': bool(cands) and all(has_lock(c) for c in cands)}))\n";
+	"print(json.dumps({'manifests': cands, 'searched': searched,\n"
+	"                  'locked': bool(cands) and all(has_lock(c) for c in cands)}))\n";
 
 static void crates__note(const struct crates_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -470,12 +476,15 @@ struct crates__plan {
 	char *manifests[CRATES__MAX_MANIFESTS];
 	size_t n;
 	int locked;
+	int searched;             /* found by the search, not named by the project */
+	char *skipped;            /* a searched manifest Kiln would refuse: why, or NULL */
 };
 
 static void crates__plan_release(struct crates__plan *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		free(p->manifests[i]);
+	free(p->skipped);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -483,13 +492,18 @@ static int crates__plan_parse(const struct buf *b, struct crates__plan *p, struc
 {
 	cJSON *j = NULL;
 	const cJSON *arr = NULL, *it;
+	const char *skipped = NULL;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if ((rc = json_parse_object(b->ptr, b->len, &j, e)) ||
 	    (rc = json_get_bool(j, "locked", &p->locked, e)) ||
+	    (rc = json_get_bool(j, "searched", &p->searched, e)) ||
+	    (rc = json_get_str(j, "skipped", &skipped, e)) ||
 	    (rc = json_get_array(j, "manifests", &arr, e)))
 		goto out;
+	if (skipped)
+		p->skipped = xstrdup(skipped);
 	if (!arr) {
 		rc = kerr_set(e, KERR_INTERNAL, "the manifest finder gave no list");
 		goto out;
@@ -553,6 +567,33 @@ static uint64_t crates__du(const char *dir, uint64_t max, int depth)
 	}
 	closedir(d);
 	return total;
+}
+
+static int crates__only_dirs(const struct dirent *de)
+{
+	return de->d_name[0] != '.';
+}
+
+/* One note naming every vendored crate ("name-version", from --versioned-dirs). */
+static void crates__list_note(const struct crates_opts *o, const char *vendor, uint64_t size)
+{
+	struct buf b = BUF_INIT(256 * 1024);
+	struct dirent **names = NULL;
+	int n = scandir(vendor, &names, crates__only_dirs, alphasort);
+
+	if (n < 0 || !o->on_log)
+		goto out;
+	buf_printf(&b, "kiln: Rust crates: %d vendored (%.1f MB), handed in as %s:", n,
+		   (double)size / 1e6, CRATES_SANDBOX_HOME);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "%s %s", i ? "," : "", names[i]->d_name);
+	buf_putc(&b, '\n');
+	o->on_log(o->log_ctx, CRATES__STREAM_NOTE, b.ptr, b.len);
+out:
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	buf_release(&b);
 }
 
 static int crates__write_config(const char *out_dir, struct kerr *e)
@@ -625,6 +666,11 @@ int crates_vendor(const struct crates_opts *o, const char *sdist_path, const cha
 	if ((rc = crates__script_run(o, &env, root, "find", &answer, e)) ||
 	    (rc = crates__plan_parse(&answer, &plan, e)))
 		goto out;
+	if (plan.skipped) {
+		/* Not named by the project: maybe not even part of its build. */
+		crates__note(o, "kiln: Rust crates: none vendored: %s", plan.skipped);
+		goto out;
+	}
 	if (!plan.n)
 		goto out;
 	*found = 1;
@@ -645,6 +691,9 @@ int crates_vendor(const struct crates_opts *o, const char *sdist_path, const cha
 	}
 	argv[n++] = (char *)cargo;
 	argv[n++] = (char *)"vendor";
+	/* Quiet: its chatter shows host paths; the note below names the crates. */
+	argv[n++] = (char *)"--quiet";
+	argv[n++] = (char *)"--versioned-dirs";
 	for (size_t i = 0; i < plan.n; i++) {
 		struct buf b = BUF_INIT(BUF_NOLIMIT);
 
@@ -672,6 +721,13 @@ int crates_vendor(const struct crates_opts *o, const char *sdist_path, const cha
 			      WIFEXITED(status) ? "exited with" : "killed by signal",
 			      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 			      *last ? ": " : "", last);
+		if (rc == KERR_INVAL && plan.searched) {
+			/* A manifest the project did not name: build without, as before Kiln knew Rust. */
+			crates__note(o, "kiln: Rust crates: none vendored: %s", e->msg);
+			kerr_clear(e);
+			*found = 0;
+			rc = 0;
+		}
 		goto out;
 	}
 	/* cargo vendor writes a Cargo.lock where there was none: it must name registry crates only. */
@@ -684,8 +740,7 @@ int crates_vendor(const struct crates_opts *o, const char *sdist_path, const cha
 	}
 	if ((rc = crates__write_config(out_dir, e)))
 		goto out;
-	crates__note(o, "kiln: Rust crates: %.1f MB vendored, handed in as %s",
-		     (double)size / 1e6, CRATES_SANDBOX_HOME);
+	crates__list_note(o, vendor, size);
 out:
 	for (size_t i = 0; i < CRATES__MAX_MANIFESTS; i++)
 		free(paths[i]);

@@ -11,7 +11,10 @@
  *     `path=".../Cargo.toml"` of setup.py's RustExtension, or else a bounded
  *     search (depth 2). It reads them and their path dependencies and workspace
  *     members, and refuses what Kiln does not fetch: git dependencies, other
- *     registries, paths leading out of the project, symlinked manifests.
+ *     registries, paths leading out of the project, symlinked manifests. A
+ *     manifest only the search found (the project names none) is not held
+ *     against the project: when Kiln would refuse it, or cargo does, the note
+ *     says so and the build goes on without vendored crates.
  *  3. The host's `cargo vendor` (--locked when the project ships Cargo.lock)
  *     copies every crate into a per-job directory. It runs with a clean
  *     environment, CARGO_HOME a Kiln-owned directory (the download cache, shared

@@ -12,7 +12,9 @@
  *    mounts, and a tmpfs volume is unmounted when its last user stops);
  *  - the source (an sdist or a directory) and the prefetched build requirements
  *    go in with PUT archive, as /work/src and /work/job-wheels; pip finds
- *    wheels in /opt/kiln/wheels (the image's) and /work/job-wheels only;
+ *    wheels in /opt/kiln/wheels (the image's) and /work/job-wheels only; a Rust
+ *    project's vendored crates go in as /work/cargo, its CARGO_HOME, and cargo
+ *    runs offline (CARGO_NET_OFFLINE, crates.h);
  *  - the output streams to on_log as it comes, up to a cap; the wall clock and
  *    the cancel flag are checked about once a second;
  *  - afterwards only regular *.whl files at the top of /work/out are extracted

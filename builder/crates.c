@@ -313,13 +313,6 @@ static int crates__extract(const char *sdist, const char *dest, struct kerr *e)
 				      CRATES__MAX_ENTRIES);
 			goto out;
 		}
-		if (type == AE_IFREG && archive_entry_size_is_set(ent))
-			total += (uint64_t)archive_entry_size(ent);
-		if (total > CRATES_EXTRACT_MAX) {
-			rc = kerr_set(e, KERR_TOOBIG, "the sdist unpacks to more than %llu bytes",
-				      (unsigned long long)CRATES_EXTRACT_MAX);
-			goto out;
-		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dest, p) >= sizeof(path))
 			continue;
 		archive_entry_set_pathname(ent, path);
@@ -331,12 +324,20 @@ static int crates__extract(const char *sdist, const char *dest, struct kerr *e)
 			size_t len;
 			la_int64_t off;
 
-			while ((r = archive_read_data_block(a, &blk, &len, &off)) == ARCHIVE_OK)
+			while ((r = archive_read_data_block(a, &blk, &len, &off)) == ARCHIVE_OK) {
+				/* Counted as it comes: a zip member's size may be unknown up front. */
+				if ((total += len) > CRATES_EXTRACT_MAX) {
+					rc = kerr_set(e, KERR_TOOBIG,
+						      "the sdist unpacks to more than %llu bytes",
+						      (unsigned long long)CRATES_EXTRACT_MAX);
+					goto out;
+				}
 				if (archive_write_data_block(w, blk, len, off) < ARCHIVE_WARN) {
 					rc = kerr_set(e, KERR_IO, "could not unpack '%s': %s", sdist,
 						      archive_error_string(w));
 					goto out;
 				}
+			}
 			if (r != ARCHIVE_EOF) {
 				rc = kerr_set(e, KERR_INVAL, "could not read '%s': %s", sdist,
 					      archive_error_string(a));

@@ -4,7 +4,8 @@
 #
 # usage: scripts/image.sh {build|check|name}
 #   build  build the image unless one for the current recipe already exists
-#   check  build a tiny C-extension sdist inside the image, offline, and test it
+#   check  build a tiny C-extension sdist inside the image, offline, and test it;
+#          build a Rust crate there, offline
 #   name   print the image tag for the current recipe
 #
 # Recipe: every file in builder/image/ (packages.txt: the Debian packages;
@@ -314,6 +315,15 @@ cmd_check() {
     msg "installing and importing the wheel, offline, as uid 1000:"
     show_cmd "${test_cmd[@]}"
     "${test_cmd[@]}" || die "installing/importing the kdemo wheel failed in $tag"
+
+    # The Rust toolchain: a crate without dependencies builds offline, as uid 1000,
+    # with a read-only root (crates of real projects come vendored, docs/builds.md).
+    local -a rust_cmd=("${run[@]}" --read-only --tmpfs /tmp:exec -e HOME=/tmp -e CARGO_HOME=/tmp/cargo
+        -e CARGO_NET_OFFLINE=true "$tag" sh -c
+        'cd /tmp && cargo new -q --vcs none --bin krust && cd krust && cargo build -q --release && ./target/release/krust')
+    msg "building a Rust crate offline, as uid 1000:"
+    show_cmd "${rust_cmd[@]}"
+    "${rust_cmd[@]}" | grep -qx 'Hello, world!' || die "building a Rust crate failed in $tag"
     echo "image check: ok"
 }
 

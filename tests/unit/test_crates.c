@@ -52,6 +52,11 @@ static const struct case_ cases[] = {
 			      "RustExtension('k', path='native/Cargo.toml')\n" },
 		{ "native/Cargo.toml", PYO3 } },
 	  KERR_AGAIN, 1, NULL, "for native/Cargo.toml\n" },
+	{ "[tool.setuptools-rust] ext-modules", {
+		{ "pyproject.toml", "[[tool.setuptools-rust.ext-modules]]\n"
+				    "target = \"k._k\"\npath = \"crates/k/Cargo.toml\"\n" },
+		{ "crates/k/Cargo.toml", PYO3 } },
+	  KERR_AGAIN, 1, NULL, "for crates/k/Cargo.toml\n" },
 	{ "manifest-path that is not there", {
 		{ "pyproject.toml", "[tool.maturin]\nmanifest-path = \"nope/Cargo.toml\"\n" } },
 	  KERR_INVAL, 0, "nope/Cargo.toml: no such file (named by the project)", NULL },

@@ -27,7 +27,7 @@ from sdists import FileServer
 from test_builds import TARGET, Farm
 from test_sandbox import build, make_sdist, no_leftovers, run_in_image  # noqa: F401 (fixture)
 
-# pyo3 0.25 needs rustc >= 1.63; the image's rustc-web is 1.85.
+# pyo3 0.25 needs rustc >= 1.63; the image has rustc-web 1.85 or later (docs/builds.md).
 PYO3 = "0.25"
 
 LIB_RS = """use pyo3::prelude::*;

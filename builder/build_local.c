@@ -2,6 +2,7 @@
 #include "builder/build_local.h"
 
 #include "builder/contents.h"
+#include "builder/crates.h"
 #include "builder/derived.h"
 #include "builder/docker.h"
 #include "builder/failclass.h"
@@ -52,7 +53,8 @@ static void build_local__usage(FILE *f)
 		"--owner labels the build's Docker objects (default build-local); --reap removes\n"
 		"only that owner's leftovers. --native-package (repeatable, at most 16) builds in\n"
 		"a derived image: the image plus those Debian packages, installed by apt outside\n"
-		"the sandbox and kept for reuse by --project (default build-local).\n");
+		"the sandbox and kept for reuse by --project (default build-local).\n"
+		"--no-prefetch fetches nothing on the host: no build requirements, no Rust crates.\n");
 }
 
 /* Did the build's stdout end mid-line? Then the summary starts a line of its own. */
@@ -364,14 +366,15 @@ int build_local_main(int argc, char **argv)
 	struct sandbox_spec spec;
 	struct sandbox_result res;
 	struct prefetch_opts po;
+	struct crates_opts co;
 	struct kerr e;
 	struct sigaction sa;
-	char work[4096], reqs[4200];
+	char work[4096], reqs[4200], cargo_home[4200], cargo_dir[4200];
 	char *sdist = NULL, *dir = NULL;
 	char derived_ref[DERIVED_REF_MAX];
 	struct failclass *fc = xcalloc(1, sizeof(*fc));
 	const char *tmp = getenv("TMPDIR");
-	int have_docker = 0, have_work = 0, rc, status = EXIT_ERROR;
+	int have_docker = 0, have_work = 0, have_crates = 0, rc, status = EXIT_ERROR;
 
 	memset(&a, 0, sizeof(a));
 	a.owner = BUILD_LOCAL__OWNER;
@@ -454,6 +457,20 @@ int build_local_main(int argc, char **argv)
 			status = build_local__exit_for(rc);
 			goto out;
 		}
+		memset(&co, 0, sizeof(co));
+		/* A cache of this run's own: build-local leaves nothing behind. */
+		snprintf(cargo_home, sizeof(cargo_home), "%s/cargo-home", work);
+		snprintf(cargo_dir, sizeof(cargo_dir), "%s/cargo", work);
+		co.python = a.python;
+		co.cargo_home = cargo_home;
+		co.ca_file = a.ca_file;
+		co.on_log = build_local__log;
+		co.cancel = &build_local__cancel;
+		if ((rc = crates_vendor(&co, sdist, dir, work, cargo_dir, &have_crates, &e))) {
+			fprintf(stderr, "kiln-builder: %s\n", e.msg);
+			status = build_local__exit_for(rc);
+			goto out;
+		}
 	}
 
 	if ((rc = docker_init(&d, a.socket, &e))) {
@@ -494,6 +511,7 @@ int build_local_main(int argc, char **argv)
 	spec.sdist_path = sdist;
 	spec.source_dir = dir;
 	spec.wheels_dir = reqs;
+	spec.cargo_dir = have_crates ? cargo_dir : NULL;
 	spec.out_dir = a.out;
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;

@@ -609,6 +609,7 @@ static void *job__main(void *arg)
 	spec.sdist_path = src.sdist_path[0] ? src.sdist_path : NULL;
 	spec.source_dir = src.source_dir[0] ? src.source_dir : NULL;
 	spec.wheels_dir = src.wheels_dir[0] ? src.wheels_dir : NULL;
+	spec.cargo_dir = src.cargo_dir[0] ? src.cargo_dir : NULL;
 	spec.out_dir = out_dir;
 	spec.owner = j->owner;
 	sandbox_limits_default(&spec.limits);

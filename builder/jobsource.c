@@ -1,6 +1,7 @@
 /* jobsource: source and build requirements of a job (contract in jobsource.h). */
 #include "builder/jobsource.h"
 
+#include "builder/crates.h"
 #include "builder/job.h"
 #include "builder/prefetch.h"
 #include "builder/source.h"
@@ -26,7 +27,9 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 {
 	struct source_opts so;
 	struct prefetch_opts po;
-	char src_dir[1100], abi[sizeof(j->python_tag)];
+	struct crates_opts co;
+	char src_dir[1100], abi[sizeof(j->python_tag)], cargo_home[1100], cargo_dir[1100];
+	int found = 0;
 	char *path = NULL;
 	int rc;
 
@@ -67,5 +70,25 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	po.cancel = &j->cancel;
 	rc = prefetch_build_requires(&po, s->sdist_path[0] ? s->sdist_path : NULL,
 				     s->source_dir[0] ? s->source_dir : NULL, s->wheels_dir, e);
-	return rc == KERR_TIMEOUT ? KERR_AGAIN : rc;
+	if (rc)
+		return rc == KERR_TIMEOUT ? KERR_AGAIN : rc;
+
+	memset(&co, 0, sizeof(co));
+	/* The download cache, shared by this builder's jobs; cargo locks it itself. */
+	snprintf(cargo_home, sizeof(cargo_home), "%s/builder/cargo-home",
+		 config_get(j->cfg, CONFIG_DATA_DIR));
+	snprintf(cargo_dir, sizeof(cargo_dir), "%s/cargo", j->work_dir);
+	co.cargo_home = cargo_home;
+	if (*config_get(j->cfg, CONFIG_CA_FILE))
+		co.ca_file = config_get(j->cfg, CONFIG_CA_FILE);
+	co.on_log = on_log;
+	co.log_ctx = ctx;
+	co.cancel = &j->cancel;
+	rc = crates_vendor(&co, s->sdist_path[0] ? s->sdist_path : NULL,
+			   s->source_dir[0] ? s->source_dir : NULL, j->work_dir, cargo_dir, &found, e);
+	if (rc)
+		return rc == KERR_TIMEOUT ? KERR_AGAIN : rc;
+	if (found)
+		snprintf(s->cargo_dir, sizeof(s->cargo_dir), "%s", cargo_dir);
+	return 0;
 }

@@ -2,7 +2,8 @@
  * jobsource: get a job's source onto the builder and its build requirements
  * next to it, before anything runs in the sandbox: the sdist downloaded and its
  * sha256 checked (or the git commit checked out), then the static build
- * requirements downloaded as wheels by the host's pip (docs/builds.md).
+ * requirements downloaded as wheels by the host's pip and, for a Rust project,
+ * its crates vendored by the host's cargo (docs/builds.md).
  */
 #ifndef KILN_BUILDER_JOBSOURCE_H
 #define KILN_BUILDER_JOBSOURCE_H
@@ -17,6 +18,7 @@ struct jobsource {
 	char sdist_path[2048]; /* the verified sdist, or "" */
 	char source_dir[2048]; /* the checked-out tree, or "" */
 	char wheels_dir[2048]; /* prefetched build requirements */
+	char cargo_dir[2048];  /* vendored Rust crates (crates.h), or "" for no Rust */
 };
 
 typedef void (*jobsource_log_fn)(void *ctx, int stream, const char *p, size_t n);

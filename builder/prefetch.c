@@ -196,7 +196,7 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 				 POSIX_SPAWN_SETSIGDEF);
-	if ((err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ))) {
+	if ((err = posix_spawnp(&pid, argv[0], &fa, &at, argv, o->envp ? o->envp : environ))) {
 		pid = -1;
 		rc = kerr_set(e, KERR_IO, "could not run '%s': %s", argv[0], strerror(err));
 		goto out;
@@ -278,8 +278,8 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 			prefetch__tail(p, chunk, (size_t)r);
 			if (!k && p->out) {
 				if (buf_append(p->out, chunk, (size_t)r) && !rc) {
-					rc = kerr_set(e, KERR_TOOBIG, "'%s' printed more than %u bytes",
-						      argv[0], PREFETCH__STDOUT_MAX);
+					rc = kerr_set(e, KERR_TOOBIG, "'%s' printed more than %zu bytes",
+						      argv[0], p->out->max);
 					kill(-pid, SIGKILL);
 					killed = 1;
 				}
@@ -304,6 +304,26 @@ out:
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	return rc;
+}
+
+int prefetch_run(const struct prefetch_opts *o, char *const argv[], const char *cwd,
+		 struct buf *out, int *status, struct buf *tail, struct kerr *e)
+{
+	struct prefetch__proc p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.out = out;
+	buf_init(&p.tail, PREFETCH__TAIL_MAX);
+	rc = prefetch__spawn(o, argv, cwd, &p, e);
+	*status = p.status;
+	if (tail) {
+		buf_reset(tail);
+		if (p.tail.len)
+			buf_append(tail, p.tail.ptr, p.tail.len);
+	}
+	buf_release(&p.tail);
 	return rc;
 }
 

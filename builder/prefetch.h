@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+struct buf;
 struct kerr;
 
 #define PREFETCH_PYPROJECT_MAX (1u << 20) /* largest pyproject.toml read */
@@ -55,6 +56,7 @@ struct prefetch_opts {
 	prefetch_log_fn on_log;       /* may be NULL; streams 1, 2 and 3 (Kiln's notes) */
 	void *log_ctx;
 	volatile int *cancel;         /* may be NULL */
+	char *const *envp;            /* subprocess environment; NULL: ours */
 };
 
 struct prefetch_reqs {
@@ -94,6 +96,19 @@ int prefetch_check_list(const struct prefetch_opts *o, char *const *v, size_t n,
  */
 int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs *reqs,
 		      const char *dest_dir, struct kerr *e);
+
+/*
+ * Run argv (argv[0] looked up in our PATH; the child gets o->envp) in cwd (NULL:
+ * ours) with an empty stdin, as the steps above run pip: in its own process
+ * group, under o->timeout_s and o->cancel. Its stdout is captured in out (an
+ * initialised buf whose max bounds it) or, with out NULL, goes to o->on_log like
+ * its stderr. *status gets the wait status; tail (may be NULL; an initialised
+ * buf) the last 64 KiB of its output, for a caller that reads a verdict there.
+ * 0 once it exited (whatever its status), KERR_TIMEOUT, KERR_CONFLICT
+ * (cancelled), KERR_TOOBIG (stdout past out->max) or KERR_IO.
+ */
+int prefetch_run(const struct prefetch_opts *o, char *const argv[], const char *cwd,
+		 struct buf *out, int *status, struct buf *tail, struct kerr *e);
 
 /* Both steps: read the requirements of the sdist or tree, download them. */
 int prefetch_build_requires(const struct prefetch_opts *o, const char *sdist_path,

@@ -9,6 +9,7 @@
  */
 #include "builder/sandbox.h"
 
+#include "builder/crates.h"
 #include "builder/docker.h"
 #include "builder/driver.h"
 #include "builder/failclass.h"
@@ -145,7 +146,8 @@ static int sandbox__input(const struct sandbox_spec *spec, int *fdp, struct kerr
 	*fdp = -1;
 	if ((fd = sandbox__tmpfile(e)) < 0)
 		return fd;
-	if ((rc = worktar_write(fd, spec->sdist_path, spec->source_dir, spec->wheels_dir, e)))
+	if ((rc = worktar_write(fd, spec->sdist_path, spec->source_dir, spec->wheels_dir,
+				 spec->cargo_dir, e)))
 		goto fail;
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		rc = kerr_set(e, KERR_IO, "could not rewind the input archive: %s", strerror(errno));
@@ -254,7 +256,10 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 			"PIP_NO_INDEX=1", "PIP_FIND_LINKS=/opt/kiln/wheels /work/job-wheels",
 			"PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
 			"PIP_ROOT_USER_ACTION=ignore", "PYTHONUNBUFFERED=1",
-			"PYTHONDONTWRITEBYTECODE=1", NULL };
+			"PYTHONDONTWRITEBYTECODE=1",
+			/* Rust: the crates vendored on the host, offline (crates.h). */
+			"CARGO_HOME=" CRATES_SANDBOX_HOME, "CARGO_NET_OFFLINE=true",
+			"CARGO_TERM_COLOR=never", NULL };
 		env = sandbox__strings(vars);
 		cJSON_AddItemToObject(c, "Env", env);
 	}

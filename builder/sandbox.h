@@ -17,7 +17,9 @@
  *    mounts, and a tmpfs volume is unmounted when its last user stops);
  *  - the source (an sdist or a directory) and the prefetched build requirements
  *    go in with PUT archive, as /work/src and /work/job-wheels; pip finds
- *    wheels in /opt/kiln/wheels (the image's) and /work/job-wheels only;
+ *    wheels in /opt/kiln/wheels (the image's) and /work/job-wheels only; a Rust
+ *    project's vendored crates go in as /work/cargo, its CARGO_HOME, and cargo
+ *    runs offline (CARGO_NET_OFFLINE, crates.h);
  *  - the output streams to on_log as it comes, up to a cap; the wall clock and
  *    the cancel flag are checked about once a second;
  *  - afterwards only regular *.whl files at the top of /work/out are extracted
@@ -62,6 +64,8 @@ struct sandbox_spec {
 	const char *sdist_path;  /* the sdist to build (its name must pass sdistname_parse), */
 	const char *source_dir;  /* or a source tree (symlinks are copied as symlinks) */
 	const char *wheels_dir;  /* prefetched build requirements (*.whl), or NULL */
+	const char *cargo_dir;   /* vendored Rust crates + config.toml (crates.h), or NULL;
+				    /work/cargo, the build's CARGO_HOME */
 	const char *out_dir;     /* where the wheels go; must exist */
 	struct sandbox_limits limits; /* zero fields take the defaults */
 	sandbox_log_fn on_log;   /* may be NULL */

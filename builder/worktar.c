@@ -95,8 +95,9 @@ out:
 	return rc;
 }
 
-/* A source tree under src/: files, directories and symlinks (not followed). */
-static int worktar__tree(struct archive *w, const char *dir, struct kerr *e)
+/* A host tree under prefix/: files, directories and symlinks (not followed). */
+static int worktar__tree(struct archive *w, const char *dir, const char *prefix,
+			 struct kerr *e)
 {
 	struct archive *rd = archive_read_disk_new();
 	struct archive_entry *ent = archive_entry_new();
@@ -129,8 +130,8 @@ static int worktar__tree(struct archive *w, const char *dir, struct kerr *e)
 			continue;
 		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
 			continue; /* devices, fifos and sockets have no place in a source tree */
-		if ((size_t)snprintf(name, sizeof(name), "src%s", p + dl) >= sizeof(name)) {
-			rc = kerr_set(e, KERR_INVAL, "path too long in the source tree: '%s'", p);
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", prefix, p + dl) >= sizeof(name)) {
+			rc = kerr_set(e, KERR_INVAL, "path too long in '%s': '%s'", dir, p);
 			goto out;
 		}
 		archive_entry_set_pathname(ent, name);
@@ -187,7 +188,7 @@ static int worktar__wheels(struct archive *w, const char *dir, struct kerr *e)
 }
 
 int worktar_write(int fd, const char *sdist_path, const char *source_dir,
-		  const char *wheels_dir, struct kerr *e)
+		  const char *wheels_dir, const char *cargo_dir, struct kerr *e)
 {
 	struct archive *w = archive_write_new();
 	int rc = 0;
@@ -211,9 +212,11 @@ int worktar_write(int fd, const char *sdist_path, const char *source_dir,
 		}
 		if ((rc = worktar__dir(w, "src", e)) || (rc = worktar__file(w, sdist_path, name, e)))
 			goto out;
-	} else if ((rc = worktar__tree(w, source_dir, e))) {
+	} else if ((rc = worktar__tree(w, source_dir, "src", e))) {
 		goto out;
 	}
+	if (cargo_dir && *cargo_dir && (rc = worktar__tree(w, cargo_dir, "cargo", e)))
+		goto out;
 	if (archive_write_close(w) != ARCHIVE_OK)
 		rc = worktar__err(w, "close", e);
 out:

@@ -19,6 +19,9 @@ build_pkgs=(build-essential meson ninja-build pkg-config python3
   libgit2-dev libarchive-dev libxml2-dev libyajl-dev curl ca-certificates)
 test_pkgs=(libcmocka-dev postgresql debootstrap valgrind
   chromium fonts-dejavu-core)
+# A builder host vendors the crates of Rust projects with its own cargo
+# (builder/crates.h, docs/builds.md); Debian's is cargo-web.
+test_pkgs+=(cargo-web)
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;

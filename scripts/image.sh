@@ -4,11 +4,13 @@
 #
 # usage: scripts/image.sh {build|check|name}
 #   build  build the image unless one for the current recipe already exists
-#   check  build a tiny C-extension sdist inside the image, offline, and test it
+#   check  build a tiny C-extension sdist inside the image, offline, and test it;
+#          build a Rust crate there, offline
 #   name   print the image tag for the current recipe
 #
 # Recipe: every file in builder/image/ (packages.txt: the Debian packages;
 #         dev-packages.txt: the curated -dev packages, installed by setup.sh;
+#         packages-security.txt: those of them upgraded from bookworm-security;
 # setup.sh: run inside the root filesystem via chroot; pip.conf: /etc/pip.conf;
 # setuptools.cfg: /etc/kiln/setuptools.cfg; env.txt: the image's ENV;
 # tools.txt: Python tools pinned by hash, downloaded here on the host and
@@ -27,7 +29,9 @@
 #              KILN_IMAGE_RECIPE (recipe directory, default builder/image; the
 #                deployment's runtime base image uses deploy/runtime with
 #                KILN_IMAGE_REPO=kiln/runtime, see scripts/deploy.sh),
-#              KILN_DEBIAN_MIRROR (default: from /etc/apt/sources*).
+#              KILN_DEBIAN_MIRROR (default: from /etc/apt/sources*),
+#              KILN_DEBIAN_SECURITY_MIRROR (for packages-security.txt; default:
+#                the one of $SUITE-security in /etc/apt/sources*).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -75,10 +79,12 @@ image_env() {
         "$RECIPE_DIR/env.txt" | sed '/^$/d'
 }
 
-# The Debian mirror for $SUITE, from the apt sources of this machine.
+# The Debian mirror for suite $1 (default $SUITE), from the apt sources of this
+# machine; $2 names the variable that overrides it (default KILN_DEBIAN_MIRROR).
 debian_mirror() {
-    if [[ -n ${KILN_DEBIAN_MIRROR:-} ]]; then
-        printf '%s\n' "$KILN_DEBIAN_MIRROR"
+    local SUITE=${1:-$SUITE} override=${2:-KILN_DEBIAN_MIRROR}
+    if [[ -n ${!override:-} ]]; then
+        printf '%s\n' "${!override}"
         return
     fi
     local f uri
@@ -125,7 +131,7 @@ debian_mirror() {
             }' "$f")
         if [[ -n $uri ]]; then printf '%s\n' "$uri"; return; fi
     done
-    die "no Debian mirror for '$SUITE' found in /etc/apt/sources.list{,.d/} (set KILN_DEBIAN_MIRROR)"
+    die "no Debian mirror for '$SUITE' found in /etc/apt/sources.list{,.d/} (set $override)"
 }
 
 ensure_debootstrap() {
@@ -190,6 +196,37 @@ install_contents() {
     } | gzip -9n >"$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
     chmod 0644 "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
     msg "contents index: $(zcat "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | wc -l) entries, $(du -h "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | cut -f1)"
+
+# The packages of packages-security.txt, upgraded in the rootfs $1 from
+# $SUITE-security (debootstrap reads $SUITE alone): Debian updates rustc-web
+# there for newer toolchains; what the old versions pulled in (their libstd,
+# their LLVM) is purged. The source list is removed afterwards; setup.sh drops
+# apt's lists.
+install_security_updates() {
+    local rootfs=$1 mirror list pkgs log
+    mirror=$(debian_mirror "$SUITE-security" KILN_DEBIAN_SECURITY_MIRROR)
+    pkgs=$(sed -e 's/#.*//' "$RECIPE_DIR/packages-security.txt" | tr -s ' \t\r\n' ' ')
+    list=$rootfs/etc/apt/sources.list.d/kiln-security.list
+    log=$DATA_DIR/image/security-$(basename "$rootfs").log
+    msg "from $SUITE-security ($mirror): $pkgs"
+    printf 'deb %s %s-security main\n' "$mirror" "$SUITE" >"$list"
+    # debootstrap marks every package manual: mark what the upgraded packages
+    # pulled in as automatic (packages.txt stays manual; before apt-get update,
+    # so that these are the old versions' dependencies), so that autoremove
+    # purges what only their old versions needed (an old libstd, an old LLVM).
+    # shellcheck disable=SC2016,SC2086  # the script is for the chroot; $pkgs is a list
+    env -i PATH="$CHROOT_PATH" LANG=C.UTF-8 HOME=/root DEBIAN_FRONTEND=noninteractive \
+        KEEP="$(package_list | tr , ' ')" chroot "$rootfs" sh -euc '
+            suite=$1; shift
+            apt-cache depends --recurse --installed --no-recommends --no-suggests \
+                --no-conflicts --no-breaks --no-replaces --no-enhances "$@" |
+                grep -v "^ " | grep -v "^<" | sort -u | xargs apt-mark auto >/dev/null
+            apt-mark manual $KEEP >/dev/null
+            apt-get update -qq
+            apt-get install -y -qq --no-install-recommends -t "$suite-security" "$@"
+            apt-get autoremove -y -qq --purge' sh "$SUITE" $pkgs >>"$log" 2>&1 ||
+        die "installing $pkgs from $SUITE-security failed (log: $log)"
+    rm -f "$list"
 }
 
 cmd_name() {
@@ -233,6 +270,10 @@ cmd_build() {
     fi
     t1=$SECONDS
     msg "debootstrap done in $((t1 - t0))s ($(du -sh --one-file-system "$rootfs" | cut -f1))"
+
+    if [[ -f $RECIPE_DIR/packages-security.txt ]]; then
+        install_security_updates "$rootfs"
+    fi
 
     msg "running $RECIPE_DIR/setup.sh in the rootfs (chroot)"
     rm -rf "$rootfs/tmp/kiln-recipe"
@@ -381,6 +422,16 @@ cmd_check() {
         show_cmd "${repair_cmd[@]}"
         "${repair_cmd[@]}" | grep -q 'manylinux' || die "auditwheel repair failed in $tag"
     fi
+
+
+    # The Rust toolchain: a crate without dependencies builds offline, as uid 1000,
+    # with a read-only root (crates of real projects come vendored, docs/builds.md).
+    local -a rust_cmd=("${run[@]}" --read-only --tmpfs /tmp:exec -e HOME=/tmp -e CARGO_HOME=/tmp/cargo
+        -e CARGO_NET_OFFLINE=true "$tag" sh -c
+        'cd /tmp && cargo new -q --vcs none --bin krust && cd krust && cargo build -q --release && ./target/release/krust')
+    msg "building a Rust crate offline, as uid 1000:"
+    show_cmd "${rust_cmd[@]}"
+    "${rust_cmd[@]}" | grep -qx 'Hello, world!' || die "building a Rust crate failed in $tag"
     echo "image check: ok"
 }
 

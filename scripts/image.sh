@@ -196,6 +196,7 @@ install_contents() {
     } | gzip -9n >"$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
     chmod 0644 "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz"
     msg "contents index: $(zcat "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | wc -l) entries, $(du -h "$rootfs/opt/kiln/contents/$SUITE-$arch.tsv.gz" | cut -f1)"
+}
 
 # The packages of packages-security.txt, upgraded in the rootfs $1 from
 # $SUITE-security (debootstrap reads $SUITE alone): Debian updates rustc-web

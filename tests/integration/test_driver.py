@@ -119,6 +119,7 @@ def test_setup_requires_without_host_fetching_fails_as_build_requirement(image, 
     assert result_line(p) == ("result: failed: build requirements not available to the build: "
                               "kilnhelper"), p.stdout[-3000:]
     assert lines(p, "stage: ") == ["requires"]
+    assert lines(p, "failure class: ") == ["build-requirement"]
     assert "the host fetches them" in p.stdout + p.stderr
     assert not list(out.iterdir())
 
@@ -138,6 +139,7 @@ def test_python2_code_is_refused_at_the_import_check(image, tmp_path):
     assert res.startswith("result: failed: does not import on CPython 3.11: "), p.stdout[-3000:]
     assert "kpy2/old.py" in res and "SyntaxError" in res
     assert lines(p, "stage: ") == ["import"]
+    assert lines(p, "failure class: ") == ["import"]
     assert not list(out.iterdir())
 
 

@@ -9,6 +9,10 @@ by default) adds the package to the project and queues the job once more; the
 builder builds it in a derived image and the wheel is published. Shares
 test_builds.py's farm.
 """
+import json
+import subprocess
+import urllib.request
+
 import psycopg
 
 from sdists import targz
@@ -72,9 +76,38 @@ def test_missing_library_is_suggested_added_and_retried_once(farm, files):
     # What a user reads on the failed attempt's page (the API the UI shows).
     status, _, body = farm.backend.get(f"/api/v1/builds/{first_id}")
     assert status == 200
-    import json
     b = json.loads(body)
     assert b["failure_class"] == "native-dependency"
     assert b["fix"] == "kilnctl project deps add kyamlfarm libyaml-dev", b["fix"]
     log = build_log(farm, job)
     assert "libyaml-dev" in log
+    # The published wheel is repaired: libyaml is inside it, so it installs and
+    # imports in a clean container of the target's image, which has no libyaml.
+    fn = wheels[0][0]
+    assert "manylinux_2_" in fn, fn
+    with urllib.request.urlopen(f"{farm.backend.url}/files/kyamlfarm/{fn}", timeout=60) as r:
+        whl = r.read()  # through the redirect to storage, as pip goes
+    assert whl[:2] == b"PK"
+    (farm.tmp / fn).write_bytes(whl)
+    script = ("ls /usr/lib/*/libyaml* 2>/dev/null && exit 3; "
+              f"python3 -m pip install -q --no-index --target /tmp/t /w/{fn} && "
+              "PYTHONPATH=/tmp/t python3 -c 'import kyamlfarm; print(kyamlfarm.version())'")
+    p = subprocess.run(["docker", "run", "--rm", "--network", "none",
+                        "-v", f"{farm.tmp}:/w:ro", farm.image, "sh", "-c", script],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    assert p.stdout.strip().startswith("0."), p.stdout  # libyaml's version, e.g. 0.2.5
+
+
+def test_a_source_that_cannot_be_fetched_is_infrastructure(farm, files):
+    """Not the project's failure nor its build's: the farm could not get the sdist."""
+    fn, data = yaml_sdist()
+    url, sha = files.add("kgone-1.0.tar.gz", data)
+    job = farm.queue("kgone", "1.0", url.replace("kgone-1.0.tar.gz", "not-there-1.0.tar.gz"),
+                     sha, "kgone-1.0.tar.gz")
+    state, _, reason, _ = farm.wait_done(job, timeout=300)
+    assert state == "failed", (state, reason)
+    with psycopg.connect(farm.db) as c:
+        cls = c.execute("select failure_class from builds where job_id = %s order by attempt desc"
+                        " limit 1", (job,)).fetchone()[0]
+    assert cls == "infrastructure", (cls, reason)

@@ -286,9 +286,24 @@ def test_timeout_kills_the_build(image, tmp_path):
     elapsed = time.monotonic() - t0
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
     assert result_line(p) == "result: failed: timed out after 10 s"
+    assert "failure class: timeout" in p.stdout.splitlines()
     assert "kiln-test: sleeping" in p.stdout + p.stderr
     assert ", timed out" in p.stdout
     assert elapsed < 60, elapsed
+
+
+def test_a_compiler_error_is_classed_compile(image, tmp_path):
+    """A C extension that does not compile: the project's code is wrong, class compile."""
+    sdist = make_sdist(tmp_path, "kbroken", "1.0", {
+        "pyproject.toml": PYPROJECT_IMAGE,
+        "setup.py": setup_py("kbroken", ""),
+        "kbroken.c": "#include <Python.h>\nint kiln_broken(void) { return nope; }\n",
+    })
+    p = build(image, tmp_path / "out", "--sdist", sdist, "--no-prefetch", "--timeout", "300")
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "'nope' undeclared" in p.stdout + p.stderr
+    assert "failure class: compile" in p.stdout.splitlines()
+    assert not any((tmp_path / "out").iterdir())
 
 
 def test_memory_limit_kills_with_oom_reason(image, tmp_path):
@@ -301,6 +316,7 @@ def test_memory_limit_kills_with_oom_reason(image, tmp_path):
               "--memory-mib", "256")
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
     assert result_line(p) == "result: failed: killed: out of memory (limit 256 MiB)"
+    assert "failure class: out-of-memory" in p.stdout.splitlines()
     assert ", oom" in p.stdout
 
 

@@ -301,7 +301,7 @@ def test_a_compiler_error_is_classed_compile(image, tmp_path):
     })
     p = build(image, tmp_path / "out", "--sdist", sdist, "--no-prefetch", "--timeout", "300")
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
-    assert "'nope' undeclared" in p.stdout + p.stderr
+    assert "nope" in p.stdout + p.stderr and "undeclared" in p.stdout + p.stderr
     assert "failure class: compile" in p.stdout.splitlines()
     assert not any((tmp_path / "out").iterdir())
 

@@ -4,6 +4,7 @@
 #include "builder/docker.h"
 #include "builder/sandbox.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/dirs.h"
 #include "common/kerr.h"
 #include "common/sha256.h"
@@ -36,13 +37,6 @@ int derived_package_valid(const char *name)
 	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
 		return 0;
 	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789+.-") == n;
-}
-
-static long long derived__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void derived__note(const struct derived_spec *s, const char *fmt, ...)
@@ -98,7 +92,7 @@ static int derived__tick(void *ctx)
 
 	if (r->s->cancel && *r->s->cancel)
 		r->stop = KERR_CONFLICT;
-	else if (derived__now_ms() >= r->deadline_ms)
+	else if ((long long)clock_now_ms() >= r->deadline_ms)
 		r->stop = KERR_TIMEOUT;
 	return r->stop ? KERR_TIMEOUT : 0;
 }
@@ -157,7 +151,7 @@ static int derived__build(struct docker *d, const struct derived_spec *s, const 
 	cJSON_AddStringToObject(host, "NetworkMode", s->network && *s->network ? s->network : "bridge");
 	if ((rc = docker_create(d, NULL, cfg, cid, e)) || (rc = docker_start(d, cid, e)))
 		goto out;
-	run.deadline_ms = derived__now_ms() + 1000ll * (s->timeout_s ? s->timeout_s
+	run.deadline_ms = (long long)clock_now_ms() + 1000ll * (s->timeout_s ? s->timeout_s
 							: DERIVED__TIMEOUT_DEFAULT);
 	rc = docker_logs(d, cid, 1, derived__frame, derived__tick, &run, e);
 	if (!rc)
@@ -207,7 +201,7 @@ int derived_ensure(struct docker *d, const struct derived_spec *s, char *ref, in
 {
 	char base_id[DOCKER_ID_MAX], id[DOCKER_ID_MAX], hash[SHA256_HEX_LEN + 1];
 	struct sha256 h;
-	long long t0 = derived__now_ms();
+	uint64_t t0 = clock_now_ms();
 	int rc, locked = 0;
 
 	ref[0] = '\0';
@@ -265,7 +259,7 @@ int derived_ensure(struct docker *d, const struct derived_spec *s, char *ref, in
 	if (built)
 		*built = 1;
 	derived__note(s, "built derived image %s in %.1f s", ref,
-		      (double)(derived__now_ms() - t0) / 1000);
+		      (double)(clock_now_ms() - t0) / 1000);
 done:
 	derived__touch(s->state_dir, id);
 	pthread_mutex_unlock(&derived__lock);

@@ -8,6 +8,7 @@
 #include "builder/jobsource.h"
 #include "builder/prefetch.h"
 #include "builder/sandbox.h"
+#include "common/clock.h"
 #include "common/dirs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -376,13 +377,6 @@ static int job__upload(struct bjob *j, const struct sandbox_result *r, struct ke
 	return 0;
 }
 
-static long long job__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Output of host-side steps (pip download, apt in a derived image) in the job log: not the
  * build's, so the classifier does not read it. */
 static void job__on_host_log(void *ctx, int stream, const char *p, size_t n)
@@ -486,7 +480,7 @@ static void job__wheels_json(struct bjob *j, const struct sandbox_result *r, str
 }
 
 /* Build in the target's image plus the project's Debian packages. 0 with ref set, or a finish was sent. */
-static int job__derive(struct bjob *j, char *ref, long long t0)
+static int job__derive(struct bjob *j, char *ref, uint64_t t0)
 {
 	const char *names[JOB_NATIVE_MAX];
 	struct derived_spec ds;
@@ -522,10 +516,10 @@ static int job__derive(struct bjob *j, char *ref, long long t0)
 		return rc;
 	job__note(j, "%s", e.msg);
 	if (rc == KERR_NOTFOUND || rc == KERR_INVAL)
-		job__finish_full(j, "failed", -1, job__now_ms() - t0, e.msg,
+		job__finish_full(j, "failed", -1, (long long)(clock_now_ms() - t0), e.msg,
 				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
 	else
-		job__finish(j, "retry", -1, job__now_ms() - t0, e.msg);
+		job__finish(j, "retry", -1, (long long)(clock_now_ms() - t0), e.msg);
 	return rc;
 }
 
@@ -558,7 +552,7 @@ static void *job__main(void *arg)
 	struct kerr e;
 	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "";
 	struct buf wheels = BUF_INIT(BUF_NOLIMIT);
-	long long t0 = job__now_ms();
+	uint64_t t0 = clock_now_ms();
 	int rc, used_derived = 0;
 
 	sandbox_result_init(&res);
@@ -579,7 +573,7 @@ static void *job__main(void *arg)
 	if (j->bad_native[0]) {
 		/* Refused before anything runs: no download, no container. */
 		job__note(j, "%s", j->bad_native);
-		job__finish_full(j, "failed", -1, job__now_ms() - t0, j->bad_native,
+		job__finish_full(j, "failed", -1, (long long)(clock_now_ms() - t0), j->bad_native,
 				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
 		goto done;
 	}
@@ -588,7 +582,7 @@ static void *job__main(void *arg)
 		/* The source came, so the build requirements did not; else the source did not. */
 		int reqs = src.sdist_path[0] || src.source_dir[0];
 		job__note(j, "%s", e.msg);
-		job__finish_full(j, rc == KERR_AGAIN ? "retry" : "failed", -1, job__now_ms() - t0,
+		job__finish_full(j, rc == KERR_AGAIN ? "retry" : "failed", -1, (long long)(clock_now_ms() - t0),
 				 e.msg, reqs ? FAILCLASS_BUILD_REQUIREMENT : FAILCLASS_INFRASTRUCTURE,
 				 NULL);
 		goto done;
@@ -640,7 +634,7 @@ static void *job__main(void *arg)
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
-		job__finish(j, "retry", -1, job__now_ms() - t0, e.msg);
+		job__finish(j, "retry", -1, (long long)(clock_now_ms() - t0), e.msg);
 		goto done;
 	}
 	if (res.reason[0] || res.nwheels == 0) {
@@ -659,7 +653,7 @@ static void *job__main(void *arg)
 		job__note(j, "failure class: %s", failclass_name(cls));
 		if (cls == FAILCLASS_NATIVE_DEPENDENCY)
 			job__suggest(j);
-		job__finish_full(j, "failed", res.exit_code, job__now_ms() - t0, why, cls, NULL);
+		job__finish_full(j, "failed", res.exit_code, (long long)(clock_now_ms() - t0), why, cls, NULL);
 		goto done;
 	}
 	job__wheels_json(j, &res, &wheels);
@@ -669,12 +663,12 @@ static void *job__main(void *arg)
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
-		job__finish(j, rc == KERR_AGAIN ? "retry" : "failed", res.exit_code, job__now_ms() - t0,
+		job__finish(j, rc == KERR_AGAIN ? "retry" : "failed", res.exit_code, (long long)(clock_now_ms() - t0),
 			    e.msg);
 		goto done;
 	}
-	job__note(j, "built %zu wheel(s) in %.1f s", res.nwheels, (double)(job__now_ms() - t0) / 1000);
-	job__finish_full(j, "succeeded", res.exit_code, job__now_ms() - t0, "", FAILCLASS_NONE,
+	job__note(j, "built %zu wheel(s) in %.1f s", res.nwheels, (double)(clock_now_ms() - t0) / 1000);
+	job__finish_full(j, "succeeded", res.exit_code, (long long)(clock_now_ms() - t0), "", FAILCLASS_NONE,
 			 wheels.ptr);
 done:
 	buf_release(&wheels);

@@ -8,6 +8,7 @@
 #include "builder/prefetch.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/kerr.h"
 #include "common/xalloc.h"
@@ -123,14 +124,6 @@ static void prefetch__note(const struct prefetch_opts *o, const char *fmt, ...)
 	prefetch__log(o, PREFETCH__STREAM_NOTE, line, (size_t)n);
 }
 
-static uint64_t prefetch__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* --- the subprocess runner ------------------------------------------------- */
 
 struct prefetch__proc {
@@ -164,7 +157,7 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, defs;
-	uint64_t deadline = prefetch__now_ms() +
+	uint64_t deadline = clock_now_ms() +
 		(uint64_t)(o->timeout_s ? o->timeout_s : PREFETCH__TIMEOUT_S) * 1000u;
 	size_t in_off = 0;
 	uint64_t killed_at = 0;
@@ -219,15 +212,15 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 		char chunk[16 * 1024];
 
 		if (killed && !killed_at)
-			killed_at = prefetch__now_ms();
+			killed_at = clock_now_ms();
 		/* Killed, but something that left the group still holds a pipe: stop reading. */
-		if (killed_at && prefetch__now_ms() - killed_at > 5000)
+		if (killed_at && clock_now_ms() - killed_at > 5000)
 			break;
 		if (!killed && o->cancel && *o->cancel) {
 			rc = kerr_set(e, KERR_CONFLICT, "'%s' cancelled", argv[0]);
 			killed = 1;
 			kill(-pid, SIGKILL);
-		} else if (!killed && prefetch__now_ms() >= deadline) {
+		} else if (!killed && clock_now_ms() >= deadline) {
 			rc = kerr_set(e, KERR_TIMEOUT, "'%s' timed out after %u s", argv[0],
 				      o->timeout_s ? o->timeout_s : PREFETCH__TIMEOUT_S);
 			killed = 1;

@@ -17,6 +17,7 @@
 #include "builder/wheelout.h"
 #include "builder/worktar.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/kerr.h"
 #include "common/log.h"
 #include "common/wheelname.h"
@@ -57,14 +58,6 @@ struct sandbox__job {
 	int round;                     /* 1, or 2 after a fetch of dynamic requirements */
 	struct driver_result dr;       /* what the driver wrote, when readable */
 };
-
-static uint64_t sandbox__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void sandbox_limits_default(struct sandbox_limits *l)
 {
@@ -316,7 +309,7 @@ static int sandbox__tick(void *ctx)
 		j->stop = STOP_CANCEL;
 		return KERR_TIMEOUT;
 	}
-	if (j->deadline_ms && sandbox__now_ms() >= j->deadline_ms) {
+	if (j->deadline_ms && clock_now_ms() >= j->deadline_ms) {
 		j->stop = STOP_TIMEOUT;
 		return KERR_TIMEOUT;
 	}
@@ -328,7 +321,7 @@ static int sandbox__grace_tick(void *ctx)
 {
 	struct sandbox__job *j = ctx;
 
-	return sandbox__now_ms() >= j->deadline_ms ? KERR_TIMEOUT : 0;
+	return clock_now_ms() >= j->deadline_ms ? KERR_TIMEOUT : 0;
 }
 
 static int sandbox__frame(void *ctx, int stream, const char *p, size_t n)
@@ -393,7 +386,7 @@ static int sandbox__kill(struct docker *d, struct sandbox__job *j, long *status,
 
 	if ((rc = docker_kill(d, j->build, e)))
 		return rc;
-	j->deadline_ms = sandbox__now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
+	j->deadline_ms = clock_now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
 	return docker_wait(d, j->build, sandbox__grace_tick, j, status, e);
 }
 
@@ -445,7 +438,7 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 	int rc;
 
 	kerr_clear(&le);
-	t0 = sandbox__now_ms();
+	t0 = clock_now_ms();
 	if (!j->end_ms)
 		j->end_ms = t0 + (uint64_t)j->lim.timeout_s * 1000u;
 	j->deadline_ms = j->end_ms;
@@ -465,7 +458,7 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 	}
 	if (j->stop && (rc = sandbox__kill(d, j, &status, e)))
 		return rc;
-	j->res->duration_ms += sandbox__now_ms() - t0;
+	j->res->duration_ms += clock_now_ms() - t0;
 	if ((rc = docker_inspect(d, j->build, &st, e)))
 		return rc;
 	if (st.exit_code != 0 && !st.oom_killed && !j->stop && (rc = sandbox__check_input(d, j, e)))
@@ -495,7 +488,7 @@ static void sandbox__read_result(struct docker *d, struct sandbox__job *j)
 	if ((fd = sandbox__tmpfile(&re)) < 0)
 		goto out;
 	/* Read even after a kill (it tells the stage): a short clock of its own. */
-	j->deadline_ms = sandbox__now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
+	j->deadline_ms = clock_now_ms() + SANDBOX__KILL_GRACE_S * 1000u;
 	if ((rc = docker_get_archive(d, j->build, DRIVER_RESULT_PATH, fd,
 				     DRIVER_RESULT_MAX + SANDBOX__ARCHIVE_SLACK, sandbox__grace_tick,
 				     j, &re)))
@@ -704,7 +697,7 @@ static int sandbox__collect(struct docker *d, struct sandbox__job *j, struct ker
 	if ((fd = sandbox__tmpfile(e)) < 0)
 		return fd;
 	/* Taking the output out gets a clock of its own, as long as the build's. */
-	j->deadline_ms = sandbox__now_ms() + (uint64_t)j->lim.timeout_s * 1000u;
+	j->deadline_ms = clock_now_ms() + (uint64_t)j->lim.timeout_s * 1000u;
 	rc = docker_get_archive(d, j->build, "/work/out", fd,
 				j->lim.output_cap_bytes + SANDBOX__ARCHIVE_SLACK, sandbox__tick, j, &we);
 	if (rc == KERR_TOOBIG) {

@@ -1,6 +1,7 @@
 /* migrate: the schema migration runner (contract in migrate.h). */
 #include "kilnctl/migrate.h"
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/sha256.h"
 
@@ -15,13 +16,6 @@ static const char migrate__table_sql[] =
 	" name text not null,"
 	" checksum text not null,"
 	" applied_at timestamptz not null default now())";
-
-static double migrate__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Is version v applied, and with which checksum? Returns row index or -1. */
 static int migrate__find(PGresult *applied, int v)
@@ -122,12 +116,12 @@ int migrate_run(PGconn *c, const struct migration *list, size_t n, struct buf *r
 		rc = sha256_hex(m->sql, m->len, sum);
 		if (rc)
 			goto fail;
-		t0 = migrate__now_ms();
+		t0 = (double)clock_now_ms();
 		rc = migrate__apply_one(c, m, sum, e);
 		if (rc)
 			goto fail;
 		count++;
-		buf_printf(report, "applied %s (%.0f ms)\n", m->name, migrate__now_ms() - t0);
+		buf_printf(report, "applied %s (%.0f ms)\n", m->name, (double)clock_now_ms() - t0);
 	}
 	if (count == 0)
 		buf_printf(report, "nothing to apply: %zu migration(s) up to date\n", n);

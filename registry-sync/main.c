@@ -22,6 +22,7 @@
  * What one sync does is in sync.h. SIGTERM finishes the batch being written.
  * A session advisory lock keeps two instances from working at once.
  */
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -55,19 +56,11 @@ static void sync__on_signal(int sig)
 	sync__stop = 1;
 }
 
-static double sync__now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleep until the monotonic time t unless asked to stop; 1 if a stop came. */
 static int sync__sleep_until(double t)
 {
 	while (!sync__stop) {
-		double left = t - sync__now();
+		double left = t - clock_now_s();
 		if (left <= 0)
 			return 0;
 		struct timespec ts = { 0, (long)((left < 0.1 ? left : 0.1) * 1e9) };
@@ -117,7 +110,7 @@ static int sync__connect(const char *url, int once, PGconn **db, struct kerr *e)
 		if (wait == 0)
 			log_warn("database unavailable; waiting for it", "error=%s",
 				 log_quote(q, sizeof(q), e->msg));
-		if (sync__sleep_until(sync__now() + sync__db_backoff(&wait)))
+		if (sync__sleep_until(clock_now_s() + sync__db_backoff(&wait)))
 			return kerr_set(e, KERR_AGAIN, "stopped while waiting for the database");
 	}
 	return 0;
@@ -217,7 +210,7 @@ int main(int argc, char **argv)
 	 */
 	for (;;) {
 		struct kerr se;
-		double now = sync__now();
+		double now = clock_now_s();
 
 		kerr_clear(&se);
 		/*
@@ -231,7 +224,7 @@ int main(int argc, char **argv)
 				kerr_set(&se, KERR_DB, "database connection lost: %s", PQerrorMessage(db));
 				rc = sync__report("sync failed", se.code, &se, &e);
 				if (once || sync__stop ||
-				    sync__sleep_until(sync__now() + sync__db_backoff(&db_wait)))
+				    sync__sleep_until(clock_now_s() + sync__db_backoff(&db_wait)))
 					break;
 				continue;
 			}
@@ -257,14 +250,14 @@ int main(int argc, char **argv)
 			 */
 			if (!sync__stop)
 				rc |= sync__report("git sources failed", gitsrc_sync_all(db, &gs, &ge), &ge, &e);
-			next_git = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_GIT_INTERVAL);
+			next_git = clock_now_s() + (double)config_get_int(&cfg, CONFIG_SYNC_GIT_INTERVAL);
 			if (full) {
-				next_full = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
-				next_feed = sync__now();
+				next_full = clock_now_s() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
+				next_feed = clock_now_s();
 			}
 		} else if (*s.feed_url) {
 			rc = sync__report("feed sync failed", sync_feed(&s, &se), &se, &e);
-			next_feed = sync__now() + (double)config_get_int(&cfg, CONFIG_SYNC_FEED_INTERVAL);
+			next_feed = clock_now_s() + (double)config_get_int(&cfg, CONFIG_SYNC_FEED_INTERVAL);
 		}
 		if (once || sync__stop)
 			break;

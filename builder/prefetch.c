@@ -454,6 +454,21 @@ out:
 	return rc;
 }
 
+/* A failed run of the fixed script: its last line of stderr as the error. Exit 3
+ * is the script's verdict on its input (KERR_INVAL); anything else is python's
+ * trouble (KERR_IO), with fallback when it said nothing. */
+static int prefetch__script_error(struct prefetch__proc *p, const char *fallback, struct kerr *e)
+{
+	const char *last;
+
+	while (p->tail.len && p->tail.ptr[p->tail.len - 1] == '\n')
+		buf_truncate(&p->tail, p->tail.len - 1);
+	last = strrchr(p->tail.ptr, '\n');
+	last = last ? last + 1 : p->tail.ptr;
+	return kerr_set(e, WIFEXITED(p->status) && WEXITSTATUS(p->status) == 3 ? KERR_INVAL : KERR_IO,
+			"%s", *last ? last : fallback);
+}
+
 int prefetch_read_requires(const struct prefetch_opts *o, const char *sdist_path,
 			   const char *source_dir, struct prefetch_reqs *out, struct kerr *e)
 {
@@ -490,15 +505,7 @@ int prefetch_read_requires(const struct prefetch_opts *o, const char *sdist_path
 	if ((rc = prefetch__spawn(o, argv, NULL, &p, e)))
 		goto out;
 	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
-		/* Exit 3 is the script's verdict on the file; anything else, python's trouble. */
-		while (p.tail.len && (p.tail.ptr[p.tail.len - 1] == '\n'))
-			buf_truncate(&p.tail, p.tail.len - 1);
-		{
-			const char *last = strrchr(p.tail.ptr, '\n');
-			last = last ? last + 1 : p.tail.ptr;
-			rc = kerr_set(e, WIFEXITED(p.status) && WEXITSTATUS(p.status) == 3 ? KERR_INVAL
-				      : KERR_IO, "%s", *last ? last : "could not run python3 to read pyproject.toml");
-		}
+		rc = prefetch__script_error(&p, "could not run python3 to read pyproject.toml", e);
 		goto out;
 	}
 	if ((rc = prefetch__parse_answer(&answer, out, e)))
@@ -548,14 +555,7 @@ int prefetch_check_list(const struct prefetch_opts *o, char *const *v, size_t n,
 	if ((rc = prefetch__spawn(o, argv, NULL, &p, e)))
 		goto out;
 	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
-		while (p.tail.len && (p.tail.ptr[p.tail.len - 1] == '\n'))
-			buf_truncate(&p.tail, p.tail.len - 1);
-		{
-			const char *last = strrchr(p.tail.ptr, '\n');
-			last = last ? last + 1 : p.tail.ptr;
-			rc = kerr_set(e, WIFEXITED(p.status) && WEXITSTATUS(p.status) == 3 ? KERR_INVAL
-				      : KERR_IO, "%s", *last ? last : "could not run python3 to check requirements");
-		}
+		rc = prefetch__script_error(&p, "could not run python3 to check requirements", e);
 		goto out;
 	}
 	rc = prefetch__parse_answer(&answer, out, e);

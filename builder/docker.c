@@ -401,13 +401,37 @@ static int docker__check_ref(const char *what, const char *s, struct kerr *e)
 	return 0;
 }
 
+/* POST config as r's JSON body and copy the answer's "Id" into id (what names the
+ * call in errors). The request's URL is set; r stays the caller's to release. */
+static int docker__post_for_id(const struct docker *d, struct docker__req *r, const cJSON *config,
+			       const char *what, char id[DOCKER_ID_MAX], struct kerr *e)
+{
+	cJSON *j = NULL;
+	char *body = cJSON_PrintUnformatted(config);
+	const char *got = NULL;
+	int rc;
+
+	if (!body)
+		return kerr_set(e, KERR_INTERNAL, "docker: %s: could not print the config", what);
+	r->json = body;
+	if ((rc = docker__do(d, r, e)) || (rc = docker__json(r, &j, e)))
+		goto out;
+	if ((rc = json_get_str_req(j, "Id", &got, e))) {
+		kerr_wrap(e, "docker: %s: ", what);
+		goto out;
+	}
+	snprintf(id, DOCKER_ID_MAX, "%s", got);
+out:
+	r->json = NULL;
+	free(body);
+	cJSON_Delete(j);
+	return rc;
+}
+
 int docker_create(const struct docker *d, const char *name, const cJSON *config,
 		  char id[DOCKER_ID_MAX], struct kerr *e)
 {
 	struct docker__req r;
-	cJSON *j = NULL;
-	char *body = NULL;
-	const char *got = NULL;
 	int rc;
 
 	id[0] = '\0';
@@ -417,23 +441,10 @@ int docker_create(const struct docker *d, const char *name, const cJSON *config,
 	if ((rc = docker__url(d, &r, 1, "/containers/create%s%s", name ? "?name=" : "",
 			      name ? name : "")))
 		goto out;
-	if (!(body = cJSON_PrintUnformatted(config))) {
-		rc = kerr_set(e, KERR_INTERNAL, "docker: create container: could not print the config");
-		goto out;
-	}
-	r.json = body;
-	if ((rc = docker__do(d, &r, e)) || (rc = docker__json(&r, &j, e)))
-		goto out;
-	if ((rc = json_get_str_req(j, "Id", &got, e))) {
-		kerr_wrap(e, "docker: create container: ");
-		goto out;
-	}
-	if ((rc = docker__check_ref("container id", got, e)))
-		goto out;
-	snprintf(id, DOCKER_ID_MAX, "%s", got);
+	if ((rc = docker__post_for_id(d, &r, config, "create container", id, e)) ||
+	    (rc = docker__check_ref("container id", id, e)))
+		id[0] = '\0';
 out:
-	free(body);
-	cJSON_Delete(j);
 	docker__req_release(&r);
 	return rc;
 }
@@ -803,9 +814,7 @@ int docker_commit(const struct docker *d, const char *container, const char *rep
 		  const char *tag, const cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e)
 {
 	struct docker__req r;
-	cJSON *j = NULL;
-	char *body = NULL, *erepo = NULL, *etag = NULL;
-	const char *got = NULL;
+	char *erepo = NULL, *etag = NULL;
 	int rc;
 
 	id[0] = '\0';
@@ -822,23 +831,10 @@ int docker_commit(const struct docker *d, const char *container, const char *rep
 		rc = kerr_set(e, rc, "docker: commit: name too long");
 		goto out;
 	}
-	if (!(body = cJSON_PrintUnformatted(config))) {
-		rc = kerr_set(e, KERR_INTERNAL, "docker: commit: could not print the config");
-		goto out;
-	}
-	r.json = body;
-	if ((rc = docker__do(d, &r, e)) || (rc = docker__json(&r, &j, e)))
-		goto out;
-	if ((rc = json_get_str_req(j, "Id", &got, e))) {
-		kerr_wrap(e, "docker: commit: ");
-		goto out;
-	}
-	snprintf(id, DOCKER_ID_MAX, "%s", got);
+	rc = docker__post_for_id(d, &r, config, "commit", id, e);
 out:
 	curl_free(erepo);
 	curl_free(etag);
-	free(body);
-	cJSON_Delete(j);
 	docker__req_release(&r);
 	return rc;
 }

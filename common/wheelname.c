@@ -5,6 +5,7 @@
 #include "common/kerr.h"
 #include "common/pyname.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -214,7 +215,13 @@ const char *wheelname_tag(const struct wheelname *w, enum wheelname_tagkind kind
 struct target {
 	int major, minor;
 	const char *platform;
-	int manylinux;          /* linux_ARCH takes manylinux tags of ARCH too */
+	/*
+	 * linux_ARCH takes manylinux tags of ARCH too: up to glibc 2.<glibc_minor>
+	 * (manylinux1 is 2.5, manylinux2010 2.12, manylinux2014 2.17), or any
+	 * glibc when glibc_minor is INT_MAX (Kiln's own wheels), or none when it
+	 * is -1.
+	 */
+	int glibc_minor;
 };
 
 static int parse_interpreter(struct target *t, const char *s)
@@ -251,41 +258,51 @@ static int tag_is(const char *tag, const char *prefix, int a, int b)
 }
 
 /*
- * A manylinux tag of the architecture of a "linux_ARCH" target: manylinux1_ARCH,
- * manylinux2010_ARCH, manylinux2014_ARCH or manylinux_2_N_ARCH. pip on such a
- * system installs those up to its glibc; the target does not name its glibc,
- * and Kiln's own wheels get theirs from auditwheel in the target's image.
+ * The glibc minor a manylinux tag of the architecture of a "linux_ARCH" target
+ * needs: manylinux1_ARCH 5, manylinux2010_ARCH 12, manylinux2014_ARCH 17,
+ * manylinux_2_N_ARCH N. -1 when plat is no manylinux tag of that ARCH (or the
+ * target is not linux_ARCH). pip on a glibc 2.M system installs those with a
+ * minor up to M (PEP 600).
  */
-static int manylinux_of(const char *plat, const char *target)
+static int manylinux_minor(const char *plat, const char *target)
 {
-	static const char *const legacy[] = { "manylinux1_", "manylinux2010_", "manylinux2014_" };
+	static const struct {
+		const char *prefix;
+		int minor;
+	} legacy[] = { { "manylinux1_", 5 }, { "manylinux2010_", 12 }, { "manylinux2014_", 17 } };
 	const char *arch, *p;
+	long major = 0, minor = 0;
 
 	if (strncasecmp(target, "linux_", 6))
-		return 0;
+		return -1;
 	arch = target + 6;
 	for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
-		if (!strncasecmp(plat, legacy[i], strlen(legacy[i])))
-			return !strcasecmp(plat + strlen(legacy[i]), arch);
+		if (!strncasecmp(plat, legacy[i].prefix, strlen(legacy[i].prefix)))
+			return strcasecmp(plat + strlen(legacy[i].prefix), arch) ? -1 : legacy[i].minor;
 	if (strncasecmp(plat, "manylinux_", 10))
-		return 0;
+		return -1;
 	p = plat + 10;
 	for (int part = 0; part < 2; part++) {
+		long v = 0;
 		if (*p < '0' || *p > '9')
-			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if ((v = v * 10 + (*p - '0')) > 9999)
+				return -1;
 		if (*p++ != '_')
-			return 0;
+			return -1;
+		*(part ? &minor : &major) = v;
 	}
-	return !strcasecmp(p, arch);
+	if (major != 2 || strcasecmp(p, arch))
+		return -1;
+	return (int)minor;
 }
 
 static int tag_supported(const struct target *t, const char *py, const char *abi,
 	const char *plat)
 {
-	int on_platform = strcasecmp(plat, t->platform) == 0 ||
-		(t->manylinux && manylinux_of(plat, t->platform));
+	int ml = t->glibc_minor >= 0 ? manylinux_minor(plat, t->platform) : -1;
+	int on_platform = strcasecmp(plat, t->platform) == 0 || (ml >= 0 && ml <= t->glibc_minor);
 	int pre38 = t->major < 3 || (t->major == 3 && t->minor < 8);
 
 	if (strcmp(abi, "none") == 0) {
@@ -319,14 +336,14 @@ static int tag_supported(const struct target *t, const char *py, const char *abi
 }
 
 static int matches(const struct wheelname *w, const char *interpreter, const char *platform,
-	int manylinux)
+	int glibc_minor)
 {
 	struct target t;
 
 	if (parse_interpreter(&t, interpreter) || !platform || !*platform)
 		return 0;
 	t.platform = platform;
-	t.manylinux = manylinux;
+	t.glibc_minor = glibc_minor;
 	for (size_t i = 0; i < w->ntags[WHEELNAME_PYTHON]; i++) {
 		const char *py = w->tag_text + w->tag_off[WHEELNAME_PYTHON][i];
 
@@ -347,13 +364,57 @@ static int matches(const struct wheelname *w, const char *interpreter, const cha
 int wheelname_matches(const struct wheelname *w, const char *interpreter,
 	const char *platform)
 {
-	return matches(w, interpreter, platform, 0);
+	return matches(w, interpreter, platform, -1);
 }
 
 int wheelname_matches_built(const struct wheelname *w, const char *interpreter,
 	const char *platform)
 {
-	return matches(w, interpreter, platform, 1);
+	return matches(w, interpreter, platform, INT_MAX);
+}
+
+int wheelname_glibc_minor(const char *glibc)
+{
+	long minor = 0;
+	const char *p;
+
+	if (!glibc || strncmp(glibc, "2.", 2) || !is_digit(glibc[2]))
+		return -1;
+	for (p = glibc + 2; is_digit(*p); p++)
+		if ((minor = minor * 10 + (*p - '0')) > 999)
+			return -1;
+	return *p ? -1 : (int)minor;
+}
+
+int wheelname_installs(const struct wheelname *w, const char *interpreter,
+	const char *platform, const char *glibc)
+{
+	return matches(w, interpreter, platform, wheelname_glibc_minor(glibc));
+}
+
+int wheelname_list_installs(const char *names, const char *interpreter, const char *platform,
+	const char *glibc, int built, char *first, size_t n)
+{
+	int minor = built && !(glibc && *glibc) ? INT_MAX : wheelname_glibc_minor(glibc);
+	const char *p = names;
+
+	while (p && *p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		struct wheelname w;
+
+		if (!wheelname_parse(&w, p, len, NULL) && matches(&w, interpreter, platform, minor)) {
+			if (first && n)
+				snprintf(first, n, "%.*s", (int)len, p);
+			return 1;
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	if (first && n)
+		first[0] = '\0';
+	return 0;
 }
 
 int sdistname_parse(struct sdistname *d, const char *s, size_t n, struct kerr *e)

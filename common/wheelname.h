@@ -122,6 +122,34 @@ int wheelname_matches_built(const struct wheelname *w, const char *interpreter,
 	const char *platform);
 
 /*
+ * The one answer to "could a target install this wheel?" (issue 16): would pip
+ * on CPython `interpreter` on `platform` ("linux_ARCH") with glibc `glibc`
+ * ("2.36") install w? 1 or 0. It accepts what wheelname_matches accepts
+ * (py3-none-any, pyXY-none-any, cpXZ-abi3 for Z <= the target's minor, the
+ * interpreter's own ABI on the platform) and, when glibc is a "2.N" version
+ * and platform is linux_ARCH, manylinux tags of ARCH up to that glibc:
+ * manylinux_2_M_ARCH for M <= N, and the aliases manylinux1 (2.5),
+ * manylinux2010 (2.12) and manylinux2014 (2.17). glibc NULL, "" or malformed:
+ * only the platform itself and pure wheels (a target whose glibc is unknown).
+ */
+int wheelname_installs(const struct wheelname *w, const char *interpreter,
+	const char *platform, const char *glibc);
+
+/*
+ * wheelname_installs over a list of wheel filenames joined by '/' (names
+ * that do not parse are ignored). built: the wheels are Kiln's own for a
+ * target whose glibc is unknown (NULL or ""), so any manylinux tag of the
+ * platform's ARCH counts, as wheelname_matches_built; with a glibc given,
+ * built changes nothing. 1 if one installs, and then first (n bytes, if not
+ * NULL) gets its name; 0 (first "") if none does.
+ */
+int wheelname_list_installs(const char *names, const char *interpreter, const char *platform,
+	const char *glibc, int built, char *first, size_t n);
+
+/* The minor of a glibc version "2.N" (N up to three digits), or -1 if it is not one. */
+int wheelname_glibc_minor(const char *glibc);
+
+/*
  * Parse the sdist filename in the n bytes at s: "{name}-{version}.tar.gz" or
  * ".zip", split at the last '-' (a PEP 440 version has none once normalized, so
  * "foo-bar-1.0.tar.gz" is foo-bar 1.0). The name may contain '-'. Returns 0, or

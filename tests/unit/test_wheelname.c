@@ -520,6 +520,94 @@ static void test_match_built(void **state)
 	}
 }
 
+/* What a target of a given glibc installs (issue 16): one table for upstream and Kiln wheels. */
+struct install_case {
+	const char *file;
+	const char *interpreter;
+	const char *platform;
+	const char *glibc;
+	int match;
+};
+
+static const struct install_case install_cases[] = {
+	/* pure wheels: every target */
+	{ "foo-1.0-py3-none-any.whl", "cp314", "linux_aarch64", "2.43", 1 },
+	{ "foo-1.0-py313-none-any.whl", "cp313", "linux_x86_64", "2.41", 1 },
+	{ "foo-1.0-py313-none-any.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-py2.py3-none-any.whl", "cp311", "linux_x86_64", NULL, 1 },
+	/* abi3: cp3X-abi3 for X <= the target's minor */
+	{ "foo-1.0-cp38-abi3-manylinux_2_17_x86_64.whl", "cp313", "linux_x86_64", "2.41", 1 },
+	{ "foo-1.0-cp311-abi3-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", "2.36", 1 },
+	{ "foo-1.0-cp312-abi3-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-cp311-abi3-linux_x86_64.whl", "cp314", "linux_x86_64", NULL, 1 },
+	/* manylinux_2_N up to the target's glibc */
+	{ "foo-1.0-cp311-cp311-manylinux_2_36_x86_64.whl", "cp311", "linux_x86_64", "2.36", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_37_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-cp313-cp313-manylinux_2_39_aarch64.whl", "cp313", "linux_aarch64", "2.41", 1 },
+	{ "foo-1.0-cp313-cp313-manylinux_2_39_aarch64.whl", "cp313", "linux_x86_64", "2.41", 0 },
+	{ "foo-1.0-cp313-cp313-manylinux_2_39_x86_64.whl", "cp313", "linux_aarch64", "2.41", 0 },
+	/* legacy aliases: manylinux1 = 2.5, manylinux2010 = 2.12, manylinux2014 = 2.17 */
+	{ "foo-1.0-cp311-cp311-manylinux1_x86_64.whl", "cp311", "linux_x86_64", "2.36", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux2010_x86_64.whl", "cp311", "linux_x86_64", "2.12", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux2010_x86_64.whl", "cp311", "linux_x86_64", "2.11", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux2014_aarch64.whl", "cp311", "linux_aarch64", "2.17", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux2014_aarch64.whl", "cp311", "linux_aarch64", "2.16", 0 },
+	/* linux_<arch> always; no glibc known: no manylinux */
+	{ "foo-1.0-cp311-cp311-linux_aarch64.whl", "cp311", "linux_aarch64", "2.36", 1 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", NULL, 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", "", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", "3.1", 0 },
+	/* never: musllinux, another Python's ABI, a mangled tag */
+	{ "foo-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_3_17_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+	{ "foo-1.0-cp311-cp311-manylinux_2_x_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0 },
+};
+
+static void test_installs_table(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_LEN(install_cases); i++) {
+		const struct install_case *c = &install_cases[i];
+		struct wheelname w;
+
+		assert_int_equal(wheelname_parse(&w, c->file, strlen(c->file), NULL), 0);
+		if (wheelname_installs(&w, c->interpreter, c->platform, c->glibc) != c->match)
+			fail_msg("'%s' on %s/%s glibc %s: expected %d", c->file, c->interpreter,
+				c->platform, c->glibc ? c->glibc : "(none)", c->match);
+	}
+}
+
+static void test_list_installs(void **state)
+{
+	char first[WHEELNAME_MAX_LEN + 1];
+	(void)state;
+
+	/* the first that installs is named; unparsable names are skipped */
+	assert_int_equal(wheelname_list_installs("junk/foo-1.0-cp312-cp312-linux_x86_64.whl/"
+		"foo-1.0-cp38-abi3-manylinux2014_x86_64.whl", "cp311", "linux_x86_64", "2.36", 0,
+		first, sizeof(first)), 1);
+	assert_string_equal(first, "foo-1.0-cp38-abi3-manylinux2014_x86_64.whl");
+	assert_int_equal(wheelname_list_installs("", "cp311", "linux_x86_64", "2.36", 0, first,
+		sizeof(first)), 0);
+	assert_string_equal(first, "");
+	/* Kiln's own wheel for a target of unknown glibc: any manylinux of the arch */
+	assert_int_equal(wheelname_list_installs("foo-1.0-cp311-cp311-manylinux_2_39_x86_64.whl",
+		"cp311", "linux_x86_64", NULL, 1, NULL, 0), 1);
+	assert_int_equal(wheelname_list_installs("foo-1.0-cp311-cp311-manylinux_2_39_x86_64.whl",
+		"cp311", "linux_x86_64", NULL, 0, NULL, 0), 0);
+	/* with a glibc, built or not, the glibc decides */
+	assert_int_equal(wheelname_list_installs("foo-1.0-cp311-cp311-manylinux_2_39_x86_64.whl",
+		"cp311", "linux_x86_64", "2.36", 1, NULL, 0), 0);
+	assert_int_equal(wheelname_glibc_minor("2.36"), 36);
+	assert_int_equal(wheelname_glibc_minor("2.5"), 5);
+	assert_int_equal(wheelname_glibc_minor("2."), -1);
+	assert_int_equal(wheelname_glibc_minor("2.36a"), -1);
+	assert_int_equal(wheelname_glibc_minor(NULL), -1);
+	assert_int_equal(wheelname_glibc_minor("2.1000"), -1);
+}
+
 static void test_match_bad_targets(void **state)
 {
 	static const char *const bad_interpreters[] = {
@@ -696,6 +784,8 @@ int main(void)
 		cmocka_unit_test(test_match_table),
 		cmocka_unit_test(test_match_built),
 		cmocka_unit_test(test_match_bad_targets),
+		cmocka_unit_test(test_installs_table),
+		cmocka_unit_test(test_list_installs),
 		cmocka_unit_test(test_build_tag_sorting_parts),
 		cmocka_unit_test(test_tag_accessors),
 		cmocka_unit_test(test_limits),

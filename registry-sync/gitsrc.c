@@ -147,7 +147,7 @@ static int gitsrc__store(PGconn *db, const char *sid, const char *pid, const cha
 				norm.ptr, tags[i].name, tags[i].commit);
 		}
 	}
-	if ((rc = plan_project(db, strtoll(pid, NULL, 10), &ps, e)))
+	if ((rc = plan_project(db, strtoll(pid, NULL, 10), 0, &ps, e)))
 		goto out;
 	st->planned += ps.planned;
 out:

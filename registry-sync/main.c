@@ -15,6 +15,11 @@
  *       poll the git sources' tags this often (KILN_SYNC_GIT_INTERVAL, shorter
  *       than a full sync's), and after every full sync
  *
+ * Backfill: a target added or re-enabled puts every project in plan_backlog
+ * (migrations/0014_queue_matrix.sql) and notifies 'kiln_plan'; the daemon
+ * listens, and plans the backlog SYNC_BACKFILL_BATCH projects per pass between
+ * its other work (plan.h); --once drains it after its sync.
+ *
  *   --listing-only: store the listing (names and serials) and log how many
  *       pages are behind it, but fetch no page; for a first look at a big
  *       upstream, and bench/sync
@@ -29,6 +34,7 @@
 #include "common/pyname.h"
 #include "common/xalloc.h"
 #include "registry-sync/gitsrc.h"
+#include "registry-sync/plan.h"
 #include "registry-sync/selection.h"
 #include "registry-sync/sync.h"
 
@@ -50,6 +56,15 @@
 
 static volatile sig_atomic_t sync__stop;
 
+/* Projects planned per backfill pass: bounded, so feed polls and syncs interleave. */
+#define SYNC_BACKFILL_BATCH 50
+/* How often the daemon looks at the backlog when no 'kiln_plan' notice woke it. */
+#define SYNC_BACKFILL_POLL_S 30.0
+
+/* The connection LISTENing on 'kiln_plan' (a target added): a notice ends a sleep early. */
+static PGconn *sync__listen_db;
+static int sync__plan_noticed;
+
 static void sync__on_signal(int sig)
 {
 	(void)sig;
@@ -63,6 +78,15 @@ static int sync__sleep_until(double t)
 		double left = t - clock_now_s();
 		if (left <= 0)
 			return 0;
+		if (sync__listen_db && PQconsumeInput(sync__listen_db)) {
+			PGnotify *n;
+			while ((n = PQnotifies(sync__listen_db))) {
+				sync__plan_noticed = 1;
+				PQfreemem(n);
+			}
+			if (sync__plan_noticed)
+				return 0;
+		}
 		struct timespec ts = { 0, (long)((left < 0.1 ? left : 0.1) * 1e9) };
 		nanosleep(&ts, NULL);
 	}
@@ -116,6 +140,32 @@ static int sync__connect(const char *url, int once, PGconn **db, struct kerr *e)
 	return 0;
 }
 
+/*
+ * Backfill passes (registry-sync/plan.h): --once drains the backlog, the
+ * daemon runs one bounded pass. *next: when the daemon looks again.
+ */
+static int sync__backfill(PGconn *db, int once, double *next, struct kerr *e)
+{
+	struct plan_stats ps;
+	long left = 0;
+	int rc;
+
+	sync__plan_noticed = 0;
+	do {
+		if ((rc = plan_backlog_pass(db, SYNC_BACKFILL_BATCH, &ps, &left, e)))
+			break;
+	} while (once && left > 0 && ps.projects > 0 && !sync__stop);
+	*next = clock_now_s() + (left > 0 && !rc ? 0.2 : SYNC_BACKFILL_POLL_S);
+	return rc;
+}
+
+static void sync__listen(PGconn *db)
+{
+	struct kerr le;
+
+	sync__listen_db = db_exec(db, "listen kiln_plan", &le) ? NULL : db;
+}
+
 /* Log a failed pass; e keeps the last failure for --once's exit message. */
 static int sync__report(const char *what, int rc, struct kerr *se, struct kerr *e)
 {
@@ -147,7 +197,7 @@ int main(int argc, char **argv)
 	struct selection only = { NULL, 0 };
 	PGconn *db = NULL;
 	int once = 0, rc = 1, inited = 0;
-	double next_full = 0, next_feed = 0, next_git = 0, db_wait = 0;
+	double next_full = 0, next_feed = 0, next_git = 0, next_backfill = 0, db_wait = 0;
 	struct sigaction sa;
 
 	log_init("kiln-sync");
@@ -203,6 +253,7 @@ int main(int argc, char **argv)
 	s.http.parallel = config_get_int(&cfg, CONFIG_SYNC_CONNECTIONS);
 	s.listing_only = (switched & 2) != 0;
 	s.only = &only;
+	sync__listen(db);
 	/*
 	 * The daemon polls the feed (if there is one) every feed interval, the git
 	 * sources every git interval, and runs a full sync every interval (the git
@@ -229,6 +280,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			db_wait = 0;
+			sync__listen(db);
 			if (sync__lock(db, &se)) {
 				e = se;
 				rc = 1;
@@ -255,6 +307,13 @@ int main(int argc, char **argv)
 				next_full = clock_now_s() + (double)config_get_int(&cfg, CONFIG_SYNC_INTERVAL);
 				next_feed = clock_now_s();
 			}
+			/* --once: a target added before it gets its releases planned too. */
+			if (once && !sync__stop && !s.listing_only)
+				rc |= sync__report("backfill failed", sync__backfill(db, 1, &next_backfill, &ge),
+						   &ge, &e);
+		} else if (!s.listing_only && (now >= next_backfill || sync__plan_noticed)) {
+			rc = sync__report("backfill failed", sync__backfill(db, 0, &next_backfill, &se), &se,
+					  &e);
 		} else if (*s.feed_url) {
 			rc = sync__report("feed sync failed", sync_feed(&s, &se), &se, &e);
 			next_feed = clock_now_s() + (double)config_get_int(&cfg, CONFIG_SYNC_FEED_INTERVAL);
@@ -265,6 +324,8 @@ int main(int argc, char **argv)
 			double wake = next_full < next_git ? next_full : next_git;
 			if (*s.feed_url && next_feed < wake)
 				wake = next_feed;
+			if (!s.listing_only && next_backfill < wake)
+				wake = next_backfill;
 			if (sync__sleep_until(wake))
 				break;
 		}

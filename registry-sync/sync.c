@@ -284,7 +284,7 @@ static int sync__store_page(struct sync *s, struct sync_page *p)
 	if ((rc = db_exec(s->db, "savepoint page", e)))
 		return rc;
 	if ((rc = store_page(s->db, name, p->page.serial, p->r.etag, &p->page, &pid, &st, e)) ||
-	    (rc = plan_project(s->db, pid, &ps, e))) {
+	    (rc = plan_project(s->db, pid, 0, &ps, e))) {
 		struct kerr re;
 		if (db_exec(s->db, "rollback to savepoint page", &re)) {
 			*e = re;

@@ -58,14 +58,17 @@
 	"  storage rm KEY       delete KEY\n"                                      \
 	"  storage url KEY [--expires SECONDS]\n"                                  \
 	"                       print a presigned download URL (s3 driver)\n"     \
-	"  target add NAME --image IMAGE [--python 3.11] [--platform linux_x86_64]\n" \
-	"                       add or update a build target\n"                   \
-	"  target list          list build targets\n"                             \
+	"  target add NAME --image IMAGE [--python 3.11] [--arch x86_64|aarch64]\n" \
+	"             [--suite bookworm] [--glibc 2.36] [--platform linux_<arch>]\n" \
+	"                       add or update a build target; kiln-sync plans the\n" \
+	"                       releases in scope for it (newest first)\n"       \
+	"  target list          list build targets (arch, suite, glibc)\n"       \
 	"  target disable|enable NAME\n"                                          \
 	"  source add-git PROJECT URL [--tags GLOB]\n"                            \
 	"                       build releases from a git repository's tags\n"  \
 	"  source list | source remove PROJECT URL\n"                             \
 	"  scope allow|deny|always-source GLOB [--position N]\n"                  \
+	"        [--versions all|newest:N|since:YYYY-MM-DD]\n"                    \
 	"                       which projects kiln-sync plans builds for\n"     \
 	"  scope list | scope remove GLOB\n"                                      \
 	"  config               print the effective configuration (secrets masked)\n" \
@@ -134,21 +137,23 @@ static int kilnctl__target(PGconn *db, int argc, char **argv, struct kerr *e)
 	int rc;
 
 	if (argc >= 2 && !strcmp(argv[0], "add")) {
-		const char *image = NULL, *python = "3.11", *platform = "linux_x86_64";
+		struct targets_spec t = { argv[1], NULL, "3.11", NULL, NULL, NULL, NULL };
 		for (int k = 2; k < argc; k++) {
-			if (k + 1 < argc && !strcmp(argv[k], "--image"))
-				image = argv[++k];
-			else if (k + 1 < argc && !strcmp(argv[k], "--python"))
-				python = argv[++k];
-			else if (k + 1 < argc && !strcmp(argv[k], "--platform"))
-				platform = argv[++k];
-			else
-				return kilnctl__usage("target add NAME --image IMAGE [--python 3.11] "
-						      "[--platform linux_x86_64]");
+			const char **slot = !strcmp(argv[k], "--image") ? &t.image :
+					    !strcmp(argv[k], "--python") ? &t.python :
+					    !strcmp(argv[k], "--arch") ? &t.arch :
+					    !strcmp(argv[k], "--suite") ? &t.suite :
+					    !strcmp(argv[k], "--glibc") ? &t.glibc :
+					    !strcmp(argv[k], "--platform") ? &t.platform : NULL;
+			if (!slot || k + 1 >= argc)
+				return kilnctl__usage("target add NAME --image IMAGE [--python X.Y] "
+						      "[--arch x86_64|aarch64] [--suite S] [--glibc 2.N] "
+						      "[--platform P]");
+			*slot = argv[++k];
 		}
-		if (!image)
+		if (!t.image)
 			return kilnctl__usage("target add needs --image IMAGE");
-		rc = targets_add(db, argv[1], image, python, platform, &out, e);
+		rc = targets_add(db, &t, &out, e);
 	} else if (argc == 1 && !strcmp(argv[0], "list")) {
 		rc = targets_list(db, &out, e);
 	} else if (argc == 2 && (!strcmp(argv[0], "disable") || !strcmp(argv[0], "enable"))) {
@@ -156,7 +161,8 @@ static int kilnctl__target(PGconn *db, int argc, char **argv, struct kerr *e)
 		if (!rc)
 			buf_printf(&out, "target '%s' %sd\n", argv[1], argv[0]);
 	} else {
-		rc = kilnctl__usage("target takes: add NAME --image IMAGE [--python X.Y] [--platform P] "
+		rc = kilnctl__usage("target takes: add NAME --image IMAGE [--python X.Y] [--arch A] "
+				    "[--suite S] [--glibc 2.N] [--platform P] "
 				    "| list | disable NAME | enable NAME");
 	}
 	fputs(out.ptr, stdout);

@@ -115,11 +115,36 @@ out:
 	return rc;
 }
 
+int sync_admin_versions_ok(const char *v)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y = 0, m = 0, d = 0, n = 0;
+	char rest;
+
+	if (!strcmp(v, "all"))
+		return 1;
+	if (!strncmp(v, "newest:", 7)) {
+		const char *p = v + 7;
+		if (*p < '1' || *p > '9' || strlen(p) > 4)
+			return 0;
+		for (; *p; p++)
+			if (*p < '0' || *p > '9')
+				return 0;
+		return 1;
+	}
+	if (strncmp(v, "since:", 6) || strlen(v) != 16 ||
+	    sscanf(v + 6, "%4d-%2d-%2d%n%c", &y, &m, &d, &n, &rest) != 3 || n != 10 ||
+	    v[10] != '-' || v[13] != '-')
+		return 0;
+	return y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1] &&
+	       !(m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)));
+}
+
 int sync_admin_scope_add(PGconn *c, const char *action, const char *glob, int position,
-	struct buf *out, struct kerr *e)
+	const char *versions, struct buf *out, struct kerr *e)
 {
 	char spos[32];
-	const char *pp[3];
+	const char *pp[4];
 	PGresult *r = NULL;
 	int rc;
 
@@ -127,6 +152,12 @@ int sync_admin_scope_add(PGconn *c, const char *action, const char *glob, int po
 		return kerr_set(e, KERR_INVAL, "unknown scope action '%s'", action);
 	if (!sync_admin__glob_ok(glob))
 		return kerr_set(e, KERR_INVAL, "invalid glob '%s'", glob);
+	if (!versions)
+		versions = "all";
+	if (!sync_admin_versions_ok(versions))
+		return kerr_set(e, KERR_INVAL, "--versions must be all, newest:N (N from 1 to 9999) or "
+			"since:YYYY-MM-DD (a real date), got '%s'", versions);
+	pp[3] = versions;
 	snprintf(spos, sizeof(spos), "%d", position);
 	pp[0] = glob;
 	pp[1] = action;
@@ -146,9 +177,9 @@ int sync_admin_scope_add(PGconn *c, const char *action, const char *glob, int po
 				" where position >= 1000000", 0, NULL, NULL, e);
 	}
 	if (!rc)
-		rc = db_query(c, "insert into scope_rules (position, pattern, action)"
+		rc = db_query(c, "insert into scope_rules (position, pattern, action, versions)"
 			" values (coalesce($3::int, (select coalesce(max(position), 0) + 1 from scope_rules)),"
-			"  $1, $2) returning position", 3, pp, &r, e);
+			"  $1, $2, $4) returning position", 4, pp, &r, e);
 	if (!rc)
 		rc = db_exec(c, "commit", e);
 	if (rc) {
@@ -156,7 +187,8 @@ int sync_admin_scope_add(PGconn *c, const char *action, const char *glob, int po
 		PQclear(r);
 		return rc;
 	}
-	buf_printf(out, "scope rule %s: %s %s\n", PQgetvalue(r, 0, 0), action, glob);
+	buf_printf(out, "scope rule %s: %s %s (versions %s)\n", PQgetvalue(r, 0, 0), action, glob,
+		versions);
 	PQclear(r);
 	return 0;
 }
@@ -164,14 +196,14 @@ int sync_admin_scope_add(PGconn *c, const char *action, const char *glob, int po
 static int sync_admin__scope_list(PGconn *c, struct buf *out, struct kerr *e)
 {
 	PGresult *r = NULL;
-	int rc = db_query(c, "select position, replace(action, '_', '-'), pattern from scope_rules"
-		" order by position", 0, NULL, &r, e);
+	int rc = db_query(c, "select position, replace(action, '_', '-'), versions, pattern"
+		" from scope_rules order by position", 0, NULL, &r, e);
 	if (rc)
 		return rc;
-	buf_printf(out, "%-8s %-14s %s\n", "POSITION", "ACTION", "GLOB");
+	buf_printf(out, "%-8s %-14s %-17s %s\n", "POSITION", "ACTION", "VERSIONS", "GLOB");
 	for (int i = 0; i < PQntuples(r); i++)
-		buf_printf(out, "%-8s %-14s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-			PQgetvalue(r, i, 2));
+		buf_printf(out, "%-8s %-14s %-17s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+			PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
 	if (!PQntuples(r))
 		buf_puts(out, "(no rules: every project is in scope)\n");
 	PQclear(r);
@@ -213,6 +245,7 @@ int sync_admin_run(PGconn *c, int argc, char **argv, struct buf *out, struct ker
 	}
 	if (argc >= 3 && (!strcmp(argv[1], "allow") || !strcmp(argv[1], "deny") ||
 			  !strcmp(argv[1], "always-source"))) {
+		const char *versions = NULL;
 		int pos = 0;
 		for (int k = 3; k < argc; k++) {
 			char *end;
@@ -220,17 +253,21 @@ int sync_admin_run(PGconn *c, int argc, char **argv, struct buf *out, struct ker
 				pos = (int)strtol(argv[++k], &end, 10);
 				if (*end || pos < 1)
 					return kerr_set(e, SYNC_ADMIN_USAGE, "--position takes a number from 1");
+			} else if (k + 1 < argc && !strcmp(argv[k], "--versions")) {
+				versions = argv[++k];
 			} else {
-				return kerr_set(e, SYNC_ADMIN_USAGE, "scope allow|deny|always-source GLOB [--position N]");
+				return kerr_set(e, SYNC_ADMIN_USAGE, "scope allow|deny|always-source GLOB "
+					"[--position N] [--versions all|newest:N|since:YYYY-MM-DD]");
 			}
 		}
 		return sync_admin_scope_add(c, !strcmp(argv[1], "always-source") ? "always_source" : argv[1],
-			argv[2], pos, out, e);
+			argv[2], pos, versions, out, e);
 	}
 	if (argc == 2 && !strcmp(argv[1], "list"))
 		return sync_admin__scope_list(c, out, e);
 	if (argc == 3 && !strcmp(argv[1], "remove"))
 		return sync_admin__scope_remove(c, argv[2], out, e);
 	return kerr_set(e, SYNC_ADMIN_USAGE,
-		"scope takes: allow|deny|always-source GLOB [--position N] | list | remove GLOB");
+		"scope takes: allow|deny|always-source GLOB [--position N] [--versions V] | list "
+		"| remove GLOB");
 }

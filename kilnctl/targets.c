@@ -30,36 +30,94 @@ static int targets__name_ok(const char *s)
 	return 1;
 }
 
-int targets_add(PGconn *c, const char *name, const char *image, const char *python,
-		const char *platform, struct buf *out, struct kerr *e)
+/* A Debian suite name: [a-z][a-z0-9-]{0,31}, as migrations/0013_targets.sql checks. */
+static int targets__suite_ok(const char *s)
 {
-	char tag[16];
-	const char *params[5];
+	size_t n = strlen(s);
+
+	if (!n || n > 32 || !islower((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* A glibc version 2.N, N one to three digits. */
+static int targets__glibc_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 5 || strncmp(s, "2.", 2))
+		return 0;
+	for (s += 2; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int targets__arch_ok(const char *a)
+{
+	return !strcmp(a, "x86_64") || !strcmp(a, "aarch64");
+}
+
+int targets_add(PGconn *c, const struct targets_spec *t, struct buf *out, struct kerr *e)
+{
+	char tag[16], platform[64];
+	const char *arch = t->arch;
+	const char *params[8];
 	long n = 0;
 	int rc;
 
-	if (!targets__name_ok(name))
+	if (!targets__name_ok(t->name))
 		return kerr_set(e, KERR_INVAL, "invalid target name '%s': use [a-z0-9._-], up to 63 chars",
-				name);
-	if (targets__python_tag(python, tag, sizeof(tag)))
-		return kerr_set(e, KERR_INVAL, "python must look like 3.11, got '%s'", python);
-	if (!*image || strlen(image) > 255 || strpbrk(image, " \t\n"))
-		return kerr_set(e, KERR_INVAL, "invalid image reference '%s'", image);
+				t->name);
+	if (targets__python_tag(t->python, tag, sizeof(tag)))
+		return kerr_set(e, KERR_INVAL, "--python must look like 3.13, got '%s'", t->python);
+	if (!*t->image || strlen(t->image) > 255 || strpbrk(t->image, " \t\n"))
+		return kerr_set(e, KERR_INVAL, "invalid image reference '%s'", t->image);
+	/* No --arch: the platform's (linux_aarch64), else x86_64. */
+	if (!arch)
+		arch = t->platform && strlen(t->platform) > 8 &&
+		       !strcmp(t->platform + strlen(t->platform) - 8, "_aarch64") ? "aarch64" : "x86_64";
+	if (!targets__arch_ok(arch))
+		return kerr_set(e, KERR_INVAL, "--arch must be x86_64 or aarch64 (as uname -m says it), "
+				"got '%s'", arch);
+	if (t->platform)
+		snprintf(platform, sizeof(platform), "%s", t->platform);
+	else
+		snprintf(platform, sizeof(platform), "linux_%s", arch);
 	if (!*platform || strlen(platform) > 63 || strpbrk(platform, " -./\t"))
 		return kerr_set(e, KERR_INVAL, "invalid platform tag '%s' (e.g. linux_x86_64)", platform);
-	params[0] = name;
-	params[1] = image;
+	if (strlen(platform) <= strlen(arch) + 1 ||
+	    strcmp(platform + strlen(platform) - strlen(arch), arch) ||
+	    platform[strlen(platform) - strlen(arch) - 1] != '_')
+		return kerr_set(e, KERR_INVAL, "platform '%s' is not one of arch %s (e.g. linux_%s)",
+				platform, arch, arch);
+	if (t->suite && !targets__suite_ok(t->suite))
+		return kerr_set(e, KERR_INVAL, "--suite must be a Debian suite name like bookworm, "
+				"got '%s'", t->suite);
+	if (t->glibc && !targets__glibc_ok(t->glibc))
+		return kerr_set(e, KERR_INVAL, "--glibc must look like 2.36, got '%s'", t->glibc);
+	params[0] = t->name;
+	params[1] = t->image;
 	params[2] = tag;
-	params[3] = python;
+	params[3] = t->python;
 	params[4] = platform;
-	rc = db_command(c, "insert into targets (name, image, python_tag, python_version, platform)"
-			   " values ($1, $2, $3, $4, $5) on conflict (name) do update set"
+	params[5] = arch;
+	params[6] = t->suite;
+	params[7] = t->glibc;
+	rc = db_command(c, "insert into targets (name, image, python_tag, python_version, platform,"
+			   " arch, suite, glibc) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+			   " on conflict (name) do update set"
 			   " image = excluded.image, python_tag = excluded.python_tag,"
-			   " python_version = excluded.python_version, platform = excluded.platform",
-			5, params, &n, e);
+			   " python_version = excluded.python_version, platform = excluded.platform,"
+			   " arch = excluded.arch, suite = excluded.suite, glibc = excluded.glibc",
+			8, params, &n, e);
 	if (!rc)
-		buf_printf(out, "target '%s': %s, CPython %s (%s), %s\n", name, image, python, tag,
-			   platform);
+		buf_printf(out, "target '%s': %s, CPython %s (%s), %s, %s%s%s%s%s\n", t->name,
+			   t->image, t->python, tag, arch, platform, t->suite ? ", " : "",
+			   t->suite ? t->suite : "", t->glibc ? ", glibc " : "", t->glibc ? t->glibc : "");
 	return rc;
 }
 
@@ -67,13 +125,17 @@ int targets_list(PGconn *c, struct buf *out, struct kerr *e)
 {
 	PGresult *r = NULL;
 	int rc = db_query(c, "select name, case when enabled then 'enabled' else 'disabled' end,"
-			     " python_tag, platform, image from targets order by name", 0, NULL, &r, e);
+			     " python_tag, arch, coalesce(suite, '-'), coalesce(glibc, '-'), platform,"
+			     " image from targets order by name", 0, NULL, &r, e);
 	if (rc)
 		return rc;
-	buf_printf(out, "%-28s %-9s %-7s %-22s %s\n", "NAME", "STATE", "PYTHON", "PLATFORM", "IMAGE");
+	buf_printf(out, "%-28s %-9s %-7s %-8s %-9s %-6s %-16s %s\n", "NAME", "STATE", "PYTHON",
+		   "ARCH", "SUITE", "GLIBC", "PLATFORM", "IMAGE");
 	for (int i = 0; i < PQntuples(r); i++)
-		buf_printf(out, "%-28s %-9s %-7s %-22s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-			   PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+		buf_printf(out, "%-28s %-9s %-7s %-8s %-9s %-6s %-16s %s\n", PQgetvalue(r, i, 0),
+			   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+			   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
+			   PQgetvalue(r, i, 7));
 	PQclear(r);
 	return 0;
 }

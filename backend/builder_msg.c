@@ -269,9 +269,53 @@ static int builder_msg__target_name_ok(const char *s)
 	return 1;
 }
 
+/* An architecture name as uname -m says it: [a-z0-9_]{1,32}. */
+static int builder_msg__arch_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* Debian's and Docker's names for the two architectures Kiln knows, in uname -m form. */
+static const char *builder_msg__arch_norm(const char *a)
+{
+	if (!*a || !strcmp(a, "amd64"))
+		return "x86_64";
+	if (!strcmp(a, "arm64"))
+		return "aarch64";
+	return a;
+}
+
+/* Append arch to the array literal in m->arches_sql unless it is there. */
+static void builder_msg__add_arch(struct builder_msg *m, const char *arch)
+{
+	size_t o = strlen(m->arches_sql), n = strlen(arch);
+	const char *p = m->arches_sql + 1;
+
+	while (*p && *p != '}') {
+		size_t k = strcspn(p, ",}");
+		if (k == n && !strncmp(p, arch, n))
+			return;
+		p += k + (p[k] == ',');
+	}
+	/* "{a,b}": drop the closing brace, add ",arch}" (sizes checked by the caller). */
+	o--;
+	if (o > 1)
+		m->arches_sql[o++] = ',';
+	memcpy(m->arches_sql + o, arch, n);
+	o += n;
+	m->arches_sql[o++] = '}';
+	m->arches_sql[o] = '\0';
+}
+
 static int builder_msg__hello(struct builder_msg *m, struct kerr *e)
 {
-	const cJSON *running = NULL, *it;
+	const cJSON *running = NULL, *emulates = NULL, *it;
 	int64_t proto = 0, slots = 0;
 	size_t o = 0;
 	int rc;
@@ -285,6 +329,7 @@ static int builder_msg__hello(struct builder_msg *m, struct kerr *e)
 	    (rc = json_get_str(m->root, "arch", &m->arch, e)) ||
 	    (rc = json_get_int_req(m->root, "slots", 1, BUILDER_MSG_MAX_SLOTS, &slots, e)) ||
 	    (rc = json_get_array(m->root, "targets", &m->targets, e)) ||
+	    (rc = json_get_array(m->root, "emulates", &emulates, e)) ||
 	    (rc = json_get_array(m->root, "running", &running, e)))
 		return rc;
 	m->protocol = proto;
@@ -301,6 +346,21 @@ static int builder_msg__hello(struct builder_msg *m, struct kerr *e)
 				BUILDER_MSG_MAX_TARGETS);
 	if (strlen(m->name) >= 64 || strlen(m->version) > 64 || strlen(m->arch) > 32)
 		return kerr_set(e, KERR_INVAL, "name, version or arch too long");
+	if (*m->arch && !builder_msg__arch_ok(m->arch))
+		return kerr_set(e, KERR_INVAL, "arch must be a machine name like x86_64 or aarch64");
+	m->arch = builder_msg__arch_norm(m->arch);
+	snprintf(m->arches_sql, sizeof(m->arches_sql), "{}");
+	builder_msg__add_arch(m, m->arch);
+	if (emulates && cJSON_GetArraySize(emulates) > BUILDER_MSG_MAX_EMULATES)
+		return kerr_set(e, KERR_INVAL, "field 'emulates' lists more than %d architectures",
+				BUILDER_MSG_MAX_EMULATES);
+	if (emulates)
+		cJSON_ArrayForEach(it, emulates) {
+			if (!cJSON_IsString(it) || !builder_msg__arch_ok(it->valuestring))
+				return kerr_set(e, KERR_INVAL, "field 'emulates' must list architecture "
+						"names like aarch64");
+			builder_msg__add_arch(m, builder_msg__arch_norm(it->valuestring));
+		}
 	m->targets_sql[o++] = '{';
 	cJSON_ArrayForEach(it, m->targets) {
 		if (!cJSON_IsString(it) || !builder_msg__target_name_ok(it->valuestring) ||

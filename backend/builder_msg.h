@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #define BUILDER_MSG_MAX_TARGETS 32
+#define BUILDER_MSG_MAX_EMULATES 4     /* hello: entries of `emulates` */
 #define BUILDER_MSG_MAX_SLOTS 64
 #define BUILDER_MSG_MAX_LOG_CHUNK (256 * 1024)
 #define BUILDER_MSG_MAX_REASON 4096
@@ -63,6 +64,13 @@ struct builder_msg {
 	const char *name;       /* shorter than 64 bytes */
 	const char *version;    /* "" when absent, at most 64 bytes */
 	const char *arch;       /* "" when absent, at most 32 bytes */
+	/*
+	 * The architectures the builder serves, its own (absent: x86_64; amd64
+	 * and arm64 read as x86_64 and aarch64) then those it emulates, each
+	 * [a-z0-9_]{1,32}, without repeats, as a Postgres array literal:
+	 * {x86_64,aarch64}. At most 1 + BUILDER_MSG_MAX_EMULATES.
+	 */
+	char arches_sql[256];
 	int slots;              /* 1 to BUILDER_MSG_MAX_SLOTS */
 	const cJSON *targets;   /* array of valid target names */
 	char targets_sql[2048]; /* the same as a Postgres array literal: {a,b} */

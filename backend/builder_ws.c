@@ -45,6 +45,7 @@ struct builder_conn {
 	long long builder_id;
 	char name[64];
 	char *targets;        /* Postgres array literal of target names (owned) */
+	char *arches;         /* Postgres array literal of the architectures it serves (owned) */
 	int slots;
 	int running;          /* jobs held on this connection: held[0..running) */
 	long long held[BWS_MAX_SLOTS];
@@ -282,6 +283,17 @@ static void bws__send_job(struct builder_conn *c, PGresult *r, int row, const ch
 	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PYVER));
 	buf_puts(&b, ",\"platform\":");
 	json_append_str(&b, PQgetvalue(r, row, JOBS_C_PLATFORM));
+	buf_puts(&b, ",\"arch\":");
+	json_append_str(&b, PQgetvalue(r, row, JOBS_C_ARCH));
+	/* Only when the target has them (docs/protocol.md). */
+	if (*PQgetvalue(r, row, JOBS_C_SUITE)) {
+		buf_puts(&b, ",\"suite\":");
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_SUITE));
+	}
+	if (*PQgetvalue(r, row, JOBS_C_GLIBC)) {
+		buf_puts(&b, ",\"glibc\":");
+		json_append_str(&b, PQgetvalue(r, row, JOBS_C_GLIBC));
+	}
 	buf_puts(&b, "},\"source\":");
 	if (*git_url) {
 		buf_puts(&b, "{\"kind\":\"git\",\"url\":");
@@ -375,7 +387,10 @@ static void bws__batch_claimed(void *ctx, PGresult *r, const char *err)
 	free(bt);
 }
 
-/* Claim for first and the idle builders after it (round-robin order) with its targets. */
+/*
+ * Claim for first and the idle builders after it (round-robin order) with its
+ * targets and architectures.
+ */
 static void bws__claim_batch(struct bws_state *st, struct builder_conn *first)
 {
 	struct bws_batch *bt = xcalloc(1, sizeof(*bt));
@@ -386,7 +401,7 @@ static void bws__claim_batch(struct bws_state *st, struct builder_conn *first)
 	buf_putc(&ids, '{');
 	buf_putc(&leases, '{');
 	for (struct builder_conn *c = first; c && n < BWS_BATCH; c = c->next) {
-		if (!bws__idle(c) || strcmp(c->targets, first->targets))
+		if (!bws__idle(c) || strcmp(c->targets, first->targets) || strcmp(c->arches, first->arches))
 			continue;
 		if (token_new(bt->tokens[n]) || token_hash(bt->tokens[n], hash))
 			break;
@@ -405,8 +420,8 @@ static void bws__claim_batch(struct bws_state *st, struct builder_conn *first)
 		free(bt);
 	} else {
 		st->inflight++;
-		if (!jobs_claim_batch(st->srv->db, first->targets, ids.ptr, leases.ptr, n, st->lease_s,
-				      bws__batch_claimed, bt)) {
+		if (!jobs_claim_batch(st->srv->db, first->targets, first->arches, ids.ptr, leases.ptr, n,
+				      st->lease_s, bws__batch_claimed, bt)) {
 			st->inflight--;
 			for (int i = 0; i < n; i++) {
 				if (bt->refs[i]->conn)
@@ -736,6 +751,7 @@ struct bws_hello {
 	int nrunning;
 	int slots;
 	char targets[2048];
+	char arches[256];
 };
 
 static void bws__hello_free(struct bws_hello *h)
@@ -773,6 +789,7 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 	c->slots = h->slots;
 	/* Exactly as long as needed: ten thousand idle builders should cost little. */
 	c->targets = xstrdup(h->targets);
+	c->arches = xstrdup(h->arches);
 	c->next = st->conns;
 	st->conns = c;
 	st->nconns++;
@@ -781,8 +798,8 @@ static void bws__welcomed(struct builder_conn *c, struct bws_hello *h)
 	buf_printf(&b, ",\"lease_s\":%d,\"heartbeat_s\":%d}", st->lease_s, st->lease_s / 3);
 	bws__send_buf(c, &b);
 	buf_release(&b);
-	log_info("builder connected", "builder=%s slots=%d targets=%s resumed=%d", c->name, c->slots,
-		 c->targets, h->nrunning);
+	log_info("builder connected", "builder=%s slots=%d targets=%s arches=%s resumed=%d", c->name,
+		 c->slots, c->targets, c->arches, h->nrunning);
 	/* Jobs it says it still runs: keep those still its own, cancel the others. */
 	for (int i = 0; i < h->nrunning; i++)
 		bws__hold(c, h->running[i]);
@@ -822,6 +839,11 @@ static void bws__hello_authed(void *ctx, PGresult *r, const char *err)
 	c->builder_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	c->paused = PQgetvalue(r, 0, 2)[0] == 't';
 	snprintf(c->name, sizeof(c->name), "%s", h->name);
+	/* Accepted all the same: the claim never gives it those targets' jobs. */
+	if (*PQgetvalue(r, 0, 3))
+		log_warn("builder lists targets of an architecture it does not serve; they get no job "
+			 "on this connection", "builder=%s targets=%s arches=%s", h->name,
+			 PQgetvalue(r, 0, 3), h->arches);
 	bws__welcomed(c, h);
 done:
 	bws__hello_free(h);
@@ -834,7 +856,7 @@ static void bws__on_hello(struct builder_conn *c, struct builder_msg *m)
 	struct kerr e;
 	const cJSON *it;
 	char hash[65];
-	const char *params[3];
+	const char *params[5];
 	int rc;
 
 	if (c->authed || c->hello_pending) {
@@ -849,6 +871,7 @@ static void bws__on_hello(struct builder_conn *c, struct builder_msg *m)
 	snprintf(h->name, sizeof(h->name), "%s", m->name);
 	h->slots = m->slots;
 	snprintf(h->targets, sizeof(h->targets), "%s", m->targets_sql);
+	snprintf(h->arches, sizeof(h->arches), "%s", m->arches_sql);
 	h->running = xcalloc((size_t)(m->nrunning ? m->nrunning : 1), sizeof(long long));
 	memcpy(h->running, m->running, (size_t)m->nrunning * sizeof(long long));
 	h->nrunning = m->nrunning;
@@ -856,7 +879,19 @@ static void bws__on_hello(struct builder_conn *c, struct builder_msg *m)
 	json_append_str(&caps, m->version);
 	buf_puts(&caps, ",\"arch\":");
 	json_append_str(&caps, m->arch);
-	buf_printf(&caps, ",\"slots\":%d,\"targets\":[", h->slots);
+	/* arches_sql is {own,emulated...}: the emulated ones are after the first comma. */
+	buf_puts(&caps, ",\"emulates\":[");
+	{
+		const char *p = strchr(m->arches_sql, ',');
+		while (p && *p == ',') {
+			size_t k = strcspn(p + 1, ",}");
+			if (caps.ptr[caps.len - 1] != '[')
+				buf_putc(&caps, ',');
+			buf_printf(&caps, "\"%.*s\"", (int)k, p + 1);
+			p += 1 + k;
+		}
+	}
+	buf_printf(&caps, "],\"slots\":%d,\"targets\":[", h->slots);
 	cJSON_ArrayForEach(it, m->targets) {
 		if (caps.ptr[caps.len - 1] != '[')
 			buf_putc(&caps, ',');
@@ -868,14 +903,19 @@ static void bws__on_hello(struct builder_conn *c, struct builder_msg *m)
 	params[0] = hash;
 	params[1] = h->caps;
 	params[2] = m->version;
+	params[3] = h->targets;
+	params[4] = h->arches;
 	snprintf(c->name, sizeof(c->name), "%s", m->name);
 	h->ref = bws__ref(c);
 	c->hello_pending = 1;
 	if (!pgpool_query(c->srv->db,
 			  "update builders set capabilities = $2::jsonb, version = nullif($3, ''),"
 			  " last_seen_at = now() where token_hash = $1 and enabled"
-			  " returning id, name, paused::text",
-			  3, params, bws__hello_authed, h)) {
+			  " returning id, name, paused::text,"
+			  " coalesce((select string_agg(t.name || ':' || t.arch, ',' order by t.name)"
+			  "  from targets t where t.name = any($4::text[])"
+			  "  and t.arch <> all($5::text[])), '')",
+			  5, params, bws__hello_authed, h)) {
 		bws__unref(h->ref);
 		bws__hello_free(h);
 		c->hello_pending = 0;
@@ -1298,6 +1338,8 @@ int builder_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		buf_release(&c->rx);
 		free(c->targets);
 		c->targets = NULL;
+		free(c->arches);
+		c->arches = NULL;
 		return 0;
 
 	default:

@@ -24,13 +24,15 @@ static const char jobs__claim_batch_sql[] =
 	" select q.id, row_number() over (order by q.priority desc, q.fair_seq, q.id) as ord from ("
 	"  select j.id, j.priority, j.fair_seq from jobs j join targets t on t.id = j.target_id"
 	"  where j.state = 'queued' and t.enabled and t.name = any($1::text[])"
+	"  and t.arch = any($6::text[])"
 	"  and (j.not_before is null or j.not_before <= now())"
 	"  order by j.priority desc, j.fair_seq, j.id"
 	"  limit $5::int for update of j skip locked) q"
 	"), a as ("
 	" update jobs j set state = 'assigned', builder_id = w.bid, lease_token_hash = w.lease,"
 	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
-	" started_at = null, failure_reason = null, failure_class = null, attempts = j.attempts + 1"
+	" started_at = null, failure_reason = null, failure_class = null, covered_by = null,"
+	" attempts = j.attempts + 1"
 	" from c join w on w.ord = c.ord where j.id = c.id"
 	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts, j.builder_id"
 	"), b as ("
@@ -45,7 +47,8 @@ static const char jobs__claim_batch_sql[] =
 	" select a.id, a.attempts, b.id, p.normalized, r.version, t.name, t.image, t.python_tag,"
 	" t.python_version, t.platform, coalesce(f.url, ''), coalesce(f.sha256, ''),"
 	" coalesce(f.filename, ''), coalesce(gs.url, ''), coalesce(r.git_commit, ''), a.max_attempts,"
-	" a.builder_id, array_to_json(b.native_packages)::text"
+	" a.builder_id, array_to_json(b.native_packages)::text, t.arch, coalesce(t.suite, ''),"
+	" coalesce(t.glibc, '')"
 	" from a join b on b.job_id = a.id cross join s"
 	" join releases r on r.id = a.release_id join projects p on p.id = r.project_id"
 	" join targets t on t.id = a.target_id"
@@ -54,15 +57,16 @@ static const char jobs__claim_batch_sql[] =
 	"  order by uf.id limit 1) f on true"
 	" left join git_sources gs on gs.id = r.git_source_id";
 
-struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *builder_ids,
-			     const char *lease_hashes, int n, int lease_s, pgpool_cb cb, void *ctx)
+struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *arches,
+			     const char *builder_ids, const char *lease_hashes, int n, int lease_s,
+			     pgpool_cb cb, void *ctx)
 {
 	char ls[16], ns[16];
-	const char *params[5] = { targets, builder_ids, lease_hashes, ls, ns };
+	const char *params[6] = { targets, builder_ids, lease_hashes, ls, ns, arches };
 
 	snprintf(ls, sizeof(ls), "%d", lease_s);
 	snprintf(ns, sizeof(ns), "%d", n);
-	return pgpool_query_named(db, "kiln_claim_batch", jobs__claim_batch_sql, 5, params, cb, ctx);
+	return pgpool_query_named(db, "kiln_claim_batch", jobs__claim_batch_sql, 6, params, cb, ctx);
 }
 
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,

@@ -32,19 +32,22 @@ enum jobs_claim_col {
 	JOBS_C_IMAGE, JOBS_C_PYTAG, JOBS_C_PYVER, JOBS_C_PLATFORM, JOBS_C_SDIST_URL,
 	JOBS_C_SDIST_SHA, JOBS_C_SDIST_NAME, JOBS_C_GIT_URL, JOBS_C_GIT_COMMIT, JOBS_C_MAX_ATTEMPTS,
 	JOBS_C_BUILDER,
-	JOBS_C_NATIVE /* the project's native packages, a JSON array of valid names, sorted */
+	JOBS_C_NATIVE, /* the project's native packages, a JSON array of valid names, sorted */
+	JOBS_C_ARCH, JOBS_C_SUITE, JOBS_C_GLIBC /* the target's; suite and glibc "" when unset */
 };
 
 /*
  * Claim up to n jobs at once, one for each of n builders that can all build
- * targets: builder_ids and lease_hashes are Postgres array literals of n
+ * targets and serve the architectures in arches (a Postgres array literal:
+ * only jobs of targets whose arch is one of them are claimed): builder_ids and lease_hashes are Postgres array literals of n
  * entries each, in the same order. One statement and one commit for the lot, so
  * a burst of jobs is dispatched at the database's statement rate times n, not
  * its commit rate. One row per job claimed (0 rows: nothing to do), columns as
  * in enum jobs_claim_col; JOBS_C_BUILDER says which builder got it.
  */
-struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *builder_ids,
-			     const char *lease_hashes, int n, int lease_s, pgpool_cb cb, void *ctx);
+struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char *arches,
+			     const char *builder_ids, const char *lease_hashes, int n, int lease_s,
+			     pgpool_cb cb, void *ctx);
 
 /* Is job held by builder_id? Result columns: held (t/f), ever_assigned (t/f), state. */
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,

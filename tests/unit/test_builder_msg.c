@@ -44,6 +44,16 @@ static const struct {
 	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
 	  "\"targets\":[\"t\"],\"running\":[7]}", "bad_message", "{\"job\": id}" },
 	{ "{\"type\":\"teleport\"}", "bad_message", "unknown message type 'teleport'" },
+	/* hello: arch and emulates (issue 16). */
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"t\"],\"arch\":\"x86-64\"}", "bad_message", "arch must be" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"t\"],\"emulates\":\"aarch64\"}", "bad_message", "emulates" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"t\"],\"emulates\":[\"Arm\"]}", "bad_message", "emulates" },
+	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
+	  "\"targets\":[\"t\"],\"emulates\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}", "bad_message",
+	  "more than 4" },
 	/* finish: the failure report (issue 15). */
 	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"native-dependency\","
 	  "\"missing\":[{\"kind\":\"header\",\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},"
@@ -125,7 +135,40 @@ static void test_fields(void **state)
 	assert_string_equal(m.targets_sql, "{t-1,t.2}");
 	assert_int_equal(m.nrunning, 2);
 	assert_int_equal(m.running[1], 9);
+	/* no arch: x86_64 */
+	assert_string_equal(m.arch, "x86_64");
+	assert_string_equal(m.arches_sql, "{x86_64}");
 	builder_msg_release(&m);
+}
+
+/* The architectures a hello serves: its own, normalized, then what it emulates, once each. */
+static void test_arches(void **state)
+{
+	static const struct {
+		const char *arch_emulates;
+		const char *arch, *arches;
+	} c[] = {
+		{ "\"arch\":\"aarch64\"", "aarch64", "{aarch64}" },
+		{ "\"arch\":\"arm64\"", "aarch64", "{aarch64}" },
+		{ "\"arch\":\"amd64\",\"emulates\":[\"aarch64\"]", "x86_64", "{x86_64,aarch64}" },
+		{ "\"emulates\":[\"arm64\",\"aarch64\",\"x86_64\"]", "x86_64", "{x86_64,aarch64}" },
+		{ "\"arch\":\"x86_64\",\"emulates\":[]", "x86_64", "{x86_64}" },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(c); i++) {
+		char in[512];
+		struct builder_msg m;
+		struct kerr e;
+
+		snprintf(in, sizeof(in), "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\","
+			 "\"name\":\"b1\",\"slots\":1,\"targets\":[\"t\"],%s}", c[i].arch_emulates);
+		assert_int_equal(builder_msg_parse(&m, in, strlen(in), NULL), 0);
+		if (builder_msg_check(&m, &e))
+			fail_msg("case %zu refused: %s", i, e.msg);
+		assert_string_equal(m.arch, c[i].arch);
+		assert_string_equal(m.arches_sql, c[i].arches);
+		builder_msg_release(&m);
+	}
 }
 
 static void test_finish_report(void **state)
@@ -169,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_arches),
 		cmocka_unit_test(test_finish_report),
 		cmocka_unit_test(test_not_a_message),
 	};

@@ -24,12 +24,24 @@ static void api_farm__online_window(struct http_req *req, char out[24])
 
 /* ---- GET /api/v1/targets ---- */
 
+/*
+ * builders: online, enabled, unpaused builders whose hello's arch (absent:
+ * x86_64) or emulates names the target's arch (builder_ws.c keeps both in
+ * builders.capabilities), whether or not they list the target: "waiting for
+ * an aarch64 builder" when 0.
+ */
 static const char api_farm__sql_targets[] =
 	"select t.name, t.image, t.python_tag, t.python_version, t.platform, t.enabled,"
 	" " API_TS("t.created_at") ","
 	" (select count(*) from jobs j where j.target_id = t.id and j.state = 'queued'),"
 	" (select count(*) from jobs j where j.target_id = t.id"
-	"  and j.state in ('assigned', 'running'))"
+	"  and j.state in ('assigned', 'running')),"
+	" t.arch, t.suite, t.glibc,"
+	" (select count(*) from builders b where b.enabled and not b.paused and " API_FARM_ONLINE
+	"  and (case when jsonb_typeof(b.capabilities->'arch') = 'string'"
+	"   then coalesce(nullif(b.capabilities->>'arch', ''), 'x86_64') else 'x86_64' end = t.arch"
+	"   or (jsonb_typeof(b.capabilities->'emulates') = 'array'"
+	"    and b.capabilities->'emulates' ? t.arch)))"
 	" from targets t order by t.name limit 500";
 
 static void api_farm__targets_done(struct http_req *req, PGresult *r)
@@ -38,6 +50,8 @@ static void api_farm__targets_done(struct http_req *req, PGresult *r)
 		{ "name", API_STR }, { "image", API_STR }, { "python_tag", API_STR },
 		{ "python_version", API_STR }, { "platform", API_STR }, { "enabled", API_BOOL },
 		{ "created_at", API_STR }, { "queued", API_INT }, { "running", API_INT },
+		{ "arch", API_STR }, { "suite", API_STR }, { "glibc", API_STR },
+		{ "builders", API_INT },
 	};
 
 	api_respond_rows(req, r, "targets", f, sizeof(f) / sizeof(f[0]));
@@ -45,7 +59,11 @@ static void api_farm__targets_done(struct http_req *req, PGresult *r)
 
 void api_farm_handle_targets(struct http_req *req)
 {
-	api_query(req, api_farm__sql_targets, 0, NULL, api_farm__targets_done);
+	char window[24];
+	const char *params[1] = { window };
+
+	api_farm__online_window(req, window);
+	api_query(req, api_farm__sql_targets, 1, params, api_farm__targets_done);
 }
 
 /* ---- GET /api/v1/builders ---- */

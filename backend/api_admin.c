@@ -132,6 +132,79 @@ void api_admin_handle_cancel(struct http_req *req)
 	admin_auth_require(req, sizeof(struct admin_call), api_admin__cancel);
 }
 
+/*
+ * Optional integer field "priority" of body into text (QUEUE_PRIORITY_MIN to
+ * _MAX); *given 0 when absent. 0, or KERR_INVAL after answering 400.
+ */
+static int api_admin__priority(struct http_req *req, const cJSON *body, char text[24], int *given)
+{
+	struct kerr e;
+	int64_t v = 0;
+
+	*given = body && cJSON_GetObjectItemCaseSensitive(body, "priority");
+	if (!*given)
+		return 0;
+	if (json_get_int(body, "priority", QUEUE_PRIORITY_MIN, QUEUE_PRIORITY_MAX, &v, &e)) {
+		http_error(req, 400, KERR_INVAL, "request body: %s", e.msg);
+		return KERR_INVAL;
+	}
+	snprintf(text, 24, "%lld", (long long)v);
+	return 0;
+}
+
+/* ---- POST /api/v1/admin/jobs/{id}/priority ---- */
+
+static void api_admin__prioritized(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_PRIORITY_STATE)) {
+		http_error(req, 404, KERR_NOTFOUND, "no job %s", req->params[0]);
+		return;
+	}
+	if (!api_bool(r, 0, QUEUE_PRIORITY_DONE)) {
+		http_error(req, 409, KERR_CONFLICT, "job %s is %s: only a queued job's priority can "
+			   "change", req->params[0], PQgetvalue(r, 0, QUEUE_PRIORITY_STATE));
+		return;
+	}
+	log_info("job priority set", "job=%s priority=%s was=%s by=%s", req->params[0],
+		 req->params[1], PQgetvalue(r, 0, QUEUE_PRIORITY_WAS),
+		 api_admin__who(req, who, sizeof(who)));
+	buf_printf(&b, "{\"job\":%s,\"priority\":%s,\"previous_priority\":%s}", req->params[0],
+		   req->params[1], PQgetvalue(r, 0, QUEUE_PRIORITY_WAS));
+	api_respond(req, &b);
+}
+
+static void api_admin__set_priority(struct http_req *req)
+{
+	cJSON *body = NULL;
+	const char *params[2];
+	char id[24], prio[24];
+	int64_t job;
+	int given = 0;
+
+	if (api_path_id(req, 0, "job", &job, id) || api_admin__body(req, &body) ||
+	    api_admin__priority(req, body, prio, &given))
+		goto out;
+	if (!given) {
+		http_error(req, 400, KERR_INVAL, "request body: field 'priority' is required");
+		goto out;
+	}
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", id);
+	snprintf(req->params[1], sizeof(req->params[1]), "%s", prio);
+	params[0] = id;
+	params[1] = prio;
+	api_query(req, queue_sql_priority, 2, params, api_admin__prioritized);
+out:
+	cJSON_Delete(body);
+}
+
+void api_admin_handle_priority(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__set_priority);
+}
+
 /* ---- POST /api/v1/admin/projects/{name}/rebuild ---- */
 
 struct api_admin_rebuild {
@@ -179,9 +252,14 @@ static void api_admin__rebuilt(struct http_req *req, PGresult *r)
 	api_json_value(&b, r, 0, QUEUE_REBUILD_TARGETS_ENABLED, API_INT);
 	buf_puts(&b, ",\"no_source\":");
 	api_json_value(&b, r, 0, QUEUE_REBUILD_NO_SOURCE, API_INT);
-	buf_printf(&b, ",\"live\":%lld,\"priority\":%d}", pairs - created, QUEUE_ADMIN_PRIORITY);
+	buf_puts(&b, ",\"moved\":");
+	api_json_value(&b, r, 0, QUEUE_REBUILD_MOVED_JSON, API_JSON);
+	buf_printf(&b, ",\"live\":%lld,\"priority\":%s}",
+		   pairs - created - strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_MOVED_COUNT), NULL, 10),
+		   PQgetvalue(r, 0, QUEUE_REBUILD_PRIORITY));
 	api_respond(req, &b);
 }
+
 
 static void api_admin__rebuild(struct http_req *req)
 {
@@ -190,10 +268,13 @@ static void api_admin__rebuild(struct http_req *req)
 	struct pyversion v;
 	cJSON *body = NULL;
 	const char *version, *target, *params[5];
+	char prio[24];
+	int has_prio = 0;
 
 	if (api_admin__project(req, req->params[0], &norm) || api_admin__body(req, &body) ||
 	    api_admin__field(req, body, "version", 255, &version) ||
-	    api_admin__field(req, body, "target", 63, &target))
+	    api_admin__field(req, body, "target", 63, &target) ||
+	    api_admin__priority(req, body, prio, &has_prio))
 		goto out;
 	st = api_call_new(req, sizeof(*st));
 	snprintf(req->params[0], sizeof(req->params[0]), "%s", norm.ptr);
@@ -205,7 +286,7 @@ static void api_admin__rebuild(struct http_req *req)
 	params[1] = *version ? vnorm.ptr : NULL;
 	params[2] = version;
 	params[3] = *target ? target : NULL;
-	params[4] = QUEUE_ADMIN_PRIORITY_TEXT;
+	params[4] = has_prio ? prio : NULL;
 	api_query(req, queue_sql_rebuild, 5, params, api_admin__rebuilt);
 out:
 	cJSON_Delete(body);

@@ -13,7 +13,10 @@
  *        A queued, assigned or running job becomes cancelled; the builder
  *        holding it is told to stop by whichever replica it is connected to
  *        (NOTIFY kiln_cancel). 404 no such job, 409 the job already ended.
- *   POST /api/v1/admin/projects/{name}/rebuild   {"version": V, "target": T}
+ *   POST /api/v1/admin/jobs/{id}/priority        {"priority": N}
+ *        A queued job's priority (-1000 to 1000; higher goes first; a raise
+ *        puts it first among its priority). 404 no such job, 409 not queued.
+ *   POST /api/v1/admin/projects/{name}/rebuild   {"version": V, "target": T, "priority": N}
  *        Queue a job, at QUEUE_ADMIN_PRIORITY, for each (release with a
  *        source, enabled target) of the project, or of the given release or
  *        target, that has no live job. 404 for an unknown project, release or
@@ -50,6 +53,8 @@
 #define API_ADMIN_BODY_MAX (16 * 1024)
 
 void api_admin_handle_cancel(struct http_req *req);
+/* POST /api/v1/admin/jobs/{id}/priority {"priority": N}: a queued job's priority. */
+void api_admin_handle_priority(struct http_req *req);
 void api_admin_handle_rebuild(struct http_req *req);
 void api_admin_handle_requeue_failed(struct http_req *req);
 void api_admin_handle_pause(struct http_req *req);

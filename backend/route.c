@@ -44,6 +44,8 @@ const struct route route_table[] = {
 	  api_admin_handle_requeue_failed, API_ADMIN_BODY_MAX, 0 },
 	{ HTTP_POST, "/api/v1/admin/jobs/*/cancel", "admin_cancel", api_admin_handle_cancel,
 	  API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/jobs/*/priority", "admin_priority", api_admin_handle_priority,
+	  API_ADMIN_BODY_MAX, 0 },
 	{ HTTP_POST, "/api/v1/admin/projects/*/rebuild", "admin_rebuild", api_admin_handle_rebuild,
 	  API_ADMIN_BODY_MAX, 0 },
 	{ HTTP_GET | HTTP_HEAD | HTTP_POST, "/api/v1/admin/projects/*/native-packages", "admin_deps",

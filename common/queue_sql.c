@@ -53,13 +53,33 @@ const char queue_sql_rebuild[] =
 	" pairs as (select r.id as release_id, t.id as target_id from r cross join t"
 	"  where r.has_source and t.enabled),"
 	" ins as (insert into jobs (release_id, target_id, priority)"
-	"  select release_id, target_id, $5::int from pairs order by release_id, target_id"
-	"  on conflict do nothing returning id)"
+	"  select release_id, target_id, coalesce($5::int, " QUEUE_ADMIN_PRIORITY_TEXT ")"
+	"  from pairs order by release_id, target_id"
+	"  on conflict do nothing returning id),"
+	/*
+	 * Already queued: moved ahead (fair_seq 0 puts it before the others of
+	 * its priority). The insert's new rows are not in this statement's
+	 * snapshot, so only jobs that were queued before are moved.
+	 */
+	" mv as (update jobs j set priority = case when $5::int is null"
+	"  then greatest(j.priority, " QUEUE_ADMIN_PRIORITY_TEXT ") else $5::int end, fair_seq = 0"
+	"  from pairs where j.release_id = pairs.release_id and j.target_id = pairs.target_id"
+	"  and j.state = 'queued' returning j.id, j.priority)"
 	" select (select name from p), (select count(*) from r),"
 	" (select count(*) from r where not has_source), (select count(*) from t),"
 	" (select count(*) from t where enabled), (select count(*) from pairs),"
 	" coalesce((select json_agg(id order by id) from ins), '[]')::text,"
-	" (select count(*) from ins)";
+	" (select count(*) from ins),"
+	" coalesce((select json_agg(id order by id) from mv), '[]')::text,"
+	" (select count(*) from mv), coalesce($5::int, " QUEUE_ADMIN_PRIORITY_TEXT ")";
+
+const char queue_sql_priority[] =
+	"with x as (select id, state, priority from jobs where id = $1::bigint for update),"
+	" u as (update jobs set priority = $2::int,"
+	"  fair_seq = case when $2::int > x.priority then 0 else jobs.fair_seq end"
+	"  from x where jobs.id = x.id and x.state = 'queued' returning jobs.id)"
+	" select x.state, (u.id is not null)::text, x.priority"
+	" from (select 1) one left join x on true left join u on u.id = x.id";
 
 /*
  * The latest job of each (release, target) when it failed, of live releases

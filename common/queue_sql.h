@@ -36,13 +36,20 @@ enum queue_cancel_col {
 				     registered in storage_pending, deleted by a backend's sweep */
 };
 
+/* A job's priority as an admin may set it (rebuild --priority, the priority route). */
+#define QUEUE_PRIORITY_MIN (-1000)
+#define QUEUE_PRIORITY_MAX 1000
+
 /*
  * Queue a rebuild: $1 normalized project name, $2 version in PEP 440 normalized
  * form (or as given when it is not PEP 440; NULL: every release), $3 version
- * as given, $4 target name (NULL: every enabled target), $5 priority. One job
- * per (release with a source, enabled target) that has no live job. Nothing is
- * queued when the project, the release or the target is unknown, or the target
- * is disabled. Always one row.
+ * as given, $4 target name (NULL: every enabled target), $5 priority (NULL:
+ * QUEUE_ADMIN_PRIORITY). One job per (release with a source, enabled target)
+ * that has no live job; a pair whose job is still queued has that job moved
+ * ahead instead: its priority becomes $5 (NULL: at least
+ * QUEUE_ADMIN_PRIORITY) and it goes first among its priority (fair_seq 0).
+ * Nothing is queued when the project, the release or the target is unknown,
+ * or the target is disabled. Always one row.
  */
 extern const char queue_sql_rebuild[];
 enum queue_rebuild_col {
@@ -53,7 +60,21 @@ enum queue_rebuild_col {
 	QUEUE_REBUILD_TARGETS_ENABLED,
 	QUEUE_REBUILD_PAIRS,          /* (release, target) pairs considered */
 	QUEUE_REBUILD_JOBS_JSON,      /* new job ids as a JSON array */
-	QUEUE_REBUILD_JOBS_COUNT
+	QUEUE_REBUILD_JOBS_COUNT,
+	QUEUE_REBUILD_MOVED_JSON,     /* ids of queued jobs moved ahead, a JSON array */
+	QUEUE_REBUILD_MOVED_COUNT,
+	QUEUE_REBUILD_PRIORITY        /* the priority new jobs got */
+};
+
+/*
+ * Set a queued job's priority: $1 job id, $2 priority. A raise also puts it
+ * first among its new priority (fair_seq 0). Always one row.
+ */
+extern const char queue_sql_priority[];
+enum queue_priority_col {
+	QUEUE_PRIORITY_STATE, /* the job's state; NULL: no such job */
+	QUEUE_PRIORITY_DONE,  /* 't' if set (the job was queued) */
+	QUEUE_PRIORITY_WAS    /* its priority before */
 };
 
 /*

@@ -35,8 +35,10 @@
 	"  admin-token list|disable NAME|enable NAME\n"                            \
 	"  job cancel ID [--reason TEXT]\n"                                        \
 	"                       cancel a job; its builder is told to stop\n"      \
-	"  rebuild PROJECT [VERSION] [--target NAME]\n"                            \
-	"                       queue jobs where none is live, ahead of others\n" \
+	"  job priority ID N    set a queued job's priority (higher goes first)\n" \
+	"  rebuild PROJECT [VERSION] [--target NAME] [--priority N]\n"             \
+	"                       queue jobs where none is live, ahead of others;\n" \
+	"                       a job already queued moves ahead\n"            \
 	"  requeue-failed [--project NAME] [--target NAME] [--class CLASS]\n"      \
 	"                       queue again what failed last (CLASS: native-dependency,\n" \
 	"                       build-requirement, compile, import, timeout,\n"   \

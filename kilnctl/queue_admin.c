@@ -18,7 +18,7 @@
 struct queue_admin__args {
 	const char *pos[2];
 	int npos;
-	const char *reason, *target, *project, *state, *limit, *class;
+	const char *reason, *target, *project, *state, *limit, *class, *priority;
 };
 
 /* Where the value of option opt goes, or NULL for no such option. */
@@ -36,6 +36,8 @@ static const char **queue_admin__slot(struct queue_admin__args *a, const char *o
 		return &a->limit;
 	if (!strcmp(opt, "--class"))
 		return &a->class;
+	if (!strcmp(opt, "--priority"))
+		return &a->priority;
 	return NULL;
 }
 
@@ -132,19 +134,63 @@ out:
 	return rc;
 }
 
-/* ---- rebuild PROJECT [VERSION] [--target NAME] ---- */
+/* s as a priority in canonical form. 0 or KERR_INVAL. */
+static int queue_admin__priority_arg(const char *s, char out[24], struct kerr *e)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || errno || *end || v < QUEUE_PRIORITY_MIN || v > QUEUE_PRIORITY_MAX)
+		return kerr_set(e, KERR_INVAL, "priority must be an integer from %d to %d, got '%s'",
+				QUEUE_PRIORITY_MIN, QUEUE_PRIORITY_MAX, s);
+	snprintf(out, 24, "%ld", v);
+	return 0;
+}
+
+/* ---- job priority ID N ---- */
+
+static int queue_admin__set_priority(PGconn *c, const char *job, const char *prio,
+				     struct buf *out, struct kerr *e)
+{
+	char id[24], p[24];
+	const char *params[2] = { id, p };
+	PGresult *r = NULL;
+	int rc;
+
+	if ((rc = queue_admin__id(job, id, e)) || (rc = queue_admin__priority_arg(prio, p, e)))
+		return rc;
+	if ((rc = db_query(c, queue_sql_priority, 2, params, &r, e)))
+		return rc;
+	if (PQgetisnull(r, 0, QUEUE_PRIORITY_STATE))
+		rc = kerr_set(e, KERR_NOTFOUND, "no job %s", id);
+	else if (strcmp(PQgetvalue(r, 0, QUEUE_PRIORITY_DONE), "t"))
+		rc = kerr_set(e, KERR_CONFLICT, "job %s is %s: only a queued job's priority can change",
+			      id, PQgetvalue(r, 0, QUEUE_PRIORITY_STATE));
+	else
+		buf_printf(out, "job %s: priority %s (was %s)\n", id, p,
+			   PQgetvalue(r, 0, QUEUE_PRIORITY_WAS));
+	PQclear(r);
+	return rc;
+}
+
+/* ---- rebuild PROJECT [VERSION] [--target NAME] [--priority N] ---- */
 
 static int queue_admin__rebuild(PGconn *c, const char *project, const char *version,
-				const char *target, struct buf *out, struct kerr *e)
+				const char *target, const char *priority, struct buf *out,
+				struct kerr *e)
 {
 	struct buf norm = BUF_INIT(255), vnorm = BUF_INIT(512);
 	struct pyversion v;
 	const char *params[5];
+	char prio[24];
 	PGresult *r = NULL;
-	long long pairs, created;
+	long long pairs, created, moved;
 	int rc;
 
-	if ((rc = queue_admin__project(project, &norm, e)))
+	if ((priority && (rc = queue_admin__priority_arg(priority, prio, e))) ||
+	    (rc = queue_admin__project(project, &norm, e)))
 		goto out;
 	if (version && (pyversion_parse_str(&v, version, NULL) || pyversion_normalize(&v, &vnorm)))
 		buf_puts(&vnorm, version);
@@ -152,7 +198,7 @@ static int queue_admin__rebuild(PGconn *c, const char *project, const char *vers
 	params[1] = version ? vnorm.ptr : NULL;
 	params[2] = version ? version : "";
 	params[3] = target;
-	params[4] = QUEUE_ADMIN_PRIORITY_TEXT;
+	params[4] = priority ? prio : NULL;
 	if ((rc = db_query(c, queue_sql_rebuild, 5, params, &r, e)))
 		goto out;
 	if (PQgetisnull(r, 0, QUEUE_REBUILD_PROJECT))
@@ -167,11 +213,15 @@ static int queue_admin__rebuild(PGconn *c, const char *project, const char *vers
 		goto out;
 	pairs = strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_PAIRS), NULL, 10);
 	created = strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_JOBS_COUNT), NULL, 10);
-	buf_printf(out, "queued %lld job%s for %s at priority %d: %s\n", created,
+	moved = strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_MOVED_COUNT), NULL, 10);
+	buf_printf(out, "queued %lld job%s for %s at priority %s: %s\n", created,
 		   created == 1 ? "" : "s", PQgetvalue(r, 0, QUEUE_REBUILD_PROJECT),
-		   QUEUE_ADMIN_PRIORITY, PQgetvalue(r, 0, QUEUE_REBUILD_JOBS_JSON));
-	if (pairs > created)
-		buf_printf(out, "%lld already queued or running\n", pairs - created);
+		   PQgetvalue(r, 0, QUEUE_REBUILD_PRIORITY), PQgetvalue(r, 0, QUEUE_REBUILD_JOBS_JSON));
+	if (moved)
+		buf_printf(out, "moved %lld queued job%s ahead: %s\n", moved, moved == 1 ? "" : "s",
+			   PQgetvalue(r, 0, QUEUE_REBUILD_MOVED_JSON));
+	if (pairs > created + moved)
+		buf_printf(out, "%lld already running\n", pairs - created - moved);
 	if (strcmp(PQgetvalue(r, 0, QUEUE_REBUILD_NO_SOURCE), "0"))
 		buf_printf(out, "%s release(s) without an sdist or git commit skipped\n",
 			   PQgetvalue(r, 0, QUEUE_REBUILD_NO_SOURCE));
@@ -308,16 +358,19 @@ int queue_admin_run(PGconn *c, const struct config *cfg, int argc, char **argv,
 		    struct buf *out, struct kerr *e)
 {
 	static const char *const cancel_opts[] = { "--reason", NULL };
-	static const char *const rebuild_opts[] = { "--target", NULL };
+	static const char *const rebuild_opts[] = { "--target", "--priority", NULL };
 	static const char *const requeue_opts[] = { "--project", "--target", "--class", NULL };
 	static const char *const list_opts[] = { "--state", "--target", "--project", "--limit",
 						 NULL };
 	struct queue_admin__args a;
 	int rc;
 
+	if (argc == 4 && !strcmp(argv[0], "job") && !strcmp(argv[1], "priority"))
+		return queue_admin__set_priority(c, argv[2], argv[3], out, e);
 	if (argc >= 1 && !strcmp(argv[0], "job")) {
 		if (argc < 2 || strcmp(argv[1], "cancel"))
-			return kerr_set(e, QUEUE_ADMIN_USAGE, "job takes: cancel ID [--reason TEXT]");
+			return kerr_set(e, QUEUE_ADMIN_USAGE, "job takes: cancel ID [--reason TEXT] | "
+					"priority ID N");
 		if ((rc = queue_admin__parse(argc - 2, argv + 2, cancel_opts, 1, &a, e)))
 			return rc;
 		if (a.npos != 1)
@@ -329,9 +382,9 @@ int queue_admin_run(PGconn *c, const struct config *cfg, int argc, char **argv,
 			return rc;
 		if (a.npos < 1)
 			return kerr_set(e, QUEUE_ADMIN_USAGE, "rebuild takes PROJECT [VERSION] "
-					"[--target NAME]");
-		return queue_admin__rebuild(c, a.pos[0], a.npos > 1 ? a.pos[1] : NULL, a.target, out,
-					    e);
+					"[--target NAME] [--priority N]");
+		return queue_admin__rebuild(c, a.pos[0], a.npos > 1 ? a.pos[1] : NULL, a.target,
+					    a.priority, out, e);
 	}
 	if (argc >= 1 && !strcmp(argv[0], "requeue-failed")) {
 		if ((rc = queue_admin__parse(argc - 1, argv + 1, requeue_opts, 0, &a, e)))

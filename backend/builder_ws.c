@@ -3,6 +3,7 @@
 
 #include "backend/build_logs.h"
 #include "backend/builder_msg.h"
+#include "backend/covered.h"
 #include "backend/jobs.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
@@ -633,6 +634,9 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 				    "Builds whose native-dependency failure added packages to their project.", 1);
 		}
 		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
+		/* Built once: the wheels it published may serve its release's other targets. */
+		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded"))
+			covered_after_success(c->srv->db, q->job);
 		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
 			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 		{

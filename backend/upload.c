@@ -52,6 +52,12 @@ struct upload {
 	uint64_t size;
 	char sha[SHA256_HEX_LEN + 1];
 	char existing_sha[SHA256_HEX_LEN + 1]; /* of an artifact with this filename, if any */
+	/*
+	 * That artifact is a sibling's: another job's of the same release (another
+	 * target's, which built the same py3-none-any or abi3 wheel). 'p' published,
+	 * 'u' not yet (its job still runs), 0 not a sibling's.
+	 */
+	char sibling;
 
 	/* Worker results. */
 	int status;            /* HTTP status of a failure, 0 if fine */
@@ -181,6 +187,44 @@ static int upload__on_body(struct http_req *req, const void *p, size_t n)
 static void upload__stored(void *arg);
 static void upload__inspect_and_store(void *arg);
 
+static void upload__covered(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (err) {
+		upload__finish(u, 503, KERR_DB, "%s", err);
+		return;
+	}
+	if (PQntuples(r) != 1) {
+		upload__finish(u, 409, KERR_CONFLICT, "job %lld no longer holds a lease for this token",
+			       (long long)u->job_id);
+		return;
+	}
+	log_info("upload covered by a sibling's wheel", "job=%lld file=%s by_job=%s",
+		 (long long)u->job_id, u->filename, PQgetvalue(r, 0, 0));
+	upload__finish(u, 200, 0, "covered");
+}
+
+/*
+ * The wheel a sibling target's job published already (built once, issue 16):
+ * store nothing, note it on the job (jobs.covered_by), whose finish then
+ * succeeds without an artifact of its own (jobs.c). Different bytes under
+ * the same name are the sibling's build of the same source: the published
+ * file stays the one file of that name.
+ */
+static void upload__cover(struct upload *u)
+{
+	const char *params[3] = { u->job_id_text, u->filename, u->token_hash };
+
+	if (!pgpool_query(u->srv->db,
+			  "update jobs j set covered_by = $2 where j.id = $1::bigint"
+			  " and j.state in ('assigned', 'running') and j.lease_token_hash = $3"
+			  " returning coalesce((select a.job_id::text from artifacts a"
+			  "  where a.filename = $2), '?')",
+			  3, params, upload__covered, u))
+		upload__finish(u, 503, KERR_AGAIN, "database busy; retry the upload");
+}
+
 static void upload__registered(void *ctx, PGresult *r, const char *err);
 
 /* The whole body is in the temp file: hash known; register the key, then inspect and store. */
@@ -196,6 +240,16 @@ static void upload__body_complete(struct upload *u)
 	}
 	if (sha256_final_hex(&u->hash, u->sha)) {
 		upload__finish(u, 500, KERR_INTERNAL, "could not hash the upload");
+		return;
+	}
+	if (u->sibling == 'u') {
+		/* Its job may still fail and drop it: ask again once it decided. */
+		upload__finish(u, 503, KERR_AGAIN, "%s is being published by another target's job of "
+			       "this release; retry the upload", u->filename);
+		return;
+	}
+	if (u->sibling == 'p') {
+		upload__cover(u);
 		return;
 	}
 	if (u->existing_sha[0]) {
@@ -529,6 +583,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 		goto done;
 	}
 	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 6));
+	u->sibling = PQgetvalue(r, 0, 7)[0];
 	if (!u->req) {
 		upload__free(u);
 		goto done;
@@ -638,7 +693,10 @@ void upload_handle(struct http_req *req)
 		srv->db,
 		"select j.state, coalesce(j.lease_token_hash, ''), p.normalized, r.version_normalized,"
 		" t.python_tag, t.platform,"
-		" coalesce((select a.sha256 from artifacts a where a.filename = $2), '')"
+		" coalesce((select a.sha256 from artifacts a where a.filename = $2), ''),"
+		" coalesce((select case when a.published_at is null then 'u' else 'p' end"
+		"  from artifacts a where a.filename = $2 and a.release_id = j.release_id"
+		"  and a.job_id is distinct from j.id and not a.yanked), '')"
 		" from jobs j join releases r on r.id = j.release_id"
 		" join projects p on p.id = r.project_id join targets t on t.id = j.target_id"
 		" where j.id = $1::bigint",

@@ -165,7 +165,7 @@ static int queue_admin__set_priority(PGconn *c, const char *job, const char *pri
 		return rc;
 	if (PQgetisnull(r, 0, QUEUE_PRIORITY_STATE))
 		rc = kerr_set(e, KERR_NOTFOUND, "no job %s", id);
-	else if (strcmp(PQgetvalue(r, 0, QUEUE_PRIORITY_DONE), "t"))
+	else if (PQgetvalue(r, 0, QUEUE_PRIORITY_DONE)[0] != 't')
 		rc = kerr_set(e, KERR_CONFLICT, "job %s is %s: only a queued job's priority can change",
 			      id, PQgetvalue(r, 0, QUEUE_PRIORITY_STATE));
 	else

@@ -254,8 +254,7 @@ static void api_admin__rebuilt(struct http_req *req, PGresult *r)
 	api_json_value(&b, r, 0, QUEUE_REBUILD_NO_SOURCE, API_INT);
 	buf_puts(&b, ",\"moved\":");
 	api_json_value(&b, r, 0, QUEUE_REBUILD_MOVED_JSON, API_JSON);
-	buf_printf(&b, ",\"live\":%lld,\"priority\":%s}",
-		   pairs - created - strtoll(PQgetvalue(r, 0, QUEUE_REBUILD_MOVED_COUNT), NULL, 10),
+	buf_printf(&b, ",\"live\":%lld,\"priority\":%s}", pairs - created,
 		   PQgetvalue(r, 0, QUEUE_REBUILD_PRIORITY));
 	api_respond(req, &b);
 }

@@ -217,11 +217,11 @@ static int queue_admin__rebuild(PGconn *c, const char *project, const char *vers
 	buf_printf(out, "queued %lld job%s for %s at priority %s: %s\n", created,
 		   created == 1 ? "" : "s", PQgetvalue(r, 0, QUEUE_REBUILD_PROJECT),
 		   PQgetvalue(r, 0, QUEUE_REBUILD_PRIORITY), PQgetvalue(r, 0, QUEUE_REBUILD_JOBS_JSON));
+	if (pairs > created)
+		buf_printf(out, "%lld already queued or running\n", pairs - created);
 	if (moved)
 		buf_printf(out, "moved %lld queued job%s ahead: %s\n", moved, moved == 1 ? "" : "s",
 			   PQgetvalue(r, 0, QUEUE_REBUILD_MOVED_JSON));
-	if (pairs > created + moved)
-		buf_printf(out, "%lld already running\n", pairs - created - moved);
 	if (strcmp(PQgetvalue(r, 0, QUEUE_REBUILD_NO_SOURCE), "0"))
 		buf_printf(out, "%s release(s) without an sdist or git commit skipped\n",
 			   PQgetvalue(r, 0, QUEUE_REBUILD_NO_SOURCE));

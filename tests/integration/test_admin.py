@@ -352,6 +352,9 @@ def test_rebuild_queues_only_where_no_job_is_live(farm):
     assert all(v != "3.0" for _, v, _, _ in rows)
     assert {r[3] for r in rows if (r[1], r[2]) != ("1.0", T_X86)} == {10}
     assert one(db, "select state from jobs where id = %s", live) == "queued"
+    # The job already queued was moved ahead, not doubled (issue 16).
+    assert data["moved"] == [live]
+    assert one(db, "select (priority, fair_seq) from jobs where id = %s", live) == ("10", "0")
     # Again: everything is live now.
     st, data = admin(farm, f"/api/v1/admin/projects/{PROJECT}/rebuild", {})
     assert st == 200 and data["jobs"] == [] and data["live"] == 6

@@ -142,7 +142,8 @@ def test_scope_rules_from_kilnctl(db, upstream):
     kilnctl(db, "scope", "allow", "secret-ok", "--position", "1")
     listed = kilnctl(db, "scope", "list").stdout.splitlines()
     assert [line.split() for line in listed[1:]] == [
-        ["1", "allow", "secret-ok"], ["2", "deny", "secret-*"], ["3", "always-source", "pure*"]]
+        ["1", "allow", "all", "secret-ok"], ["2", "deny", "all", "secret-*"],
+        ["3", "always-source", "all", "pure*"]]
     p = kilnctl(db, "scope", "forbid", "x", check=False)
     assert p.returncode != 0 and "usage" in p.stderr
 

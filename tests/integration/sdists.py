@@ -38,6 +38,21 @@ setup(name="{name}", version="{version}", ext_modules=[Extension("{mod}", ["{mod
     return f"{base}.tar.gz", targz(files)
 
 
+def make_pure_sdist(name, version):
+    """A setuptools sdist `{name}-{version}.tar.gz` of one pure Python module
+    `{name}` (hello() returns its version): it builds a py3-none-any wheel,
+    which every target installs. Returns (filename, bytes)."""
+    mod = name.replace("-", "_")
+    base = f"{mod}-{version}"
+    files = {
+        f"{base}/setup.py": f'from setuptools import setup\nsetup(name="{name}", version="{version}",'
+                            f' py_modules=["{mod}"])\n',
+        f"{base}/{mod}.py": f'def hello():\n    return "{version}"\n',
+        f"{base}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    return f"{base}.tar.gz", targz(files)
+
+
 def targz(files):
     """A .tar.gz of files (archive path -> text), with a fixed mtime: same input, same bytes."""
     buf = io.BytesIO()

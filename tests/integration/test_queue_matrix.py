@@ -79,6 +79,11 @@ def upstream():
     for v, day in (("1.0", "2026-02-01"), ("2.0", "2026-03-01"), ("3.0", "2026-04-01")):
         fn, data = make_sdist("delta", v)
         up.add_file("delta", fn, data, upload_time=day + "T12:00:00Z")
+    # Upstream abi3 wheels: one any glibc >= 2.17 installs, one that needs 2.39.
+    for name, plat in (("eps", "manylinux_2_17_x86_64"), ("zeta", "manylinux_2_39_x86_64")):
+        fn, data = make_sdist(name, "1.0")
+        up.add_file(name, fn, data)
+        up.add_file(name, f"{name}-1.0-cp38-abi3-{plat}.whl", b"not read")
     yield up
     up.close()
 
@@ -157,6 +162,12 @@ def test_version_policy_skips_the_others(db, upstream):
     assert sorted(v for p, v, _ in claim_order(db, T1) if p == "gamma") == ["3.0", "4.0"]
 
 
+def test_upstream_coverage_follows_the_targets_glibc(db, upstream):
+    assert plans(db, "eps", T1) == {"1.0": "skipped: covered by upstream wheel"}
+    # bookworm's glibc 2.36 cannot load a manylinux_2_39 wheel: Kiln builds it.
+    assert plans(db, "zeta", T1) == {"1.0": "planned: new release"}
+
+
 def test_target_added_later_gets_the_history_planned(db, upstream):
     out = kilnctl(db, "target", "add", "trixie-py313-x86_64", "--image", "kiln/trixie:1",
                   "--python", "3.13", "--suite", "trixie", "--glibc", "2.41").stdout
@@ -171,7 +182,9 @@ def test_target_added_later_gets_the_history_planned(db, upstream):
     assert got[("alpha", "10.0")] == -1 and got[("alpha", "9.0")] == -2
     assert got[("beta", "0.3")] == -1
     assert ("gamma", "2.0") not in got and ("delta", "1.0") not in got
-    assert len(got) == len([o for o in claim_order(db, T1)])
+    # trixie's glibc 2.41 loads zeta's manylinux_2_39 abi3 wheel: nothing to build.
+    assert plans(db, "zeta", "trixie-py313-x86_64") == {"1.0": "skipped: covered by upstream wheel"}
+    assert set(got) == {(p, v) for p, v, _ in claim_order(db, T1)} - {("zeta", "1.0")}
 
 
 def test_new_upstream_release_goes_ahead_of_backfill(db, upstream):

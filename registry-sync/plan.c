@@ -169,15 +169,15 @@ int plan_project(PGconn *c, int64_t project_id, int backfill, struct plan_stats 
 	memset(st, 0, sizeof(*st));
 	snprintf(spid, sizeof(spid), "%" PRId64, project_id);
 	if ((rc = scope(c, spid, &sc, versions, sizeof(versions), e)))
-		goto fail;
+		goto out;
 	if (!strncmp(versions, "newest:", 7))
 		newest = strtol(versions + 7, NULL, 10);
 	else if (!strncmp(versions, "since:", 6))
 		since = versions + 6;
 	if ((rc = plan__ranked(c, spid, since, &rel, &nrel, e)))
-		goto fail;
+		goto out;
 	if ((rc = db_query(c, sql_pending, 1, pp, &r, e)))
-		goto fail;
+		goto out;
 	order = xcalloc((size_t)PQntuples(r) + 1, sizeof(*order));
 	for (int i = 0; i < PQntuples(r); i++) {
 		const struct plan_rel *pr = plan__find(rel, nrel, strtoll(PQgetvalue(r, i, 0), NULL, 10));
@@ -219,9 +219,9 @@ int plan_project(PGconn *c, int64_t project_id, int backfill, struct plan_stats 
 		const char *dp[] = { rid, tid, skip ? "skipped" : "planned", reason };
 
 		if (!skip && (rc = db_command(c, sql_job, 3, jp, NULL, e)))
-			goto fail;
+			goto out;
 		if ((rc = db_command(c, sql_decide, 4, dp, NULL, e)))
-			goto fail;
+			goto out;
 		if (skip)
 			st->skipped++;
 		else
@@ -229,7 +229,7 @@ int plan_project(PGconn *c, int64_t project_id, int backfill, struct plan_stats 
 		log_debug("planned", "release_id=%s target_id=%s version=%s decision=%s reason=\"%s\"",
 			rid, tid, PQgetvalue(r, i, 4), skip ? "skipped" : "planned", reason);
 	}
-fail:
+out:
 	PQclear(r);
 	free(rel);
 	free(order);

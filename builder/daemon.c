@@ -449,6 +449,7 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		d->welcomed = 0;
+		d->rehello = 0; /* this hello carries the current targets */
 		buf_reset(&d->rx);
 		daemon__clear_outq(d);
 		daemon__send_hello(d);
@@ -752,12 +753,17 @@ static int daemon__check_once(struct daemon *d, int *fetch_failing)
 		goto out;
 	/* Say why the others are left out once per change, not every round. */
 	daemon__log_skips(&skips);
-	snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
 	if (!n) {
-		log_warn("no target to serve now: keeping the ones named last until there is one",
-			 NULL);
+		if (d->chosen_json[0] && strcmp(d->chosen_json, "[]"))
+			log_warn("no target to serve now: keeping the ones named last until there is one",
+				 NULL);
+		else
+			log_warn("no target to serve yet: waiting for a target whose image is on this "
+				 "machine (`just image NAME` builds one)", "recheck_s=%d", TARGETS_RECHECK_S);
+		snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
 		goto out;
 	}
+	snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
 	log_info("targets to serve changed", "targets=%s", b.ptr);
 	pthread_mutex_lock(&d->lock);
 	snprintf(d->pending_json, sizeof(d->pending_json), "%s", b.ptr);

@@ -134,3 +134,19 @@ def test_auto_serves_a_target_once_its_image_appears(farm, make_image, tmp_path)
         proc.terminate()
         proc.wait(60)
     assert proc.returncode == 0, log_path.read_text()
+
+
+def test_emulation_without_a_binfmt_handler_is_refused(tmp_path):
+    """KILN_BUILDER_EMULATE names an arch the kernel cannot run: refuse to start, say how to fix it."""
+    def enabled(arch):
+        path = f"/proc/sys/fs/binfmt_misc/qemu-{arch}"
+        return os.path.exists(path) and open(path).readline().strip() == "enabled"
+    arch = next((a for a in ("s390x", "ppc64le", "riscv64", "mips64el") if not enabled(a)), None)
+    if arch is None:
+        pytest.skip("this machine emulates every architecture tried")
+    env = {**os.environ, "KILN_BACKEND_URL": "ws://127.0.0.1:9", "KILN_BUILDER_TOKEN": "kiln_" + "A" * 43,
+           "KILN_BUILDER_NAME": "b-emulate", "KILN_BUILDER_EMULATE": arch, "KILN_DATA_DIR": str(tmp_path)}
+    p = subprocess.run([str(BUILDER)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert f"KILN_BUILDER_EMULATE names {arch}, but no binfmt handler for it is registered" in p.stderr, p.stderr
+    assert "scripts/emulation.sh enable" in p.stderr

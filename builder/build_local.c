@@ -6,6 +6,7 @@
 #include "builder/derived.h"
 #include "builder/docker.h"
 #include "builder/failclass.h"
+#include "builder/platform.h"
 #include "builder/prefetch.h"
 #include "builder/sandbox.h"
 #include "builder/source.h"
@@ -49,12 +50,17 @@ static void build_local__usage(FILE *f)
 		"           [--log-cap BYTES] [--output-cap BYTES] [--wheels DIR] [--no-prefetch]\n"
 		"           [--python PATH] [--docker-socket PATH] [--ca-file FILE] [--config FILE]\n"
 		"           [--owner NAME] [--native-package PKG]... [--project NAME]\n"
+		"           [--arch ARCH] [--glibc 2.NN] [--python-version X.Y]\n"
 		"       kiln-builder build-local --reap [--owner NAME] [--docker-socket PATH]\n"
 		"--owner labels the build's Docker objects (default build-local); --reap removes\n"
 		"only that owner's leftovers. --native-package (repeatable, at most 16) builds in\n"
 		"a derived image: the image plus those Debian packages, installed by apt outside\n"
 		"the sandbox and kept for reuse by --project (default build-local).\n"
-		"--no-prefetch fetches nothing on the host: no build requirements, no Rust crates.\n");
+		"--no-prefetch fetches nothing on the host: no build requirements, no Rust crates.\n"
+		"--arch, --glibc and --python-version describe the image's target for the build\n"
+		"requirements (its platform ladder); defaults: the image's labels org.kiln.arch\n"
+		"(else its Architecture), org.kiln.glibc (else 2.17) and org.kiln.python (else\n"
+		"3.11). An image of another architecture runs under emulation.\n");
 }
 
 /* Did the build's stdout end mid-line? Then the summary starts a line of its own. */
@@ -106,6 +112,7 @@ static int build_local__exit_for(int rc)
 struct build_local__args {
 	const char *image, *out, *sdist, *sdist_url, *sha256, *source_dir, *git, *commit;
 	const char *wheels, *python, *socket, *ca_file, *config, *owner, *project;
+	const char *arch, *glibc, *python_version;
 	const char *native[DERIVED_MAX_PACKAGES];
 	size_t nnative;
 	int no_prefetch, reap;
@@ -139,6 +146,9 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 		{ "owner", required_argument, NULL, 'W' },
 		{ "native-package", required_argument, NULL, 'N' },
 		{ "project", required_argument, NULL, 'J' },
+		{ "arch", required_argument, NULL, 'a' },
+		{ "glibc", required_argument, NULL, 'G' },
+		{ "python-version", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -187,6 +197,9 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 			a->project = optarg;
 			break;
 		case 'p': a->python = optarg; break;
+		case 'a': a->arch = optarg; break;
+		case 'G': a->glibc = optarg; break;
+		case 'V': a->python_version = optarg; break;
 		case 'S': a->socket = optarg; break;
 		case 'A': a->ca_file = optarg; break;
 		case 'f': a->config = optarg; break;
@@ -357,6 +370,46 @@ static void build_local__wheels(struct docker *d, const struct config *cfg,
 			printf("runtime: %s %s\n", w->needed[k], q[k].package[0] ? q[k].package : "-");
 	}
 }
+/* What the build requirements are fetched for: the image's target. */
+struct build_local__target {
+	char arch[PLATFORM_ARCH_MAX], glibc[64], python_version[64], abi[24];
+	struct platform_ladder ladder;
+};
+
+/* The options, else the image's labels, else the defaults (usage above). */
+static int build_local__target(struct docker *d, const struct build_local__args *a,
+			       struct build_local__target *t, struct kerr *e)
+{
+	struct docker_image img;
+	const char *v;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = docker_image_inspect(d, a->image, "org.kiln.arch", &img, e)))
+		return rc;
+	v = a->arch ? a->arch : img.label[0] ? img.label : img.architecture;
+	if (platform_arch_normalize(v, t->arch, e))
+		return kerr_wrap(e, "--arch: ");
+	if (!a->glibc && (rc = docker_image_inspect(d, a->image, "org.kiln.glibc", &img, e)))
+		return rc;
+	snprintf(t->glibc, sizeof(t->glibc), "%s", a->glibc ? a->glibc : img.label);
+	if (!a->python_version && (rc = docker_image_inspect(d, a->image, "org.kiln.python", &img, e)))
+		return rc;
+	snprintf(t->python_version, sizeof(t->python_version), "%s",
+		 a->python_version ? a->python_version : img.label[0] ? img.label : "3.11");
+	{
+		unsigned major = 0, minor = 0;
+		char end = 0;
+		if (sscanf(t->python_version, "%u.%u%c", &major, &minor, &end) != 2 || major != 3 ||
+		    minor > 99)
+			return kerr_set(e, KERR_INVAL, "bad Python version '%s' (3.13, ...)",
+					t->python_version);
+		snprintf(t->abi, sizeof(t->abi), "cp%u%u", major, minor);
+	}
+	if (platform_ladder(&t->ladder, t->arch, t->glibc, e))
+		return kerr_wrap(e, "--glibc: ");
+	return 0;
+}
 
 int build_local_main(int argc, char **argv)
 {
@@ -367,6 +420,7 @@ int build_local_main(int argc, char **argv)
 	struct sandbox_result res;
 	struct prefetch_opts po;
 	struct crates_opts co;
+	struct build_local__target target;
 	struct kerr e;
 	struct sigaction sa;
 	char work[4096], reqs[4200], cargo_home[4200], cargo_dir[4200];
@@ -419,6 +473,16 @@ int build_local_main(int argc, char **argv)
 	}
 	if (!a.image)
 		a.image = config_get(&cfg, CONFIG_BUILDER_IMAGE);
+	if ((rc = docker_init(&d, a.socket, &e))) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		goto out;
+	}
+	have_docker = 1;
+	if ((rc = build_local__target(&d, &a, &target, &e))) {
+		fprintf(stderr, "kiln-builder: %s\n", e.msg);
+		status = rc == KERR_INVAL ? EXIT_USAGE : build_local__exit_for(rc);
+		goto out;
+	}
 	if (mkdir(a.out, 0755) && errno != EEXIST) {
 		fprintf(stderr, "kiln-builder: could not create '%s': %s\n", a.out, strerror(errno));
 		goto out;
@@ -446,10 +510,10 @@ int build_local_main(int argc, char **argv)
 	if (!a.no_prefetch) {
 		po.python = a.python;
 		po.index_url = config_get(&cfg, CONFIG_BUILD_INDEX_URL);
-		po.target.python_version = "3.11";
+		po.target.python_version = target.python_version;
 		po.target.implementation = "cp";
-		po.target.abi = "cp311";
-		po.target.platforms = prefetch_platforms_bookworm_x86_64;
+		po.target.abi = target.abi;
+		po.target.platforms = target.ladder.v;
 		po.on_log = build_local__log;
 		po.cancel = &build_local__cancel;
 		if ((rc = prefetch_build_requires(&po, sdist, dir, reqs, &e))) {
@@ -473,11 +537,6 @@ int build_local_main(int argc, char **argv)
 		}
 	}
 
-	if ((rc = docker_init(&d, a.socket, &e))) {
-		fprintf(stderr, "kiln-builder: %s\n", e.msg);
-		goto out;
-	}
-	have_docker = 1;
 	memset(&spec, 0, sizeof(spec));
 	spec.image = a.image;
 	if (a.nnative) {

@@ -220,7 +220,7 @@ static int contents__get_tar(struct docker *d, const char *image, const char *ow
 			     struct kerr *e)
 {
 	cJSON *cfg = cJSON_CreateObject(), *cmd, *labels;
-	char id[DOCKER_ID_MAX] = "";
+	char id[DOCKER_ID_MAX] = "", platform[64] = "";
 	struct kerr e2;
 	int rc;
 
@@ -233,7 +233,9 @@ static int contents__get_tar(struct docker *d, const char *image, const char *ow
 	cJSON_AddStringToObject(labels, "org.kiln.contents", "1");
 	if (owner)
 		cJSON_AddStringToObject(labels, "org.kiln.builder", owner);
-	if (!(rc = docker_create(d, NULL, cfg, id, e)))
+	/* Of the image's own platform, so a foreign image's container is made without a warning. */
+	if (!(rc = docker_image_platform(d, image, platform, e)) &&
+	    !(rc = docker_create_on(d, NULL, platform, cfg, id, e)))
 		rc = docker_get_archive(d, id, CONTENTS_IMAGE_DIR, fd, CONTENTS__GZ_MAX, NULL, NULL, e);
 	if (id[0]) {
 		kerr_clear(&e2);

@@ -5,7 +5,9 @@
 
 #include "builder/docker.h"
 #include "builder/job.h"
+#include "builder/platform.h"
 #include "builder/sandbox.h"
+#include "builder/targets.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/token.h"
@@ -25,6 +27,9 @@
 #define DAEMON_BACKOFF_MIN_MS 500
 #define DAEMON_BACKOFF_MAX_MS 15000
 #define DAEMON_MAX_BACKENDS 8
+#define DAEMON_TARGETS_JSON_MAX 2400 /* 32 quoted names of 63 and commas */
+#define DAEMON_LIST_TIMEOUT_S 5      /* GET /api/v1/targets */
+#define DAEMON_LIST_RETRY_S 5        /* until the backend first answers it */
 
 /* One backend of KILN_BACKEND_URL's list. */
 struct daemon_backend {
@@ -47,8 +52,30 @@ struct daemon {
 	int docker_ok;
 	char name[64];
 	char token[128];
-	char targets_json[2048];
+	/*
+	 * The hello's targets, a JSON array; "[]" while there is none to serve
+	 * (auto mode before an image exists): then the daemon stays disconnected
+	 * (idle). Loop thread only; the checker thread hands a new list over in
+	 * pending_json.
+	 */
+	char targets_json[DAEMON_TARGETS_JSON_MAX];
 	int slots;
+	struct targets_config tcfg;
+	struct targets_arches arches;
+	char emulates_json[256];
+	int idle;            /* not connecting: no target to serve */
+	int rehello;         /* the targets changed: close, and say hello again */
+	int rehello_closing; /* the close that rehello asked for */
+
+	/* The checker thread (targets.h): auto mode's re-evaluation, or a check of
+	 * explicit names that had to wait for the backend. */
+	pthread_t checker;
+	int checker_started;
+	volatile int checker_stop;
+	int listed;          /* the backend's list was read once: explicit names checked */
+	char pending_json[DAEMON_TARGETS_JSON_MAX]; /* under lock */
+	int pending;                                /* under lock */
+	char chosen_json[DAEMON_TARGETS_JSON_MAX];  /* checker thread: the last list chosen */
 	/*
 	 * The backends to try, in order; cur is the one connected or being tried.
 	 * Written by the loop thread only, read by job threads (uploads) under lock.
@@ -173,8 +200,11 @@ static void daemon__send_hello(struct daemon *d)
 	json_append_str(&b, d->token);
 	buf_puts(&b, ",\"name\":");
 	json_append_str(&b, d->name);
-	buf_printf(&b, ",\"version\":\"%s\",\"arch\":\"x86_64\",\"targets\":%s,\"slots\":%d,\"running\":[",
-		   KILN_VERSION, d->targets_json, d->slots);
+	buf_printf(&b, ",\"version\":\"%s\",\"arch\":", KILN_VERSION);
+	json_append_str(&b, d->arches.host);
+	if (d->arches.nemulated)
+		buf_printf(&b, ",\"emulates\":%s", d->emulates_json);
+	buf_printf(&b, ",\"targets\":%s,\"slots\":%d,\"running\":[", d->targets_json, d->slots);
 	for (struct bjob *j = d->jobs; j; j = j->next)
 		buf_printf(&b, "%s{\"job\":%lld}", b.ptr[b.len - 1] == '[' ? "" : ",", j->id);
 	buf_puts(&b, "]}");
@@ -383,6 +413,11 @@ static void daemon__connect(struct daemon *d)
 	 */
 	if (daemon__stop == 2 || d->exiting)
 		return;
+	if (!strcmp(d->targets_json, "[]")) {
+		/* Nothing to serve (yet): the checker thread wakes us when there is. */
+		d->idle = 1;
+		return;
+	}
 	memset(&i, 0, sizeof(i));
 	i.context = d->context;
 	i.address = d->backends[d->cur].address;
@@ -414,6 +449,7 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		d->welcomed = 0;
+		d->rehello = 0; /* this hello carries the current targets */
 		buf_reset(&d->rx);
 		daemon__clear_outq(d);
 		daemon__send_hello(d);
@@ -432,6 +468,15 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 
 	case LWS_CALLBACK_CLIENT_WRITEABLE: {
 		struct daemon_msg *m;
+		if (d->rehello) {
+			/* The hello is the only way to tell the backend our targets: a new
+			 * connection, whose hello lists the running jobs, which go on. */
+			d->rehello = 0;
+			d->rehello_closing = 1;
+			log_info("targets changed: connecting again to say so", "targets=%s",
+				 d->targets_json);
+			return -1;
+		}
 		pthread_mutex_lock(&d->lock);
 		m = d->out_head;
 		/* Before the welcome only the hello may go out. */
@@ -468,6 +513,14 @@ static int daemon__callback(struct lws *wsi, enum lws_callback_reasons reason, v
 		return 0;
 
 	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (d->rehello_closing) {
+			/* Our own close: the same backend again, after the usual short wait. */
+			d->rehello_closing = 0;
+			d->wsi = NULL;
+			d->welcomed = 0;
+			daemon__schedule_reconnect(d);
+			return 0;
+		}
 		if (d->welcomed)
 			log_warn("connection to backend lost; reconnecting", "backend=%s:%d running=%d",
 				 d->backends[d->cur].address, d->backends[d->cur].port,
@@ -585,42 +638,228 @@ static int daemon__parse_urls(struct daemon *d, const char *list, struct kerr *e
 	return 0;
 }
 
-static int daemon__targets(struct daemon *d, const char *list, struct kerr *e)
+/* The arches this builder serves: uname's, and KILN_BUILDER_EMULATE's if binfmt runs them. */
+static int daemon__arches(struct daemon *d, struct kerr *e)
 {
-	struct buf b = BUF_INIT(sizeof(d->targets_json) - 1);
-	const char *p = list;
-	int n = 0, rc = 0;
+	struct buf b = BUF_INIT(sizeof(d->emulates_json) - 1);
+	int rc = 0;
 
-	buf_putc(&b, '[');
-	while (*p) {
-		size_t len = strcspn(p, ", ");
-		if (len) {
-			char name[64];
-			if (len >= sizeof(name)) {
-				rc = kerr_set(e, KERR_INVAL, "target name too long in KILN_BUILDER_TARGETS");
-				goto fail;
-			}
-			memcpy(name, p, len);
-			name[len] = '\0';
-			if (n++)
-				buf_putc(&b, ',');
-			if (json_append_str(&b, name)) {
-				rc = kerr_set(e, KERR_INVAL, "KILN_BUILDER_TARGETS too long");
-				goto fail;
-			}
-		}
-		p += len;
-		while (*p == ',' || *p == ' ')
-			p++;
-	}
-	buf_putc(&b, ']');
-	if (!n) {
-		rc = kerr_set(e, KERR_INVAL, "KILN_BUILDER_TARGETS names no target");
+	if ((rc = platform_host_arch(d->arches.host, e)) ||
+	    (rc = platform_parse_arches(config_get(d->cfg, CONFIG_BUILDER_EMULATE), d->arches.host,
+					d->arches.emulated, PLATFORM_MAX_EMULATED,
+					&d->arches.nemulated, e))) {
+		kerr_wrap(e, "KILN_BUILDER_EMULATE: ");
 		goto fail;
 	}
-	memcpy(d->targets_json, b.ptr, b.len + 1);
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < d->arches.nemulated; i++) {
+		if ((rc = platform_emulation_check(d->arches.emulated[i], NULL, e)))
+			goto fail;
+		buf_puts(&b, i ? "," : "");
+		json_append_str(&b, d->arches.emulated[i]);
+	}
+	buf_putc(&b, ']');
+	memcpy(d->emulates_json, b.ptr, b.len + 1);
 fail:
 	buf_release(&b);
+	return rc;
+}
+
+/* Collect "target\twhy\n" lines, logged when the choice changes (daemon__log_skips). */
+static void daemon__on_skip(void *ctx, const char *target, const char *why)
+{
+	buf_printf(ctx, "%s\t%s\n", target, why);
+}
+
+static void daemon__log_skips(const struct buf *skips)
+{
+	const char *p = skips->ptr;
+	char q[600];
+
+	while (*p) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+		char target[TARGETS_NAME_MAX], why[KERR_MSG_MAX];
+		if (!tab || !nl || tab > nl)
+			break;
+		snprintf(target, sizeof(target), "%.*s", (int)(tab - p), p);
+		snprintf(why, sizeof(why), "%.*s", (int)(nl - tab - 1), tab + 1);
+		log_info("target not served", "target=%s why=%s", target, log_quote(q, sizeof(q), why));
+		p = nl + 1;
+	}
+}
+
+/*
+ * Read the backend's targets (each backend URL in turn) and choose ours into
+ * out. 0; KERR_AGAIN when no backend answered (e says why); the selection's
+ * error (explicit names that do not pass, Docker) otherwise. The targets left
+ * out go to skips (daemon__on_skip's lines).
+ */
+static int daemon__choose(struct daemon *d, struct buf *out, size_t *count, struct buf *skips,
+			  struct kerr *e)
+{
+	struct targets_list l = { NULL, 0 };
+	int rc = KERR_AGAIN;
+
+	for (int i = 0; i < d->nbackends && rc; i++) {
+		rc = targets_fetch(d->backends[i].upload_base, config_get(d->cfg, CONFIG_CA_FILE),
+				   DAEMON_LIST_TIMEOUT_S, &l, e);
+	}
+	if (rc)
+		return KERR_AGAIN;
+	rc = targets_select(&d->docker, &d->arches, &d->tcfg, &l, out, count, daemon__on_skip,
+			    skips, e);
+	targets_list_release(&l);
+	return rc;
+}
+
+/*
+ * One evaluation by the checker thread. Explicit names are checked once (then
+ * the thread ends: returns 1); a failure stops the builder. auto: a new,
+ * non-empty list is handed to the loop thread.
+ */
+static int daemon__check_once(struct daemon *d, int *fetch_failing)
+{
+	struct buf b = BUF_INIT(DAEMON_TARGETS_JSON_MAX - 1), skips = BUF_INIT(1 << 20);
+	struct kerr e;
+	size_t n = 0;
+	char q[600];
+	int rc, done = 0;
+
+	kerr_clear(&e);
+	rc = daemon__choose(d, &b, &n, &skips, &e);
+	if (rc == KERR_AGAIN) {
+		if (!*fetch_failing)
+			log_warn("could not read the backend's targets; trying again", "error=%s",
+				 log_quote(q, sizeof(q), e.msg));
+		*fetch_failing = 1;
+		goto out;
+	}
+	*fetch_failing = 0;
+	if (!d->tcfg.automatic) {
+		done = 1;
+		d->listed = 1;
+		if (rc) {
+			log_error(e.msg, NULL);
+			daemon__stop = 2;
+			lws_cancel_service(d->context);
+		}
+		goto out;
+	}
+	if (rc) {
+		log_warn("could not check the targets' images", "error=%s", log_quote(q, sizeof(q), e.msg));
+		goto out;
+	}
+	if (!strcmp(b.ptr, d->chosen_json))
+		goto out;
+	/* Say why the others are left out once per change, not every round. */
+	daemon__log_skips(&skips);
+	if (!n) {
+		if (d->chosen_json[0] && strcmp(d->chosen_json, "[]"))
+			log_warn("no target to serve now: keeping the ones named last until there is one",
+				 NULL);
+		else
+			log_warn("no target to serve yet: waiting for a target whose image is on this "
+				 "machine (`just image NAME` builds one)", "recheck_s=%d", TARGETS_RECHECK_S);
+		snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
+		goto out;
+	}
+	snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
+	log_info("targets to serve changed", "targets=%s", b.ptr);
+	pthread_mutex_lock(&d->lock);
+	snprintf(d->pending_json, sizeof(d->pending_json), "%s", b.ptr);
+	d->pending = 1;
+	pthread_mutex_unlock(&d->lock);
+	lws_cancel_service(d->context);
+out:
+	buf_release(&b);
+	buf_release(&skips);
+	return done;
+}
+
+static void *daemon__checker_main(void *arg)
+{
+	struct daemon *d = arg;
+	int fetch_failing = 0;
+
+	for (;;) {
+		unsigned wait_s = d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S;
+		for (unsigned ms = 0; ms < wait_s * 1000 && !d->checker_stop; ms += 250)
+			usleep(250 * 1000);
+		if (d->checker_stop || daemon__check_once(d, &fetch_failing))
+			break;
+		if (d->tcfg.automatic && !fetch_failing)
+			d->listed = 1;
+	}
+	return NULL;
+}
+
+/* Loop thread: take a list the checker chose; connect, or say hello again. */
+static void daemon__take_targets(struct daemon *d)
+{
+	int pending;
+
+	pthread_mutex_lock(&d->lock);
+	pending = d->pending;
+	if (pending)
+		snprintf(d->targets_json, sizeof(d->targets_json), "%s", d->pending_json);
+	d->pending = 0;
+	pthread_mutex_unlock(&d->lock);
+	if (!pending)
+		return;
+	if (d->idle) {
+		d->idle = 0;
+		log_info("serving", "targets=%s", d->targets_json);
+		daemon__connect(d);
+	} else if (d->wsi) {
+		d->rehello = 1;
+		lws_callback_on_writable(d->wsi);
+	}
+	/* else: a reconnect is due, and its hello has the new list. */
+}
+
+/*
+ * At start: choose the targets. Explicit names that fail stop the builder;
+ * when the backend does not answer, names are served as given and checked
+ * once it does. auto serves what passes, possibly nothing yet.
+ */
+static int daemon__first_targets(struct daemon *d, struct kerr *e)
+{
+	struct buf b = BUF_INIT(DAEMON_TARGETS_JSON_MAX - 1), skips = BUF_INIT(1 << 20);
+	size_t n = 0;
+	char q[600];
+	int rc;
+
+	if ((rc = targets_parse_config(config_get(d->cfg, CONFIG_BUILDER_TARGETS), &d->tcfg, e)))
+		goto out;
+	rc = daemon__choose(d, &b, &n, &skips, e);
+	daemon__log_skips(&skips);
+	if (rc == KERR_AGAIN) {
+		log_warn("could not read the backend's targets; checking again until it answers",
+			 "error=%s", log_quote(q, sizeof(q), e->msg));
+		kerr_clear(e);
+		rc = 0;
+		buf_reset(&b);
+		buf_putc(&b, '[');
+		for (size_t i = 0; i < d->tcfg.n; i++) {
+			buf_puts(&b, i ? "," : "");
+			json_append_str(&b, d->tcfg.names[i]);
+		}
+		buf_putc(&b, ']');
+	} else if (rc) {
+		goto out;
+	} else {
+		d->listed = 1;
+	}
+	snprintf(d->targets_json, sizeof(d->targets_json), "%s", b.ptr);
+	if (d->tcfg.automatic && d->listed)
+		snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
+	if (!strcmp(d->targets_json, "[]"))
+		log_warn("no target to serve yet: waiting for a target whose image is on this "
+			 "machine (see the reasons above; `just image NAME` builds one)",
+			 "recheck_s=%d", d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S);
+out:
+	buf_release(&b);
+	buf_release(&skips);
 	return rc;
 }
 
@@ -651,8 +890,7 @@ int daemon_run(const struct config *cfg)
 		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_SLOTS must be 1-64");
 		goto fail;
 	}
-	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) ||
-	    daemon__targets(&d, config_get(cfg, CONFIG_BUILDER_TARGETS), &e))
+	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) || daemon__arches(&d, &e))
 		goto fail;
 	if (docker_init(&d.docker, NULL, &e)) {
 		kerr_wrap(&e, "Docker Engine");
@@ -663,6 +901,8 @@ int daemon_run(const struct config *cfg)
 		kerr_wrap(&e, "Docker Engine");
 		goto fail;
 	}
+	if (daemon__first_targets(&d, &e))
+		goto fail;
 	{
 		/* A previous run of this builder may have died mid-build (kill -9, a crash). */
 		size_t removed = 0;
@@ -704,8 +944,16 @@ int daemon_run(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, daemon__on_signal);
 	signal(SIGINT, daemon__on_signal);
-	log_info("starting", "builder=%s backend=%s slots=%d targets=%s", d.name,
-		 config_get(cfg, CONFIG_BACKEND_URL), d.slots, d.targets_json);
+	log_info("starting", "builder=%s backend=%s slots=%d arch=%s emulates=%s targets=%s", d.name,
+		 config_get(cfg, CONFIG_BACKEND_URL), d.slots, d.arches.host, d.emulates_json,
+		 d.targets_json);
+	if (d.tcfg.automatic || !d.listed) {
+		if (pthread_create(&d.checker, NULL, daemon__checker_main, &d)) {
+			kerr_set(&e, KERR_INTERNAL, "could not start the targets checker thread");
+			goto fail;
+		}
+		d.checker_started = 1;
+	}
 	daemon__connect(&d);
 	for (;;) {
 		if (daemon__stop == 2)
@@ -722,11 +970,16 @@ int daemon_run(const struct config *cfg)
 			break;
 		if (lws_service(d.context, 250) < 0)
 			break;
+		daemon__take_targets(&d);
 	}
 	rc = daemon__stop == 2 ? 1 : 0;
 	log_info("stopped", NULL);
 fail:
 	d.exiting = 1;
+	if (d.checker_started) {
+		d.checker_stop = 1;
+		pthread_join(d.checker, NULL);
+	}
 	if (rc && e.msg[0])
 		log_error(e.msg, NULL);
 	/* Jobs still here were cancelled or the daemon was refused: stop and join them. */

@@ -130,7 +130,7 @@ static int derived__build(struct docker *d, const struct derived_spec *s, const 
 	cJSON *cfg = cJSON_CreateObject(), *commit = cJSON_CreateObject(), *cmd, *labels, *host;
 	struct buf script = BUF_INIT(BUF_NOLIMIT);
 	struct derived__run run = { s, 0, 0 };
-	char cid[DOCKER_ID_MAX] = "";
+	char cid[DOCKER_ID_MAX] = "", platform[64] = "";
 	struct docker_state st;
 	struct kerr e2;
 	long status = -1;
@@ -149,7 +149,9 @@ static int derived__build(struct docker *d, const struct derived_spec *s, const 
 	host = cJSON_AddObjectToObject(cfg, "HostConfig");
 	/* apt needs the mirror; nothing but apt runs here. */
 	cJSON_AddStringToObject(host, "NetworkMode", s->network && *s->network ? s->network : "bridge");
-	if ((rc = docker_create(d, NULL, cfg, cid, e)) || (rc = docker_start(d, cid, e)))
+	/* A base image of another architecture: apt runs under emulation, as the build will. */
+	if ((rc = docker_image_platform(d, s->base_image, platform, e)) ||
+	    (rc = docker_create_on(d, NULL, platform, cfg, cid, e)) || (rc = docker_start(d, cid, e)))
 		goto out;
 	run.deadline_ms = (long long)clock_now_ms() + 1000ll * (s->timeout_s ? s->timeout_s
 							: DERIVED__TIMEOUT_DEFAULT);

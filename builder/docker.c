@@ -321,7 +321,7 @@ static int docker__negotiate(struct docker *d, struct kerr *e)
 {
 	struct docker__req r;
 	cJSON *j = NULL;
-	const char *api = NULL, *engine = NULL;
+	const char *api = NULL, *engine = NULL, *arch = NULL;
 	long have;
 	int rc;
 
@@ -330,11 +330,13 @@ static int docker__negotiate(struct docker *d, struct kerr *e)
 	    (rc = docker__json(&r, &j, e)))
 		goto out;
 	if ((rc = json_get_str_req(j, "ApiVersion", &api, e)) ||
-	    (rc = json_get_str(j, "Version", &engine, e))) {
+	    (rc = json_get_str(j, "Version", &engine, e)) ||
+	    (rc = json_get_str(j, "Arch", &arch, e))) {
 		kerr_wrap(e, "docker: version: ");
 		goto out;
 	}
 	snprintf(d->engine, sizeof(d->engine), "%s", engine ? engine : "?");
+	snprintf(d->arch, sizeof(d->arch), "%s", arch ? arch : "");
 	have = docker__api_num(api);
 	if (have < 0) {
 		rc = kerr_set(e, KERR_PROTO, "docker: version: bad ApiVersion '%s'", api);
@@ -431,6 +433,12 @@ out:
 int docker_create(const struct docker *d, const char *name, const cJSON *config,
 		  char id[DOCKER_ID_MAX], struct kerr *e)
 {
+	return docker_create_on(d, name, NULL, config, id, e);
+}
+
+int docker_create_on(const struct docker *d, const char *name, const char *platform,
+		     const cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e)
+{
 	struct docker__req r;
 	int rc;
 
@@ -438,8 +446,17 @@ int docker_create(const struct docker *d, const char *name, const cJSON *config,
 	docker__req_init(&r, "POST", "create container");
 	if (name && (rc = docker__check_ref("container name", name, e)))
 		goto out;
-	if ((rc = docker__url(d, &r, 1, "/containers/create%s%s", name ? "?name=" : "",
-			      name ? name : "")))
+	if (platform && *platform &&
+	    (strlen(platform) >= 64 || strspn(platform, "abcdefghijklmnopqrstuvwxyz0123456789_/") !=
+	     strlen(platform))) {
+		rc = kerr_set(e, KERR_INVAL, "docker: bad platform '%.64s'", platform);
+		goto out;
+	}
+	if (platform && !*platform)
+		platform = NULL;
+	if ((rc = docker__url(d, &r, 1, "/containers/create%s%s%s%s", name ? "?name=" : "",
+			      name ? name : "", platform ? (name ? "&platform=" : "?platform=") : "",
+			      platform ? platform : "")))
 		goto out;
 	if ((rc = docker__post_for_id(d, &r, config, "create container", id, e)) ||
 	    (rc = docker__check_ref("container id", id, e)))
@@ -808,6 +825,61 @@ out:
 	cJSON_Delete(j);
 	docker__req_release(&r);
 	return rc;
+}
+
+int docker_image_inspect(const struct docker *d, const char *ref, const char *label,
+			 struct docker_image *out, struct kerr *e)
+{
+	struct docker__req r;
+	cJSON *j = NULL;
+	const cJSON *config = NULL, *labels = NULL, *v;
+	const char *id = NULL, *os = NULL, *arch = NULL, *variant = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	docker__req_init(&r, "GET", "inspect image");
+	if ((rc = docker__image_url(d, &r, ref, "/json", e)) || (rc = docker__do(d, &r, e)) ||
+	    (rc = docker__json(&r, &j, e)))
+		goto out;
+	if ((rc = json_get_str_req(j, "Id", &id, e)) || (rc = json_get_str(j, "Os", &os, e)) ||
+	    (rc = json_get_str(j, "Architecture", &arch, e)) ||
+	    (rc = json_get_str(j, "Variant", &variant, e)) ||
+	    (rc = json_get_object(j, "Config", &config, e)) ||
+	    (config && (rc = json_get_object(config, "Labels", &labels, e)))) {
+		kerr_wrap(e, "docker: inspect image: ");
+		goto out;
+	}
+	if (strlen(id) >= sizeof(out->id)) {
+		rc = kerr_set(e, KERR_PROTO, "docker: inspect image: id too long");
+		goto out;
+	}
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	snprintf(out->os, sizeof(out->os), "%s", os ? os : "");
+	snprintf(out->architecture, sizeof(out->architecture), "%s", arch ? arch : "");
+	snprintf(out->variant, sizeof(out->variant), "%s", variant ? variant : "");
+	if (label && labels && (v = cJSON_GetObjectItemCaseSensitive(labels, label)) &&
+	    cJSON_IsString(v))
+		snprintf(out->label, sizeof(out->label), "%s", v->valuestring);
+out:
+	cJSON_Delete(j);
+	docker__req_release(&r);
+	return rc;
+}
+
+int docker_image_platform(const struct docker *d, const char *image, char out[64],
+			  struct kerr *e)
+{
+	struct docker_image img;
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = docker_image_inspect(d, image, NULL, &img, e)))
+		return rc;
+	if (!img.architecture[0] || !strcmp(img.architecture, d->arch))
+		return 0;
+	snprintf(out, 64, "%s/%s%s%s", img.os[0] ? img.os : "linux", img.architecture,
+		 img.variant[0] ? "/" : "", img.variant);
+	return 0;
 }
 
 int docker_commit(const struct docker *d, const char *container, const char *repo,

@@ -39,6 +39,7 @@ struct docker {
 	char *socket;             /* the unix socket path */
 	char api[16];             /* API version in use: "1.41" */
 	char engine[64];          /* the daemon's version: "20.10.24+dfsg1" */
+	char arch[32];            /* the daemon's machine, Docker's name: "amd64", "arm64" */
 	long request_timeout_s;   /* limit of the short calls (create, start, ...) */
 };
 
@@ -64,6 +65,15 @@ int docker_ping(const struct docker *d, struct kerr *e);
  */
 int docker_create(const struct docker *d, const char *name, const cJSON *config,
 		  char id[DOCKER_ID_MAX], struct kerr *e);
+
+/*
+ * The same with &platform=platform ("linux/arm64"; NULL or "": none), for a
+ * container of an image of another architecture (run under emulation): without
+ * it Docker warns that the image's platform does not match the host's. API 1.41,
+ * Kiln's minimum, has the parameter.
+ */
+int docker_create_on(const struct docker *d, const char *name, const char *platform,
+		     const cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e);
 
 /*
  * PUT /containers/{id}/archive?path=path: unpack the tar archive in fd (read from
@@ -148,6 +158,29 @@ int docker_list_volumes(const struct docker *d, const char *label, char ***out, 
 /* GET /images/{ref}/json: the image's id ("sha256:..."). KERR_NOTFOUND if there is none. */
 int docker_image_id(const struct docker *d, const char *ref, char id[DOCKER_ID_MAX],
 		    struct kerr *e);
+
+struct docker_image {
+	char id[DOCKER_ID_MAX];   /* "sha256:..." */
+	char os[16];              /* "linux" */
+	char architecture[32];    /* Docker's name: "amd64", "arm64" */
+	char variant[16];         /* "v8", often "" */
+	char label[64];           /* the value of the label asked for, "" without it */
+};
+
+/*
+ * GET /images/{ref}/json: the image's id, platform, and the value of label
+ * (may be NULL). KERR_NOTFOUND if there is no such image.
+ */
+int docker_image_inspect(const struct docker *d, const char *ref, const char *label,
+			 struct docker_image *out, struct kerr *e);
+
+/*
+ * The platform ("linux/arm64[/v8]") to create containers of image with: "" when
+ * the image is of the daemon's own architecture (nothing to say), else the
+ * image's. 0, or the inspect's error (KERR_NOTFOUND: no such image).
+ */
+int docker_image_platform(const struct docker *d, const char *image, char out[64],
+			  struct kerr *e);
 
 /*
  * POST /commit?container=..&repo=..&tag=..: a new image from the container's

@@ -87,6 +87,32 @@ static void job__parse_native(const cJSON *m, struct bjob *j)
 		j->nnative = 0;
 }
 
+/* The target's arch, suite and glibc, checked, and the platform ladder they make. */
+static int job__parse_platform(const cJSON *target, struct bjob *j, struct kerr *e)
+{
+	static const char *const keys[] = { "arch", "suite", "glibc" };
+	char arch[PLATFORM_ARCH_MAX];
+	size_t n = strlen(j->suite);
+
+	/* Absent is fine (a backend before issue 16, a target without them); empty is not. */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(target, keys[i]);
+		if (cJSON_IsString(v) && !v->valuestring[0])
+			return kerr_set(e, KERR_INVAL, "target %s is empty", keys[i]);
+	}
+	if (!j->arch[0])
+		snprintf(j->arch, sizeof(j->arch), "x86_64");
+	if (platform_arch_normalize(j->arch, arch, e))
+		return kerr_wrap(e, "target arch: ");
+	memcpy(j->arch, arch, sizeof(arch));
+	if (n && (j->suite[0] < 'a' || j->suite[0] > 'z' ||
+		  strspn(j->suite, "abcdefghijklmnopqrstuvwxyz0123456789-") != n))
+		return kerr_set(e, KERR_INVAL, "bad target suite '%s'", j->suite);
+	if (platform_ladder(&j->ladder, j->arch, j->glibc, e))
+		return kerr_wrap(e, "target glibc: ");
+	return 0;
+}
+
 int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
 {
 	struct bjob *j = xcalloc(1, sizeof(*j));
@@ -132,11 +158,16 @@ int job_parse(const cJSON *m, struct bjob **out, struct kerr *e)
 	    (rc = job__copy(target, "python_tag", j->python_tag, sizeof(j->python_tag), 1, e)) ||
 	    (rc = job__copy(target, "python_version", j->python_version, sizeof(j->python_version), 1, e)) ||
 	    (rc = job__copy(target, "platform", j->platform, sizeof(j->platform), 1, e)) ||
+	    (rc = job__copy(target, "arch", j->arch, sizeof(j->arch), 0, e)) ||
+	    (rc = job__copy(target, "suite", j->suite, sizeof(j->suite), 0, e)) ||
+	    (rc = job__copy(target, "glibc", j->glibc, sizeof(j->glibc), 0, e)) ||
 	    (rc = job__copy(source, "kind", j->source_kind, sizeof(j->source_kind), 1, e)) ||
 	    (rc = json_get_str_req(source, "url", &url, e)) ||
 	    (rc = job__copy(source, "sha256", j->sha256, sizeof(j->sha256), 0, e)) ||
 	    (rc = job__copy(source, "filename", j->filename, sizeof(j->filename), 0, e)) ||
 	    (rc = job__copy(source, "commit", j->commit, sizeof(j->commit), 0, e)))
+		goto fail;
+	if ((rc = job__parse_platform(target, j, e)))
 		goto fail;
 	j->source_url = xstrdup(url);
 	job__parse_native(m, j);
@@ -622,7 +653,7 @@ static void *job__main(void *arg)
 	po.target.python_version = j->python_version;
 	po.target.implementation = "cp";
 	po.target.abi = j->python_tag;
-	po.target.platforms = prefetch_platforms_bookworm_x86_64;
+	po.target.platforms = j->ladder.v;
 	po.on_log = job__on_log;
 	po.log_ctx = j;
 	po.cancel = &j->cancel;

@@ -9,6 +9,7 @@
 #ifndef KILN_BUILDER_JOB_H
 #define KILN_BUILDER_JOB_H
 
+#include "builder/platform.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/kerr.h"
@@ -27,6 +28,10 @@ struct bjob {
 	char lease[64];
 	char project[256], version[128];
 	char target[64], image[256], python_tag[16], python_version[16], platform[64];
+	/* The target's arch (absent: x86_64, a backend before issue 16), suite and glibc
+	 * ("" when the target has none), and the wheel platforms its image installs. */
+	char arch[PLATFORM_ARCH_MAX], suite[32], glibc[8];
+	struct platform_ladder ladder;
 	char source_kind[8];            /* "sdist" or "git" */
 	char *source_url;
 	char sha256[65];
@@ -63,7 +68,8 @@ struct bjob {
 
 /*
  * Parse a job message into a new job (caller frees with job_free). 0, or
- * KERR_INVAL with e saying which field is wrong.
+ * KERR_INVAL with e saying which field is wrong (a malformed target arch,
+ * suite or glibc among them).
  */
 int job_parse(const cJSON *m, struct bjob **out, struct kerr *e);
 void job_free(struct bjob *j);

@@ -64,7 +64,7 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	po.target.python_version = j->python_version;
 	po.target.implementation = "cp";
 	po.target.abi = abi;
-	po.target.platforms = prefetch_platforms_bookworm_x86_64;
+	po.target.platforms = j->ladder.v;
 	po.on_log = on_log;
 	po.log_ctx = ctx;
 	po.cancel = &j->cancel;

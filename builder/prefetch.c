@@ -39,17 +39,6 @@ extern char **environ;
 #define PREFETCH__TAIL_MAX (64u << 10)
 #define PREFETCH__STREAM_NOTE 3
 
-const char *const prefetch_platforms_bookworm_x86_64[] = {
-	"manylinux_2_36_x86_64", "manylinux_2_35_x86_64", "manylinux_2_34_x86_64",
-	"manylinux_2_33_x86_64", "manylinux_2_32_x86_64", "manylinux_2_31_x86_64",
-	"manylinux_2_30_x86_64", "manylinux_2_29_x86_64", "manylinux_2_28_x86_64",
-	"manylinux_2_27_x86_64", "manylinux_2_26_x86_64", "manylinux_2_25_x86_64",
-	"manylinux_2_24_x86_64", "manylinux_2_23_x86_64", "manylinux_2_22_x86_64",
-	"manylinux_2_21_x86_64", "manylinux_2_20_x86_64", "manylinux_2_19_x86_64",
-	"manylinux_2_18_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-	"linux_x86_64", "any", NULL,
-};
-
 /*
  * Reads pyproject.toml from stdin (with the argument "list": a JSON list of
  * requirement strings); prints {"default": bool, "requires": [...]}.

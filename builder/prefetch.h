@@ -36,15 +36,9 @@ struct prefetch_target {
 	const char *python_version;   /* "3.11" */
 	const char *implementation;   /* "cp" */
 	const char *abi;              /* "cp311" */
-	const char *const *platforms; /* NULL-terminated, most specific first */
+	const char *const *platforms; /* NULL-terminated, most specific first: the target's
+					 platform ladder (platform_ladder, platform.h) */
 };
-
-/*
- * The platforms the default image (Debian bookworm, glibc 2.36, x86_64) installs:
- * manylinux_2_36_x86_64 down to manylinux_2_17_x86_64, manylinux2014_x86_64,
- * linux_x86_64 and any.
- */
-extern const char *const prefetch_platforms_bookworm_x86_64[];
 
 typedef void (*prefetch_log_fn)(void *ctx, int stream, const char *p, size_t n);
 

@@ -51,6 +51,7 @@ struct sandbox__job {
 	char tag[17];                  /* random hex naming this job's objects */
 	char volume[64], keeper_name[64], build_name[64];
 	char keeper[DOCKER_ID_MAX], build[DOCKER_ID_MAX];
+	char platform[64];             /* the image's, when foreign (emulated); else "" */
 	int have_volume;
 	uint64_t deadline_ms;          /* monotonic; 0 = none yet */
 	uint64_t end_ms;               /* the build's clock, shared by both rounds */
@@ -287,10 +288,10 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 	return c;
 }
 
-static int sandbox__create(struct docker *d, const char *name, cJSON *config,
-			   char id[DOCKER_ID_MAX], struct kerr *e)
+static int sandbox__create(struct docker *d, const struct sandbox__job *j, const char *name,
+			   cJSON *config, char id[DOCKER_ID_MAX], struct kerr *e)
 {
-	int rc = docker_create(d, name, config, id, e);
+	int rc = docker_create_on(d, name, j->platform, config, id, e);
 
 	cJSON_Delete(config);
 	return rc;
@@ -664,7 +665,7 @@ static int sandbox__fetch_round(struct docker *d, struct sandbox__job *j, struct
 	j->build[0] = '\0';
 	j->round = 2;
 	snprintf(name, sizeof(name), "%s-2", j->build_name);
-	if ((rc = sandbox__create(d, name, sandbox__build_config(j), j->build, e)) ||
+	if ((rc = sandbox__create(d, j, name, sandbox__build_config(j), j->build, e)) ||
 	    (rc = sandbox__put(d, j, fd, &verdict, e)) || verdict)
 		goto out;
 	if (sandbox__cancelled(j)) {
@@ -847,6 +848,12 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	snprintf(j.keeper_name, sizeof(j.keeper_name), "kiln-keep-%s", j.tag);
 	snprintf(j.build_name, sizeof(j.build_name), "kiln-build-%s", j.tag);
 
+	/* An image of another architecture runs under emulation (binfmt, qemu). */
+	if ((rc = docker_image_platform(d, spec->image, j.platform, e)))
+		goto out;
+	if (j.platform[0])
+		sandbox__note(&j, "kiln: the image is %s, run by emulation on this %s machine",
+			      j.platform, d->arch);
 	if ((rc = sandbox__input(spec, &in_fd, e)))
 		goto out;
 
@@ -864,9 +871,9 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	if ((rc = docker_volume_create(d, j.volume, opts, labels, e)))
 		goto out;
 	j.have_volume = 1;
-	if ((rc = sandbox__create(d, j.keeper_name, sandbox__keeper_config(&j), j.keeper, e)) ||
+	if ((rc = sandbox__create(d, &j, j.keeper_name, sandbox__keeper_config(&j), j.keeper, e)) ||
 	    (rc = docker_start(d, j.keeper, e)) ||
-	    (rc = sandbox__create(d, j.build_name, sandbox__build_config(&j), j.build, e)))
+	    (rc = sandbox__create(d, &j, j.build_name, sandbox__build_config(&j), j.build, e)))
 		goto out;
 	if ((rc = sandbox__put(d, &j, in_fd, &verdict, e)) || verdict)
 		goto out;

@@ -34,7 +34,9 @@ def test_builder_retries_a_connection_that_gets_no_answer(tmp_path):
 
     threading.Thread(target=serve, daemon=True).start()
     env = {**os.environ, "KILN_BACKEND_URL": f"ws://127.0.0.1:{port}", "KILN_BUILDER_TOKEN": "kiln_" + "A" * 43,
-           "KILN_BUILDER_NAME": "silent-probe", "KILN_DATA_DIR": str(tmp_path), "KILN_LOG": "info"}
+           "KILN_BUILDER_NAME": "silent-probe", "KILN_DATA_DIR": str(tmp_path), "KILN_LOG": "info",
+           # Named, so it connects although the backend never lists its targets (auto would wait).
+           "KILN_BUILDER_TARGETS": "bookworm-py311-x86_64"}
     proc = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30

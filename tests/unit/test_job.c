@@ -1,6 +1,6 @@
 /*
- * Unit tests for builder/job's reading of the job message: native_packages
- * (docs/protocol.md). A good list is kept as given; a bad one (not an array, a
+ * Unit tests for builder/job's reading of the job message: the target's arch,
+ * suite and glibc (issue 16), and native_packages (docs/protocol.md). A good list is kept as given; a bad one (not an array, a
  * bad name, unsorted or repeated, more than 16) does not lose the job, which
  * keeps the reason in bad_native and fails with it before anything runs.
  */
@@ -85,10 +85,74 @@ static void test_native_packages(void **state)
 	}
 }
 
+/* A job message whose target ends with extra (",\"arch\":..."); 0 or job_parse's code. */
+static int parse_target(const char *extra, struct bjob **out, struct kerr *e)
+{
+	char text[4096];
+	cJSON *m = NULL;
+	int rc;
+
+	snprintf(text, sizeof(text),
+		 "{\"type\":\"job\",\"job\":42,\"build\":7,\"attempt\":1,\"lease\":\"L\","
+		 "\"project\":\"kyaml\",\"version\":\"1.0\",\"upload\":\"/api/v1/jobs/42/artifacts/\","
+		 "\"target\":{\"name\":\"t\",\"image\":\"kiln/t:1\",\"python_tag\":\"cp313\","
+		 "\"python_version\":\"3.13\",\"platform\":\"linux_aarch64\"%s},"
+		 "\"source\":{\"kind\":\"sdist\",\"url\":\"http://127.0.0.1/kyaml-1.0.tar.gz\","
+		 "\"sha256\":\"%064d\",\"filename\":\"kyaml-1.0.tar.gz\"}}", extra, 0);
+	kerr_clear(e);
+	assert_int_equal(json_parse_object(text, strlen(text), &m, e), 0);
+	rc = job_parse(m, out, e);
+	cJSON_Delete(m);
+	return rc;
+}
+
+static void test_target_platform(void **state)
+{
+	struct bjob *j = NULL;
+	struct kerr e;
+
+	(void)state;
+	/* A trixie aarch64 target: its ladder is what pip downloads build requirements for. */
+	assert_int_equal(parse_target(",\"arch\":\"aarch64\",\"suite\":\"trixie\",\"glibc\":\"2.41\"",
+				      &j, &e), 0);
+	assert_string_equal(j->arch, "aarch64");
+	assert_string_equal(j->suite, "trixie");
+	assert_string_equal(j->glibc, "2.41");
+	assert_string_equal(j->ladder.v[0], "manylinux_2_41_aarch64");
+	assert_string_equal(j->ladder.v[j->ladder.n - 3], "manylinux2014_aarch64");
+	assert_string_equal(j->ladder.v[j->ladder.n - 1], "any");
+	job_free(j);
+
+	/* A backend before issue 16 sends no arch: x86_64; no glibc: from manylinux_2_17. */
+	assert_int_equal(parse_target("", &j, &e), 0);
+	assert_string_equal(j->arch, "x86_64");
+	assert_string_equal(j->suite, "");
+	assert_string_equal(j->ladder.v[0], "manylinux_2_17_x86_64");
+	job_free(j);
+
+	/* Docker's name of the arch is accepted and normalized. */
+	assert_int_equal(parse_target(",\"arch\":\"arm64\"", &j, &e), 0);
+	assert_string_equal(j->arch, "aarch64");
+	job_free(j);
+
+	/* Malformed ones lose the message, with a reason. */
+	static const char *const bad[] = {
+		",\"arch\":\"x86 64\"", ",\"arch\":\"\"", ",\"arch\":7", ",\"glibc\":\"236\"",
+		",\"glibc\":\"2.x\"", ",\"glibc\":\"3.1\"", ",\"glibc\":\"2.\"", ",\"suite\":\"Trixie\"",
+		",\"suite\":\"trixie/main\"", ",\"suite\":\"-x\"",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		j = NULL;
+		if (parse_target(bad[i], &j, &e) != KERR_INVAL || j)
+			fail_msg("%s was accepted", bad[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_native_packages),
+		cmocka_unit_test(test_target_platform),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

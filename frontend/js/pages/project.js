@@ -41,6 +41,14 @@ function cell(c, byName) {
     c.waiting_for ? h("span.reason.waiting", waitingText(c.waiting_for)) : null);
 }
 
+// A release the planner skipped on every target for one reason (outside the
+// version policy, say) takes one cell across the row instead of N equal ones.
+function sameSkip(r, targets) {
+  const reasons = new Set(r.cells.map((c) => (c.status === "skipped" ? c.reason : null)));
+  if (targets.length < 2 || r.cells.length !== targets.length || reasons.size !== 1 || reasons.has(null)) return null;
+  return [h("td.cell.span", { colspan: targets.length }, badge("skipped"), " ", h("span.reason.inline", `on every target: ${r.cells[0].reason}`))];
+}
+
 // The grid's column heading: "3.13 aarch64" over the Debian suite.
 function targetHead(t) {
   const bits = [t.suite, t.glibc && `glibc ${t.glibc}`].filter(Boolean).join(", ");
@@ -230,7 +238,7 @@ export async function render(ctx) {
       const byTarget = new Map(r.cells.map((c) => [c.target, c]));
       const row = [
         h("span", r.version, r.yanked ? h("span.badge", { title: r.yanked_reason || "yanked" }, "yanked") : null),
-        ...targets.map((t) => cell(byTarget.get(t.name) || { status: "none" }, byName)),
+        ...sameSkip(r, targets) || targets.map((t) => cell(byTarget.get(t.name) || { status: "none" }, byName)),
         time(r.uploaded_at || r.created_at),
       ];
       if (adminOn)

@@ -13,8 +13,8 @@ function waitingNote(jobs, more) {
   return h("div.note.waiting", { id: "waiting-note", role: "status" }, [...by].map(([what, n]) => {
     const arch = what.replace(/ builder$/, "");
     return h("p", h("strong", `${plural(n, "queued job")}${more ? " (of those shown)" : ""} ${waitingText(what)}`),
-      `: none is online and unpaused. Start one on an ${arch} machine, or let a builder of another architecture emulate it`
-      + ` (KILN_BUILDER_EMULATE=${arch}, slower); see docs/deploy.md.`);
+      `: none is online and unpaused. Start one on an ${arch} machine, or let a builder of another architecture emulate it (`,
+      h("code", `KILN_BUILDER_EMULATE=${arch}`), ", much slower); see docs/deploy.md.");
   }));
 }
 

@@ -155,15 +155,17 @@ enum queue_pause_col {
  * alive within `window` seconds (an SQL expression, e.g. "$9", see
  * queue_online_window), whose hello named that architecture as its own
  * (capabilities.arch, x86_64 when absent) or as one it emulates
- * (capabilities.emulates). "(select count(*) from " QUEUE_SERVING_SQL(...) ")"
+ * (capabilities.emulates); as GET /api/v1/targets counts `builders`. "(select count(*) from " QUEUE_SERVING_SQL(...) ")"
  * counts them. A queued job none of them serves waits for a builder of its
  * target's architecture; the UI and `kilnctl queue` say so.
  */
 #define QUEUE_SERVING_SQL(arch, window) \
 	"builders sb where sb.enabled and not sb.paused" \
 	" and sb.last_seen_at > now() - make_interval(secs => (" window ")::int)" \
-	" and (coalesce(sb.capabilities->'arch', '\"x86_64\"') ? (" arch ")" \
-	" or coalesce(sb.capabilities->'emulates', '[]') ? (" arch "))"
+	" and (case when jsonb_typeof(sb.capabilities->'arch') = 'string'" \
+	"  then coalesce(nullif(sb.capabilities->>'arch', ''), 'x86_64') else 'x86_64' end = (" arch ")" \
+	"  or (jsonb_typeof(sb.capabilities->'emulates') = 'array'" \
+	"   and sb.capabilities->'emulates' ? (" arch ")))"
 
 /*
  * Seconds since a builder's last sign of life within which it counts as

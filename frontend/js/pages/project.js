@@ -78,7 +78,8 @@ function coverageText(targets, r) {
     if (g) g.arches.push(arch); else groups.push({ key, arches: [arch] });
   }
   const clauses = groups.map((g) => `${g.key} on ${g.arches.join(" and ")}`);
-  return `wheels for CPython ${clauses.join("; ")}`;
+  const one = groups.length === 1 && groups[0].arches.length === 1 && !groups[0].key.includes(",");
+  return `${one ? "a wheel" : "wheels"} for CPython ${clauses.join("; ")}`;
 }
 
 // The Debian packages the wheels need on the machine that installs them.

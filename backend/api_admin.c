@@ -4,7 +4,9 @@
 #include "backend/admin_auth.h"
 #include "backend/api.h"
 #include "backend/builder_ws.h"
+#include "backend/server.h"
 #include "backend/storage_sweep.h"
+#include "common/config.h"
 #include "common/debpkg.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -615,6 +617,7 @@ static void api_admin__queue_done(struct http_req *req, PGresult *r)
 		{ "created_at", API_STR }, { "assigned_at", API_STR }, { "started_at", API_STR },
 		{ "not_before", API_STR },
 	};
+	static const struct api_field waiting[] = { { "waiting_for", API_STR } };
 	struct api_admin_queue *st = req->state;
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 	int n = PQntuples(r);
@@ -631,6 +634,7 @@ static void api_admin__queue_done(struct http_req *req, PGresult *r)
 		col = api_json_fields(&b, r, i, col, project, 2);
 		buf_putc(&b, '}');
 		api_json_fields(&b, r, i, col, rest, sizeof(rest) / sizeof(rest[0]));
+		api_json_fields(&b, r, i, QUEUE_LIST_WAITING_FOR, waiting, 1);
 		buf_putc(&b, '}');
 	}
 	api_list_end(&b, n > shown ? PQgetvalue(r, shown - 1, QUEUE_LIST_CURSOR) : NULL);
@@ -640,11 +644,11 @@ static void api_admin__queue_done(struct http_req *req, PGresult *r)
 void api_admin_handle_queue(struct http_req *req)
 {
 	static const char *const states[] = { "queued", "assigned", "running", NULL };
-	char state[16], target[256], project[256], cursor[128], lim[24];
+	char state[16], target[256], project[256], cursor[128], lim[24], window[24];
 	char cg[24], cp[24], cf[24], ci[24];
 	struct buf norm = BUF_INIT(255);
 	struct api_admin_queue *st;
-	const char *params[8];
+	const char *params[9];
 	int64_t limit;
 
 	if (api_arg_choice(req, "state", states, state, sizeof(state)) ||
@@ -671,9 +675,12 @@ void api_admin_handle_queue(struct http_req *req)
 	params[5] = *cursor ? cf : NULL;
 	params[6] = *cursor ? ci : NULL;
 	params[7] = lim;
+	snprintf(window, sizeof(window), "%d",
+		 queue_online_window(config_get_int(req->srv->cfg, CONFIG_LEASE_SECONDS)));
+	params[8] = window;
 	st = api_call_new(req, sizeof(*st));
 	st->limit = limit;
-	api_query(req, queue_sql_list, 8, params, api_admin__queue_done);
+	api_query(req, queue_sql_list, 9, params, api_admin__queue_done);
 out:
 	buf_release(&norm);
 }

@@ -42,7 +42,9 @@
  *
  *   GET /api/v1/queue?state=&target=&project=&limit=&cursor=
  *        Live jobs: assigned and running first, then queued ones in the
- *        order builders will claim them (priority, fair share, age).
+ *        order builders will claim them (priority, fair share, age). A queued
+ *        job that no online builder serves (none of its target's architecture,
+ *        natively or emulated) has waiting_for "<arch> builder".
  */
 #ifndef KILN_API_ADMIN_H
 #define KILN_API_ADMIN_H

@@ -2,6 +2,8 @@
 #include "backend/api_builds.h"
 
 #include "backend/api.h"
+#include "backend/server.h"
+#include "common/config.h"
 #include "common/json.h"
 #include "common/pyname.h"
 #include "common/queue_sql.h"
@@ -132,9 +134,11 @@ static const char api_builds__sql_detail[] =
 	" j.id, j.state, j.priority, j.attempts, j.max_attempts, j.failure_reason,"
 	" " API_TS("j.created_at") ", " API_TS("j.assigned_at") ", " API_TS("j.started_at") ","
 	" " API_TS("j.finished_at") ","
+	" case when j.state = 'queued' and t.enabled and not exists (select 1 from "
+	QUEUE_SERVING_SQL("t.arch", "$2") ") then t.arch || ' builder' end,"
 	" p.name, p.normalized,"
 	" r.version, r.version_normalized,"
-	" t.name, t.python_tag, t.python_version, t.platform,"
+	" t.name, t.python_tag, t.python_version, t.platform, t.arch, t.suite, t.glibc,"
 	" (select coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename,"
 	"  'url', '/files/' || p.normalized || '/' || a.filename, 'size', a.size,"
 	"  'sha256', a.sha256, 'uploaded_at', " API_TS("a.created_at") ","
@@ -165,14 +169,15 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 		{ "id", API_INT }, { "state", API_STR }, { "priority", API_INT },
 		{ "attempts", API_INT }, { "max_attempts", API_INT }, { "failure_reason", API_STR },
 		{ "created_at", API_STR }, { "assigned_at", API_STR }, { "started_at", API_STR },
-		{ "finished_at", API_STR },
+		{ "finished_at", API_STR }, { "waiting_for", API_STR },
 	};
 	static const struct api_field release[] = {
 		{ "version", API_STR }, { "version_normalized", API_STR },
 	};
 	static const struct api_field target[] = {
 		{ "name", API_STR }, { "python_tag", API_STR }, { "python_version", API_STR },
-		{ "platform", API_STR },
+		{ "platform", API_STR }, { "arch", API_STR }, { "suite", API_STR },
+		{ "glibc", API_STR },
 	};
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 	int col;
@@ -199,13 +204,15 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 
 void api_builds_handle_detail(struct http_req *req)
 {
-	char id[24];
+	char id[24], window[24];
 	int64_t v;
-	const char *params[1] = { id };
+	const char *params[2] = { id, window };
 
 	if (api_path_id(req, 0, "build", &v, id))
 		return;
-	api_query(req, api_builds__sql_detail, 1, params, api_builds__detail_done);
+	snprintf(window, sizeof(window), "%d",
+		 queue_online_window(config_get_int(req->srv->cfg, CONFIG_LEASE_SECONDS)));
+	api_query(req, api_builds__sql_detail, 2, params, api_builds__detail_done);
 }
 
 /* ---- GET /api/v1/artifacts/{id} ---- */

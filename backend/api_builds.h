@@ -8,7 +8,8 @@
  *   GET /api/v1/builds/{id}
  *       One build: its job, release, project, target, builder, state, phase,
  *       timings, exit code, failure reason, log size and every artifact it
- *       uploaded (published or not yet).
+ *       uploaded (published or not yet). A job queued again that no online
+ *       builder serves has job.waiting_for ("aarch64 builder", as the queue).
  *   GET /api/v1/artifacts/{id}
  *       One artifact: project, version, wheel tags, requires_python, hashes,
  *       download count and its public URL.

@@ -2,23 +2,55 @@
 #include "backend/api_projects.h"
 
 #include "backend/api.h"
+#include "backend/server.h"
+#include "common/config.h"
 #include "common/json.h"
 #include "common/pyversion.h"
+#include "common/queue_sql.h"
 #include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Targets are the columns of the release grid: all of them, by name (a farm has a few). */
-#define API_PROJECTS_TARGETS \
-	"t as (select id, name, python_tag, python_version, platform, enabled from targets" \
-	" order by name limit 100)"
+/*
+ * Targets are the columns of the release grid: all of them, by name (a farm
+ * has a few), each with the builders that serve its architecture now (online
+ * within `window` seconds, an SQL expression: see QUEUE_SERVING_SQL).
+ */
+#define API_PROJECTS_TARGETS(window) \
+	"t as (select t0.id, t0.name, t0.python_tag, t0.python_version, t0.platform, t0.enabled," \
+	" t0.arch, t0.suite, t0.glibc," \
+	" (select count(*) from " QUEUE_SERVING_SQL("t0.arch", window) ") as builders" \
+	" from targets t0 order by t0.name limit 100)"
 
 #define API_PROJECTS_TARGETS_JSON \
 	"(select coalesce(json_agg(json_build_object('name', t.name, 'python_tag', t.python_tag," \
-	" 'python_version', t.python_version, 'platform', t.platform, 'enabled', t.enabled)" \
+	" 'python_version', t.python_version, 'platform', t.platform, 'enabled', t.enabled," \
+	" 'arch', t.arch, 'suite', t.suite, 'glibc', t.glibc, 'builders', t.builders)" \
 	" order by t.name), '[]') from t)"
+
+/*
+ * Does published artifact a (a row of artifacts) install on target t? The
+ * tags pip would accept there: the target's own Python tag, py3 or pyXY, or
+ * an abi3 wheel of an earlier CPython 3; and platform any, linux_<arch>, or a
+ * manylinux tag of the target's arch whose glibc is not newer than the
+ * target's (none when the target's glibc is unknown).
+ */
+#define API_PROJECTS_FITS(a) \
+	"(exists (select 1 from unnest(" a ".python_tags) pt where pt = t.python_tag" \
+	"  or pt in ('py3', 'py' || replace(t.python_version, '.', ''))" \
+	"  or case when 'abi3' = any(" a ".abi_tags) and pt ~ '^cp3[0-9]{1,3}$'" \
+	"   and t.python_tag ~ '^cp3[0-9]{1,3}$'" \
+	"   then substr(pt, 4)::int <= substr(t.python_tag, 4)::int else false end)" \
+	" and exists (select 1 from unnest(" a ".platform_tags) pl where pl = 'any'" \
+	"  or pl = 'linux_' || t.arch" \
+	"  or (t.glibc is not null and right(pl, length(t.arch) + 1) = '_' || t.arch" \
+	"   and coalesce(case when pl ~ '^manylinux_2_[0-9]{1,3}_'" \
+	"    then substring(pl from '^manylinux_2_([0-9]{1,3})_')::int" \
+	"    else (case left(pl, length(pl) - length(t.arch) - 1) when 'manylinux1' then 5" \
+	"     when 'manylinux2010' then 12 when 'manylinux2014' then 17 end) end, 1000)" \
+	"    <= split_part(t.glibc, '.', 2)::int)))"
 
 /*
  * One status cell per target (in CTE t) for release rid; the precedence is
@@ -30,15 +62,22 @@
 	" when ba.n > 0 then 'built'" \
 	" when lj.state in ('assigned', 'running') then 'running'" \
 	" when lj.state = 'queued' then 'queued'" \
+	" when cw.filename is not null then 'covered'" \
 	" when lj.state = 'failed' then 'failed'" \
 	" when rp.decision = 'skipped' then 'skipped'" \
 	" else 'none' end, 'reason', case" \
 	" when ba.n > 0 or lj.state in ('queued', 'assigned', 'running') then null" \
+	" when cw.filename is not null then 'covered by kiln wheel'" \
 	" when lj.state = 'failed' then coalesce(lj.failure_reason, lb.failure_reason)" \
 	" when rp.decision = 'skipped' then rp.reason end," \
 	" 'artifacts', ba.n, 'job_id', lj.id, 'job_state', lj.state, 'build_id', lb.id," \
 	" 'plan', rp.decision, 'failure_class', case when ba.n = 0 and lj.state = 'failed'" \
-	"  then lj.failure_class end) order by t.name), '[]')" \
+	"  and cw.filename is null then lj.failure_class end," \
+	" 'waiting_for', case when lj.state = 'queued' and t.enabled and t.builders = 0" \
+	"  then t.arch || ' builder' end," \
+	" 'covered_by', case when ba.n = 0 and cw.filename is not null then json_build_object(" \
+	"  'filename', cw.filename, 'target', cw.target, 'build_id', cw.build_id) end)" \
+	" order by t.name), '[]')" \
 	" from t" \
 	" left join release_plans rp on rp.release_id = " rid " and rp.target_id = t.id" \
 	" left join lateral (select j.id, j.state, j.failure_reason, j.failure_class from jobs j" \
@@ -47,7 +86,13 @@
 	"  order by b.attempt desc limit 1) lb on true" \
 	" left join lateral (select count(*) as n from artifacts a join jobs aj on aj.id = a.job_id" \
 	"  where a.release_id = " rid " and aj.target_id = t.id and a.published_at is not null)" \
-	"  ba on true)"
+	"  ba on true" \
+	/* a wheel built for another target that installs here too (pure, abi3, older glibc) */ \
+	" left join lateral (select a.filename, a.build_id, ct.name as target from artifacts a" \
+	"  left join jobs cj on cj.id = a.job_id left join targets ct on ct.id = cj.target_id" \
+	"  where a.release_id = " rid " and a.published_at is not null and not a.yanked" \
+	"  and " API_PROJECTS_FITS("a") \
+	"  order by a.filename limit 1) cw on true)"
 
 /*
  * The published artifacts of release rid (those the index serves), by
@@ -86,6 +131,14 @@
 	"  left join builders bb on bb.id = b.builder_id)) order by j.id desc), '[]')" \
 	" from (select * from jobs where release_id = " rid " order by id desc limit 100) j" \
 	" join targets jt on jt.id = j.target_id left join builders jb on jb.id = j.builder_id)"
+
+/* The online window of QUEUE_SERVING_SQL, as a text parameter in out. */
+static const char *api_projects__window(struct http_req *req, char out[24])
+{
+	snprintf(out, 24, "%d",
+		 queue_online_window(config_get_int(req->srv->cfg, CONFIG_LEASE_SECONDS)));
+	return out;
+}
 
 /* ---- sorting releases by PEP 440 ---- */
 
@@ -291,9 +344,12 @@ static const char api_projects__sql_detail[] =
 	"  where r.project_id = p.id and r.deleted_at is null"
 	"  order by coalesce(r.uploaded_at, r.created_at) desc, r.id desc limit $2::int) r on true";
 
-/* $1 the page's release ids as an array literal. Row 0 carries the targets. */
+/*
+ * $1 the page's release ids as an array literal, $2 the online window in
+ * seconds (queue_online_window). Row 0 carries the targets.
+ */
 static const char api_projects__sql_page[] =
-	"with " API_PROJECTS_TARGETS ","
+	"with " API_PROJECTS_TARGETS("$2") ","
 	" rel as (select r.id, r.version, r.version_normalized, r.yanked, r.yanked_reason,"
 	"  r.created_at, r.uploaded_at, row_number() over (order by r.id) as rn"
 	"  from releases r where r.id = any($1::bigint[]))"
@@ -381,7 +437,8 @@ static void api_projects__detail_done(struct http_req *req, PGresult *r)
 	struct api_rel *rels, key;
 	const struct api_rel *latest;
 	struct buf ids = BUF_INIT(BUF_NOLIMIT);
-	const char *params[1];
+	const char *params[2];
+	char window[24];
 	size_t nrel = 0, start = 0, end;
 	int truncated;
 
@@ -429,7 +486,8 @@ static void api_projects__detail_done(struct http_req *req, PGresult *r)
 		st->next_cursor = xstrdup(rels[end - 1].version);
 	free(rels);
 	params[0] = ids.ptr;
-	api_query(req, api_projects__sql_page, 1, params, api_projects__page_done);
+	params[1] = api_projects__window(req, window);
+	api_query(req, api_projects__sql_page, 2, params, api_projects__page_done);
 	buf_release(&ids);
 }
 
@@ -459,13 +517,14 @@ void api_projects_handle_detail(struct http_req *req)
 
 /*
  * $1 normalized name, $2 the version's PEP 440 normalized form (or the text as
- * given when it is not PEP 440), $3 the version as given. One row when the
- * project exists; release columns are NULL when the release does not.
+ * given when it is not PEP 440), $3 the version as given, $4 the online window
+ * in seconds (queue_online_window). One row when the project exists; release
+ * columns are NULL when the release does not.
  */
 static const char api_projects__sql_release[] =
 	"with p as (select id, name, normalized from projects where normalized = $1"
 	"  and deleted_at is null),"
-	" " API_PROJECTS_TARGETS ","
+	" " API_PROJECTS_TARGETS("$4") ","
 	" rel as (select r.id, r.version, r.version_normalized, r.yanked, r.yanked_reason,"
 	"  r.created_at, r.uploaded_at, r.git_tag, r.git_commit from releases r"
 	"  where r.project_id = (select id from p) and r.deleted_at is null"
@@ -514,10 +573,10 @@ static void api_projects__release_done(struct http_req *req, PGresult *r)
 
 void api_projects_handle_release(struct http_req *req)
 {
-	char name[256];
+	char name[256], window[24];
 	struct pyversion v;
 	struct buf norm = BUF_INIT(512);
-	const char *params[3];
+	const char *params[4];
 
 	if (api_path_project(req, 0, name, sizeof(name)))
 		return;
@@ -526,6 +585,7 @@ void api_projects_handle_release(struct http_req *req)
 	params[0] = name;
 	params[1] = norm.ptr;
 	params[2] = req->params[1];
-	api_query(req, api_projects__sql_release, 3, params, api_projects__release_done);
+	params[3] = api_projects__window(req, window);
+	api_query(req, api_projects__sql_release, 4, params, api_projects__release_done);
 	buf_release(&norm);
 }

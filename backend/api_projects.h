@@ -22,9 +22,13 @@
  * A {name} that is not normalized answers 301 to the normalized URL. Cell
  * status per release x target, first that applies: built (a published
  * artifact from a job for that target exists; an uploaded wheel is published
- * when its job succeeds), running (live job assigned or running), queued,
+ * when its job succeeds), running (live job assigned or running), queued
+ * (waiting_for names "<arch> builder" when no online builder serves the
+ * target's architecture), covered (a published wheel built for another target
+ * installs on this one: pure, abi3, an older glibc; covered_by names it),
  * failed (the newest job failed; reason given), skipped (the planner decided
- * so; reason given), none.
+ * so; reason given), none. Each target carries arch, suite, glibc and builders
+ * (how many online builders serve its architecture, natively or emulated).
  */
 #ifndef KILN_API_PROJECTS_H
 #define KILN_API_PROJECTS_H

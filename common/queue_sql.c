@@ -161,7 +161,9 @@ const char queue_sql_list[] =
 	" j.max_attempts, bu.name, b.id, b.phase, " QUEUE_TS("j.created_at") ","
 	" " QUEUE_TS("j.assigned_at") ", " QUEUE_TS("j.started_at") ","
 	" " QUEUE_TS("j.not_before") ","
-	" k.grp || ':' || k.np || ':' || j.fair_seq || ':' || j.id"
+	" k.grp || ':' || k.np || ':' || j.fair_seq || ':' || j.id,"
+	" case when j.state = 'queued' and t.enabled and not exists (select 1 from "
+	QUEUE_SERVING_SQL("t.arch", "$9") ") then t.arch || ' builder' end"
 	" from jobs j"
 	" cross join lateral (select case when j.state = 'queued' then 1 else 0 end as grp,"
 	"  -(j.priority::bigint) as np) k"
@@ -178,6 +180,11 @@ const char queue_sql_list[] =
 	"  > ($4::int, $5::bigint, $6::int, $7::bigint))"
 	" order by k.grp, k.np, j.fair_seq, j.id"
 	" limit $8::int";
+
+int queue_online_window(long lease_s)
+{
+	return (int)(2 * (lease_s < 3 ? 1 : lease_s / 3) + 5);
+}
 
 /* Parse the n bytes at s as a decimal integer in [min, max]; write it back canonically. */
 static int queue_sql__field(const char *s, size_t n, long long min, long long max, char out[24])

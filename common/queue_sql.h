@@ -171,11 +171,37 @@ enum queue_pause_col {
 };
 
 /*
+ * The builders that can run a job of architecture `arch` (an SQL expression,
+ * e.g. "t.arch") now, as a FROM item aliased sb: enabled, not paused, seen
+ * alive within `window` seconds (an SQL expression, e.g. "$9", see
+ * queue_online_window), whose hello named that architecture as its own
+ * (capabilities.arch, x86_64 when absent) or as one it emulates
+ * (capabilities.emulates); as GET /api/v1/targets counts `builders`. "(select count(*) from " QUEUE_SERVING_SQL(...) ")"
+ * counts them. A queued job none of them serves waits for a builder of its
+ * target's architecture; the UI and `kilnctl queue` say so.
+ */
+#define QUEUE_SERVING_SQL(arch, window) \
+	"builders sb where sb.enabled and not sb.paused" \
+	" and sb.last_seen_at > now() - make_interval(secs => (" window ")::int)" \
+	" and (case when jsonb_typeof(sb.capabilities->'arch') = 'string'" \
+	"  then coalesce(nullif(sb.capabilities->>'arch', ''), 'x86_64') else 'x86_64' end = (" arch ")" \
+	"  or (jsonb_typeof(sb.capabilities->'emulates') = 'array'" \
+	"   and sb.capabilities->'emulates' ? (" arch ")))"
+
+/*
+ * Seconds since a builder's last sign of life within which it counts as
+ * online: two lease ticks (each replica records every lease_s/3 the builders
+ * that answered its pings) plus slack for a slow tick; as GET /api/v1/builders.
+ */
+int queue_online_window(long lease_s);
+
+/*
  * The live queue: assigned and running jobs first, then queued ones in the
  * order builders claim them (priority, fair share, age). $1 state, $2 target
  * name, $3 normalized project (each NULL: any); $4..$7 the keyset to continue
  * after (group, -priority, fair_seq, id; all NULL: from the start, see
- * queue_sql_cursor_parse); $8 rows to return.
+ * queue_sql_cursor_parse); $8 rows to return; $9 the online window in
+ * seconds (queue_online_window).
  */
 extern const char queue_sql_list[];
 enum queue_list_col {
@@ -183,7 +209,8 @@ enum queue_list_col {
 	QUEUE_LIST_TARGET, QUEUE_LIST_STATE, QUEUE_LIST_PRIORITY, QUEUE_LIST_ATTEMPTS,
 	QUEUE_LIST_MAX_ATTEMPTS, QUEUE_LIST_BUILDER, QUEUE_LIST_BUILD, QUEUE_LIST_PHASE,
 	QUEUE_LIST_CREATED, QUEUE_LIST_ASSIGNED, QUEUE_LIST_STARTED, QUEUE_LIST_NOT_BEFORE,
-	QUEUE_LIST_CURSOR /* this row's keyset as a cursor string */
+	QUEUE_LIST_CURSOR, /* this row's keyset as a cursor string */
+	QUEUE_LIST_WAITING_FOR /* a queued job no online builder serves: "aarch64 builder"; else NULL */
 };
 
 /*

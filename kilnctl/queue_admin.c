@@ -270,14 +270,14 @@ out:
 
 /* ---- queue [--state S] [--target T] [--project P] [--limit N] ---- */
 
-static int queue_admin__list(PGconn *c, const struct queue_admin__args *a, struct buf *out,
-			     struct kerr *e)
+static int queue_admin__list(PGconn *c, const struct config *cfg,
+			     const struct queue_admin__args *a, struct buf *out, struct kerr *e)
 {
 	struct buf norm = BUF_INIT(255);
-	const char *params[8] = { NULL };
+	const char *params[9] = { NULL };
 	PGresult *r = NULL;
 	long long limit = 100;
-	char lim[24], *end;
+	char lim[24], window[24], *end;
 	int rc = 0, n, shown;
 
 	if (a->state && strcmp(a->state, "queued") && strcmp(a->state, "assigned") &&
@@ -297,18 +297,26 @@ static int queue_admin__list(PGconn *c, const struct queue_admin__args *a, struc
 	params[1] = a->target;
 	params[2] = a->project ? norm.ptr : NULL;
 	params[7] = lim;
-	if ((rc = db_query(c, queue_sql_list, 8, params, &r, e)))
+	snprintf(window, sizeof(window), "%d",
+		 queue_online_window(config_get_int(cfg, CONFIG_LEASE_SECONDS)));
+	params[8] = window;
+	if ((rc = db_query(c, queue_sql_list, 9, params, &r, e)))
 		goto out;
 	n = PQntuples(r);
 	shown = n > limit ? (int)limit : n;
 	buf_printf(out, "%-8s %-8s %5s %-5s %-24s %-12s %-26s %s\n", "JOB", "STATE", "PRIO", "TRY",
 		   "PROJECT", "VERSION", "TARGET", "BUILDER");
 	for (int i = 0; i < shown; i++) {
-		char tries[32];
+		const char *wait = PQgetvalue(r, i, QUEUE_LIST_WAITING_FOR);
+		char tries[32], waiting[96] = "";
 
 		snprintf(tries, sizeof(tries), "%s/%s", PQgetvalue(r, i, QUEUE_LIST_ATTEMPTS),
 			 PQgetvalue(r, i, QUEUE_LIST_MAX_ATTEMPTS));
-		buf_printf(out, "%-8s %-8s %5s %-5s %-24s %-12s %-26s %s%s%s%s\n",
+		/* A queued job no connected builder can take says so, rather than look stuck. */
+		if (*wait)
+			snprintf(waiting, sizeof(waiting), " (waiting for %s %s)",
+				 strchr("aeiouxAEIOUX", wait[0]) ? "an" : "a", wait);
+		buf_printf(out, "%-8s %-8s %5s %-5s %-24s %-12s %-26s %s%s%s%s%s\n",
 			   PQgetvalue(r, i, QUEUE_LIST_ID), PQgetvalue(r, i, QUEUE_LIST_STATE),
 			   PQgetvalue(r, i, QUEUE_LIST_PRIORITY), tries,
 			   PQgetvalue(r, i, QUEUE_LIST_NORMALIZED), PQgetvalue(r, i, QUEUE_LIST_VERSION),
@@ -316,7 +324,7 @@ static int queue_admin__list(PGconn *c, const struct queue_admin__args *a, struc
 			   PQgetisnull(r, i, QUEUE_LIST_BUILDER) ? "-" : PQgetvalue(r, i, QUEUE_LIST_BUILDER),
 			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : " (",
 			   PQgetvalue(r, i, QUEUE_LIST_PHASE),
-			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : ")");
+			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : ")", waiting);
 	}
 	if (n > shown)
 		buf_printf(out, "... more: narrow with --state, --target or --project, or raise --limit "
@@ -398,7 +406,7 @@ int queue_admin_run(PGconn *c, const struct config *cfg, int argc, char **argv,
 	if (argc >= 1 && !strcmp(argv[0], "queue")) {
 		if ((rc = queue_admin__parse(argc - 1, argv + 1, list_opts, 0, &a, e)))
 			return rc;
-		return queue_admin__list(c, &a, out, e);
+		return queue_admin__list(c, cfg, &a, out, e);
 	}
 	return kerr_set(e, QUEUE_ADMIN_USAGE, "unknown queue command");
 }

@@ -84,8 +84,8 @@ export function time(ts) {
   return h("time", { datetime: ts, title: ts.replace("T", " ").replace("Z", " UTC") }, ago(ts));
 }
 
-export function badge(state, href, title) {
-  const label = state === "none" ? "not built" : state;
+export function badge(state, href, title, text) {
+  const label = text || (state === "none" ? "not built" : state);
   return href ? h("a.badge", { class: state, href, title }, label)
     : h("span.badge", { class: state, title }, label);
 }
@@ -189,4 +189,34 @@ export function missingText(m) {
 export function commandLine(text, id) {
   const code = h("code", { id }, text);
   return h("div.install", code, copyButton(text, "Copy", code));
+}
+
+// A target's architecture: the API's arch, else the tail of its platform tag.
+export function targetArch(t) {
+  return t.arch || (t.platform || "").replace(/^linux_/, "") || "x86_64";
+}
+
+// "3.13 aarch64": the grid's column heading for a target.
+export function targetLabel(t) {
+  return `${t.python_version} ${targetArch(t)}`;
+}
+
+// The grid's column order: x86_64 first, then by Python version, then name.
+export function sortTargets(targets) {
+  const ver = (v) => String(v).split(".").map((x) => Number(x) || 0);
+  const archRank = (a) => (a === "x86_64" ? 0 : a === "aarch64" ? 1 : 2);
+  return [...targets].sort((a, b) => {
+    const ra = archRank(targetArch(a)) - archRank(targetArch(b));
+    if (ra) return ra;
+    const [va, vb] = [ver(a.python_version), ver(b.python_version)];
+    for (let i = 0; i < Math.max(va.length, vb.length); i++) {
+      if ((va[i] || 0) !== (vb[i] || 0)) return (va[i] || 0) - (vb[i] || 0);
+    }
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  });
+}
+
+// "waiting for an aarch64 builder" from the API's waiting_for ("aarch64 builder").
+export function waitingText(what) {
+  return `waiting for ${/^[aeiouxAEIOUX]/.test(what) ? "an" : "a"} ${what}`;
 }

@@ -442,7 +442,7 @@ def test_build_detail(api, data):
     assert b["project"] == {"name": "Django", "normalized": "django"}
     assert b["release"]["version"] == "2.0"
     assert b["target"] == {"name": T_A, "python_tag": "cp311", "python_version": "3.11",
-                           "platform": "linux_x86_64"}
+                           "platform": "linux_x86_64", "arch": "x86_64", "suite": None, "glibc": None}
     assert [a["id"] for a in b["artifacts"]] == [data.ids["a_2.0_A"]]
     live = api(f"/api/v1/builds/{data.ids['b_2.0rc1_A']}")
     assert live["log_size"] == 12 and live["log_archived"] is False   # the live chunks

@@ -4,7 +4,7 @@
 import { admin, get, getText } from "../api.js";
 import {
   FAILURE_CLASSES, adminAction, badge, classBadge, commandLine, errorBox, fmtBytes, fmtDuration, h, isAdmin, missingText,
-  projectLink, setTitle, shortHash, table, time, toast, fill } from "../ui.js";
+  projectLink, setTitle, shortHash, table, targetArch, time, toast, fill, waitingText } from "../ui.js";
 
 const LIVE_JOB = new Set(["queued", "assigned", "running"]);
 
@@ -13,9 +13,11 @@ function facts(b) {
   const add = (k, v) => dl.append(h("dt", k), h("dd", v));
   add("State", h("span", badge(b.state), b.phase && b.state === "running" ? ` ${b.phase}` : ""));
   add("Project", h("span", projectLink(b.project), ` ${b.release.version}`));
-  add("Target", `${b.target.name} (Python ${b.target.python_version}, ${b.target.platform})`);
+  add("Target", `${b.target.name} (Python ${b.target.python_version}, ${targetArch(b.target)}`
+    + `${b.target.suite ? `, Debian ${b.target.suite}` : ""}${b.target.glibc ? `, glibc ${b.target.glibc}` : ""})`);
   add("Builder", b.builder || "–");
-  add("Attempt", `${b.attempt} of ${b.job.max_attempts} (job ${b.job.id}: ${b.job.state})`);
+  add("Attempt", h("span", `${b.attempt} of ${b.job.max_attempts} (job ${b.job.id}: ${b.job.state})`,
+    b.job.waiting_for ? h("span.waiting-note", { id: "job-waiting" }, `, ${waitingText(b.job.waiting_for)}`) : null));
   add("Started", time(b.started_at));
   add("Finished", time(b.finished_at));
   add("Duration", b.state === "running" ? fmtDuration(Date.now() - Date.parse(b.started_at)) + " so far" : fmtDuration(b.duration_ms));

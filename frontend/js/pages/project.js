@@ -5,23 +5,81 @@ import { barChart } from "../chart.js";
 import { setQuery } from "../router.js";
 import {
   adminAction, badge, classBadge, commandLine, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash,
-  table, time, toast, fill } from "../ui.js";
+  sortTargets, table, targetArch, targetLabel, time, toast, fill, waitingText } from "../ui.js";
 
 const RELEASES_PER_PAGE = 20;
 
 const LIVE = new Set(["queued", "assigned", "running"]);
 
+// What covers a target that has no wheel of its own: "pure-Python wheel",
+// "abi3 wheel from 3.11 x86_64", "wheel from 3.11 x86_64".
+function coveredText(c, byName) {
+  const w = c.covered_by || {};
+  if (/-none-any\.whl$/.test(w.filename || "")) return "pure-Python wheel";
+  const from = byName.get(w.target);
+  const kind = /-abi3-/.test(w.filename || "") ? "abi3 wheel" : "wheel";
+  return from ? `${kind} from ${targetLabel(from)}` : `${kind} built once`;
+}
+
 // One release on one target. A built wheel wins the status, so a rebuild in
 // progress shows as a second badge beside it.
-function cell(c) {
+function cell(c, byName) {
+  if (c.status === "covered") {
+    const w = c.covered_by;
+    return h("td.cell", badge("covered", w.build_id ? `/builds/${w.build_id}` : null, `covered by kiln wheel ${w.filename}`),
+      h("span.reason", coveredText(c, byName)));
+  }
   const href = c.build_id ? `/builds/${c.build_id}` : null;
   const title = c.reason || (c.job_state ? `job ${c.job_id}: ${c.job_state}` : null);
   const rebuilding = c.status === "built" && LIVE.has(c.job_state);
-  return h("td.cell", badge(c.status, rebuilding ? null : href, title),
+  const label = c.status === "running" ? "building" : null;
+  return h("td.cell", badge(c.status, rebuilding ? null : href, title, label),
     rebuilding ? [" ", h(href ? "a.badge" : "span.badge", { class: c.job_state === "queued" ? "queued" : "running", href },
       c.job_state === "queued" ? "rebuild queued" : "rebuilding")] : null,
     c.status === "failed" && c.failure_class ? classBadge(c.failure_class) : null,
-    (c.status === "failed" || c.status === "skipped") && c.reason ? h("span.reason", c.reason) : null);
+    (c.status === "failed" || c.status === "skipped") && c.reason ? h("span.reason", c.reason) : null,
+    c.waiting_for ? h("span.reason.waiting", waitingText(c.waiting_for)) : null);
+}
+
+// A release the planner skipped on every target for one reason (outside the
+// version policy, say) takes one cell across the row instead of N equal ones.
+function sameSkip(r, targets) {
+  const reasons = new Set(r.cells.map((c) => (c.status === "skipped" ? c.reason : null)));
+  if (targets.length < 2 || r.cells.length !== targets.length || reasons.size !== 1 || reasons.has(null)) return null;
+  return [h("td.cell.span", { colspan: targets.length }, badge("skipped"), " ", h("span.reason.inline", `on every target: ${r.cells[0].reason}`))];
+}
+
+// The grid's column heading: "3.13 aarch64" over the Debian suite.
+function targetHead(t) {
+  const bits = [t.suite, t.glibc && `glibc ${t.glibc}`].filter(Boolean).join(", ");
+  return h("span.thead", { title: t.name },
+    h("span", targetLabel(t)), h("span.tsub", bits || t.name), t.enabled ? null : h("span.tsub", "disabled"));
+}
+
+// Which Pythons and platforms release r has a Kiln wheel for, in words:
+// "wheels for CPython 3.11, 3.13 on x86_64; 3.11 on aarch64".
+function coverageText(targets, r) {
+  if (r.artifacts.some((a) => /-none-any\.whl$/.test(a.filename))) return "one pure-Python wheel, for any Python and platform";
+  const ok = new Set(r.cells.filter((c) => c.status === "built" || c.status === "covered").map((c) => c.target));
+  const byArch = new Map();
+  for (const t of sortTargets(targets)) {
+    if (!ok.has(t.name)) continue;
+    const arch = targetArch(t);
+    if (!byArch.has(arch)) byArch.set(arch, []);
+    const vs = byArch.get(arch);
+    if (!vs.includes(t.python_version)) vs.push(t.python_version);
+  }
+  if (!byArch.size) return null;
+  // Architectures with the same Pythons share one clause: "3.11, 3.13 on x86_64 and aarch64".
+  const groups = [];
+  for (const [arch, vs] of byArch) {
+    const key = vs.join(", ");
+    const g = groups.find((x) => x.key === key);
+    if (g) g.arches.push(arch); else groups.push({ key, arches: [arch] });
+  }
+  const clauses = groups.map((g) => `${g.key} on ${g.arches.join(" and ")}`);
+  const one = groups.length === 1 && groups[0].arches.length === 1 && !groups[0].key.includes(",");
+  return `${one ? "a wheel" : "wheels"} for CPython ${clauses.join("; ")}`;
 }
 
 // The Debian packages the wheels need on the machine that installs them.
@@ -32,11 +90,12 @@ function aptLine(pkgs) {
     commandLine(`apt install ${pkgs.join(" ")}`, "apt-line"));
 }
 
-function installLine(name, version) {
+function installLine(name, version, coverage) {
   const spec = version ? `${name}==${version}` : name;
   const text = `pip install --index-url ${location.origin}/simple/ ${spec}`;
   const code = h("code", { id: "install-line" }, text);
-  return h("div.install", code, copyButton(text, "Copy", code));
+  return [h("div.install", code, copyButton(text, "Copy", code)),
+    coverage ? h("p.coverage", { id: "wheels-for" }, `${version}: ${coverage}.`) : null];
 }
 
 const SPLIT_TOP = 5;
@@ -167,17 +226,20 @@ export async function render(ctx) {
           h("div.sub", `${plural(p.releases_total, "release")} · ${plural(p.artifacts, "wheel")} · latest ${p.latest_version || "–"}`,
             p.deleted_at ? " · removed upstream" : "")),
         h("div.actions", rebuildAll)),
-      version ? installLine(p.name, version) : h("p.muted", "No wheel built yet, so nothing to install from Kiln."),
+      version ? installLine(p.name, version, coverageText(p.targets, p.releases.find((r) => r.version === version)))
+        : h("p.muted", "No wheel built yet, so nothing to install from Kiln."),
       aptLine(p.runtime_packages));
 
     const live = p.releases.some((r) => r.cells.some((c) => LIVE.has(c.job_state)));
-    const cols = [{ label: "Version" }, ...p.targets.map((t) => ({ label: t.name, cls: "target" })), { label: "Released", cls: "hide-sm" }];
+    const targets = sortTargets(p.targets);
+    const byName = new Map(targets.map((t) => [t.name, t]));
+    const cols = [{ label: "Version" }, ...targets.map((t) => ({ label: targetHead(t), cls: "target" })), { label: "Released", cls: "hide-sm" }];
     if (adminOn) cols.push({ label: "" });
     const rows = p.releases.map((r) => {
       const byTarget = new Map(r.cells.map((c) => [c.target, c]));
       const row = [
         h("span", r.version, r.yanked ? h("span.badge", { title: r.yanked_reason || "yanked" }, "yanked") : null),
-        ...p.targets.map((t) => cell(byTarget.get(t.name) || { status: "none" })),
+        ...sameSkip(r, targets) || targets.map((t) => cell(byTarget.get(t.name) || { status: "none" }, byName)),
         time(r.uploaded_at || r.created_at),
       ];
       if (adminOn)

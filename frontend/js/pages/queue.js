@@ -2,7 +2,21 @@
 // project (kept in the URL), refreshed every few seconds.
 import { admin, get } from "../api.js";
 import { setQuery } from "../router.js";
-import { adminAction, badge, errorBox, h, isAdmin, projectLink, setTitle, table, time, toast, fill } from "../ui.js";
+import { adminAction, badge, errorBox, h, isAdmin, plural, projectLink, setTitle, table, time, toast, fill, waitingText } from "../ui.js";
+
+// Queued jobs no connected builder can take, by what they wait for: a job of
+// an architecture without a builder must not look stuck.
+function waitingNote(jobs, more) {
+  const by = new Map();
+  for (const j of jobs) if (j.waiting_for) by.set(j.waiting_for, (by.get(j.waiting_for) || 0) + 1);
+  if (!by.size) return null;
+  return h("div.note.waiting", { id: "waiting-note", role: "status" }, [...by].map(([what, n]) => {
+    const arch = what.replace(/ builder$/, "");
+    return h("p", h("strong", `${plural(n, "queued job")}${more ? " (of those shown)" : ""} ${waitingText(what)}`),
+      `: none is online and unpaused. Start one on an ${arch} machine, or let a builder of another architecture emulate it (`,
+      h("code", `KILN_BUILDER_EMULATE=${arch}`), ", much slower); see docs/deploy.md.");
+  }));
+}
 
 export async function render(ctx) {
   setTitle("Queue");
@@ -25,7 +39,7 @@ export async function render(ctx) {
     const t = await get("/api/v1/targets", null, ctx.signal);
     for (const x of t.targets)
       target.append(h("option", { value: x.name, selected: x.name === ctx.query.get("target") },
-        `${x.name} (${x.queued} queued, ${x.running} running)`));
+        `${x.name} (${x.queued} queued, ${x.running} running${x.builders === 0 && x.queued ? ", no builder" : ""})`));
   } catch (e) {
     if (e.name === "AbortError") return;
     fill(err, errorBox(e));
@@ -57,11 +71,12 @@ export async function render(ctx) {
       { label: "State" }, { label: "Builder" }, { label: "Priority", num: true, cls: "hide-sm" },
       { label: "Attempts", num: true, cls: "hide-sm" }, { label: "Queued" }];
     if (adminOn) cols.push({ label: "" });
-    fill(slot, table(cols, q.jobs.map((j) => {
+    fill(slot, waitingNote(q.jobs, Boolean(q.next_cursor)), table(cols, q.jobs.map((j) => {
       const row = [
         String(j.id), projectLink(j.project), j.version, j.target,
         h("span", badge(j.state, j.build_id ? `/builds/${j.build_id}` : null, j.phase),
           j.phase ? h("span.muted", ` ${j.phase}`) : null,
+          j.waiting_for ? h("span.waiting-note", ` ${waitingText(j.waiting_for)}`) : null,
           j.not_before ? h("span.muted", " retry ", time(j.not_before)) : null),
         j.builder || "–", String(j.priority), `${j.attempts} / ${j.max_attempts}`, time(j.created_at),
       ];

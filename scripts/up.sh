@@ -328,8 +328,9 @@ arch_targets() {
 # or update). A kilnctl from before targets had an architecture takes the
 # image and python alone.
 register_target() {
-    local name=$1 suite=$2 python=$3 arch=$4 glibc=$5 image=$6
-    if "$KILNCTL" --help 2>&1 | grep -q -- '--arch'; then
+    local name=$1 suite=$2 python=$3 arch=$4 glibc=$5 image=$6 help
+    help=$("$KILNCTL" --help 2>&1 || true)
+    if [[ $help == *--arch* ]]; then
         "$KILNCTL" target add "$name" --image "$image" --python "$python" --arch "$arch" \
             --suite "$suite" --glibc "$glibc" >/dev/null
     else

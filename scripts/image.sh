@@ -387,6 +387,23 @@ select_python() {
         die "CPython $PYTHON is not usable as python3 in $rootfs"
 }
 
+# Lets apt in rootfs $1 read Release files past their Valid-Until when the
+# mirror's for suite $2 (URL $3) is past it: a testing suite's (forky's) is
+# valid a week and renewed daily upstream, so an expired one means a frozen
+# mirror or snapshot, where apt-get update would refuse the suite. Said in the
+# build's output; the setting stays in the image (/etc/apt/apt.conf.d/), for
+# the derived images' apt-get update (docs/builds.md).
+allow_expired_release() {
+    local rootfs=$1 suite=$2 mirror=$3 until
+    until=$(curl -sSfL --retry 3 --max-time 30 "${mirror%/}/dists/$suite/InRelease" |
+        sed -n 's/^Valid-Until: //p' | head -n 1) || return 0
+    [[ -n $until ]] || return 0
+    (($(date -d "$until" +%s) < $(date +%s))) || return 0
+    msg "note: $suite's Release file at $mirror expired on $until (a frozen mirror?): apt in the image does not check Valid-Until (/etc/apt/apt.conf.d/99kiln-valid-until)"
+    printf '// scripts/image.sh: %s'"'"'s Release file at %s was past its Valid-Until (%s) when this image was built.\nAcquire::Check-Valid-Until "false";\n' \
+        "$suite" "$mirror" "$until" >"$rootfs/etc/apt/apt.conf.d/99kiln-valid-until"
+}
+
 cmd_name() {
     image_tag
 }
@@ -488,7 +505,9 @@ cmd_build() {
     t1=$SECONDS
     msg "debootstrap done in $((t1 - t0))s ($(du -sh --one-file-system "$rootfs" | cut -f1))"
 
+    allow_expired_release "$rootfs" "$SUITE" "$mirror"
     if [[ -f $RECIPE_DIR/packages-security-$SUITE.txt ]]; then
+        allow_expired_release "$rootfs" "$SUITE-security" "$(debian_mirror "$SUITE-security" KILN_DEBIAN_SECURITY_MIRROR)"
         install_security_updates "$rootfs"
     fi
 

@@ -21,11 +21,11 @@ just build || exit 1
 mkdir -p .kiln/logs
 min_targets=tests/targets-min.txt
 prebuild() {  # prebuild NAME [TARGETS_FILE]: build one image, say how it went
-  local t0=$SECONDS log=.kiln/logs/test-image-${1:-default}.log
-  if KILN_TARGETS_FILE=${2:-} scripts/image.sh build $1 >"$log" 2>&1; then
-    echo "image ${1:-default}: ok in $((SECONDS - t0))s ($(tail -n 2 "$log" | head -n 1 | sed 's/^image: //'))"
+  local t0=$SECONDS log=.kiln/logs/test-image-$1.log
+  if KILN_TARGETS_FILE=${2:-} scripts/image.sh build "$1" >"$log" 2>&1; then
+    echo "image $1: ok in $((SECONDS - t0))s ($(tail -n 2 "$log" | head -n 1 | sed 's/^image: //'))"
   else
-    echo "image ${1:-default}: FAILED after $((SECONDS - t0))s (log $log):"
+    echo "image $1: FAILED after $((SECONDS - t0))s (log $log):"
     tail -n 5 "$log" | sed 's/^/  /'
     return 1
   fi
@@ -40,15 +40,22 @@ while read -r t arch; do
     prebuild "$t" $min_targets >>.kiln/logs/test-images.log 2>&1 &
   fi
 done < <(awk -v h="$host" '!/^#/ && NF && $4 != h { print $1, $4 }' $min_targets)
+# The default target's image and the compose farm's, which most suites need,
+# then the small ones: the integration suites start once the first two are
+# there (test-images.ready says so); test_images.py, which needs the small
+# ones, waits for their builds if they are still running.
+ready=.kiln/logs/test-images.ready
+rm -f $ready
 (
   rc=0
-  prebuild "" || rc=1
+  prebuild "$(scripts/image.sh list | awk 'NR == 1 { print $1 }')" || rc=1
   if command -v docker-compose >/dev/null; then
     scripts/deploy.sh images >.kiln/logs/test-image-compose.log 2>&1 &&
       echo "images of the compose farm: ok" || { echo "images of the compose farm: FAILED (.kiln/logs/test-image-compose.log)"; rc=1; }
   fi
+  echo $rc >$ready
   for t in $(awk -v h="$host" '!/^#/ && NF && $4 == h { print $1 }' $min_targets); do
-    prebuild "$t" $min_targets || rc=1
+    prebuild "$t" $min_targets
   done
   exit $rc
 ) >>.kiln/logs/test-images.log 2>&1 &
@@ -82,7 +89,8 @@ if [ $vg_rc -ne 0 ]; then
   grep -vE '^(\.|s)*( *\[ *[0-9]+%\])?$' <<<"$vg_out" | tail -n 60
 fi
 
-if ! wait "$images_pid"; then
+while [ ! -s $ready ] && kill -0 "$images_pid" 2>/dev/null; do sleep 2; done
+if [ "$(cat $ready 2>/dev/null)" != 0 ]; then
   echo "images: building some failed; the Docker suites will try again (.kiln/logs/test-images.log):"
   tail -n 15 .kiln/logs/test-images.log
 fi
@@ -106,6 +114,7 @@ print(t - f - s, f, s)
 PY
 )
 rm -f "$report"
+wait  # the image builds still running (test_images.py waited for those it needed)
 up=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$unit_out")
 read -r unit_p unit_f <<<"${up:-0 1}"
 

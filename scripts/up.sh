@@ -345,6 +345,7 @@ cmd_targets() {
     local arch=${1:-$HOST_ARCH} name suite python a glibc recipe image i=0 n failed=0
     local lines
     [[ -x $KILNCTL ]] || die "$KILNCTL is missing: build first (just build)"
+    mkdir -p "$LOG_DIR"
     lines=$(arch_targets "$arch")
     [[ -n $lines ]] || die "no $arch target in builder/targets.txt"
     n=$(wc -l <<<"$lines")
@@ -352,6 +353,7 @@ cmd_targets() {
         "$SCRIPT_DIR/db.sh" start >/dev/null
         KILN_DATABASE_URL=$("$SCRIPT_DIR/db.sh" url)
         export KILN_DATABASE_URL
+        "$KILNCTL" migrate >/dev/null
     fi
     [[ $arch == "$HOST_ARCH" ]] || msg "$arch is not this machine's architecture: its images are built by emulation (scripts/emulation.sh), a few times slower"
     while read -r name suite python a glibc recipe image; do

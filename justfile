@@ -63,13 +63,29 @@ db:
 s3:
     scripts/s3.sh start
 
-# Build the builder's base image (a no-op when its recipe is unchanged)
-image:
-    scripts/image.sh build
+# Build a target's builder image (NAME: a target of builder/targets.txt; none: the default target; a no-op when its recipe is unchanged)
+image NAME="":
+    scripts/image.sh build {{NAME}}
 
-# Check the builder image builds a C-extension wheel offline
-image-check: image
-    scripts/image.sh check
+# Build the image of every target of builder/targets.txt (another architecture's by emulation)
+images:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    failed=()
+    for name in $(scripts/image.sh list | cut -d' ' -f1); do
+        scripts/image.sh build "$name" || failed+=("$name")
+    done
+    if ((${#failed[@]})); then echo "images: failed: ${failed[*]}" >&2; exit 1; fi
+    echo "images: all built: $(scripts/image.sh list | awk '{ print $7 }' | paste -sd' ')"
+
+# Check a target's image builds a C-extension wheel offline (NAME: as for `just image`)
+image-check NAME="": (image NAME)
+    scripts/image.sh check {{NAME}}
+
+# The target matrix: every image of builder/targets.txt, then a wheel built and installed on each target (tests/integration/test_matrix.py)
+matrix: build images
+    scripts/deps.sh test >/dev/null
+    KILN_MATRIX_FULL=1 .kiln/venv/bin/python -m pytest tests/integration/test_matrix.py -v
 
 # Apply pending schema migrations to the database
 migrate: build db

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # The whole farm on one machine: what `just up`, `just down` and `just logs` run.
 #
-# usage: scripts/up.sh {up|down|logs|status|upstream}
-#   up        start (or keep) Postgres, SeaweedFS, the schema, the builder image,
-#             the tokens, kiln-backend, kiln-sync (daemon) and one kiln-builder,
-#             then wait until the first wheel is published and say where to look.
+# usage: scripts/up.sh {up|down|logs|status|upstream|targets [ARCH]}
+#   up        start (or keep) Postgres, SeaweedFS, the schema, the default
+#             target's builder image and target, the tokens, kiln-backend,
+#             kiln-sync (daemon) and one kiln-builder, then wait until the first
+#             wheel is published and say where to look; then the other targets
+#             of this machine's architecture (builder/targets.txt) get their
+#             images built in the background (`targets`, log logs/images.log),
+#             each registered when its image is ready: the builder
+#             (KILN_BUILDER_TARGETS=auto) picks them up by itself.
 #             Run twice, it starts only what is not running and creates nothing twice.
+#   targets [ARCH]
+#             build the image of every target of ARCH (default: this machine's)
+#             in builder/targets.txt, in order, and register each with
+#             `kilnctl target add` when its image is ready. Another
+#             architecture is built by emulation (scripts/emulation.sh), slowly;
+#             a builder serves it with KILN_BUILDER_EMULATE=ARCH.
 #   down      stop what `up` started (builder, sync, backend, local upstream, S3,
 #             Postgres); the data stays
 #   logs      follow every log (tail -F)
@@ -36,8 +47,11 @@
 # Environment: the KILN_* settings of the README (KILN_HTTP_LISTEN,
 # KILN_PG_PORT, KILN_S3_PORT, KILN_DATA_DIR, KILN_UPSTREAM_URL,
 # KILN_SYNC_PROJECTS, KILN_BUILDER_SLOTS, ...), plus KILN_UP_WAIT: seconds `up`
-# waits for the first wheel (default 900; 0 skips the wait), and KILN_BUILD_DIR:
-# where the binaries are (default build/release).
+# waits for the first wheel (default 900; 0 skips the wait), KILN_UP_TARGETS:
+# `all` (default: every target of this machine's architecture, the others'
+# images built in the background after the first wheel) or `default` (the
+# first alone), and KILN_BUILD_DIR: where the binaries are (default
+# build/release).
 set -euo pipefail
 
 # The default allow-list: small real projects that ship only sdists, with a C
@@ -65,7 +79,8 @@ BUILDER=$BUILD/builder/kiln-builder
 LISTEN=${KILN_HTTP_LISTEN:-127.0.0.1:8080}
 PORT=${LISTEN##*:}
 WAIT=${KILN_UP_WAIT:-900}
-TARGET=bookworm-py311-x86_64
+UP_TARGETS=${KILN_UP_TARGETS:-all}
+HOST_ARCH=$(uname -m)
 # A starting builder removes the build containers its name left behind, so two
 # farms on one Docker host (another checkout, the tests) need different names.
 BUILDER_NAME=${KILN_BUILDER_NAME:-local-$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-8)}
@@ -73,10 +88,11 @@ LOCAL_PROJECTS="kiln-local-demo"
 
 msg() { printf 'up: %s\n' "$*"; }
 die() { printf 'up: error: %s\n' "$*" >&2; exit 1; }
-usage() { echo "usage: $0 {up|down|logs|status|upstream}" >&2; exit 2; }
+usage() { echo "usage: $0 {up|down|logs|status|upstream|targets [ARCH]}" >&2; exit 2; }
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "KILN_HTTP_LISTEN must end in :PORT, got '$LISTEN'"
 [[ $WAIT =~ ^[0-9]+$ ]] || die "KILN_UP_WAIT must be a number of seconds, got '$WAIT'"
+[[ $UP_TARGETS == all || $UP_TARGETS == default ]] || die "KILN_UP_TARGETS must be all or default, got '$UP_TARGETS'"
 # The address clients use: a wildcard listen address is reached on loopback.
 HOST=${LISTEN%:*}
 [[ $HOST == 0.0.0.0 || $HOST == '*' || -z $HOST ]] && HOST=127.0.0.1
@@ -124,14 +140,16 @@ stop() {
         return 0
     fi
     msg "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    # Its session (start() runs each in one of its own): the images worker's
+    # image builds go with it.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < secs * 5; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.2
     done
     if kill -0 "$pid" 2>/dev/null; then
         msg "$name did not stop in ${secs}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$RUN_DIR/$name.pid"
 }
@@ -298,6 +316,72 @@ admin_token() {
     msg "created admin token '$name' (in $f)"
 }
 
+# --- targets -----------------------------------------------------------------------
+
+# "name suite python arch glibc recipe image" of each target of ARCH in
+# builder/targets.txt, in its order.
+arch_targets() {
+    "$SCRIPT_DIR/image.sh" list | awk -v a="$1" '$4 == a'
+}
+
+# register_target NAME SUITE PYTHON ARCH GLIBC IMAGE: kilnctl target add (add
+# or update). A kilnctl from before targets had an architecture takes the
+# image and python alone.
+register_target() {
+    local name=$1 suite=$2 python=$3 arch=$4 glibc=$5 image=$6 help
+    help=$("$KILNCTL" --help 2>&1 || true)
+    if [[ $help == *--arch* ]]; then
+        "$KILNCTL" target add "$name" --image "$image" --python "$python" --arch "$arch" \
+            --suite "$suite" --glibc "$glibc" >/dev/null
+    else
+        "$KILNCTL" target add "$name" --image "$image" --python "$python" \
+            --platform "linux_$arch" >/dev/null
+    fi || die "kilnctl target add $name failed"
+}
+
+# Builds the image of each target of ARCH and registers the target when its
+# image is ready, saying "image NAME ready (i/n)".
+cmd_targets() {
+    local arch=${1:-$HOST_ARCH} name suite python a glibc recipe image i=0 n failed=0
+    local lines
+    [[ -x $KILNCTL ]] || die "$KILNCTL is missing: build first (just build)"
+    mkdir -p "$LOG_DIR"
+    lines=$(arch_targets "$arch")
+    [[ -n $lines ]] || die "no $arch target in builder/targets.txt"
+    n=$(wc -l <<<"$lines")
+    if [[ -z ${KILN_DATABASE_URL:-} ]]; then
+        "$SCRIPT_DIR/db.sh" start >/dev/null
+        KILN_DATABASE_URL=$("$SCRIPT_DIR/db.sh" url)
+        export KILN_DATABASE_URL
+        "$KILNCTL" migrate >/dev/null
+    fi
+    [[ $arch == "$HOST_ARCH" ]] || msg "$arch is not this machine's architecture: its images are built by emulation (scripts/emulation.sh), a few times slower"
+    while read -r name suite python a glibc recipe image; do
+        i=$((i + 1))
+        msg "image $name: building ($i/$n, $image; log $LOG_DIR/image-$name.log)"
+        if ! "$SCRIPT_DIR/image.sh" build "$name" >"$LOG_DIR/image-$name.log" 2>&1; then
+            msg "image $name FAILED ($i/$n): $(tail -n 1 "$LOG_DIR/image-$name.log")"
+            failed=$((failed + 1))
+            continue
+        fi
+        register_target "$name" "$suite" "$python" "$a" "$glibc" "$image"
+        msg "image $name ready ($i/$n): target $name registered"
+    done <<<"$lines"
+    if [[ $arch != "$HOST_ARCH" ]] && ((failed < n)); then
+        msg "a builder serves the $arch targets by emulation with KILN_BUILDER_EMULATE=$arch (e.g. just down; KILN_BUILDER_EMULATE=$arch just up)"
+    fi
+    ((failed == 0))
+}
+
+# The other targets of this machine's architecture, in the background:
+# `targets` in a session of its own, logging to logs/images.log.
+start_images() {
+    if [[ -z $(arch_targets "$HOST_ARCH" | sed 1d) ]]; then
+        return 0
+    fi
+    KILN_DATABASE_URL=$KILN_DATABASE_URL start images "$SCRIPT_DIR/up.sh" targets "$HOST_ARCH"
+}
+
 # --- up --------------------------------------------------------------------------
 
 backend_ready() { curl -fsS -o /dev/null --max-time 2 "$BASE_URL/readyz" 2>/dev/null; }
@@ -373,8 +457,15 @@ cmd_up() {
     KILN_DATABASE_URL=$("$SCRIPT_DIR/db.sh" url)
     export KILN_DATABASE_URL
     "$KILNCTL" migrate
-    "$SCRIPT_DIR/image.sh" build
-    "$KILNCTL" target add "$TARGET" --image "$("$SCRIPT_DIR/image.sh" name)" >/dev/null
+    # The default target (the first of this machine's architecture) first:
+    # the first wheel needs it and nothing else.
+    local first
+    first=$(arch_targets "$HOST_ARCH" | head -n 1)
+    [[ -n $first ]] || die "no $HOST_ARCH target in builder/targets.txt"
+    read -r TARGET TSUITE TPYTHON TARCH TGLIBC _ TIMAGE <<<"$first"
+    "$SCRIPT_DIR/image.sh" build "$TARGET"
+    register_target "$TARGET" "$TSUITE" "$TPYTHON" "$TARCH" "$TGLIBC" "$TIMAGE"
+    msg "target $TARGET: $TIMAGE (CPython $TPYTHON, $TSUITE, $TARCH)"
     builder_token
     admin_token
 
@@ -406,9 +497,17 @@ cmd_up() {
         msg "builder already running (pid $(running_pid builder "$BUILDER"))"
     fi
 
-    local waited=0
+    local waited=0 others
     if ((WAIT > 0)); then
         wait_first_wheel || waited=1
+    fi
+    # Then the other images: not before, so that the first wheel does not
+    # wait on them for the machine's CPU and network.
+    others=""
+    [[ $UP_TARGETS == default ]] || others=$(arch_targets "$HOST_ARCH" | sed 1d | cut -d' ' -f1 | paste -sd' ')
+    if [[ -n $others ]]; then
+        start_images
+        msg "building the images of $others in the background, each target registered when ready (log $LOG_DIR/images.log)"
     fi
     echo
     echo "Kiln is up."
@@ -423,12 +522,19 @@ cmd_up() {
     echo "  logs        just logs   ($LOG_DIR/, Postgres: $DATA_DIR/pg/postgres.log, S3: $DATA_DIR/s3/weed.log)"
     echo "  tokens      $TOKEN_DIR/ (admin: $TOKEN_DIR/admin)"
     echo "  stop        just down   (the data stays in $DATA_DIR)"
+    echo "  targets     $TARGET now${others:+; $others when their images are built (tail -F $LOG_DIR/images.log)}"
+    local other_arch=aarch64
+    [[ $HOST_ARCH == aarch64 ]] && other_arch=x86_64
+    if [[ -n $(arch_targets "$other_arch") ]]; then
+        echo "  $other_arch     scripts/up.sh targets $other_arch   (images by emulation, slow; then a builder with KILN_BUILDER_EMULATE=$other_arch)"
+    fi
     return $waited
 }
 
 cmd_down() {
     # The builder first, so that it stops taking jobs; on SIGTERM it finishes
     # the builds it runs, so it gets longer before the SIGKILL.
+    stop images "$SCRIPT_DIR/up.sh" 10
     stop builder "$BUILDER" 60
     stop sync "$SYNC" 30
     stop backend "$BACKEND" 30
@@ -439,10 +545,10 @@ cmd_down() {
 
 cmd_status() {
     local name exe pid
-    for name in backend sync builder upstream; do
+    for name in backend sync builder upstream images; do
         case $name in
             backend) exe=$BACKEND ;; sync) exe=$SYNC ;; builder) exe=$BUILDER ;;
-            upstream) exe=local-upstream.py ;;
+            upstream) exe=local-upstream.py ;; images) exe=$SCRIPT_DIR/up.sh ;;
         esac
         if pid=$(running_pid "$name" "$exe"); then
             echo "$name: running (pid $pid)"
@@ -472,9 +578,11 @@ cmd_upstream() {
     echo "feed: ${FEED:-none} ($FEED_WHY)"
 }
 
-[[ $# -eq 1 ]] || usage
+[[ $# -ge 1 ]] || usage
+[[ $# -eq 1 || ($1 == targets && $# -eq 2) ]] || usage
 case $1 in
     up) cmd_up ;;
+    targets) cmd_targets "${2:-}" ;;
     down) cmd_down ;;
     logs) cmd_logs ;;
     status) cmd_status ;;

@@ -10,13 +10,55 @@ just build-test || exit 1
 # The integration tests drive the release binaries, as a user would.
 just build || exit 1
 
-# The Docker images the integration suites need (the builder's, and the compose
-# farm's) take minutes of debootstrap on a new machine, mostly waiting on the
-# network: build them while the unit and fuzz runs use the CPU. The suites build
-# them themselves if this fails (it is then reported, and they fail or skip).
+# The Docker images the integration suites need (the default target's, the
+# compose farm's, the small ones of tests/targets-min.txt for test_images.py)
+# take minutes of debootstrap on a new machine, mostly waiting on the network:
+# build them while the unit and fuzz runs use the CPU. The suites build them
+# themselves if this fails (it is then reported, and they fail or skip); a
+# suite that needs an image still being built waits for that build
+# (scripts/image.sh holds a lock per recipe). Each image's log:
+# .kiln/logs/test-image-NAME.log; one line per image in test-images.log.
 mkdir -p .kiln/logs
-(scripts/image.sh build && { ! command -v docker-compose >/dev/null || scripts/deploy.sh images; }) \
-  >.kiln/logs/test-images.log 2>&1 &
+min_targets=tests/targets-min.txt
+prebuild() {  # prebuild NAME [TARGETS_FILE]: build one image, say how it went
+  local t0=$SECONDS log=.kiln/logs/test-image-$1.log
+  if KILN_TARGETS_FILE=${2:-} scripts/image.sh build "$1" >"$log" 2>&1; then
+    echo "image $1: ok in $((SECONDS - t0))s ($(tail -n 2 "$log" | head -n 1 | sed 's/^image: //'))"
+  else
+    echo "image $1: FAILED after $((SECONDS - t0))s (log $log):"
+    tail -n 5 "$log" | sed 's/^/  /'
+    return 1
+  fi
+}
+# The emulated aarch64 image on its own: the slowest (several minutes), and
+# only test_images.py needs it, so the run does not wait for it. Emulation is
+# enabled for it if it can be (root); else that test skips.
+: >.kiln/logs/test-images.log
+host=$(uname -m)
+while read -r t arch; do
+  if scripts/emulation.sh status "$arch" >/dev/null || scripts/emulation.sh enable "$arch" >/dev/null 2>&1; then
+    prebuild "$t" $min_targets >>.kiln/logs/test-images.log 2>&1 &
+  fi
+done < <(awk -v h="$host" '!/^#/ && NF && $4 != h { print $1, $4 }' $min_targets)
+# The default target's image and the compose farm's, which most suites need,
+# then the small ones: the integration suites start once the first two are
+# there (test-images.ready says so); test_images.py, which needs the small
+# ones, waits for their builds if they are still running.
+ready=.kiln/logs/test-images.ready
+rm -f $ready
+(
+  rc=0
+  prebuild "$(scripts/image.sh list | awk 'NR == 1 { print $1 }')" || rc=1
+  if command -v docker-compose >/dev/null; then
+    scripts/deploy.sh images >.kiln/logs/test-image-compose.log 2>&1 &&
+      echo "images of the compose farm: ok" || { echo "images of the compose farm: FAILED (.kiln/logs/test-image-compose.log)"; rc=1; }
+  fi
+  echo $rc >$ready
+  for t in $(awk -v h="$host" '!/^#/ && NF && $4 == h { print $1 }' $min_targets); do
+    prebuild "$t" $min_targets
+  done
+  exit $rc
+) >>.kiln/logs/test-images.log 2>&1 &
 images_pid=$!
 
 unit_out=$(tests/unit/run.sh build/test)
@@ -47,10 +89,12 @@ if [ $vg_rc -ne 0 ]; then
   grep -vE '^(\.|s)*( *\[ *[0-9]+%\])?$' <<<"$vg_out" | tail -n 60
 fi
 
-if ! wait "$images_pid"; then
-  echo "images: building them failed; the Docker suites will try again (.kiln/logs/test-images.log):"
+while [ ! -s $ready ] && kill -0 "$images_pid" 2>/dev/null; do sleep 2; done
+if [ "$(cat $ready 2>/dev/null)" != 0 ]; then
+  echo "images: building some failed; the Docker suites will try again (.kiln/logs/test-images.log):"
   tail -n 15 .kiln/logs/test-images.log
 fi
+grep -E '^image' .kiln/logs/test-images.log | sed 's/^/images: /' || true
 
 report=$(mktemp)
 .kiln/venv/bin/python -m pytest tests/integration -q --junitxml="$report" "$@"
@@ -70,6 +114,7 @@ print(t - f - s, f, s)
 PY
 )
 rm -f "$report"
+wait  # the image builds still running (test_images.py waited for those it needed)
 up=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$unit_out")
 read -r unit_p unit_f <<<"${up:-0 1}"
 

@@ -54,7 +54,7 @@ def test_builder_image_builds_a_c_extension_wheel_offline():
     # `just image` then the check from the issue: docker run --network none ... pip wheel /src
     run([IMAGE, "build"], timeout=1200)
     name = run([IMAGE, "name"]).stdout.strip()
-    assert name.startswith("kiln/bookworm-py311:")
+    assert name.startswith("kiln/bookworm-py311-x86_64:")  # the default target's image
     check = run([IMAGE, "check"], timeout=600)
     assert "cp311-cp311-linux_x86_64.whl" in check.stdout + check.stderr
     assert "image check: ok" in check.stdout

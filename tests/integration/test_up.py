@@ -49,6 +49,7 @@ def farm():
         "KILN_S3_PORT": str(S3_PORT),
         "KILN_HTTP_LISTEN": f"127.0.0.1:{HTTP_PORT}",
         "KILN_UP_WAIT": "300",
+        "KILN_UP_TARGETS": "default",  # no background image builds (test_images.py has its own)
         # Nothing listens on port 1: up.sh must say so and serve a local upstream.
         "PIP_INDEX_URL": "http://127.0.0.1:1/simple/",
     })

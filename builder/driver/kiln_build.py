@@ -173,6 +173,16 @@ def site_dir(env):
     return os.path.join(env, "lib", "python%s" % PYVER, "site-packages")
 
 
+def tools_site_dir():
+    """The tools venv's site-packages: the venv is the suite's default python3,
+    which is not the build's where the target's CPython is another the suite
+    ships (forky's 3.15); pyelftools is pure Python, any version reads it."""
+    import glob
+
+    found = sorted(glob.glob(os.path.join(TOOLS, "lib", "python3*", "site-packages")))
+    return found[-1] if found else site_dir(TOOLS)
+
+
 def check_requirements(reqs):
     """Requirement strings as the host would accept them (prefetch.c), parsed."""
     from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
@@ -315,7 +325,7 @@ def elf_needed(wheel):
     """Sonames the wheel's ELF files need and neither the wheel nor glibc provides."""
     import zipfile
 
-    sys.path.insert(0, site_dir(TOOLS))
+    sys.path.insert(0, tools_site_dir())
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
 

@@ -31,28 +31,6 @@
 	" order by t.name), '[]') from t)"
 
 /*
- * Does published artifact a (a row of artifacts) install on target t? The
- * tags pip would accept there: the target's own Python tag, py3 or pyXY, or
- * an abi3 wheel of an earlier CPython 3; and platform any, linux_<arch>, or a
- * manylinux tag of the target's arch whose glibc is not newer than the
- * target's (none when the target's glibc is unknown).
- */
-#define API_PROJECTS_FITS(a) \
-	"(exists (select 1 from unnest(" a ".python_tags) pt where pt = t.python_tag" \
-	"  or pt in ('py3', 'py' || replace(t.python_version, '.', ''))" \
-	"  or case when 'abi3' = any(" a ".abi_tags) and pt ~ '^cp3[0-9]{1,3}$'" \
-	"   and t.python_tag ~ '^cp3[0-9]{1,3}$'" \
-	"   then substr(pt, 4)::int <= substr(t.python_tag, 4)::int else false end)" \
-	" and exists (select 1 from unnest(" a ".platform_tags) pl where pl = 'any'" \
-	"  or pl = 'linux_' || t.arch" \
-	"  or (t.glibc is not null and right(pl, length(t.arch) + 1) = '_' || t.arch" \
-	"   and coalesce(case when pl ~ '^manylinux_2_[0-9]{1,3}_'" \
-	"    then substring(pl from '^manylinux_2_([0-9]{1,3})_')::int" \
-	"    else (case left(pl, length(pl) - length(t.arch) - 1) when 'manylinux1' then 5" \
-	"     when 'manylinux2010' then 12 when 'manylinux2014' then 17 end) end, 1000)" \
-	"    <= split_part(t.glibc, '.', 2)::int)))"
-
-/*
  * One status cell per target (in CTE t) for release rid; the precedence is
  * documented in api_projects.h. The newest job is the live one if any is live
  * (jobs_one_active allows one, and a new job only follows a finished one).
@@ -80,19 +58,26 @@
 	" order by t.name), '[]')" \
 	" from t" \
 	" left join release_plans rp on rp.release_id = " rid " and rp.target_id = t.id" \
-	" left join lateral (select j.id, j.state, j.failure_reason, j.failure_class from jobs j" \
+	" left join lateral (select j.id, j.state, j.failure_reason, j.failure_class, j.covered_by" \
+	"  from jobs j" \
 	"  where j.release_id = " rid " and j.target_id = t.id order by j.id desc limit 1) lj on true" \
 	" left join lateral (select b.id, b.failure_reason from builds b where b.job_id = lj.id" \
 	"  order by b.attempt desc limit 1) lb on true" \
 	" left join lateral (select count(*) as n from artifacts a join jobs aj on aj.id = a.job_id" \
 	"  where a.release_id = " rid " and aj.target_id = t.id and a.published_at is not null)" \
 	"  ba on true" \
-	/* a wheel built for another target that installs here too (pure, abi3, older glibc) */ \
+	/*
+	 * A wheel built for another target that covers this one (pure, abi3, older
+	 * glibc), as the queue decided it (one rule: wheelname_installs): the job
+	 * dropped or whose upload was covered names it (jobs.covered_by, backend/
+	 * covered.h), or the planner skipped the target for it.
+	 */ \
 	" left join lateral (select a.filename, a.build_id, ct.name as target from artifacts a" \
 	"  left join jobs cj on cj.id = a.job_id left join targets ct on ct.id = cj.target_id" \
 	"  where a.release_id = " rid " and a.published_at is not null and not a.yanked" \
-	"  and " API_PROJECTS_FITS("a") \
-	"  order by a.filename limit 1) cw on true)"
+	"  and a.filename = coalesce(lj.covered_by, case when rp.decision = 'skipped'" \
+	"   and rp.reason like 'covered by kiln wheel _%' then substr(rp.reason, 23) end)" \
+	"  limit 1) cw on true)"
 
 /*
  * The published artifacts of release rid (those the index serves), by

@@ -24,8 +24,10 @@
  * artifact from a job for that target exists; an uploaded wheel is published
  * when its job succeeds), running (live job assigned or running), queued
  * (waiting_for names "<arch> builder" when no online builder serves the
- * target's architecture), covered (a published wheel built for another target
- * installs on this one: pure, abi3, an older glibc; covered_by names it),
+ * target's architecture), covered (the queue decided that a published wheel
+ * built for another target installs on this one, pure, abi3 or an older glibc:
+ * the job was dropped or its upload covered, jobs.covered_by, or the planner
+ * skipped it as "covered by kiln wheel F"; covered_by names the wheel),
  * failed (the newest job failed; reason given), skipped (the planner decided
  * so; reason given), none. Each target carries arch, suite, glibc and builders
  * (how many online builders serve its architecture, natively or emulated).

@@ -140,13 +140,20 @@ def insert_all(url):
         rp = release(pp, "1.0", 5)
         d.pure_build = built(pp, rp, X311, "matrix_pure-1.0-py3-none-any.whl")[1]
         for t in TARGETS[1:]:
-            skip(rp, t[0], "covered by kiln wheel")
+            skip(rp, t[0], "covered by kiln wheel matrix_pure-1.0-py3-none-any.whl")
 
         # abi3 wheels cover the later Pythons of their platform where glibc is new enough.
         pa = project("matrix-abi3")
         ra = release(pa, "3.0", 3)
-        built(pa, ra, X311, "matrix_abi3-3.0-cp311-abi3-manylinux_2_17_x86_64.whl")
-        built(pa, ra, A313, "matrix_abi3-3.0-cp311-abi3-manylinux_2_41_aarch64.whl")
+        x86, arm = ("matrix_abi3-3.0-cp311-abi3-manylinux_2_17_x86_64.whl",
+                    "matrix_abi3-3.0-cp311-abi3-manylinux_2_41_aarch64.whl")
+        built(pa, ra, X311, x86)
+        built(pa, ra, A313, arm)
+        # As the queue records it (backend/covered.c): the siblings' queued jobs
+        # were dropped, naming the wheel that covers them.
+        for t, w in ((X313, x86), (X314, x86), (A314, arm)):
+            c.execute("update jobs set covered_by = %s, failure_reason = %s where id = %s",
+                      (w, "covered by kiln wheel " + w, job(ra, t, "cancelled")))
 
         # Another project's x86_64 job: queued behind nothing it lacks.
         po = project("matrix-other")

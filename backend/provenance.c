@@ -502,10 +502,6 @@ void provenance_handle_get(struct http_req *req)
 		http_error(req, 404, KERR_NOTFOUND, "this farm signs no provenance (KILN_PROVENANCE_KEY is unset)");
 		goto done;
 	}
-	if (strcmp(req->params[3], "provenance")) {
-		http_error(req, 404, KERR_NOTFOUND, "no such integrity document '%.100s'", req->params[3]);
-		goto done;
-	}
 	/* Links name the normalized project: any other spelling is not one of ours. */
 	if (pyname_normalize(req->params[0], strlen(req->params[0]), &norm, NULL) ||
 	    strcmp(norm.ptr, req->params[0])) {

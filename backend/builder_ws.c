@@ -7,6 +7,7 @@
 #include "backend/jobs.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
+#include "backend/provenance.h"
 #include "backend/server.h"
 #include "backend/storage_sweep.h"
 #include "backend/workers.h"
@@ -635,8 +636,10 @@ static void bws__job_done(void *ctx, PGresult *r, const char *err)
 		}
 		bws__delete_keys(c->srv, PQgetvalue(r, 0, 3));
 		/* Built once: the wheels it published may serve its release's other targets. */
-		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded"))
+		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded")) {
 			covered_after_success(c->srv->db, q->job);
+			provenance_publish(c->srv, PQgetvalue(r, 0, 0));
+		}
 		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
 			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 		{

@@ -5,6 +5,7 @@
 #include "backend/index_render.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
+#include "backend/provenance.h"
 #include "backend/route.h"
 #include "backend/server.h"
 #include "common/accept.h"
@@ -253,7 +254,7 @@ static void index__etag(const struct buf *b, char out[40])
 	snprintf(out, 40, "\"%.32s\"", hex);
 }
 
-static void index__fill_project(struct index_entry *e, PGresult *r)
+static void index__fill_project(struct index_entry *e, PGresult *r, int provenance)
 {
 	int n = PQntuples(r);
 	struct index_file *files;
@@ -273,6 +274,7 @@ static void index__fill_project(struct index_entry *e, PGresult *r)
 		files[i].yanked = PQgetvalue(r, i, 7)[0] == '1';
 		files[i].yanked_reason = PQgetvalue(r, i, 8);
 		files[i].upload_time = PQgetvalue(r, i, 9);
+		files[i].provenance = provenance;
 	}
 	index_sort_files(files, (size_t)n);
 	e->serial = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -309,7 +311,7 @@ static void index__loaded(void *ctx, PGresult *r, const char *err)
 	free(ld);
 	if (!err) {
 		if (e->key[0])
-			index__fill_project(e, r);
+			index__fill_project(e, r, provenance_enabled(srv));
 		else
 			index__fill_root(e, r);
 		index__etag(&e->html, e->etag_html);

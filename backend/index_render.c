@@ -25,6 +25,22 @@ int index_html_escape(struct buf *out, const char *s)
 	return rc;
 }
 
+/* The PEP 740 provenance URL of f, relative to the project page; html: escaped for an attribute. */
+static int index__provenance_url(struct buf *out, const char *normalized, const struct index_file *f,
+				 int html)
+{
+	int rc = 0;
+
+	rc |= buf_puts(out, "../../integrity/");
+	rc |= html ? index_html_escape(out, normalized) : buf_puts(out, normalized);
+	rc |= buf_putc(out, '/');
+	rc |= html ? index_html_escape(out, f->version) : buf_puts(out, f->version);
+	rc |= buf_putc(out, '/');
+	rc |= html ? index_html_escape(out, f->filename) : buf_puts(out, f->filename);
+	rc |= buf_puts(out, "/provenance");
+	return rc;
+}
+
 struct index__sortkey {
 	struct index_file f;
 	struct pyversion v;
@@ -87,6 +103,11 @@ int index_render_project_html(const char *normalized, long long serial,
 			rc |= buf_printf(out, " data-dist-info-metadata=\"sha256=%s\""
 					      " data-core-metadata=\"sha256=%s\"",
 					 f->metadata_sha256, f->metadata_sha256);
+		if (f->provenance) {
+			rc |= buf_puts(out, " data-provenance=\"");
+			rc |= index__provenance_url(out, normalized, f, 1);
+			rc |= buf_putc(out, '"');
+		}
 		if (f->yanked) {
 			rc |= buf_puts(out, " data-yanked=\"");
 			rc |= index_html_escape(out, f->yanked_reason);
@@ -152,6 +173,13 @@ int index_render_project_json(const char *normalized, long long serial,
 		if (*f->upload_time) {
 			rc |= buf_puts(out, ",\"upload-time\":");
 			rc |= json_append_str(out, f->upload_time);
+		}
+		if (f->provenance) {
+			struct buf u = BUF_INIT(BUF_NOLIMIT);
+			rc |= index__provenance_url(&u, normalized, f, 0);
+			rc |= buf_puts(out, ",\"provenance\":");
+			rc |= json_append_str(out, u.ptr);
+			buf_release(&u);
 		}
 		rc |= buf_putc(out, '}');
 	}

@@ -6,6 +6,8 @@
  * File URLs are relative to the page (`../../files/{project}/{filename}`), so
  * the index works behind a reverse proxy under any prefix; `{url}.metadata` is
  * the PEP 658 metadata file, advertised with the metadata file's own sha256.
+ * A file with provenance links it (PEP 740: `data-provenance`, `provenance`)
+ * at `../../integrity/{project}/{version}/{filename}/provenance`.
  */
 #ifndef KILN_INDEX_RENDER_H
 #define KILN_INDEX_RENDER_H
@@ -26,6 +28,7 @@ struct index_file {
 	int yanked;
 	const char *yanked_reason;    /* "" if none given */
 	const char *upload_time;      /* ISO 8601 UTC with Z, "" if unknown */
+	int provenance;               /* link its PEP 740 provenance (the farm signs) */
 };
 
 struct index_project {

@@ -12,6 +12,7 @@
 #include "backend/index.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
+#include "backend/provenance.h"
 #include "backend/server.h"
 #include "backend/storage_sweep.h"
 #include "backend/workers.h"
@@ -220,6 +221,8 @@ int main(int argc, char **argv)
 		kerr_set(&e, KERR_INTERNAL, "could not set up live logs");
 		goto fail;
 	}
+	if (provenance_init(&srv, &e))
+		goto fail;
 	if (index_init(&srv)) {
 		kerr_set(&e, KERR_INTERNAL, "could not set up the index cache");
 		goto fail;
@@ -252,6 +255,7 @@ fail:
 	workers_free(srv.workers);
 	pgpool_free(srv.db);
 	index_release(&srv);
+	provenance_release(&srv);
 	builder_ws_release(&srv);
 	build_logs_release(&srv);
 	storage_sweep_release(&srv);

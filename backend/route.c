@@ -11,6 +11,7 @@
 #include "backend/build_logs.h"
 #include "backend/health.h"
 #include "backend/index.h"
+#include "backend/provenance.h"
 #include "backend/static_files.h"
 #include "backend/upload.h"
 
@@ -27,6 +28,10 @@ const struct route route_table[] = {
 	{ HTTP_GET | HTTP_HEAD, "/simple/*", "simple_redirect", index_handle_redirect, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/simple/*/", "simple_project", index_handle_project, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/files/*/*", "files", downloads_handle_file, 0, 0 },
+	{ HTTP_GET | HTTP_HEAD, "/integrity/*/*/*/provenance", "provenance", provenance_handle_get, 0, 0 },
+	/* PROVENANCE_KEY_PATH, spelled out for the OpenAPI test that reads this table */
+	{ HTTP_GET | HTTP_HEAD, "/.well-known/kiln-provenance.pub", "provenance_key",
+	  provenance_handle_key, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects", "api_projects", api_projects_handle_list, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects/*", "api_project", api_projects_handle_detail, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/api/v1/projects/*/releases/*", "api_release", api_projects_handle_release, 0, 0 },

@@ -19,6 +19,7 @@ struct bws_state;
 struct log_state;
 struct downloads;
 struct storage_sweep;
+struct provenance;
 
 struct server {
 	const struct config *cfg;
@@ -33,6 +34,7 @@ struct server {
 	struct log_state *logs;     /* live log viewers */
 	struct downloads *downloads; /* file lookups and download counters */
 	struct storage_sweep *sweep; /* deletes objects no row references */
+	struct provenance *provenance; /* the farm's signing key; NULL: provenance off */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */
 	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */

@@ -11,10 +11,12 @@
 #include "kilnctl/builders.h"
 #include "kilnctl/migrate.h"
 #include "kilnctl/native_deps.h"
+#include "kilnctl/provenance_key.h"
 #include "kilnctl/queue_admin.h"
 #include "kilnctl/sync_admin.h"
 #include "kilnctl/targets.h"
 #include "kilnctl/storage_cmd.h"
+#include "kilnctl/verify.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +75,14 @@
 	"        [--versions all|newest:N|since:YYYY-MM-DD]\n"                    \
 	"                       which projects kiln-sync plans builds for\n"     \
 	"  scope list | scope remove GLOB\n"                                      \
+	"  provenance key init [--out FILE]\n"                                     \
+	"                       make the farm's Ed25519 signing key once, at\n"  \
+	"                       KILN_PROVENANCE_KEY (mode 0600)\n"                \
+	"  provenance key show  print its public key and key id\n"               \
+	"  verify WHEEL --url BASE [--key PEM]\n"                                \
+	"  verify WHEEL --provenance FILE --key PEM\n"                           \
+	"                       check a downloaded wheel against its signed\n"  \
+	"                       provenance and the farm's public key\n"         \
 	"  config               print the effective configuration (secrets masked)\n" \
 	"  config --markdown    print the configuration table of the README\n"    \
 	"  version              print the version\n"
@@ -213,6 +223,21 @@ int main(int argc, char **argv)
 			rc = config_dump(&cfg, &out);
 		fputs(out.ptr, stdout);
 		goto done;
+	}
+	if (!strcmp(argv[i], "provenance") || !strcmp(argv[i], "verify")) {
+		rc = !strcmp(argv[i], "verify") ? verify_run(argc - i - 1, argv + i + 1, &out, &e)
+						: provenance_key_run(&cfg, argc - i - 1, argv + i + 1, &out, &e);
+		fputs(out.ptr, stdout);
+		if (rc == VERIFY_USAGE) {
+			rc = kilnctl__usage(e.msg);
+			goto done;
+		}
+		if (rc && !strcmp(argv[i], "verify")) {
+			fprintf(stderr, "kilnctl: verify FAILED: %s\n", e.msg);
+			rc = 1;
+			goto done;
+		}
+		goto fail;
 	}
 	if (!strcmp(argv[i], "storage")) {
 		rc = storage_cmd_run(&cfg, argc - i - 1, argv + i + 1, &e);

@@ -484,6 +484,12 @@ cmd_up() {
     msg "projects: $projects (KILN_SYNC_PROJECTS)"
 
     export KILN_HTTP_LISTEN=$LISTEN
+    # The farm's provenance signing key, made once (docs/deploy.md).
+    export KILN_PROVENANCE_KEY=${KILN_PROVENANCE_KEY:-$DATA_DIR/provenance.pem}
+    if [[ ! -f $KILN_PROVENANCE_KEY ]]; then
+        "$KILNCTL" provenance key init >/dev/null || die "kilnctl provenance key init failed"
+        msg "created the provenance signing key ($KILN_PROVENANCE_KEY)"
+    fi
     start backend "$BACKEND"
     wait_until 30 "kiln-backend" "$LOG_DIR/backend.log" backend_ready
     KILN_UPSTREAM_URL=$UPSTREAM KILN_SYNC_FEED_URL=$FEED KILN_SYNC_PROJECTS=$projects \

@@ -11,6 +11,8 @@ others use the smallest recipe that proves the point (builder/image-min, the
 test targets of tests/targets-min.txt). `just matrix` (KILN_MATRIX_FULL=1) runs
 the same checks on every target of builder/targets.txt with the full images.
 """
+import base64
+import json
 import os
 import re
 import secrets
@@ -75,7 +77,11 @@ def matrix_farm(migrated, backend_factory, images, s3, tmp_path_factory):
     for t in TARGETS:
         run([KILNCTL, "target", "add", t["name"], "--image", images[t["name"]], "--python",
              t["python"], "--arch", t["arch"], "--suite", t["suite"], "--glibc", t["glibc"]], env=env)
-    backend = backend_factory(migrated, storage="s3", env={**s3, "KILN_JOB_TIMEOUT": "1800"})
+    # A farm with a provenance key: each wheel is signed when its finish publishes it.
+    key = tmp_path_factory.mktemp("matrix-key") / "provenance.pem"
+    run([KILNCTL, "provenance", "key", "init"], env={"KILN_PROVENANCE_KEY": str(key)})
+    backend = backend_factory(migrated, storage="s3", env={**s3, "KILN_JOB_TIMEOUT": "1800",
+                                                            "KILN_PROVENANCE_KEY": str(key)})
     bname = f"matrix-{secrets.token_hex(3)}"
     out = run([KILNCTL, "builder", "add", bname], env=env).stdout
     token = re.search(r"kiln_[A-Za-z0-9_-]{43}", out).group(0)
@@ -163,3 +169,43 @@ def test_one_sdist_becomes_a_wheel_per_target_each_installs_in_its_own(matrix_fa
                            f" 'import kmatrix; print(kmatrix.__file__, kmatrix.add(1, 2))'",
                            mounts=[(VENV_BIN / "uv", "/usr/local/bin/uv")])
         assert "python3.13" in out and out.strip().endswith(" 3"), out
+
+
+def test_each_built_wheel_is_signed_and_verifies(matrix_farm, images, tmp_path):
+    """The provenance of wheels a builder's finish published (issue 17): pip
+    downloads the aarch64 one, `kilnctl verify` checks it against the farm's key;
+    the statement names the target it was built for."""
+    db, backend, home = matrix_farm
+    with psycopg.connect(db) as c:
+        rows = c.execute("select t.name, t.arch, a.filename from artifacts a join jobs j on j.id = a.job_id"
+                         " join targets t on t.id = j.target_id where a.published_at is not null"
+                         " and a.filename like 'kmatrix-%'").fetchall()
+    assert rows, "test_one_sdist_becomes_a_wheel_per_target... publishes the wheels this checks"
+    pub = tmp_path / "farm.pub"
+    pub.write_bytes(backend.get("/.well-known/kiln-provenance.pub")[2])
+    for name, arch, fn in rows:
+        st, _, body = backend.get(f"/integrity/kmatrix/1.0/{fn}/provenance")
+        assert st == 200, (fn, body[:300])
+        att = json.loads(body)["attestation_bundles"][0]["attestations"][0]
+        stmt = json.loads(base64.b64decode(att["envelope"]["statement"]))
+        assert stmt["subject"][0]["name"] == fn
+        target = stmt["predicate"]["buildDefinition"]["externalParameters"]["target"]
+        assert (target["name"], target["arch"]) == (name, arch), (fn, target)
+    name, arch, fn = next(r for r in rows if r[1] == "aarch64") if any(r[1] == "aarch64" for r in rows) \
+        else rows[0]
+    dl = tmp_path / "dl"
+    run([VENV_BIN / "python", "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--only-binary", ":all:",
+         "--platform", fn[:-4].split("-")[-1].split(".")[-1], "--python-version",
+         fn.split("-")[2][2:3] + "." + fn.split("-")[2][3:], "--implementation", "cp",
+         "--index-url", backend.url + "/simple/", "-d", dl, "kmatrix==1.0"],
+        env={"PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""})
+    wheel = dl / fn
+    ok = run([KILNCTL, "verify", wheel, "--url", backend.url + "/simple/", "--key", pub],
+             env={"KILN_PROVENANCE_KEY": ""})
+    assert ok.stdout.startswith("OK " + fn) and name in ok.stdout, ok.stdout
+    raw = bytearray(wheel.read_bytes())
+    raw[len(raw) // 3] ^= 0x01
+    wheel.write_bytes(bytes(raw))
+    bad = run([KILNCTL, "verify", wheel, "--url", backend.url + "/simple/", "--key", pub],
+              env={"KILN_PROVENANCE_KEY": ""}, check=False)
+    assert bad.returncode == 1 and "verify FAILED" in bad.stderr, (bad.stdout, bad.stderr)

@@ -132,10 +132,14 @@ void builder_conn_store_failed(struct builder_conn *c, long long job, const char
 	c->closing = 1;
 }
 
-void builder_conn_send_cancel(struct builder_conn *c, long long job, const char *reason)
+void builder_conn_send_cancel(struct builder_conn *c, long long job, long long attempt,
+			      const char *reason)
 {
 	struct buf b = BUF_INIT(4096);
-	buf_printf(&b, "{\"type\":\"cancel\",\"job\":%lld,\"reason\":", job);
+	buf_printf(&b, "{\"type\":\"cancel\",\"job\":%lld,", job);
+	if (attempt)
+		buf_printf(&b, "\"attempt\":%lld,", attempt);
+	buf_puts(&b, "\"reason\":");
 	json_append_str(&b, reason);
 	buf_putc(&b, '}');
 	builder_conn_send_buf(c, &b);

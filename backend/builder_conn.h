@@ -125,8 +125,12 @@ void builder_conn_fail(struct builder_conn *c, const char *code, const char *fmt
  */
 void builder_conn_store_failed(struct builder_conn *c, long long job, const char *err);
 
-/* Tell the builder to stop job, with a reason for its log. */
-void builder_conn_send_cancel(struct builder_conn *c, long long job, const char *reason);
+/*
+ * Tell the builder to stop job, with a reason for its log; with attempt (not
+ * 0), only that attempt of it (docs/protocol.md, cancel).
+ */
+void builder_conn_send_cancel(struct builder_conn *c, long long job, long long attempt,
+			      const char *reason);
 
 /* The jobs this connection holds (at most BUILDER_CONN_MAX_SLOTS; holding twice is once). */
 void builder_conn_hold(struct builder_conn *c, long long job);

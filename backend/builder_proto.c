@@ -26,20 +26,21 @@ struct builder_proto_jobq {
 	struct builder_conn_ref *ref;
 	enum builder_proto_kind kind;
 	long long job;
+	long long attempt;    /* the message's attempt, 0 when it named none */
 	int counted;          /* a log chunk counted in the connection's logw */
 };
 
 /* A finish message waiting for its job's log chunks to be stored. */
 struct builder_finish {
 	struct builder_finish *next;
-	long long job;
+	long long job, attempt;
 	int64_t exit_code, duration;
 	char status[16];
 	char *reason;
 	char *report;         /* builder_msg.h */
 };
 
-static void builder_proto__finish_start(struct builder_conn *c, long long job,
+static void builder_proto__finish_start(struct builder_conn *c, long long job, long long attempt,
 					const char *status, const char *reason, int64_t exit_code,
 					int64_t duration, const char *report);
 
@@ -49,15 +50,26 @@ static void builder_proto__stale_checked(void *ctx, PGresult *r, const char *err
 	struct builder_conn *c = builder_conn_unref(q->ref);
 
 	if (c && !err) {
-		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't') {
+		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't' && q->attempt &&
+		    strtoll(PQgetvalue(r, 0, 3), NULL, 10) != q->attempt) {
+			/*
+			 * A late message of an earlier attempt of a job this builder
+			 * holds again: stop that attempt only (the builder matches the
+			 * cancel's attempt), the current one goes on.
+			 */
+			log_info("message of an earlier attempt refused", "job=%lld attempt=%lld "
+				 "current=%s builder=%s", q->job, q->attempt, PQgetvalue(r, 0, 3), c->name);
+			builder_conn_send_cancel(c, q->job, q->attempt, "this attempt of the job is over "
+						 "(the job was given out again)");
+		} else if (PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't') {
 			/* It was ours once: the lease ran out or it was cancelled. Stop it, keep the connection. */
-			builder_conn_send_cancel(c, q->job, "this job is no longer yours (its lease "
-							    "expired or it was cancelled)");
+			builder_conn_send_cancel(c, q->job, q->attempt, "this job is no longer yours (its "
+						 "lease expired or it was cancelled)");
 			if (builder_conn_unhold(c, q->job))
 				builder_ws_dispatch(c->srv);
 		} else {
-			builder_conn_fail(c, "not_your_job", "job %lld was never assigned to builder %s", q->job,
-				  c->name);
+			builder_conn_fail(c, "not_your_job", "job %lld was never assigned to builder %s",
+					  q->job, c->name);
 		}
 	}
 	free(q);
@@ -94,8 +106,8 @@ static void builder_proto__job_done(void *ctx, PGresult *r, const char *err)
 				if (f->job != q->job)
 					continue;
 				*pp = f->next;
-				builder_proto__finish_start(c, f->job, f->status, f->reason, f->exit_code,
-						  f->duration, f->report);
+				builder_proto__finish_start(c, f->job, f->attempt, f->status, f->reason,
+							    f->exit_code, f->duration, f->report);
 				free(f->reason);
 				free(f->report);
 				free(f);
@@ -125,11 +137,15 @@ static void builder_proto__job_done(void *ctx, PGresult *r, const char *err)
 		if (strcmp(PQgetvalue(r, 0, 1), "queued"))
 			build_logs_compact(c->srv, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 		{
-			/* Acknowledge, so the builder can forget the job. */
-			char ack[160];
-			int n = snprintf(ack, sizeof(ack),
-					 "{\"type\":\"finished\",\"job\":%lld,\"state\":\"%s\"}", q->job,
-					 PQgetvalue(r, 0, 1));
+			/* Acknowledge, so the builder can forget the job (that attempt of it). */
+			char ack[200], att[40] = "";
+			int n;
+
+			if (q->attempt)
+				snprintf(att, sizeof(att), ",\"attempt\":%lld", q->attempt);
+			n = snprintf(ack, sizeof(ack),
+				     "{\"type\":\"finished\",\"job\":%lld%s,\"state\":\"%s\"}", q->job,
+				     att, PQgetvalue(r, 0, 1));
 			builder_conn_send(c, ack, (size_t)n);
 		}
 		builder_conn_unhold(c, q->job);
@@ -150,8 +166,10 @@ static void builder_proto__on_progress(struct builder_conn *c, const struct buil
 
 	q->kind = BUILDER_PROTO_PROGRESS;
 	q->job = m->job;
+	q->attempt = m->attempt;
 	q->ref = builder_conn_ref(c);
-	if (!jobs_progress(c->srv->db, m->job, c->builder_id, m->phase, builder_proto__job_done, q)) {
+	if (!jobs_progress(c->srv->db, m->job, c->builder_id, m->attempt, m->phase,
+			   builder_proto__job_done, q)) {
 		builder_conn_unref(q->ref);
 		free(q);
 		builder_conn_store_failed(c, m->job, "database queue full");
@@ -165,6 +183,7 @@ static void builder_proto__on_log(struct builder_conn *c, const struct builder_m
 
 	q->kind = BUILDER_PROTO_LOG;
 	q->job = m->job;
+	q->attempt = m->attempt;
 	/*
 	 * The insert cannot tell a foreign job from a resent chunk (both store
 	 * nothing), so a chunk for a job this connection does not hold goes
@@ -182,7 +201,9 @@ static void builder_proto__on_log(struct builder_conn *c, const struct builder_m
 		(*n)++;
 		q->counted = 1;
 	}
-	if (!jobs_log(c->srv->db, m->job, c->builder_id, m->seq, m->data, builder_proto__job_done, q)) {
+	/* A chunk of another attempt stores nothing, like a resent one: dropped. */
+	if (!jobs_log(c->srv->db, m->job, c->builder_id, m->attempt, m->seq, m->data,
+		      builder_proto__job_done, q)) {
 		/* Not queued: uncount it (a finish waits only on chunks before it, still out). */
 		if (q->counted && (n = builder_conn_logw(c, m->job, 0)))
 			(*n)--;
@@ -192,7 +213,7 @@ static void builder_proto__on_log(struct builder_conn *c, const struct builder_m
 	}
 }
 
-static void builder_proto__finish_start(struct builder_conn *c, long long job,
+static void builder_proto__finish_start(struct builder_conn *c, long long job, long long attempt,
 					const char *status, const char *reason, int64_t exit_code,
 					int64_t duration, const char *report)
 {
@@ -200,10 +221,11 @@ static void builder_proto__finish_start(struct builder_conn *c, long long job,
 
 	q->kind = BUILDER_PROTO_FINISH;
 	q->job = job;
+	q->attempt = attempt;
 	q->ref = builder_conn_ref(c);
-	if (!jobs_finish(c->srv->db, job, c->builder_id, status, reason, exit_code, duration,
-			 report, config_get_bool(c->srv->cfg, CONFIG_NATIVE_AUTO_RETRY), builder_proto__job_done,
-			 q)) {
+	if (!jobs_finish(c->srv->db, job, c->builder_id, attempt, status, reason, exit_code,
+			 duration, report, config_get_bool(c->srv->cfg, CONFIG_NATIVE_AUTO_RETRY),
+			 builder_proto__job_done, q)) {
 		builder_conn_unref(q->ref);
 		free(q);
 		builder_conn_store_failed(c, job, "database queue full");
@@ -217,6 +239,7 @@ static void builder_proto__on_finish(struct builder_conn *c, const struct builde
 		struct builder_finish *f = xcalloc(1, sizeof(*f)), **pp = &c->deferred;
 
 		f->job = m->job;
+		f->attempt = m->attempt;
 		f->exit_code = m->exit_code;
 		f->duration = m->duration_ms;
 		snprintf(f->status, sizeof(f->status), "%s", m->status);
@@ -227,8 +250,8 @@ static void builder_proto__on_finish(struct builder_conn *c, const struct builde
 		*pp = f;
 		return;
 	}
-	builder_proto__finish_start(c, m->job, m->status, m->reason, m->exit_code, m->duration_ms,
-				    m->report);
+	builder_proto__finish_start(c, m->job, m->attempt, m->status, m->reason, m->exit_code,
+				    m->duration_ms, m->report);
 }
 
 /* --- hello ----------------------------------------------------------------- */
@@ -261,8 +284,8 @@ static void builder_proto__resume_checked(void *ctx, PGresult *r, const char *er
 			/* Still ours: keep building it across the reconnect. */
 		} else {
 			builder_conn_unhold(c, q->job);
-			builder_conn_send_cancel(c, q->job, "this job is no longer yours (its lease "
-							    "expired while you were away)");
+			builder_conn_send_cancel(c, q->job, 0, "this job is no longer yours (its lease "
+						 "expired while you were away)");
 		}
 		builder_ws_dispatch(c->srv);
 	}

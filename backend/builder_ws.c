@@ -45,7 +45,7 @@ void builder_ws_cancel(struct server *srv, long long builder_id, long long job, 
 		return;
 	for (struct builder_conn *c = st->conns; c; c = c->next)
 		if (c->authed && c->builder_id == builder_id) {
-			builder_conn_send_cancel(c, job, reason);
+			builder_conn_send_cancel(c, job, 0, reason);
 			if (builder_conn_unhold(c, job))
 				builder_ws_dispatch(srv);
 		}

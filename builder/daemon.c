@@ -232,13 +232,21 @@ static struct bjob *daemon__find(struct daemon *d, long long id)
 	return NULL;
 }
 
-/* Forget a job whose thread has ended (the backend acknowledged or cancelled it). */
-static void daemon__forget(struct daemon *d, long long id)
+/*
+ * Forget a job whose thread has ended (the backend acknowledged or cancelled
+ * it); m is that message: one about another attempt of the job leaves it be.
+ */
+static void daemon__forget(struct daemon *d, long long id, const cJSON *m)
 {
 	for (struct bjob **pp = &d->jobs; *pp; pp = &(*pp)->next) {
 		struct bjob *j = *pp;
 		if (j->id != id)
 			continue;
+		if (!job_is_attempt(j, m)) {
+			log_info("message about another attempt of the job ignored", "job=%lld attempt=%lld",
+				 j->id, j->attempt);
+			return;
+		}
 		if (j->started && !j->done) {
 			j->cancel = 1; /* its thread will notice; reaped in daemon__reap */
 			return;
@@ -282,13 +290,20 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 		 * from us (we were frozen or cut off past its lease) and now gives us
 		 * again while its old attempt is still stopping would be neither
 		 * built nor returned: hand it back, to come again once that ended.
+		 * A new attempt means the one we run is over for the backend (its
+		 * messages are refused): stop it.
 		 */
+		if (old->attempt != j->attempt && !old->cancel) {
+			log_info("job given again as a new attempt: stopping the old one", "job=%lld "
+				 "attempt=%lld new_attempt=%lld", j->id, old->attempt, j->attempt);
+			old->cancel = 1;
+		}
 		if (old->cancel) {
-			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-						  "\"exit_code\":-1,\"reason\":\"builder is still stopping an "
-						  "earlier attempt of this job\"}";
+			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+						  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder is "
+						  "still stopping an earlier attempt of this job\"}";
 			char msg[256];
-			int n = snprintf(msg, sizeof(msg), fmt, j->id);
+			int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 			log_info("job handed back: an earlier attempt is still stopping", "job=%lld", j->id);
 			daemon_post(d, msg, (size_t)n);
 		}
@@ -297,10 +312,11 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	}
 	if (d->draining) {
 		/* Pushed before our drain arrived (say, right after a reconnect): hand it back. */
-		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-					  "\"exit_code\":-1,\"reason\":\"builder is draining\"}";
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+					  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder is "
+					  "draining\"}";
 		char msg[256];
-		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 		log_info("job handed back: draining", "job=%lld", j->id);
 		job_free(j);
 		daemon_post(d, msg, (size_t)n);
@@ -315,10 +331,11 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	log_info("job received", "job=%lld attempt=%lld project=%s version=%s target=%s", j->id,
 		 j->attempt, j->project, j->version, j->target);
 	if (job_start(j)) {
-		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-					  "\"exit_code\":-1,\"reason\":\"builder could not start a thread\"}";
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+					  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder could "
+					  "not start a thread\"}";
 		char msg[256];
-		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 		daemon_post(d, msg, (size_t)n);
 	}
 }
@@ -356,7 +373,7 @@ static void daemon__on_message(struct daemon *d)
 		json_get_str(m, !strcmp(type, "cancel") ? "reason" : "state", &s, &e);
 		log_info(!strcmp(type, "cancel") ? "job cancelled by backend" : "job recorded",
 			 "job=%lld detail=%s", (long long)job, log_quote(q, sizeof(q), s ? s : ""));
-		daemon__forget(d, job);
+		daemon__forget(d, job, m);
 	} else if (!strcmp(type, "error")) {
 		const char *code = "", *msg = "";
 		json_get_str(m, "code", &code, &e);

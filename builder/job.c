@@ -216,6 +216,16 @@ static void job__post(struct bjob *j, struct buf *msg)
 	daemon_post(j->daemon, msg->ptr, msg->len);
 }
 
+int job_is_attempt(const struct bjob *j, const cJSON *m)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, "attempt");
+
+	/* Absent (a backend from before the field): about whichever attempt runs. */
+	if (!a || cJSON_IsNull(a))
+		return 1;
+	return cJSON_IsNumber(a) && a->valuedouble == (double)j->attempt;
+}
+
 void job_repost(struct bjob *j)
 {
 	pthread_mutex_lock(&j->lock);
@@ -227,7 +237,8 @@ void job_repost(struct bjob *j)
 static void job__progress(struct bjob *j, const char *phase)
 {
 	struct buf b = BUF_INIT(256);
-	buf_printf(&b, "{\"type\":\"progress\",\"job\":%lld,\"phase\":\"%s\"}", j->id, phase);
+	buf_printf(&b, "{\"type\":\"progress\",\"job\":%lld,\"attempt\":%lld,\"phase\":\"%s\"}",
+		   j->id, j->attempt, phase);
 	job__post(j, &b);
 	buf_release(&b);
 }
@@ -240,7 +251,8 @@ static void job__flush_log(struct bjob *j)
 		return;
 	utf8_sanitize(&text, (const unsigned char *)j->pending_log.ptr, j->pending_log.len);
 	buf_reset(&j->pending_log);
-	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"seq\":%lld,\"data\":", j->id, j->next_seq++);
+	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"attempt\":%lld,\"seq\":%lld,\"data\":",
+		   j->id, j->attempt, j->next_seq++);
 	json_append_strn(&msg, text.ptr, text.len);
 	buf_putc(&msg, '}');
 	job__post(j, &msg);
@@ -286,8 +298,9 @@ static void job__finish_full(struct bjob *j, const char *status, long long exit_
 	job__flush_log(j);
 	if (!strcmp(status, "retry"))
 		cls = FAILCLASS_INFRASTRUCTURE;
-	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"status\":\"%s\",\"exit_code\":%lld,"
-		       "\"duration_ms\":%lld,\"reason\":", j->id, status, exit_code, duration_ms);
+	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,\"status\":\"%s\","
+		       "\"exit_code\":%lld,\"duration_ms\":%lld,\"reason\":", j->id, j->attempt, status,
+		   exit_code, duration_ms);
 	json_append_str(&b, reason ? reason : "");
 	if (cls != FAILCLASS_NONE)
 		buf_printf(&b, ",\"failure_class\":\"%s\"", failclass_name(cls));

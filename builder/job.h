@@ -74,6 +74,14 @@ struct bjob {
 int job_parse(const cJSON *m, struct bjob **out, struct kerr *e);
 void job_free(struct bjob *j);
 
+/*
+ * Is the backend's message m (a cancel, a finished) about j's attempt? 1 when
+ * its "attempt" equals j->attempt or it has none (a backend from before the
+ * field), 0 when it names another attempt of the same job (an earlier one,
+ * whose late messages the backend refused).
+ */
+int job_is_attempt(const struct bjob *j, const cJSON *m);
+
 /* Start the job's thread. 0 or KERR_INTERNAL. */
 int job_start(struct bjob *j);
 

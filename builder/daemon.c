@@ -10,6 +10,7 @@
 #include "builder/targets.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/stopflag.h"
 #include "common/token.h"
 #include "common/xalloc.h"
 
@@ -71,7 +72,7 @@ struct daemon {
 	 * explicit names that had to wait for the backend. */
 	pthread_t checker;
 	int checker_started;
-	volatile int checker_stop;
+	atomic_int checker_stop;  /* raised by the main thread (stopflag.h) */
 	int listed;          /* the backend's list was read once: explicit names checked */
 	char pending_json[DAEMON_TARGETS_JSON_MAX]; /* under lock */
 	int pending;                                /* under lock */
@@ -187,7 +188,7 @@ static int daemon__running(const struct daemon *d)
 static int daemon__drained(const struct daemon *d)
 {
 	for (const struct bjob *j = d->jobs; j; j = j->next)
-		if (j->started && !j->done)
+		if (j->started && !stopflag_up(&j->done))
 			return 0;
 	return !d->jobs || time(NULL) - d->drain_started > 30;
 }
@@ -247,8 +248,8 @@ static void daemon__forget(struct daemon *d, long long id, const cJSON *m)
 				 j->id, j->attempt);
 			return;
 		}
-		if (j->started && !j->done) {
-			j->cancel = 1; /* its thread will notice; reaped in daemon__reap */
+		if (j->started && !stopflag_up(&j->done)) {
+			stopflag_raise(&j->cancel); /* its thread will notice; reaped in daemon__reap */
 			return;
 		}
 		*pp = j->next;
@@ -264,7 +265,7 @@ static void daemon__reap(struct daemon *d)
 {
 	for (struct bjob **pp = &d->jobs; *pp;) {
 		struct bjob *j = *pp;
-		if (j->cancel && j->done) {
+		if (stopflag_up(&j->cancel) && stopflag_up(&j->done)) {
 			*pp = j->next;
 			pthread_join(j->thread, NULL);
 			job_free(j);
@@ -293,12 +294,12 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 		 * A new attempt means the one we run is over for the backend (its
 		 * messages are refused): stop it.
 		 */
-		if (old->attempt != j->attempt && !old->cancel) {
+		if (old->attempt != j->attempt && !stopflag_up(&old->cancel)) {
 			log_info("job given again as a new attempt: stopping the old one", "job=%lld "
 				 "attempt=%lld new_attempt=%lld", j->id, old->attempt, j->attempt);
-			old->cancel = 1;
+			stopflag_raise(&old->cancel);
 		}
-		if (old->cancel) {
+		if (stopflag_up(&old->cancel)) {
 			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
 						  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder is "
 						  "still stopping an earlier attempt of this job\"}";
@@ -800,9 +801,8 @@ static void *daemon__checker_main(void *arg)
 
 	for (;;) {
 		unsigned wait_s = d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S;
-		for (unsigned ms = 0; ms < wait_s * 1000 && !d->checker_stop; ms += 250)
-			usleep(250 * 1000);
-		if (d->checker_stop || daemon__check_once(d, &fetch_failing))
+		if (stopflag_sleep_ms(&d->checker_stop, wait_s * 1000) ||
+		    daemon__check_once(d, &fetch_failing))
 			break;
 		if (d->tcfg.automatic && !fetch_failing)
 			d->listed = 1;
@@ -994,14 +994,14 @@ int daemon_run(const struct config *cfg)
 fail:
 	d.exiting = 1;
 	if (d.checker_started) {
-		d.checker_stop = 1;
+		stopflag_raise(&d.checker_stop);
 		pthread_join(d.checker, NULL);
 	}
 	if (rc && e.msg[0])
 		log_error(e.msg, NULL);
 	/* Jobs still here were cancelled or the daemon was refused: stop and join them. */
 	for (struct bjob *j = d.jobs; j; j = j->next)
-		j->cancel = 1;
+		stopflag_raise(&j->cancel);
 	while (d.jobs) {
 		struct bjob *j = d.jobs;
 		d.jobs = j->next;

@@ -204,7 +204,7 @@ void job_free(struct bjob *j)
 /* Post a message and remember it for resending. */
 static void job__post(struct bjob *j, struct buf *msg)
 {
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		return;
 	pthread_mutex_lock(&j->lock);
 	if (j->nsent == j->capsent) {
@@ -406,13 +406,15 @@ static int job__upload(struct bjob *j, const struct sandbox_result *r, struct ke
 		int rc = 0;
 
 		name = name ? name + 1 : r->wheels[i];
-		for (int attempt = 1; attempt <= JOB_UPLOAD_TRIES && !j->cancel; attempt++) {
+		for (int attempt = 1; attempt <= JOB_UPLOAD_TRIES && !stopflag_up(&j->cancel); attempt++) {
 			rc = job__upload_one(j, r->wheels[i], name, e);
 			if (rc != KERR_AGAIN)
 				break;
-			/* The backend may be restarting: wait and try again. */
+			/* The backend may be restarting: wait and try again, unless the
+			 * job is cancelled meanwhile (its slot is wanted: stop now). */
 			job__note(j, "%s; retrying in %d s", e->msg, 1 << attempt);
-			sleep(1u << attempt);
+			if (stopflag_sleep_ms(&j->cancel, 1000u << attempt))
+				break;
 		}
 		if (rc)
 			return rc;
@@ -556,7 +558,7 @@ static int job__derive(struct bjob *j, char *ref, uint64_t t0)
 		job__note(j, "derived image %s: %s plus the project's packages %s", ref, j->image,
 			  list);
 	}
-	if (!rc || j->cancel)
+	if (!rc || stopflag_up(&j->cancel))
 		return rc;
 	job__note(j, "%s", e.msg);
 	if (rc == KERR_NOTFOUND || rc == KERR_INVAL)
@@ -631,7 +633,7 @@ static void *job__main(void *arg)
 				 NULL);
 		goto done;
 	}
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (j->nnative) {
 		if (job__derive(j, derived_ref, t0))
@@ -674,7 +676,7 @@ static void *job__main(void *arg)
 	rc = sandbox_build(j->docker, &spec, &res, &e);
 	failclass_end(j->fc);
 	job__flush_log(j);
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
@@ -703,7 +705,7 @@ static void *job__main(void *arg)
 	job__wheels_json(j, &res, &wheels);
 	job__progress(j, "uploading");
 	rc = job__upload(j, &res, &e);
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
@@ -721,7 +723,7 @@ done:
 	sandbox_result_release(&res);
 	jobsource_release(&src);
 	dirs_remove_tree(j->work_dir);
-	j->done = 1;
+	stopflag_raise(&j->done);
 	daemon_job_done(j->daemon, j);
 	return NULL;
 }

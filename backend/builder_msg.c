@@ -34,13 +34,18 @@ int builder_msg_parse(struct builder_msg *m, const char *p, size_t n, struct ker
 	return 0;
 }
 
+/* job, and the optional attempt of progress, log and finish (0 when absent). */
 static int builder_msg__job(struct builder_msg *m, struct kerr *e)
 {
-	int64_t v = 0;
-	int rc = json_get_int_req(m->root, "job", 1, INT64_MAX, &v, e);
+	int64_t v = 0, a = 0;
+	int rc;
 
+	if ((rc = json_get_int_req(m->root, "job", 1, INT64_MAX, &v, e)) ||
+	    (rc = json_get_int(m->root, "attempt", 1, INT32_MAX, &a, e)))
+		return rc;
 	m->job = v;
-	return rc;
+	m->attempt = a;
+	return 0;
 }
 
 static int builder_msg__progress(struct builder_msg *m, struct kerr *e)

@@ -43,6 +43,12 @@ struct builder_msg {
 	enum builder_msg_type type;
 	const char *type_name;
 	long long job;          /* progress, log, finish */
+	/*
+	 * progress, log, finish: the attempt of the job the message is about, as
+	 * the job message gave it; 0 when absent (a builder from before the field:
+	 * the message is about the job's current attempt).
+	 */
+	long long attempt;
 	const char *phase;      /* progress: one of the five phases */
 	long long seq;          /* log */
 	const char *data;       /* log: at most BUILDER_MSG_MAX_LOG_CHUNK bytes */

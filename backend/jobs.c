@@ -80,51 +80,56 @@ struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, p
 	return pgpool_query(db,
 			    "select (j.builder_id = $2::bigint and j.state in ('assigned', 'running'))::text,"
 			    " exists (select 1 from builds b where b.job_id = j.id"
-			    " and b.builder_id = $2::bigint)::text, j.state"
+			    " and b.builder_id = $2::bigint)::text, j.state, j.attempts"
 			    " from jobs j where j.id = $1::bigint",
 			    2, params, cb, ctx);
 }
 
 struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
-			  const char *phase, pgpool_cb cb, void *ctx)
+			  long long attempt, const char *phase, pgpool_cb cb, void *ctx)
 {
-	char j[24], b[24];
-	const char *params[3] = { j, b, phase };
+	char j[24], b[24], a[24];
+	const char *params[4] = { j, b, phase, a };
 
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
+	snprintf(a, sizeof(a), "%lld", attempt);
 	return pgpool_query_named(db, "kiln_progress",
 			    "with j as (update jobs set state = 'running',"
 			    " started_at = coalesce(started_at, now())"
 			    " where id = $1::bigint and builder_id = $2::bigint"
-			    " and state in ('assigned', 'running') returning id, attempts)"
+			    " and state in ('assigned', 'running')"
+			    " and ($4::int = 0 or attempts = $4::int) returning id, attempts)"
 			    " update builds b set phase = $3 from j"
 			    " where b.job_id = j.id and b.attempt = j.attempts returning b.id",
-			    3, params, cb, ctx);
+			    4, params, cb, ctx);
 }
 
-struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long seq,
-		     const char *data, pgpool_cb cb, void *ctx)
+struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long attempt,
+		     long long seq, const char *data, pgpool_cb cb, void *ctx)
 {
-	char j[24], b[24], s[24];
-	const char *params[4] = { j, b, s, data };
+	char j[24], b[24], s[24], a[24];
+	const char *params[5] = { j, b, s, data, a };
 
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(s, sizeof(s), "%lld", seq);
+	snprintf(a, sizeof(a), "%lld", attempt);
 	return pgpool_query_named(db, "kiln_log_chunk",
 			    "insert into build_log_chunks (build_id, seq, data)"
 			    " select b.id, $3::int, convert_to($4, 'UTF8')"
 			    " from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"
 			    " where j.id = $1::bigint and j.builder_id = $2::bigint"
 			    " and j.state in ('assigned', 'running')"
+			    " and ($5::int = 0 or j.attempts = $5::int)"
 			    " on conflict (build_id, seq) do nothing returning build_id",
-			    4, params, cb, ctx);
+			    5, params, cb, ctx);
 }
 
 /*
  * $7 is the finish's report (builder_msg.h: failure_class, missing, wheels as
- * checked JSON), $8 the automatic retry policy (KILN_NATIVE_AUTO_RETRY).
+ * checked JSON), $8 the automatic retry policy (KILN_NATIVE_AUTO_RETRY), $9
+ * the attempt the finish is about (0: the current one).
  *
  * The automatic retry (docs/builds.md, "Native dependencies"): a failure of
  * class native-dependency whose missing entries name packages this attempt
@@ -146,7 +151,8 @@ static const char jobs__finish_sql[] =
 	" from jobs j join builds b on b.job_id = j.id and b.attempt = j.attempts"
 	" join releases r on r.id = j.release_id"
 	" where j.id = $1::bigint and j.builder_id = $2::bigint"
-	" and j.state in ('assigned', 'running') for update of j"
+	" and j.state in ('assigned', 'running') and ($9::int = 0 or j.attempts = $9::int)"
+	" for update of j"
 	"), rep as ("
 	" select case when $3 = 'retry' then 'infrastructure'"
 	"  when $3 = 'failed' then $7::jsonb->>'failure_class' end as cls,"
@@ -243,19 +249,21 @@ static const char jobs__finish_sql[] =
 	" from d join j on j.id = d.id join b on b.id = d.build_id";
 
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
-			const char *status, const char *reason, long long exit_code,
-			long long duration_ms, const char *report, int auto_retry, pgpool_cb cb,
-			void *ctx)
+			long long attempt, const char *status, const char *reason,
+			long long exit_code, long long duration_ms, const char *report,
+			int auto_retry, pgpool_cb cb, void *ctx)
 {
-	char j[24], b[24], ec[24], dur[24];
-	const char *params[8] = { j, b, status, reason ? reason : "", ec, dur,
-				  report ? report : JOBS_REPORT_NONE, auto_retry ? "true" : "false" };
+	char j[24], b[24], ec[24], dur[24], a[24];
+	const char *params[9] = { j, b, status, reason ? reason : "", ec, dur,
+				  report ? report : JOBS_REPORT_NONE, auto_retry ? "true" : "false",
+				  a };
 
+	snprintf(a, sizeof(a), "%lld", attempt);
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(ec, sizeof(ec), "%lld", exit_code);
 	snprintf(dur, sizeof(dur), "%lld", duration_ms);
-	return pgpool_query(db, jobs__finish_sql, 8, params, cb, ctx);
+	return pgpool_query(db, jobs__finish_sql, 9, params, cb, ctx);
 }
 
 struct pgq *jobs_extend_leases(struct pgpool *db, const char *job_ids, const char *holder_ids,

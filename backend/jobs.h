@@ -49,17 +49,26 @@ struct pgq *jobs_claim_batch(struct pgpool *db, const char *targets, const char 
 			     const char *builder_ids, const char *lease_hashes, int n, int lease_s,
 			     pgpool_cb cb, void *ctx);
 
-/* Is job held by builder_id? Result columns: held (t/f), ever_assigned (t/f), state. */
+/* Is job held by builder_id? Result columns: held (t/f), ever_assigned (t/f), state,
+ * attempts (the current attempt). */
 struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, pgpool_cb cb,
 		       void *ctx);
 
+/*
+ * attempt, in jobs_progress, jobs_log and jobs_finish: the attempt the
+ * builder's message is about (builder_msg.h); the statement changes nothing
+ * unless it is the job's current attempt (jobs.attempts, whose builds row it
+ * writes), so a late message of an old attempt never lands on a new one. 0:
+ * the current attempt, whichever it is (a builder that sends no attempt).
+ */
+
 /* Record a phase ("fetching", "building", ...): assigned jobs become running. 1 row if held. */
 struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
-			  const char *phase, pgpool_cb cb, void *ctx);
+			  long long attempt, const char *phase, pgpool_cb cb, void *ctx);
 
 /* Store one log chunk of the job's current build (idempotent per seq). 1 row if stored. */
-struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long seq,
-		     const char *data, pgpool_cb cb, void *ctx);
+struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, long long attempt,
+		     long long seq, const char *data, pgpool_cb cb, void *ctx);
 
 /* A finish report with nothing in it (see builder_msg.h, report). */
 #define JOBS_REPORT_NONE "{\"failure_class\":null,\"missing\":[],\"wheels\":[]}"
@@ -78,9 +87,9 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
  * separated, "" if none); 0 rows if the job is not held by builder_id.
  */
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
-			const char *status, const char *reason, long long exit_code,
-			long long duration_ms, const char *report, int auto_retry, pgpool_cb cb,
-			void *ctx);
+			long long attempt, const char *status, const char *reason,
+			long long exit_code, long long duration_ms, const char *report,
+			int auto_retry, pgpool_cb cb, void *ctx);
 
 /*
  * Extend to now + lease_s the leases of the jobs in job_ids, each still held by

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/kerr.h"
 #include "common/log.h"
+#include "common/stopflag.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -32,12 +33,13 @@
 
 enum { EXIT_BUILT = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_TRANSIENT = 4 };
 
-static volatile int build_local__cancel;
+/* Raised by SIGINT/SIGTERM (lock free: stopflag.h). */
+static atomic_int build_local__cancel;
 
 static void build_local__on_signal(int sig)
 {
 	(void)sig;
-	build_local__cancel = 1;
+	stopflag_raise(&build_local__cancel);
 }
 
 static void build_local__usage(FILE *f)

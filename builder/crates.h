@@ -46,7 +46,7 @@ struct crates_opts {
 	unsigned timeout_s;       /* per subprocess; 0: 600 */
 	prefetch_log_fn on_log;   /* may be NULL; streams 1, 2 and 3 (Kiln's notes) */
 	void *log_ctx;
-	volatile int *cancel;     /* may be NULL */
+	const atomic_int *cancel;     /* may be NULL */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include "builder/targets.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/stopflag.h"
 #include "common/token.h"
 #include "common/xalloc.h"
 
@@ -71,7 +72,7 @@ struct daemon {
 	 * explicit names that had to wait for the backend. */
 	pthread_t checker;
 	int checker_started;
-	volatile int checker_stop;
+	atomic_int checker_stop;  /* raised by the main thread (stopflag.h) */
 	int listed;          /* the backend's list was read once: explicit names checked */
 	char pending_json[DAEMON_TARGETS_JSON_MAX]; /* under lock */
 	int pending;                                /* under lock */
@@ -187,7 +188,7 @@ static int daemon__running(const struct daemon *d)
 static int daemon__drained(const struct daemon *d)
 {
 	for (const struct bjob *j = d->jobs; j; j = j->next)
-		if (j->started && !j->done)
+		if (j->started && !stopflag_up(&j->done))
 			return 0;
 	return !d->jobs || time(NULL) - d->drain_started > 30;
 }
@@ -232,15 +233,23 @@ static struct bjob *daemon__find(struct daemon *d, long long id)
 	return NULL;
 }
 
-/* Forget a job whose thread has ended (the backend acknowledged or cancelled it). */
-static void daemon__forget(struct daemon *d, long long id)
+/*
+ * Forget a job whose thread has ended (the backend acknowledged or cancelled
+ * it); m is that message: one about another attempt of the job leaves it be.
+ */
+static void daemon__forget(struct daemon *d, long long id, const cJSON *m)
 {
 	for (struct bjob **pp = &d->jobs; *pp; pp = &(*pp)->next) {
 		struct bjob *j = *pp;
 		if (j->id != id)
 			continue;
-		if (j->started && !j->done) {
-			j->cancel = 1; /* its thread will notice; reaped in daemon__reap */
+		if (!job_is_attempt(j, m)) {
+			log_info("message about another attempt of the job ignored", "job=%lld attempt=%lld",
+				 j->id, j->attempt);
+			return;
+		}
+		if (j->started && !stopflag_up(&j->done)) {
+			stopflag_raise(&j->cancel); /* its thread will notice; reaped in daemon__reap */
 			return;
 		}
 		*pp = j->next;
@@ -256,7 +265,7 @@ static void daemon__reap(struct daemon *d)
 {
 	for (struct bjob **pp = &d->jobs; *pp;) {
 		struct bjob *j = *pp;
-		if (j->cancel && j->done) {
+		if (stopflag_up(&j->cancel) && stopflag_up(&j->done)) {
 			*pp = j->next;
 			pthread_join(j->thread, NULL);
 			job_free(j);
@@ -282,13 +291,20 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 		 * from us (we were frozen or cut off past its lease) and now gives us
 		 * again while its old attempt is still stopping would be neither
 		 * built nor returned: hand it back, to come again once that ended.
+		 * A new attempt means the one we run is over for the backend (its
+		 * messages are refused): stop it.
 		 */
-		if (old->cancel) {
-			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-						  "\"exit_code\":-1,\"reason\":\"builder is still stopping an "
-						  "earlier attempt of this job\"}";
+		if (old->attempt != j->attempt && !stopflag_up(&old->cancel)) {
+			log_info("job given again as a new attempt: stopping the old one", "job=%lld "
+				 "attempt=%lld new_attempt=%lld", j->id, old->attempt, j->attempt);
+			stopflag_raise(&old->cancel);
+		}
+		if (stopflag_up(&old->cancel)) {
+			static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+						  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder is "
+						  "still stopping an earlier attempt of this job\"}";
 			char msg[256];
-			int n = snprintf(msg, sizeof(msg), fmt, j->id);
+			int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 			log_info("job handed back: an earlier attempt is still stopping", "job=%lld", j->id);
 			daemon_post(d, msg, (size_t)n);
 		}
@@ -297,10 +313,11 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	}
 	if (d->draining) {
 		/* Pushed before our drain arrived (say, right after a reconnect): hand it back. */
-		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-					  "\"exit_code\":-1,\"reason\":\"builder is draining\"}";
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+					  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder is "
+					  "draining\"}";
 		char msg[256];
-		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 		log_info("job handed back: draining", "job=%lld", j->id);
 		job_free(j);
 		daemon_post(d, msg, (size_t)n);
@@ -315,10 +332,11 @@ static void daemon__on_job(struct daemon *d, const cJSON *m)
 	log_info("job received", "job=%lld attempt=%lld project=%s version=%s target=%s", j->id,
 		 j->attempt, j->project, j->version, j->target);
 	if (job_start(j)) {
-		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"status\":\"retry\","
-					  "\"exit_code\":-1,\"reason\":\"builder could not start a thread\"}";
+		static const char fmt[] = "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,"
+					  "\"status\":\"retry\",\"exit_code\":-1,\"reason\":\"builder could "
+					  "not start a thread\"}";
 		char msg[256];
-		int n = snprintf(msg, sizeof(msg), fmt, j->id);
+		int n = snprintf(msg, sizeof(msg), fmt, j->id, j->attempt);
 		daemon_post(d, msg, (size_t)n);
 	}
 }
@@ -356,7 +374,7 @@ static void daemon__on_message(struct daemon *d)
 		json_get_str(m, !strcmp(type, "cancel") ? "reason" : "state", &s, &e);
 		log_info(!strcmp(type, "cancel") ? "job cancelled by backend" : "job recorded",
 			 "job=%lld detail=%s", (long long)job, log_quote(q, sizeof(q), s ? s : ""));
-		daemon__forget(d, job);
+		daemon__forget(d, job, m);
 	} else if (!strcmp(type, "error")) {
 		const char *code = "", *msg = "";
 		json_get_str(m, "code", &code, &e);
@@ -783,9 +801,8 @@ static void *daemon__checker_main(void *arg)
 
 	for (;;) {
 		unsigned wait_s = d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S;
-		for (unsigned ms = 0; ms < wait_s * 1000 && !d->checker_stop; ms += 250)
-			usleep(250 * 1000);
-		if (d->checker_stop || daemon__check_once(d, &fetch_failing))
+		if (stopflag_sleep_ms(&d->checker_stop, wait_s * 1000) ||
+		    daemon__check_once(d, &fetch_failing))
 			break;
 		if (d->tcfg.automatic && !fetch_failing)
 			d->listed = 1;
@@ -977,14 +994,14 @@ int daemon_run(const struct config *cfg)
 fail:
 	d.exiting = 1;
 	if (d.checker_started) {
-		d.checker_stop = 1;
+		stopflag_raise(&d.checker_stop);
 		pthread_join(d.checker, NULL);
 	}
 	if (rc && e.msg[0])
 		log_error(e.msg, NULL);
 	/* Jobs still here were cancelled or the daemon was refused: stop and join them. */
 	for (struct bjob *j = d.jobs; j; j = j->next)
-		j->cancel = 1;
+		stopflag_raise(&j->cancel);
 	while (d.jobs) {
 		struct bjob *j = d.jobs;
 		d.jobs = j->next;

@@ -90,7 +90,7 @@ static int derived__tick(void *ctx)
 {
 	struct derived__run *r = ctx;
 
-	if (r->s->cancel && *r->s->cancel)
+	if (stopflag_up(r->s->cancel))
 		r->stop = KERR_CONFLICT;
 	else if ((long long)clock_now_ms() >= r->deadline_ms)
 		r->stop = KERR_TIMEOUT;

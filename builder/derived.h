@@ -21,6 +21,8 @@
 #ifndef KILN_BUILDER_DERIVED_H
 #define KILN_BUILDER_DERIVED_H
 
+#include "common/stopflag.h"
+
 #include <stddef.h>
 
 struct docker;
@@ -49,7 +51,7 @@ struct derived_spec {
 	unsigned timeout_s;            /* the apt step's wall clock; 0: 1800 */
 	derived_log_fn on_log;         /* may be NULL */
 	void *log_ctx;
-	volatile int *cancel;          /* may be NULL */
+	const atomic_int *cancel;          /* may be NULL */
 };
 
 /*

@@ -204,7 +204,7 @@ void job_free(struct bjob *j)
 /* Post a message and remember it for resending. */
 static void job__post(struct bjob *j, struct buf *msg)
 {
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		return;
 	pthread_mutex_lock(&j->lock);
 	if (j->nsent == j->capsent) {
@@ -214,6 +214,16 @@ static void job__post(struct bjob *j, struct buf *msg)
 	j->sent[j->nsent++] = xstrdup(msg->ptr);
 	pthread_mutex_unlock(&j->lock);
 	daemon_post(j->daemon, msg->ptr, msg->len);
+}
+
+int job_is_attempt(const struct bjob *j, const cJSON *m)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, "attempt");
+
+	/* Absent (a backend from before the field): about whichever attempt runs. */
+	if (!a || cJSON_IsNull(a))
+		return 1;
+	return cJSON_IsNumber(a) && a->valuedouble == (double)j->attempt;
 }
 
 void job_repost(struct bjob *j)
@@ -227,7 +237,8 @@ void job_repost(struct bjob *j)
 static void job__progress(struct bjob *j, const char *phase)
 {
 	struct buf b = BUF_INIT(256);
-	buf_printf(&b, "{\"type\":\"progress\",\"job\":%lld,\"phase\":\"%s\"}", j->id, phase);
+	buf_printf(&b, "{\"type\":\"progress\",\"job\":%lld,\"attempt\":%lld,\"phase\":\"%s\"}",
+		   j->id, j->attempt, phase);
 	job__post(j, &b);
 	buf_release(&b);
 }
@@ -240,7 +251,8 @@ static void job__flush_log(struct bjob *j)
 		return;
 	utf8_sanitize(&text, (const unsigned char *)j->pending_log.ptr, j->pending_log.len);
 	buf_reset(&j->pending_log);
-	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"seq\":%lld,\"data\":", j->id, j->next_seq++);
+	buf_printf(&msg, "{\"type\":\"log\",\"job\":%lld,\"attempt\":%lld,\"seq\":%lld,\"data\":",
+		   j->id, j->attempt, j->next_seq++);
 	json_append_strn(&msg, text.ptr, text.len);
 	buf_putc(&msg, '}');
 	job__post(j, &msg);
@@ -286,8 +298,9 @@ static void job__finish_full(struct bjob *j, const char *status, long long exit_
 	job__flush_log(j);
 	if (!strcmp(status, "retry"))
 		cls = FAILCLASS_INFRASTRUCTURE;
-	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"status\":\"%s\",\"exit_code\":%lld,"
-		       "\"duration_ms\":%lld,\"reason\":", j->id, status, exit_code, duration_ms);
+	buf_printf(&b, "{\"type\":\"finish\",\"job\":%lld,\"attempt\":%lld,\"status\":\"%s\","
+		       "\"exit_code\":%lld,\"duration_ms\":%lld,\"reason\":", j->id, j->attempt, status,
+		   exit_code, duration_ms);
 	json_append_str(&b, reason ? reason : "");
 	if (cls != FAILCLASS_NONE)
 		buf_printf(&b, ",\"failure_class\":\"%s\"", failclass_name(cls));
@@ -393,13 +406,15 @@ static int job__upload(struct bjob *j, const struct sandbox_result *r, struct ke
 		int rc = 0;
 
 		name = name ? name + 1 : r->wheels[i];
-		for (int attempt = 1; attempt <= JOB_UPLOAD_TRIES && !j->cancel; attempt++) {
+		for (int attempt = 1; attempt <= JOB_UPLOAD_TRIES && !stopflag_up(&j->cancel); attempt++) {
 			rc = job__upload_one(j, r->wheels[i], name, e);
 			if (rc != KERR_AGAIN)
 				break;
-			/* The backend may be restarting: wait and try again. */
+			/* The backend may be restarting: wait and try again, unless the
+			 * job is cancelled meanwhile (its slot is wanted: stop now). */
 			job__note(j, "%s; retrying in %d s", e->msg, 1 << attempt);
-			sleep(1u << attempt);
+			if (stopflag_sleep_ms(&j->cancel, 1000u << attempt))
+				break;
 		}
 		if (rc)
 			return rc;
@@ -543,7 +558,7 @@ static int job__derive(struct bjob *j, char *ref, uint64_t t0)
 		job__note(j, "derived image %s: %s plus the project's packages %s", ref, j->image,
 			  list);
 	}
-	if (!rc || j->cancel)
+	if (!rc || stopflag_up(&j->cancel))
 		return rc;
 	job__note(j, "%s", e.msg);
 	if (rc == KERR_NOTFOUND || rc == KERR_INVAL)
@@ -618,7 +633,7 @@ static void *job__main(void *arg)
 				 NULL);
 		goto done;
 	}
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (j->nnative) {
 		if (job__derive(j, derived_ref, t0))
@@ -661,7 +676,7 @@ static void *job__main(void *arg)
 	rc = sandbox_build(j->docker, &spec, &res, &e);
 	failclass_end(j->fc);
 	job__flush_log(j);
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
@@ -690,7 +705,7 @@ static void *job__main(void *arg)
 	job__wheels_json(j, &res, &wheels);
 	job__progress(j, "uploading");
 	rc = job__upload(j, &res, &e);
-	if (j->cancel)
+	if (stopflag_up(&j->cancel))
 		goto done;
 	if (rc) {
 		job__note(j, "%s", e.msg);
@@ -708,7 +723,7 @@ done:
 	sandbox_result_release(&res);
 	jobsource_release(&src);
 	dirs_remove_tree(j->work_dir);
-	j->done = 1;
+	stopflag_raise(&j->done);
 	daemon_job_done(j->daemon, j);
 	return NULL;
 }

@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/kerr.h"
+#include "common/stopflag.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -52,9 +53,10 @@ struct bjob {
 	const char *owner;              /* the builder's name: labels its Docker objects */
 	char work_dir[1024];            /* this job's scratch directory on the host */
 
-	volatile int cancel;            /* set by the daemon: stop and report nothing */
+	/* Shared by the daemon's and the job's threads (stopflag.h): */
+	atomic_int cancel;              /* raised by the daemon: stop and report nothing */
 	int started;                    /* the thread exists */
-	volatile int done;              /* the thread is about to end */
+	atomic_int done;                /* raised by the job: its thread is about to end */
 	pthread_t thread;
 
 	/* What was posted, for resending: guarded by lock. */
@@ -73,6 +75,14 @@ struct bjob {
  */
 int job_parse(const cJSON *m, struct bjob **out, struct kerr *e);
 void job_free(struct bjob *j);
+
+/*
+ * Is the backend's message m (a cancel, a finished) about j's attempt? 1 when
+ * its "attempt" equals j->attempt or it has none (a backend from before the
+ * field), 0 when it names another attempt of the same job (an earlier one,
+ * whose late messages the backend refused).
+ */
+int job_is_attempt(const struct bjob *j, const cJSON *m);
 
 /* Start the job's thread. 0 or KERR_INTERNAL. */
 int job_start(struct bjob *j);

@@ -205,7 +205,7 @@ static int prefetch__spawn(const struct prefetch_opts *o, char *const argv[], co
 		/* Killed, but something that left the group still holds a pipe: stop reading. */
 		if (killed_at && clock_now_ms() - killed_at > 5000)
 			break;
-		if (!killed && o->cancel && *o->cancel) {
+		if (!killed && stopflag_up(o->cancel)) {
 			rc = kerr_set(e, KERR_CONFLICT, "'%s' cancelled", argv[0]);
 			killed = 1;
 			kill(-pid, SIGKILL);

@@ -22,6 +22,8 @@
 #ifndef KILN_BUILDER_PREFETCH_H
 #define KILN_BUILDER_PREFETCH_H
 
+#include "common/stopflag.h"
+
 #include <stddef.h>
 
 struct buf;
@@ -49,7 +51,7 @@ struct prefetch_opts {
 	unsigned timeout_s;           /* per subprocess; 0: 600 */
 	prefetch_log_fn on_log;       /* may be NULL; streams 1, 2 and 3 (Kiln's notes) */
 	void *log_ctx;
-	volatile int *cancel;         /* may be NULL */
+	const atomic_int *cancel;         /* may be NULL */
 	char *const *envp;            /* subprocess environment; NULL: ours */
 };
 

@@ -110,7 +110,7 @@ static void sandbox__note(struct sandbox__job *j, const char *fmt, ...)
 
 static int sandbox__cancelled(const struct sandbox__job *j)
 {
-	return j->spec->cancel && *j->spec->cancel;
+	return stopflag_up(j->spec->cancel);
 }
 
 /* --- the input archive ---------------------------------------------------- */

@@ -32,6 +32,8 @@
 #ifndef KILN_BUILDER_SANDBOX_H
 #define KILN_BUILDER_SANDBOX_H
 
+#include "common/stopflag.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,7 +72,7 @@ struct sandbox_spec {
 	struct sandbox_limits limits; /* zero fields take the defaults */
 	sandbox_log_fn on_log;   /* may be NULL */
 	void *log_ctx;
-	volatile int *cancel;    /* may be NULL; non-zero: stop the build */
+	const atomic_int *cancel;    /* may be NULL; raised (stopflag.h): stop the build */
 	const char *owner;       /* may be NULL; the builder's name, as label org.kiln.builder
 				    on the job's Docker objects, for sandbox_reap */
 	const struct prefetch_opts *prefetch; /* may be NULL; how to download the build

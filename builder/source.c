@@ -43,7 +43,7 @@ static uint64_t source__max(const struct source_opts *o)
 
 static int source__cancelled(const struct source_opts *o)
 {
-	return o && o->cancel && *o->cancel;
+	return o && stopflag_up(o->cancel);
 }
 
 /* --- sdists over HTTP(S) ---------------------------------------------------- */

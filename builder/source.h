@@ -16,6 +16,8 @@
 #ifndef KILN_BUILDER_SOURCE_H
 #define KILN_BUILDER_SOURCE_H
 
+#include "common/stopflag.h"
+
 #include <stdint.h>
 
 struct kerr;
@@ -26,7 +28,7 @@ struct source_opts {
 	long timeout_s;             /* the whole download or fetch; 0: 1800 */
 	uint64_t max_bytes;         /* 0: 1 GiB */
 	const char *user_agent;     /* NULL: "kiln-builder" */
-	volatile int *cancel;       /* may be NULL */
+	const atomic_int *cancel;       /* may be NULL */
 };
 
 /*

@@ -403,3 +403,63 @@ def test_a_message_the_database_lost_is_sent_again(farm):
         build = c.execute("select id from builds where job_id = %s", (job,)).fetchone()[0]
     status, _, body = backend.get(f"/api/v1/builds/{build}/log")
     assert status == 200 and body == b"kept\n"
+
+
+def test_late_messages_of_an_old_attempt_never_land_on_the_new_one(farm):
+    # The same builder loses its job (its connection dropped past the lease) and
+    # is given it again as attempt 2; then what its old attempt still had to say
+    # arrives (docs/protocol.md, Attempts). Without the attempt, that log chunk,
+    # progress and "succeeded" finish would be stored on attempt 2.
+    db, backend = farm
+    token = add_builder(db, "b-attempts")
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute("update jobs set state = 'cancelled', finished_at = now(), lease_token_hash = null,"
+                  " lease_expires_at = null where state in ('queued', 'assigned', 'running')")
+        c.execute("insert into releases (project_id, version, version_normalized) "
+                  "select id, '7.0', '7.0' from projects where normalized = 'chan-demo'")
+    job = queue(db, "7.0")
+    with ws(backend) as old:
+        hello(old, token, "b-attempts")
+        first = recv(old)
+        assert first["job"] == job and first["attempt"] == 1
+    with ws(backend) as conn:
+        assert hello(conn, token, "b-attempts")["type"] == "welcome"
+        again = recv(conn, timeout=20)  # lease 3 s, reaper every 5 s
+        assert again["job"] == job and again["attempt"] == 2, again
+        conn.send(json.dumps({"type": "log", "job": job, "attempt": 1, "seq": 0,
+                              "data": "old attempt line\n"}))
+        conn.send(json.dumps({"type": "progress", "job": job, "attempt": 1, "phase": "building"}))
+        msg = recv(conn)
+        assert msg == {"type": "cancel", "job": job, "attempt": 1, "reason": msg["reason"]}, msg
+        conn.send(json.dumps({"type": "finish", "job": job, "attempt": 1, "status": "succeeded",
+                              "exit_code": 0, "reason": ""}))
+        msg = recv(conn)
+        assert msg["type"] == "cancel" and msg["attempt"] == 1, msg
+        # Nothing of attempt 1 landed: the job is still attempt 2's, assigned, its build
+        # running with no log; the lost build stays lost.
+        with psycopg.connect(db) as c:
+            assert c.execute("select state, attempts from jobs where id = %s", (job,)).fetchone() == \
+                ("assigned", 2)
+            rows = c.execute("select b.attempt, b.state, b.phase, count(l.seq) from builds b"
+                             " left join build_log_chunks l on l.build_id = b.id"
+                             " where b.job_id = %s group by b.id order by b.attempt", (job,)).fetchall()
+        assert [r[:2] for r in rows] == [(1, "lost"), (2, "running")], rows
+        assert rows[1][2] != "building" and rows[1][3] == 0, rows
+        # The connection stayed; attempt 2's own messages are stored as usual.
+        conn.send(json.dumps({"type": "log", "job": job, "attempt": 2, "seq": 0,
+                              "data": "new attempt line\n"}))
+        conn.send(json.dumps({"type": "finish", "job": job, "attempt": 2, "status": "failed",
+                              "exit_code": 1, "reason": "build failed with exit code 1"}))
+        ack = recv(conn)
+        assert ack == {"type": "finished", "job": job, "attempt": 2, "state": "failed"}, ack
+    with psycopg.connect(db) as c:
+        states = c.execute("select attempt, state from builds where job_id = %s order by attempt",
+                           (job,)).fetchall()
+        assert states == [(1, "lost"), (2, "failed")]
+        build = c.execute("select id from builds where job_id = %s and attempt = 2", (job,)).fetchone()[0]
+        deadline = time.time() + 10
+        while c.execute("select log_key is null from builds where id = %s", (build,)).fetchone()[0] \
+                and time.time() < deadline:
+            time.sleep(0.1)
+    status, _, body = backend.get(f"/api/v1/builds/{build}/log")
+    assert status == 200 and body == b"new attempt line\n", body

@@ -44,6 +44,16 @@ static const struct {
 	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
 	  "\"targets\":[\"t\"],\"running\":[7]}", "bad_message", "{\"job\": id}" },
 	{ "{\"type\":\"teleport\"}", "bad_message", "unknown message type 'teleport'" },
+	/* attempt: optional on progress, log and finish, a positive integer. */
+	{ "{\"type\":\"progress\",\"job\":3,\"attempt\":0,\"phase\":\"building\"}", "bad_message",
+	  "attempt" },
+	{ "{\"type\":\"log\",\"job\":3,\"attempt\":\"2\",\"seq\":0,\"data\":\"x\"}", "bad_message",
+	  "attempt" },
+	{ "{\"type\":\"finish\",\"job\":3,\"attempt\":2.5,\"status\":\"failed\"}", "bad_message",
+	  "attempt" },
+	{ "{\"type\":\"finish\",\"job\":3,\"attempt\":4294967296,\"status\":\"failed\"}",
+	  "bad_message", "attempt" },
+	{ "{\"type\":\"finish\",\"job\":3,\"attempt\":null,\"status\":\"failed\"}", NULL, NULL },
 	/* hello: arch and emulates (issue 16). */
 	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
 	  "\"targets\":[\"t\"],\"arch\":\"x86-64\"}", "bad_message", "arch must be" },
@@ -141,6 +151,35 @@ static void test_fields(void **state)
 	builder_msg_release(&m);
 }
 
+/* The attempt a progress, log or finish is about; 0 when it names none (a builder before the field). */
+static void test_attempt(void **state)
+{
+	static const struct {
+		const char *in;
+		long long attempt;
+	} att[] = {
+		{ "{\"type\":\"progress\",\"job\":3,\"attempt\":2,\"phase\":\"building\"}", 2 },
+		{ "{\"type\":\"progress\",\"job\":3,\"phase\":\"building\"}", 0 },
+		{ "{\"type\":\"log\",\"job\":3,\"attempt\":1,\"seq\":4,\"data\":\"x\"}", 1 },
+		{ "{\"type\":\"log\",\"job\":3,\"seq\":4,\"data\":\"x\"}", 0 },
+		{ "{\"type\":\"finish\",\"job\":3,\"attempt\":2147483647,\"status\":\"retry\"}",
+		  2147483647 },
+		{ "{\"type\":\"finish\",\"job\":3,\"status\":\"retry\"}", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(att); i++) {
+		struct builder_msg m;
+
+		assert_int_equal(builder_msg_parse(&m, att[i].in, strlen(att[i].in), NULL), 0);
+		if (builder_msg_check(&m, NULL))
+			fail_msg("refused: %s", att[i].in);
+		assert_int_equal(m.job, 3);
+		if (m.attempt != att[i].attempt)
+			fail_msg("%s: attempt %lld", att[i].in, m.attempt);
+		builder_msg_release(&m);
+	}
+}
+
 /* The architectures a hello serves: its own, normalized, then what it emulates, once each. */
 static void test_arches(void **state)
 {
@@ -212,6 +251,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_attempt),
 		cmocka_unit_test(test_arches),
 		cmocka_unit_test(test_finish_report),
 		cmocka_unit_test(test_not_a_message),

@@ -148,11 +148,40 @@ static void test_target_platform(void **state)
 	}
 }
 
+/* A cancel or finished is about the attempt the builder runs unless it names another. */
+static void test_is_attempt(void **state)
+{
+	static const struct {
+		const char *msg;
+		int yes;
+	} cases[] = {
+		{ "{\"type\":\"cancel\",\"job\":42,\"reason\":\"r\"}", 1 },
+		{ "{\"type\":\"cancel\",\"job\":42,\"attempt\":1,\"reason\":\"r\"}", 1 },
+		{ "{\"type\":\"cancel\",\"job\":42,\"attempt\":2,\"reason\":\"r\"}", 0 },
+		{ "{\"type\":\"finished\",\"job\":42,\"attempt\":null,\"state\":\"failed\"}", 1 },
+		{ "{\"type\":\"finished\",\"job\":42,\"attempt\":3,\"state\":\"failed\"}", 0 },
+		{ "{\"type\":\"finished\",\"job\":42,\"attempt\":\"1\",\"state\":\"failed\"}", 0 },
+	};
+	struct bjob *j = parse(NULL);
+	(void)state;
+	assert_int_equal(j->attempt, 1);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		cJSON *m = cJSON_Parse(cases[i].msg);
+
+		assert_non_null(m);
+		if (job_is_attempt(j, m) != cases[i].yes)
+			fail_msg("%s: not %d", cases[i].msg, cases[i].yes);
+		cJSON_Delete(m);
+	}
+	job_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_native_packages),
 		cmocka_unit_test(test_target_platform),
+		cmocka_unit_test(test_is_attempt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,7 +255,7 @@ static int build_local__parse(int argc, char **argv, struct build_local__args *a
 
 /* Get the source named by the arguments; sets *sdist or *dir. */
 static int build_local__source(const struct build_local__args *a, const char *work,
-			       char **sdist, char **dir, struct kerr *e)
+			       char **sdist, char **dir, long long *epoch, struct kerr *e)
 {
 	struct source_opts so;
 	char path[4200];
@@ -278,7 +278,7 @@ static int build_local__source(const struct build_local__args *a, const char *wo
 	}
 	snprintf(path, sizeof(path), "%s/src", work);
 	fprintf(stderr, "kiln: checking out %s at %s\n", a->git, a->commit);
-	if ((rc = source_checkout_git(a->git, a->commit, path, &so, e)))
+	if ((rc = source_checkout_git(a->git, a->commit, path, &so, epoch, e)))
 		return rc;
 	*dir = xstrdup(path);
 	return 0;
@@ -427,6 +427,7 @@ int build_local_main(int argc, char **argv)
 	struct sigaction sa;
 	char work[4096], reqs[4200], cargo_home[4200], cargo_dir[4200];
 	char *sdist = NULL, *dir = NULL;
+	long long epoch = 0; /* a git source's commit time: its SOURCE_DATE_EPOCH */
 	char derived_ref[DERIVED_REF_MAX];
 	struct failclass *fc = xcalloc(1, sizeof(*fc));
 	const char *tmp = getenv("TMPDIR");
@@ -495,7 +496,7 @@ int build_local_main(int argc, char **argv)
 		goto out;
 	}
 	have_work = 1;
-	if ((rc = build_local__source(&a, work, &sdist, &dir, &e))) {
+	if ((rc = build_local__source(&a, work, &sdist, &dir, &epoch, &e))) {
 		fprintf(stderr, "kiln-builder: %s\n", e.msg);
 		status = build_local__exit_for(rc);
 		goto out;
@@ -573,6 +574,7 @@ int build_local_main(int argc, char **argv)
 	spec.source_dir = dir;
 	spec.wheels_dir = reqs;
 	spec.cargo_dir = have_crates ? cargo_dir : NULL;
+	spec.source_date_epoch = epoch;
 	spec.out_dir = a.out;
 	spec.limits = a.lim;
 	spec.on_log = build_local__log;

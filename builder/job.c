@@ -650,6 +650,7 @@ static void *job__main(void *arg)
 	spec.source_dir = src.source_dir[0] ? src.source_dir : NULL;
 	spec.wheels_dir = src.wheels_dir[0] ? src.wheels_dir : NULL;
 	spec.cargo_dir = src.cargo_dir[0] ? src.cargo_dir : NULL;
+	spec.source_date_epoch = src.source_date_epoch;
 	spec.out_dir = out_dir;
 	spec.owner = j->owner;
 	sandbox_limits_default(&spec.limits);

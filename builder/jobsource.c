@@ -42,7 +42,8 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 
 	if (!strcmp(j->source_kind, "git")) {
 		snprintf(src_dir, sizeof(src_dir), "%s/src", j->work_dir);
-		rc = source_checkout_git(j->source_url, j->commit, src_dir, &so, e);
+		rc = source_checkout_git(j->source_url, j->commit, src_dir, &so,
+					 &s->source_date_epoch, e);
 		if (rc)
 			return rc == KERR_INVAL ? rc : KERR_AGAIN;
 		snprintf(s->source_dir, sizeof(s->source_dir), "%s", src_dir);

@@ -19,6 +19,8 @@ struct jobsource {
 	char source_dir[2048]; /* the checked-out tree, or "" */
 	char wheels_dir[2048]; /* prefetched build requirements */
 	char cargo_dir[2048];  /* vendored Rust crates (crates.h), or "" for no Rust */
+	long long source_date_epoch; /* a git source's commit time; 0: the driver takes
+					the sdist's (sandbox.h) */
 };
 
 typedef void (*jobsource_log_fn)(void *ctx, int stream, const char *p, size_t n);

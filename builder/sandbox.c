@@ -245,8 +245,14 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 			cJSON_AddItemToArray(cmd, cJSON_CreateString(*a));
 	}
 	{
+		/*
+		 * The normalizations of a reproducible build (docs/builds.md,
+		 * "Reproducible builds"): locale, time zone, hash seed; the driver
+		 * sets the umask and, unless given here, SOURCE_DATE_EPOCH.
+		 */
 		static const char *const vars[] = {
-			"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp", "TMPDIR=/tmp",
+			"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONHASHSEED=0",
+			"HOME=/tmp", "TMPDIR=/tmp",
 			"PIP_NO_INDEX=1", "PIP_FIND_LINKS=/opt/kiln/wheels /work/job-wheels",
 			"PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
 			"PIP_ROOT_USER_ACTION=ignore", "PYTHONUNBUFFERED=1",
@@ -254,7 +260,14 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 			/* Rust: the crates vendored on the host, offline (crates.h). */
 			"CARGO_HOME=" CRATES_SANDBOX_HOME, "CARGO_NET_OFFLINE=true",
 			"CARGO_TERM_COLOR=never", NULL };
+		char epoch[48];
+
 		env = sandbox__strings(vars);
+		if (j->spec->source_date_epoch > 0) {
+			snprintf(epoch, sizeof(epoch), "SOURCE_DATE_EPOCH=%lld",
+				 j->spec->source_date_epoch);
+			cJSON_AddItemToArray(env, cJSON_CreateString(epoch));
+		}
 		cJSON_AddItemToObject(c, "Env", env);
 	}
 	cJSON_AddNumberToObject(host, "Memory", (double)l->memory_bytes);

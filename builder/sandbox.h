@@ -69,6 +69,9 @@ struct sandbox_spec {
 	const char *cargo_dir;   /* vendored Rust crates + config.toml (crates.h), or NULL;
 				    /work/cargo, the build's CARGO_HOME */
 	const char *out_dir;     /* where the wheels go; must exist */
+	long long source_date_epoch; /* > 0: the build's SOURCE_DATE_EPOCH (a git commit's
+				    time); 0: the driver derives it from the sdist, or from
+				    the newest file of a source tree (docs/builds.md) */
 	struct sandbox_limits limits; /* zero fields take the defaults */
 	sandbox_log_fn on_log;   /* may be NULL */
 	void *log_ctx;

@@ -353,7 +353,7 @@ static int source__git_error(struct source__git *g, const char *what, struct ker
 static pthread_mutex_t source__git_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int source_checkout_git(const char *url, const char *commit, const char *dest_dir,
-			const struct source_opts *o, struct kerr *e)
+			const struct source_opts *o, long long *commit_time, struct kerr *e)
 {
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
@@ -431,6 +431,8 @@ int source_checkout_git(const char *url, const char *commit, const char *dest_di
 		rc = kerr_set(e, KERR_INTERNAL, "HEAD is not %s after the checkout", commit);
 		goto out;
 	}
+	if (commit_time)
+		*commit_time = (long long)git_commit_time(c);
 out:
 	git_commit_free(c);
 	git_remote_free(remote);

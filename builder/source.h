@@ -46,10 +46,11 @@ int source_fetch_sdist(const char *url, const char *expected_sha256, const char 
  * Clone url (https, http, ssh as libgit2 supports them, or a local path) into
  * dest_dir, which must not exist or be empty, and check out exactly commit (40
  * hex digits) as a detached HEAD; HEAD is read back and compared. Submodules
- * are not fetched. On failure dest_dir may hold a partial repository: the
- * caller removes it.
+ * are not fetched. On success *commit_time (if not NULL) is the commit's committer
+ * time in seconds since the epoch: the build's SOURCE_DATE_EPOCH (docs/builds.md).
+ * On failure dest_dir may hold a partial repository: the caller removes it.
  */
 int source_checkout_git(const char *url, const char *commit, const char *dest_dir,
-			const struct source_opts *o, struct kerr *e);
+			const struct source_opts *o, long long *commit_time, struct kerr *e);
 
 #endif

@@ -297,6 +297,55 @@ def requires(tree, round_no):
     return hooks
 
 
+# --- reproducibility -------------------------------------------------------------
+
+def sdist_epoch(src):
+    """The newest mtime among the sdist's members (docs/builds.md, "Reproducible
+    builds"): a property of the file itself, the same on every builder."""
+    import tarfile
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(src):
+            import calendar
+            with zipfile.ZipFile(src) as z:
+                return max((calendar.timegm(i.date_time + (0, 0, -1)) for i in z.infolist()),
+                           default=0)
+        with tarfile.open(src) as t:
+            return max((int(m.mtime) for m in t.getmembers()), default=0)
+    except (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile, OverflowError):
+        return 0  # unpack() says what is wrong with it
+
+
+def tree_epoch(tree):
+    """A source tree handed over without a commit time: its newest file."""
+    newest = 0
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for f in files:
+            try:
+                newest = max(newest, int(os.lstat(os.path.join(root, f)).st_mtime))
+            except OSError:
+                pass
+    return newest
+
+
+def normalize(src, tree):
+    """SOURCE_DATE_EPOCH for everything the build runs: the host's (a git
+    commit's time) when it gave one, else the sdist's or the tree's. The other
+    normalizations are the container's (builder/sandbox.c) and main()'s umask."""
+    given = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if given.isdigit() and int(given) > 0:
+        epoch = int(given)
+    else:
+        epoch = sdist_epoch(src) if not os.path.isdir(src) else tree_epoch(tree)
+    # Zip stores no date before 1980: wheel and auditwheel refuse such an epoch.
+    epoch = max(epoch, 315532800)
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    note("SOURCE_DATE_EPOCH=%d (%s)" % (epoch, time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                                            time.gmtime(epoch))))
+
+
 # --- build ---------------------------------------------------------------------
 
 def build(hooks):
@@ -531,10 +580,12 @@ def main(argv):
     if not src:
         print("usage: build.py --src PATH [--round N]", file=sys.stderr)
         return EXIT_INTERNAL
+    os.umask(0o022)  # files the build creates get the same modes everywhere
     os.makedirs(SCRATCH, exist_ok=True)
     try:
         stage("requires")
         tree = unpack(src)
+        normalize(src, tree)
         hooks = requires(tree, round_no)
         stage("build")
         built = build(hooks)

@@ -564,7 +564,9 @@ def test_git_commit_is_checked_out_and_built(image, tmp_path):
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
     run(["git", "init", "-q", "-b", "main", repo])
     run(["git", "-C", repo, "add", "."])
-    run(["git", "-C", repo, "commit", "-qm", "one"], env=env)
+    # The commit's time is the build's SOURCE_DATE_EPOCH: the wheel's dates.
+    run(["git", "-C", repo, "commit", "-qm", "one"],
+        env=dict(env, GIT_COMMITTER_DATE="@1600000000 +0200"))
     first = run(["git", "-C", repo, "rev-parse", "HEAD"]).stdout.strip()
     # A later commit that breaks the build: the first must be what gets built.
     (repo / "kgit.c").write_text("#error this is the second commit\n")
@@ -574,6 +576,9 @@ def test_git_commit_is_checked_out_and_built(image, tmp_path):
               "--timeout", "300")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert [f.name for f in out.iterdir()] == [f"kgit-1.0-cp311-cp311-{REPAIRED}.whl"]
+    assert "kiln: SOURCE_DATE_EPOCH=1600000000 (2020-09-13 12:26:40 UTC)" in p.stdout
+    with zipfile.ZipFile(next(out.iterdir())) as z:
+        assert {i.date_time for i in z.infolist()} == {(2020, 9, 13, 12, 26, 40)}
     p = build(image, out, "--git", f"file://{repo}", "--commit", "1" * 40, "--no-prefetch")
     assert p.returncode == 3 and "is not in" in p.stderr, p.stderr
 

@@ -133,8 +133,8 @@ def test_queued_sibling_is_dropped(farm, tmp_path):
                 " join projects p on p.id = r.project_id where p.normalized = 'kpure-seq'") == [(wheel,)]
     # Both targets show why they are served.
     c = cells(farm, "kpure-seq", "1.0")
-    assert sorted(x["status"] for x in c.values()) == ["built", "skipped"]
-    assert [x["reason"] for x in c.values() if x["status"] == "skipped"] == [f"covered by kiln wheel {wheel}"]
+    assert sorted(x["status"] for x in c.values()) == ["built", "covered"]
+    assert [x["covered_by"]["filename"] for x in c.values() if x["status"] == "covered"] == [wheel]
     pip_installs(farm, tmp_path, "kpure-seq", "1.0")
 
 

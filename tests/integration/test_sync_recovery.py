@@ -349,7 +349,8 @@ def test_release_kiln_built_is_not_planned_again(fresh_db, upstream):
     sync(db, upstream)
     assert q(db, "select r.version, rp.decision, rp.reason from release_plans rp"
                  " join releases r on r.id = rp.release_id order by 1") == [
-        ("1.0", "skipped", "covered by kiln wheel"), ("1.1", "planned", "new release")]
+        ("1.0", "skipped", "covered by kiln wheel built-1.0-cp311-cp311-linux_x86_64.whl"),
+            ("1.1", "planned", "new release")]
     assert [r[1] for r in snapshot(db)["jobs"]] == ["1.1"]
 
 

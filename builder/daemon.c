@@ -74,6 +74,7 @@ struct daemon {
 	int checker_started;
 	atomic_int checker_stop;  /* raised by the main thread (stopflag.h) */
 	int listed;          /* the backend's list was read once: explicit names checked */
+	unsigned recheck_s;  /* KILN_BUILDER_TARGETS_RECHECK: seconds between two looks */
 	char pending_json[DAEMON_TARGETS_JSON_MAX]; /* under lock */
 	int pending;                                /* under lock */
 	char chosen_json[DAEMON_TARGETS_JSON_MAX];  /* checker thread: the last list chosen */
@@ -777,7 +778,7 @@ static int daemon__check_once(struct daemon *d, int *fetch_failing)
 				 NULL);
 		else
 			log_warn("no target to serve yet: waiting for a target whose image is on this "
-				 "machine (`just image NAME` builds one)", "recheck_s=%d", TARGETS_RECHECK_S);
+				 "machine (`just image NAME` builds one)", "recheck_s=%u", d->recheck_s);
 		snprintf(d->chosen_json, sizeof(d->chosen_json), "%s", b.ptr);
 		goto out;
 	}
@@ -800,7 +801,7 @@ static void *daemon__checker_main(void *arg)
 	int fetch_failing = 0;
 
 	for (;;) {
-		unsigned wait_s = d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S;
+		unsigned wait_s = d->listed ? d->recheck_s : DAEMON_LIST_RETRY_S;
 		if (stopflag_sleep_ms(&d->checker_stop, wait_s * 1000) ||
 		    daemon__check_once(d, &fetch_failing))
 			break;
@@ -873,7 +874,7 @@ static int daemon__first_targets(struct daemon *d, struct kerr *e)
 	if (!strcmp(d->targets_json, "[]"))
 		log_warn("no target to serve yet: waiting for a target whose image is on this "
 			 "machine (see the reasons above; `just image NAME` builds one)",
-			 "recheck_s=%d", d->listed ? TARGETS_RECHECK_S : DAEMON_LIST_RETRY_S);
+			 "recheck_s=%u", d->listed ? d->recheck_s : DAEMON_LIST_RETRY_S);
 out:
 	buf_release(&b);
 	buf_release(&skips);
@@ -905,6 +906,11 @@ int daemon_run(const struct config *cfg)
 	}
 	if (d.slots < 1 || d.slots > 64) {
 		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_SLOTS must be 1-64");
+		goto fail;
+	}
+	d.recheck_s = (unsigned)config_get_int(cfg, CONFIG_BUILDER_TARGETS_RECHECK);
+	if (d.recheck_s < 1 || d.recheck_s > 3600) {
+		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_TARGETS_RECHECK must be 1-3600 (seconds)");
 		goto fail;
 	}
 	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) || daemon__arches(&d, &e))

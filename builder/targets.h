@@ -11,8 +11,9 @@
  *  - Names: every name must pass, else the builder refuses to start, with a
  *    message that names the fix (`just image NAME`, `kilnctl target add`, ...).
  *  - auto: every enabled target that passes is served, the others are logged
- *    with the reason; daemon.c evaluates again every TARGETS_RECHECK_S seconds,
- *    so a target whose image appears later is served from then on.
+ *    with the reason; daemon.c evaluates again every
+ *    KILN_BUILDER_TARGETS_RECHECK seconds (30), so a target whose image appears
+ *    later is served from then on.
  *
  * A target the backend lists without an arch (a backend before issue 16) is
  * x86_64.
@@ -30,7 +31,6 @@ struct kerr;
 
 #define TARGETS_MAX 32          /* a hello names 1-32 targets */
 #define TARGETS_NAME_MAX 64     /* [a-z0-9._-]{1,63} and the NUL */
-#define TARGETS_RECHECK_S 30
 #define TARGETS_ARCH_LABEL "org.kiln.arch"
 
 /* KILN_BUILDER_TARGETS, parsed. */

@@ -5,7 +5,8 @@ Docker engine: a target the backend does not know, an image that is not on the
 machine, or an image of another architecture stops the builder with a message
 that says how to fix it. `auto` serves every enabled target whose image is
 here, keeps running when there is none yet, and picks up a target once its
-image appears (the check runs again every 30 s).
+image appears (the check runs again every KILN_BUILDER_TARGETS_RECHECK
+seconds: 30 by default, 3 here).
 
 The images are made without a build: `docker commit` of a created (never
 started) container of the base image, with a new org.kiln.arch label.
@@ -95,7 +96,7 @@ def test_auto_serves_a_target_once_its_image_appears(farm, make_image, tmp_path)
     add_target(db, first, f"kiln/auto-a-{TAG}:1")
     add_target(db, second, f"kiln/auto-b-{TAG}:1")
     name = f"b-auto-{TAG}"
-    env = builder_env(db, backend, name, "auto", tmp_path)
+    env = {**builder_env(db, backend, name, "auto", tmp_path), "KILN_BUILDER_TARGETS_RECHECK": "3"}
     log_path = tmp_path / "builder.log"
     proc = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
 

@@ -96,7 +96,9 @@ if [ "$(cat $ready 2>/dev/null)" != 0 ]; then
 fi
 grep -E '^image' .kiln/logs/test-images.log | sed 's/^/images: /' || true
 
-report=$(mktemp)
+# The report stays in .kiln/logs/integration.xml: what each test took (the
+# slowest are printed below), to keep `just test` within its 40 minutes.
+report=.kiln/logs/integration.xml
 .kiln/venv/bin/python -m pytest tests/integration -q --junitxml="$report" "$@"
 int_rc=$?
 
@@ -113,7 +115,18 @@ s = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - f - s, f, s)
 PY
 )
-rm -f "$report"
+.kiln/venv/bin/python - "$report" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+try:
+    cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
+except Exception:
+    sys.exit()
+rows = sorted(((float(c.get("time", 0)), c.get("classname", "") + "::" + c.get("name", "")) for c in cases),
+              reverse=True)
+print("slowest integration tests (all: %d, %.0f s):" % (len(rows), sum(t for t, _ in rows)))
+for t, name in rows[:15]:
+    print("  %6.1f s  %s" % (t, name))
+PY
 wait  # the image builds still running (test_images.py waited for those it needed)
 up=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$unit_out")
 read -r unit_p unit_f <<<"${up:-0 1}"

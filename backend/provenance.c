@@ -23,6 +23,7 @@
 #endif
 
 struct provenance {
+	const char *farm; /* KILN_PUBLIC_URL: who vouches, as users reach it (config-owned) */
 	struct dsse_key *key;
 	char key_id[SHA256_HEX_LEN + 1];
 	struct buf public_pem;
@@ -194,7 +195,7 @@ int provenance_statement(const struct provenance_facts *f, struct buf *out)
 	run = cJSON_AddObjectToObject(pred, "runDetails");
 	bld = cJSON_AddObjectToObject(run, "builder");
 	/* The trusted platform is the farm that signs, not the machine that compiled. */
-	cJSON_AddStringToObject(bld, "id", "urn:kiln:farm");
+	cJSON_AddStringToObject(bld, "id", f->farm && *f->farm ? f->farm : "urn:kiln:farm");
 	ver = cJSON_AddObjectToObject(bld, "version");
 	cJSON_AddStringToObject(ver, "kiln-backend", KILN_VERSION);
 	provenance__str(ver, "kiln-builder", f->builder_version);
@@ -280,6 +281,7 @@ int provenance_init(struct server *srv, struct kerr *e)
 		return kerr_set(e, KERR_INVAL, "KILN_PROVENANCE_KEY: '%s' is readable by others "
 				"(mode %03o); chmod 600 it", path, (unsigned)(sb.st_mode & 0777));
 	p = xcalloc(1, sizeof(*p));
+	p->farm = config_get(srv->cfg, CONFIG_PUBLIC_URL);
 	buf_init(&p->public_pem, BUF_NOLIMIT);
 	rc = dsse_key_load(path, &p->key, e);
 	if (!rc && !dsse_key_is_private(p->key))
@@ -323,6 +325,7 @@ static int provenance__sign_row(struct provenance *p, const PGresult *r, int i, 
 	struct provenance_facts f;
 
 	provenance__facts_from_row(r, i, &f);
+	f.farm = p->farm;
 	if (provenance_statement(&f, st))
 		return kerr_set(e, KERR_INTERNAL, "could not write the statement");
 	return dsse_sign(p->key, DSSE_INTOTO_TYPE, st->ptr, st->len, sig, e);

@@ -44,6 +44,8 @@ struct provenance_facts {
 	const char *started_on, *finished_on, *published_on; /* RFC 3339 UTC */
 	const char *exit_code, *duration_ms, *policy;
 	const char *runtime_packages;  /* JSON array text */
+	const char *farm;              /* runDetails.builder.id: KILN_PUBLIC_URL, or NULL/"" for
+					  "urn:kiln:farm" */
 };
 
 /*

@@ -19,7 +19,7 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 	[CONFIG_HTTP_LISTEN] = { "KILN_HTTP_LISTEN", CONFIG_STR, "127.0.0.1:8080", 0, "backend",
 		"Address and port the backend listens on (`0.0.0.0:8080` for every interface)." },
 	[CONFIG_PUBLIC_URL] = { "KILN_PUBLIC_URL", CONFIG_STR, "", 0, "backend",
-		"Base URL clients reach the backend at, for absolute links; default: from the request's Host." },
+		"The URL users reach the farm at (`https://wheels.example.org`): signed provenance names it as the builder that vouches (`runDetails.builder.id`; unset: `urn:kiln:farm`). The index, API and UI links are relative and need none." },
 	[CONFIG_TLS_CERT] = { "KILN_TLS_CERT", CONFIG_STR, "", 0, "backend",
 		"PEM certificate chain; with `KILN_TLS_KEY`, the backend serves HTTPS (HTTP/2 by ALPN) instead of HTTP." },
 	[CONFIG_TLS_KEY] = { "KILN_TLS_KEY", CONFIG_STR, "", 1, "backend",

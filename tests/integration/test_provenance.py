@@ -47,7 +47,8 @@ def farm(migrated, backend_factory, tmp_path_factory):
             " returning id", (hashlib.sha256(TOKEN.encode()).hexdigest(),)).fetchone()[0]
         c.execute("insert into builds (job_id, attempt, builder_id, state, started_at)"
                   " select %s, 1, id, 'running', now() - interval '42 seconds' from builders", (job,))
-    backend = backend_factory(migrated, env={"KILN_PROVENANCE_KEY": str(key)})
+    backend = backend_factory(migrated, env={"KILN_PROVENANCE_KEY": str(key),
+                                             "KILN_PUBLIC_URL": "https://wheels.example.test"})
     fn, data = make_wheel("Prov-Demo", "1.0")
     st, _, body = backend.request("PUT", f"/api/v1/jobs/{job}/artifacts/{fn}", body=data,
                                   headers={"Authorization": f"Bearer {TOKEN}"})
@@ -102,6 +103,8 @@ def test_statement_says_what_was_built_and_who_vouches(farm):
     assert ext["target"]["image"] == "kiln/bookworm-py311:abc123"
     assert ext["target"]["arch"] == "x86_64" and ext["target"]["python"] == "3.11"
     run_ = st["predicate"]["runDetails"]
+    # The farm that vouches, as its users reach it (KILN_PUBLIC_URL).
+    assert run_["builder"]["id"] == "https://wheels.example.test"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run_["metadata"]["startedOn"])
     assert run_["metadata"]["startedOn"] < run_["metadata"]["finishedOn"]
     by = {b["name"]: b["annotations"] for b in run_["byproducts"]}

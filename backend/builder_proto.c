@@ -10,6 +10,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/provenance.h"
+#include "backend/repro.h"
 #include "backend/server.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -135,6 +136,8 @@ static void builder_proto__job_done(void *ctx, PGresult *r, const char *err)
 		/* Built once: the wheels it published may serve its release's other targets. */
 		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded")) {
 			covered_after_success(c->srv->db, q->job);
+			/* A second build of it, compared, when the policy samples it (repro.h). */
+			repro_after_success(c->srv, q->job);
 			/* Signed provenance of the wheels it published (provenance.h). */
 			provenance_publish(c->srv, PQgetvalue(r, 0, 0));
 		}

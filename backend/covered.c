@@ -22,12 +22,14 @@ static const char covered__siblings_sql[] =
 	"  where a.release_id = j.release_id and a.published_at is not null and not a.yanked), '')"
 	" from jobs j join targets t on t.id = j.target_id"
 	" where j.release_id = (select release_id from jobs where id = $1::bigint)"
-	" and j.state = 'queued' and j.id <> $1::bigint";
+	" and j.state = 'queued' and j.kind = 'build' and j.id <> $1::bigint"
+	/* a check publishes nothing: it covers nothing */
+	" and (select kind from jobs where id = $1::bigint) = 'build'";
 
 /* Cancel each still queued job of $1 as covered by the wheel at the same place in $2. */
 static const char covered__drop_sql[] =
 	"with x as (select j.id, f.file from unnest($1::bigint[], $2::text[]) as f(id, file)"
-	"  join jobs j on j.id = f.id where j.state = 'queued' for update of j),"
+	"  join jobs j on j.id = f.id where j.state = 'queued' and j.kind = 'build' for update of j),"
 	" u as (update jobs set state = 'cancelled', covered_by = x.file,"
 	"  failure_reason = 'covered by kiln wheel ' || x.file, finished_at = now(),"
 	"  not_before = null from x where jobs.id = x.id"

@@ -21,11 +21,23 @@ static const char jobs__claim_batch_sql[] =
 	" w as ("
 	" select * from unnest($2::bigint[], $3::text[]) with ordinality as w(bid, lease, ord)"
 	"), c as ("
-	" select q.id, row_number() over (order by q.priority desc, q.fair_seq, q.id) as ord from ("
-	"  select j.id, j.priority, j.fair_seq from jobs j join targets t on t.id = j.target_id"
+	" select q.id, q.avoid, row_number() over (order by q.priority desc, q.fair_seq, q.id) as ord"
+	" from ("
+	"  select j.id, j.priority, j.fair_seq, v.avoid from jobs j join targets t on t.id = j.target_id"
+	/*
+	 * A check (migration 0016) avoids the builder of the build it checks
+	 * while another online builder serves its target: then it is not given
+	 * to a batch of that builder alone, nor paired with it below (it stays
+	 * queued; the rotating batch order pairs it with the other next time).
+	 */
+	"  left join lateral (select o.builder_id as avoid from jobs o where o.id = j.check_of"
+	"   and exists (select 1 from " QUEUE_SERVING_SQL("t.arch", "$4") " and sb.id <> o.builder_id"
+	"    and jsonb_typeof(sb.capabilities->'targets') = 'array'"
+	"    and sb.capabilities->'targets' ? t.name)) v on j.kind = 'check'"
 	"  where j.state = 'queued' and t.enabled and t.name = any($1::text[])"
 	"  and t.arch = any($6::text[])"
 	"  and (j.not_before is null or j.not_before <= now())"
+	"  and (v.avoid is null or exists (select 1 from unnest($2::bigint[]) x where x <> v.avoid))"
 	"  order by j.priority desc, j.fair_seq, j.id"
 	"  limit $5::int for update of j skip locked) q"
 	"), a as ("
@@ -33,7 +45,7 @@ static const char jobs__claim_batch_sql[] =
 	" lease_expires_at = now() + make_interval(secs => $4::int), assigned_at = now(),"
 	" started_at = null, failure_reason = null, failure_class = null, covered_by = null,"
 	" attempts = j.attempts + 1"
-	" from c join w on w.ord = c.ord where j.id = c.id"
+	" from c join w on w.ord = c.ord where j.id = c.id and c.avoid is distinct from w.bid"
 	" returning j.id, j.attempts, j.release_id, j.target_id, j.max_attempts, j.builder_id"
 	"), b as ("
 	" insert into builds (job_id, attempt, builder_id, state, phase, native_packages)"
@@ -144,7 +156,9 @@ static const char jobs__finish_sql[] =
 	"with cur as ("
 	" select j.id, j.attempts, j.max_attempts, j.native_retried, b.id as build_id,"
 	" b.native_packages, r.project_id,"
-	" (select count(*) from artifacts a where a.build_id = b.id) as arts,"
+	" (select count(*) from artifacts a where a.build_id = b.id)"
+	/* a check's wheels are compared, not published (upload.c, migration 0016) */
+	" + (select count(*) from repro_wheels w where w.build_id = b.id) as arts,"
 	/* built once: an upload of a sibling's published wheel stood in for an artifact */
 	" (select a.filename from artifacts a where a.filename = j.covered_by"
 	"  and a.release_id = j.release_id and a.published_at is not null) as covered"

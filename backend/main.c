@@ -13,6 +13,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/provenance.h"
+#include "backend/repro.h"
 #include "backend/server.h"
 #include "backend/storage_sweep.h"
 #include "backend/workers.h"
@@ -137,6 +138,8 @@ int main(int argc, char **argv)
 			 config_get(&cfg, CONFIG_FRONTEND_DIR));
 		goto fail;
 	}
+	if (repro_policy_parse(config_get(&cfg, CONFIG_REPRO), &srv.repro_percent, &e))
+		goto fail;
 	srv.cfg = &cfg;
 	srv.frontend_dir = xstrdup(resolved);
 	srv.max_body = (size_t)config_get_int(&cfg, CONFIG_MAX_BODY);

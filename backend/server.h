@@ -35,6 +35,7 @@ struct server {
 	struct downloads *downloads; /* file lookups and download counters */
 	struct storage_sweep *sweep; /* deletes objects no row references */
 	struct provenance *provenance; /* the farm's signing key; NULL: provenance off */
+	int repro_percent;        /* KILN_REPRO as a sample size, 0 (off) to 100 (all) */
 	char *frontend_dir;       /* absolute path of the static UI */
 	size_t max_body;          /* default request body limit */
 	volatile sig_atomic_t stop; /* set by SIGTERM/SIGINT */

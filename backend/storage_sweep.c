@@ -70,7 +70,8 @@ static void sweep__run(void *arg)
 	s->expired = (int)expired;
 	/* The lock is what keeps an upload of the same key waiting until we are done. */
 	if (db_query(db,
-		     "select p.key, exists (select 1 from artifacts a where a.storage_key = p.key)::text"
+		     "select p.key, (exists (select 1 from artifacts a where a.storage_key = p.key)"
+		     " or exists (select 1 from repro_wheels w where w.storage_key = p.key))::text"
 		     " from storage_pending p where p.not_before <= now()"
 		     " order by p.not_before limit 100 for update of p skip locked",
 		     0, NULL, &r, &s->err))

@@ -3,6 +3,7 @@
 
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
+#include "backend/repro.h"
 #include "backend/server.h"
 #include "backend/storage_sweep.h"
 #include "backend/workers.h"
@@ -58,6 +59,16 @@ struct upload {
 	 * 'u' not yet (its job still runs), 0 not a sibling's.
 	 */
 	char sibling;
+	/*
+	 * The job is a reproducibility check (repro.h): its wheels are compared
+	 * with the checked build's published wheel of the same name (build_sha,
+	 * stored under build_key; empty when that build published none of this
+	 * name) and recorded in repro_wheels, never published.
+	 */
+	int check;
+	char build_sha[SHA256_HEX_LEN + 1];
+	char build_key[512];
+	struct buf differs;    /* wheeldiff's JSON when the bytes differ; empty: none computed */
 
 	/* Worker results. */
 	int status;            /* HTTP status of a failure, 0 if fine */
@@ -84,6 +95,7 @@ static void upload__free(struct upload *u)
 	if (u->hash.md)
 		sha256_release(&u->hash);
 	buf_release(&u->early);
+	buf_release(&u->differs);
 	wheel_info_release(&u->info);
 	free(u);
 }
@@ -226,6 +238,7 @@ static void upload__cover(struct upload *u)
 }
 
 static void upload__registered(void *ctx, PGresult *r, const char *err);
+static void upload__check_record(struct upload *u, int stored);
 
 /* The whole body is in the temp file: hash known; register the key, then inspect and store. */
 static void upload__body_complete(struct upload *u)
@@ -240,6 +253,11 @@ static void upload__body_complete(struct upload *u)
 	}
 	if (sha256_final_hex(&u->hash, u->sha)) {
 		upload__finish(u, 500, KERR_INTERNAL, "could not hash the upload");
+		return;
+	}
+	if (u->check && !strcmp(u->sha, u->build_sha)) {
+		/* Byte for byte the published wheel: nothing to store. */
+		upload__check_record(u, 0);
 		return;
 	}
 	if (u->sibling == 'u') {
@@ -348,6 +366,16 @@ static void upload__inspect_and_store(void *arg)
 		return;
 	}
 	u->stored = 1;
+	if (u->check && u->build_key[0]) {
+		struct kerr e;
+
+		/* Which members differ: what the build page shows (repro_wheels.differs). */
+		if (repro_diff(u->srv->storage, u->build_key, u->tmp_path, &u->differs, &e)) {
+			log_warn("check's wheel not compared member by member", "job=%lld file=%s error=\"%s\"",
+				 (long long)u->job_id, u->filename, e.msg);
+			buf_reset(&u->differs);
+		}
+	}
 }
 
 static void upload__answer(struct upload *u)
@@ -407,6 +435,10 @@ static void upload__stored(void *arg)
 
 	if (u->status) {
 		upload__finish(u, u->status, u->err.code ? u->err.code : KERR_INVAL, "%s", u->err.msg);
+		return;
+	}
+	if (u->check) {
+		upload__check_record(u, 1);
 		return;
 	}
 	upload__tags(&u->wn, WHEELNAME_PYTHON, &py);
@@ -528,6 +560,79 @@ static void upload__conflict_checked(void *ctx, PGresult *r, const char *err)
 	upload__rollback(u);
 }
 
+/* The check's wheel is recorded: answer the builder. */
+static void upload__check_recorded(void *ctx, PGresult *r, const char *err)
+{
+	struct upload *u = ctx;
+
+	if (err) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_DB, "%s", err);
+		upload__rollback(u);
+		return;
+	}
+	if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't') {
+		int same = !strcmp(u->sha, u->build_sha);
+
+		log_info("check's wheel compared", "job=%lld file=%s sha256=%s result=%s", (long long)u->job_id,
+			 u->filename, u->sha, same ? "same" : u->build_sha[0] ? "differs" : "extra");
+		upload__finish(u, 201, 0, "%s", same ? "same" : u->build_sha[0] ? "differs" : "extra");
+		return;
+	}
+	if (PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] != 't') {
+		/* As for a published wheel: the sweep may have taken the object. */
+		upload__finish(u, 503, KERR_AGAIN, "the stored wheel's registration expired; retry the upload");
+		return;
+	}
+	u->status = 409;
+	kerr_set(&u->err, KERR_CONFLICT, "job %lld no longer holds a lease for this token",
+		 (long long)u->job_id);
+	upload__rollback(u);
+}
+
+/*
+ * Record a check's wheel in repro_wheels, on the attempt that holds the lease
+ * (FOR SHARE of the job, as the artifact insert). stored: the bytes differ
+ * and are in storage under u->key (registered in storage_pending, whose row
+ * the insert takes over); else they are the published wheel's and nothing was
+ * stored. A repeated upload of the attempt replaces its row.
+ */
+static void upload__check_record(struct upload *u, int stored)
+{
+	char size[24];
+	const char *params[7];
+
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)u->size);
+	params[0] = u->job_id_text;
+	params[1] = u->filename;
+	params[2] = u->sha;
+	params[3] = size;
+	params[4] = stored ? u->key : NULL;
+	params[5] = u->token_hash;
+	params[6] = stored && u->differs.len ? u->differs.ptr : NULL;
+	u->busy = 1;
+	if (!pgpool_query(u->srv->db,
+			  "with k as (select key from storage_pending where key = $5 for share),"
+			  " w as (insert into repro_wheels (build_id, filename, sha256, size, storage_key,"
+			  "  differs)"
+			  "  select b.id, $2, $3, $4::bigint, $5, $7::jsonb from jobs j"
+			  "  join builds b on b.job_id = j.id and b.attempt = j.attempts"
+			  "  where j.id = $1::bigint and j.kind = 'check' and j.state in ('assigned', 'running')"
+			  "  and j.lease_token_hash = $6 and ($5::text is null or exists (select 1 from k))"
+			  "  for share of j"
+			  "  on conflict (build_id, filename) do update set sha256 = excluded.sha256,"
+			  "  size = excluded.size, storage_key = excluded.storage_key,"
+			  "  differs = excluded.differs, created_at = now() returning 1),"
+			  " p as (delete from storage_pending where key = $5 and exists (select 1 from w))"
+			  " select exists (select 1 from w)::text,"
+			  " ($5::text is null or exists (select 1 from k))::text",
+			  7, params, upload__check_recorded, u)) {
+		u->status = 503;
+		kerr_set(&u->err, KERR_AGAIN, "database busy; retry the upload");
+		upload__rollback(u);
+	}
+}
+
 /* The lease check answered. */
 static void upload__authed(void *ctx, PGresult *r, const char *err)
 {
@@ -582,8 +687,15 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 			       "(%s on %s)", u->filename, pytag, plat);
 		goto done;
 	}
-	snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 6));
-	u->sibling = PQgetvalue(r, 0, 7)[0];
+	u->check = !strcmp(PQgetvalue(r, 0, 8), "check");
+	if (u->check) {
+		/* The published name is the checked build's own: not a conflict, the comparison. */
+		snprintf(u->build_sha, sizeof(u->build_sha), "%s", PQgetvalue(r, 0, 9));
+		snprintf(u->build_key, sizeof(u->build_key), "%s", PQgetvalue(r, 0, 10));
+	} else {
+		snprintf(u->existing_sha, sizeof(u->existing_sha), "%s", PQgetvalue(r, 0, 6));
+		u->sibling = PQgetvalue(r, 0, 7)[0];
+	}
 	if (!u->req) {
 		upload__free(u);
 		goto done;
@@ -646,6 +758,7 @@ void upload_handle(struct http_req *req)
 	u->req = req;
 	u->job_id = job;
 	buf_init(&u->early, UPLOAD_EARLY_MAX);
+	buf_init(&u->differs, BUF_NOLIMIT);
 	wheel_info_init(&u->info);
 	snprintf(u->job_id_text, sizeof(u->job_id_text), "%lld", job);
 	snprintf(u->filename, sizeof(u->filename), "%s", req->params[1]);
@@ -696,8 +809,11 @@ void upload_handle(struct http_req *req)
 		" coalesce((select a.sha256 from artifacts a where a.filename = $2), ''),"
 		" coalesce((select case when a.published_at is null then 'u' else 'p' end"
 		"  from artifacts a where a.filename = $2 and a.release_id = j.release_id"
-		"  and a.job_id is distinct from j.id and not a.yanked), '')"
+		"  and a.job_id is distinct from j.id and not a.yanked), ''),"
+		" j.kind, coalesce(c.sha256, ''), coalesce(c.storage_key, '')"
 		" from jobs j join releases r on r.id = j.release_id"
+		" left join artifacts c on c.job_id = j.check_of and c.filename = $2"
+		"  and c.published_at is not null"
 		" join projects p on p.id = r.project_id join targets t on t.id = j.target_id"
 		" where j.id = $1::bigint",
 		2, params, upload__authed, u)) {

@@ -36,6 +36,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"Largest wheel a builder may upload, in bytes." },
 	[CONFIG_PROVENANCE_KEY] = { "KILN_PROVENANCE_KEY", CONFIG_STR, "", 0, "backend, kilnctl",
 		"PEM file of the farm's Ed25519 signing key (`kilnctl provenance key init` makes it, mode 0600); the backend signs every published wheel's provenance with it. Unset: no provenance is served." },
+	[CONFIG_REPRO] = { "KILN_REPRO", CONFIG_STR, "5%", 0, "backend",
+		"Which published builds get a reproducibility check (a second build of the same release and target, by another builder where one serves the target, compared byte for byte; docs/builds.md): `off`, `all`, or a sample `N%` (0 to 100)." },
 	[CONFIG_DOWNLOADS_FLUSH_SECONDS] = { "KILN_DOWNLOADS_FLUSH_SECONDS", CONFIG_INT, "10", 0,
 		"backend", "Seconds between writes of the download counters to the database (1 to 3600)." },
 	[CONFIG_LEASE_SECONDS] = { "KILN_LEASE_SECONDS", CONFIG_INT, "60", 0, "backend",

@@ -64,7 +64,7 @@ const char queue_sql_rebuild[] =
 	" mv as (update jobs j set priority = case when $5::int is null"
 	"  then greatest(j.priority, " QUEUE_ADMIN_PRIORITY_TEXT ") else $5::int end, fair_seq = 0"
 	"  from pairs where j.release_id = pairs.release_id and j.target_id = pairs.target_id"
-	"  and j.state = 'queued' returning j.id, j.priority)"
+	"  and j.state = 'queued' and j.kind = 'build' returning j.id, j.priority)"
 	" select (select name from p), (select count(*) from r),"
 	" (select count(*) from r where not has_source), (select count(*) from t),"
 	" (select count(*) from t where enabled), (select count(*) from pairs),"
@@ -91,10 +91,10 @@ const char queue_sql_priority[] =
 	"select j.id, j.release_id, j.target_id, tt.enabled from jobs j" \
 	" join releases r on r.id = j.release_id join projects pp on pp.id = r.project_id" \
 	" join targets tt on tt.id = j.target_id" \
-	" where j.state = 'failed' and r.deleted_at is null and pp.deleted_at is null" \
-	" and " cond \
+	" where j.state = 'failed' and j.kind = 'build' and r.deleted_at is null" \
+	" and pp.deleted_at is null and " cond \
 	" and not exists (select 1 from jobs k where k.release_id = j.release_id" \
-	"  and k.target_id = j.target_id and k.id > j.id)"
+	"  and k.target_id = j.target_id and k.kind = 'build' and k.id > j.id)"
 
 /* Queue a job for each row of CTE f on an enabled target, at priority prio. */
 #define QUEUE_REQUEUE_INSERT(prio) \

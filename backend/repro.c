@@ -168,7 +168,7 @@ int repro_diff(struct storage *st, const char *build_key, const char *check_path
 		goto done;
 	}
 	wheel_limits_default(&lim);
-	rc = wheeldiff_files(path, check_path, &lim, REPRO_DIFF_MAX, out, e);
+	rc = wheeldiff_files(path, check_path, &lim, WHEELDIFF_MAX_DIFFS, out, e);
 done:
 	close(fd);
 	unlink(path);

@@ -22,9 +22,6 @@ struct storage;
 #define REPRO_PRIORITY (-10)
 #define REPRO_PRIORITY_TEXT "-10"
 
-/* Most differing members kept per wheel (repro_wheels.differs). */
-#define REPRO_DIFF_MAX 64
-
 /*
  * Parse a KILN_REPRO value: "off" (0), "all" (100) or "N%" with N an integer
  * 0 to 100, into *percent. KERR_INVAL with a message naming the forms.
@@ -48,7 +45,7 @@ void repro_after_success(struct server *srv, long long job);
 /*
  * Worker thread: compare the published wheel stored under build_key with the
  * check's wheel at check_path. Appends common/wheeldiff's JSON array to out
- * (at most REPRO_DIFF_MAX entries). The published wheel is fetched from
+ * (at most WHEELDIFF_MAX_DIFFS entries). The published wheel is fetched from
  * storage into a private file next to check_path, removed before returning.
  * 0, or negative with e (the published wheel could not be read: the caller
  * records the difference without members).

@@ -131,3 +131,14 @@ def test_a_lone_builder_checks_its_own_build(farm, files, tmp_path):
     assert result == "reproducible", detail
     assert by == of
     assert q(farm.db, "select name from builders where id = %s", by) == [(names[0],)]
+
+
+def test_a_bad_policy_stops_the_backend_with_the_forms_it_takes(tmp_path):
+    import os
+    import subprocess
+    from conftest import BACKEND
+    p = subprocess.run([str(BACKEND)], env={**os.environ, "KILN_REPRO": "sometimes",
+                                            "KILN_DATA_DIR": str(tmp_path)},
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "KILN_REPRO is 'sometimes': want off, all, or a sample N% (0 to 100)" in p.stderr, p.stderr

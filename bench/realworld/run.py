@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/realworld: real projects through a private local farm.
 
-usage: bench/realworld/run.py [LIST_FILE] [--timeout SECONDS] [--keep] [--no-install]
+usage: bench/realworld/run.py [LIST_FILE] [--timeout SECONDS] [--keep] [--no-install] [--repro]
 
 Starts a farm of its own with scripts/up.sh (its own data dir, ports and builder
 name, so it runs beside `just up` and the tests), mirroring only the projects of
@@ -16,6 +16,12 @@ the module the list names, and prints:
   - one line a project: state, failure class, reason or import result, seconds;
   - built/total and imported/total per category, the failure classes;
   - a Markdown table for docs/performance.md (--markdown FILE writes it there too).
+
+With --repro the farm checks every build it publishes (KILN_REPRO=all: built
+again and compared byte for byte; docs/builds.md "Reproducibility checks"), and
+the run waits for those results and prints the share of reproducible wheels and,
+for the others, the zip members that differ. The farm has one builder here, so
+a check is the same machine in another container at another time.
 
 The farm is stopped at the end (its data stays in .kiln/bench-realworld unless
 the next run starts it anew; --keep leaves it running).
@@ -172,6 +178,39 @@ def install_and_import(farm, upstream, row, version, venv_root):
     return True, f"import {row['module']}: ok"
 
 
+def wait_repro(farm, build_id, deadline):
+    """The reproducibility result of a build once its check has ended:
+    ("reproducible" | "differs" | "failed", differing members), or ("none", why)."""
+    while True:
+        try:
+            b = farm.get(f"/api/v1/builds/{build_id}")
+        except (urllib.error.URLError, OSError):
+            b = {}
+        r = b.get("reproducibility")
+        if r:
+            members = [f"{m.get('member')} ({m.get('what')})" for w in r.get("wheels") or []
+                       for m in w.get("members") or [] if m.get("member") is not None]
+            return r["result"], members
+        if not b.get("reproducibility_pending") and b:
+            return "none", "no check was queued"
+        if time.time() > deadline:
+            return "none", "no result before the deadline"
+        time.sleep(5)
+
+
+def report_repro(results):
+    checked = [r for r in results if r.get("repro") and r["repro"][0] != "none"]
+    same = [r for r in checked if r["repro"][0] == "reproducible"]
+    print(f"realworld: reproducible {len(same)}/{len(checked)} checked wheels "
+          f"({100.0 * len(same) / max(len(checked), 1):.0f}%)")
+    for r in checked:
+        if r["repro"][0] != "reproducible":
+            print(f"  {r['project']:<16} {r['repro'][0]}: {', '.join(r['repro'][1][:6])}")
+    for r in results:
+        if r.get("repro") and r["repro"][0] == "none":
+            print(f"  {r['project']:<16} not checked: {r['repro'][1]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("list", nargs="?", default=str(ROOT / "bench" / "realworld" / "projects.txt"))
@@ -179,6 +218,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave the farm running")
     ap.add_argument("--no-install", action="store_true", help="skip the pip install + import")
     ap.add_argument("--markdown", help="also write the Markdown table to this file")
+    ap.add_argument("--repro", action="store_true",
+                    help="check every build's reproducibility (KILN_REPRO=all) and report the share")
     a = ap.parse_args()
 
     rows = read_list(a.list)
@@ -188,6 +229,8 @@ def main():
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     farm.env["KILN_SYNC_PROJECTS"] = ",".join(r["project"] for r in rows)
+    if a.repro:
+        farm.env["KILN_REPRO"] = "all"
     up = farm.script("upstream")
     upstream = up.stdout.split()[0]
     if not upstream.startswith("http"):
@@ -249,6 +292,8 @@ def main():
                     res["imported"], res["detail"] = ok, why
             elif cell["status"] == "failed":
                 res["class"], res["detail"] = failure_of(farm, cell)
+            if a.repro and cell["status"] == "built" and cell.get("build_id"):
+                res["repro"] = wait_repro(farm, cell["build_id"], deadline)
             results.append(res)
             mark = ("ok  " if res["imported"] else "BUILT" if cell["status"] == "built"
                     else "FAIL")
@@ -276,6 +321,8 @@ def main():
     if classes:
         print("realworld: failure classes: " + ", ".join(f"{k} {v}" for k, v in
                                                         sorted(classes.items())))
+    if a.repro:
+        report_repro(results)
     md = ["| project | category | version | result | class | detail |",
           "|---|---|---|---|---|---|"]
     for res in results:

@@ -272,7 +272,10 @@ class Farm:
                    "KILN_JOB_TIMEOUT": "300", "KILN_JOB_MEMORY_MIB": "512", "KILN_LOG": "info",
                    # An upload cut off by a kill leaves its object to the sweep after this
                    # (an hour by default): short, so the dust settles within the run.
-                   "KILN_STORAGE_SWEEP_GRACE": "30"}
+                   "KILN_STORAGE_SWEEP_GRACE": "30",
+                   # The invariants count one job per release: no sampled
+                   # reproducibility checks (jobs of their own) in this run.
+                   "KILN_REPRO": "off"}
             d = Daemon(self, f"backend{i + 1}", "backend", [BACKEND], env, self.logs / f"backend{i + 1}.log")
             d.url = f"http://127.0.0.1:{port}"
             self.backends.append(d)

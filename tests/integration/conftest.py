@@ -189,6 +189,9 @@ def backend_factory(tmp_path_factory):
             "KILN_STORAGE": storage,
             "KILN_STORAGE_DIR": str(home / "artifacts"),
             "KILN_LOG": "info",
+            # No sampled reproducibility checks unless a test asks (test_repro_farm):
+            # a check is a job of its own that other tests' queue counts would see.
+            "KILN_REPRO": "off",
         }
         full.update(env or {})
         # A caller may pin the address (a restart on the same port).

@@ -146,7 +146,12 @@ static const char api_builds__sql_detail[] =
 	"  'runtime_packages', a.runtime_packages) order by a.filename),"
 	"  '[]') from (select id, filename, size, sha256, created_at, published_at, policy,"
 	"  runtime_packages from artifacts"
-	"  where build_id = b.id order by filename limit 100) a)"
+	"  where build_id = b.id order by filename limit 100) a),"
+	/* How it ran, as its builder reported it (migration 0017); null from an older builder. */
+	" case when coalesce(b.image_id, b.command::text, b.build_requirements::text) is not null"
+	"  then json_build_object('image_id', b.image_id, 'image_base', b.image_base,"
+	"  'image_name', b.image_name, 'command', b.command, 'environment', b.build_environment,"
+	"  'build_requirements', jsonb_array_length(b.build_requirements))::text end"
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
 	" join releases r on r.id = j.release_id"
@@ -197,6 +202,8 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 	buf_puts(&b, "},\"target\":{");
 	col = api_json_fields(&b, r, 0, col, target, sizeof(target) / sizeof(target[0]));
 	buf_puts(&b, "},\"artifacts\":");
+	api_json_value(&b, r, 0, col++, API_JSON);
+	buf_puts(&b, ",\"built_with\":");
 	api_json_value(&b, r, 0, col, API_JSON);
 	buf_putc(&b, '}');
 	api_respond(req, &b);

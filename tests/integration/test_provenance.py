@@ -353,3 +353,7 @@ def test_real_build_statement_names_image_command_and_requirements(real_build):
     w = json.loads(body)["built_with"]
     assert w["image_id"] == image_id and w["image_base"] is None and w["image_name"] == real_build["image"]
     assert w["command"] == cmd and w["environment"] == env and w["build_requirements"] == 3
+    # And links the wheel's provenance (the build page does too).
+    link = json.loads(body)["artifacts"][0]["provenance"]
+    assert link == f"/integrity/kprov-real/1.0/{fn}/provenance"
+    assert backend.get(link)[0] == 200

@@ -109,9 +109,8 @@ export async function render(ctx) {
     fill(arts, h("h2", "Artifacts"), table(
       [{ label: "File" }, { label: "Platform", cls: "hide-sm" }, { label: "Needs from the system" }, { label: "Size", num: true },
         { label: "SHA-256" }, { label: "Published" }],
-      b.artifacts.map((a) => [h("span", h("a.mono", { href: a.url }, a.filename), a.published_at ? [" ",
-        h("a.small.provenance", { href: `/integrity/${b.project.normalized}/${b.release.version}/${a.filename}/provenance`,
-          title: "Signed provenance (in-toto, SLSA v1)" }, "provenance")] : null), a.policy || "–",
+      b.artifacts.map((a) => [h("span", h("a.mono", { href: a.url }, a.filename), a.provenance ? [" ",
+        h("a.small.provenance", { href: a.provenance, title: "Signed provenance (in-toto, SLSA v1)" }, "provenance")] : null), a.policy || "–",
         // Only a wheel the repair step reported on is known to need nothing more.
         a.runtime_packages.length ? h("span.mono", a.runtime_packages.join(" "))
           : h("span.muted", a.policy ? "nothing beyond the manylinux set" : "–"),

@@ -2,6 +2,7 @@
 #include "backend/api_builds.h"
 
 #include "backend/api.h"
+#include "backend/provenance.h"
 #include "backend/server.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -143,10 +144,19 @@ static const char api_builds__sql_detail[] =
 	"  'url', '/files/' || p.normalized || '/' || a.filename, 'size', a.size,"
 	"  'sha256', a.sha256, 'uploaded_at', " API_TS("a.created_at") ","
 	"  'published_at', " API_TS("a.published_at") ", 'policy', a.policy,"
-	"  'runtime_packages', a.runtime_packages) order by a.filename),"
+	"  'runtime_packages', a.runtime_packages,"
+	/* signed provenance: a published wheel's, when the farm has a key (provenance.h) */
+	"  'provenance', case when $3::boolean and a.published_at is not null then '/integrity/'"
+	"  || p.normalized || '/' || r.version || '/' || a.filename || '/provenance' end)"
+	"  order by a.filename),"
 	"  '[]') from (select id, filename, size, sha256, created_at, published_at, policy,"
 	"  runtime_packages from artifacts"
-	"  where build_id = b.id order by filename limit 100) a)"
+	"  where build_id = b.id order by filename limit 100) a),"
+	/* How it ran, as its builder reported it (migration 0017); null from an older builder. */
+	" case when coalesce(b.image_id, b.command::text, b.build_requirements::text) is not null"
+	"  then json_build_object('image_id', b.image_id, 'image_base', b.image_base,"
+	"  'image_name', b.image_name, 'command', b.command, 'environment', b.build_environment,"
+	"  'build_requirements', jsonb_array_length(b.build_requirements))::text end"
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
 	" join releases r on r.id = j.release_id"
@@ -197,6 +207,8 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 	buf_puts(&b, "},\"target\":{");
 	col = api_json_fields(&b, r, 0, col, target, sizeof(target) / sizeof(target[0]));
 	buf_puts(&b, "},\"artifacts\":");
+	api_json_value(&b, r, 0, col++, API_JSON);
+	buf_puts(&b, ",\"built_with\":");
 	api_json_value(&b, r, 0, col, API_JSON);
 	buf_putc(&b, '}');
 	api_respond(req, &b);
@@ -206,13 +218,13 @@ void api_builds_handle_detail(struct http_req *req)
 {
 	char id[24], window[24];
 	int64_t v;
-	const char *params[2] = { id, window };
+	const char *params[3] = { id, window, provenance_enabled(req->srv) ? "true" : "false" };
 
 	if (api_path_id(req, 0, "build", &v, id))
 		return;
 	snprintf(window, sizeof(window), "%d",
 		 queue_online_window(config_get_int(req->srv->cfg, CONFIG_LEASE_SECONDS)));
-	api_query(req, api_builds__sql_detail, 2, params, api_builds__detail_done);
+	api_query(req, api_builds__sql_detail, 3, params, api_builds__detail_done);
 }
 
 /* ---- GET /api/v1/artifacts/{id} ---- */

@@ -5,7 +5,9 @@
 #include "common/debpkg.h"
 #include "common/json.h"
 #include "common/queue_sql.h"
+#include "common/sha256.h"
 #include "common/token.h"
+#include "common/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -199,18 +201,141 @@ static int builder_msg__wheels(const cJSON *arr, struct buf *out, struct kerr *e
 	return 0;
 }
 
+/* 1 if s is "sha256:" and 64 lowercase hex digits: a Docker image id. */
+static int builder_msg__image_id_ok(const char *s)
+{
+	return !strncmp(s, "sha256:", 7) && sha256_hex_valid(s + 7);
+}
+
+/* 1 if s is 1 to 255 bytes of a Docker image reference's characters: kiln/x:tag, a@sha256:... */
+static int builder_msg__image_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 255 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/@-") == n;
+}
+
+/* image: {id, base?, name?}, written into out as checked. */
+static int builder_msg__image(const cJSON *img, struct buf *out, struct kerr *e)
+{
+	const char *id = NULL, *base = NULL, *name = NULL;
+
+	if (!cJSON_IsObject(img) || json_get_str_req(img, "id", &id, NULL) ||
+	    json_get_str(img, "base", &base, NULL) || json_get_str(img, "name", &name, NULL))
+		return kerr_set(e, KERR_INVAL, "field 'image' must be {\"id\", \"base\", \"name\"} "
+				"with string values");
+	if (!builder_msg__image_id_ok(id) || (base && !builder_msg__image_id_ok(base)))
+		return kerr_set(e, KERR_INVAL, "image: id and base must be sha256:<64 lowercase hex>");
+	if (name && !builder_msg__image_name_ok(name))
+		return kerr_set(e, KERR_INVAL, "image: name must be an image reference "
+				"([A-Za-z0-9._:/@-], 1-255 bytes)");
+	buf_printf(out, "{\"id\":\"%s\"", id);
+	if (base)
+		buf_printf(out, ",\"base\":\"%s\"", base);
+	if (name)
+		buf_printf(out, ",\"name\":\"%s\"", name);
+	buf_putc(out, '}');
+	return 0;
+}
+
+/* 1 if s is at most max bytes of valid UTF-8 without control characters. */
+static int builder_msg__text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max || !utf8_valid((const unsigned char *)s, n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * command (argv: 1 to BUILDER_MSG_MAX_ARGS strings) or environment (0 to
+ * BUILDER_MSG_MAX_ENV "NAME=value" strings), written into out as checked.
+ */
+static int builder_msg__strings(const cJSON *arr, int is_env, struct buf *out, struct kerr *e)
+{
+	const char *field = is_env ? "environment" : "command";
+	int max = is_env ? BUILDER_MSG_MAX_ENV : BUILDER_MSG_MAX_ARGS, n = cJSON_GetArraySize(arr);
+	const cJSON *it;
+
+	if (n > max || (!is_env && n < 1))
+		return kerr_set(e, KERR_INVAL, "field '%s' must list %d to %d strings", field,
+				is_env ? 0 : 1, max);
+	buf_putc(out, '[');
+	cJSON_ArrayForEach(it, arr) {
+		const char *s = cJSON_GetStringValue(it);
+
+		if (!s || !builder_msg__text_ok(s, BUILDER_MSG_MAX_ARG))
+			return kerr_set(e, KERR_INVAL, "%s: entries must be strings of at most %d bytes "
+					"without control characters", field, BUILDER_MSG_MAX_ARG);
+		if (is_env) {
+			size_t k = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+			if (!k || s[k] != '=' || (s[0] >= '0' && s[0] <= '9'))
+				return kerr_set(e, KERR_INVAL, "environment: '%.64s' is not NAME=value", s);
+		}
+		if (out->len > 1)
+			buf_putc(out, ',');
+		json_append_str(out, s);
+	}
+	buf_putc(out, ']');
+	return 0;
+}
+
+/* build_requirements: [{filename, sha256}], written into out as checked. */
+static int builder_msg__requirements(const cJSON *arr, struct buf *out, struct kerr *e)
+{
+	const cJSON *it;
+
+	if (cJSON_GetArraySize(arr) > BUILDER_MSG_MAX_REQUIREMENTS)
+		return kerr_set(e, KERR_INVAL, "field 'build_requirements' lists more than %d files",
+				BUILDER_MSG_MAX_REQUIREMENTS);
+	buf_putc(out, '[');
+	cJSON_ArrayForEach(it, arr) {
+		const char *fn = NULL, *sha = NULL;
+
+		if (!cJSON_IsObject(it) || json_get_str_req(it, "filename", &fn, NULL) ||
+		    json_get_str_req(it, "sha256", &sha, NULL))
+			return kerr_set(e, KERR_INVAL, "field 'build_requirements' must list "
+					"{\"filename\", \"sha256\"} objects");
+		/* A plain file name, as pip download wrote it: no path, no "." or "..". */
+		if (!builder_msg__token_ok(fn, 255) || strchr(fn, '/') || strchr(fn, '\\') ||
+		    !strcmp(fn, ".") || !strcmp(fn, ".."))
+			return kerr_set(e, KERR_INVAL, "build_requirements: '%.64s' is not a file name", fn);
+		if (!sha256_hex_valid(sha))
+			return kerr_set(e, KERR_INVAL, "build_requirements: sha256 of '%.64s' is not "
+					"64 lowercase hex digits", fn);
+		if (out->len > 1)
+			buf_putc(out, ',');
+		buf_puts(out, "{\"filename\":");
+		json_append_str(out, fn);
+		buf_printf(out, ",\"sha256\":\"%s\"}", sha);
+	}
+	buf_putc(out, ']');
+	return 0;
+}
+
 /* The finish's optional report fields into m->report (see builder_msg.h). */
 static int builder_msg__report(struct builder_msg *m, struct kerr *e)
 {
 	struct buf out = BUF_INIT(BUF_NOLIMIT), part = BUF_INIT(BUF_NOLIMIT);
 	const char *cls = NULL;
-	const cJSON *missing = NULL, *wheels = NULL;
+	const cJSON *missing = NULL, *wheels = NULL, *image, *command = NULL, *env = NULL, *reqs = NULL;
 	int rc;
 
 	if ((rc = json_get_str(m->root, "failure_class", &cls, e)) ||
 	    (rc = json_get_array(m->root, "missing", &missing, e)) ||
-	    (rc = json_get_array(m->root, "wheels", &wheels, e)))
+	    (rc = json_get_array(m->root, "wheels", &wheels, e)) ||
+	    (rc = json_get_array(m->root, "command", &command, e)) ||
+	    (rc = json_get_array(m->root, "environment", &env, e)) ||
+	    (rc = json_get_array(m->root, "build_requirements", &reqs, e)))
 		goto fail;
+	image = cJSON_GetObjectItemCaseSensitive(m->root, "image");
+	if (cJSON_IsNull(image))
+		image = NULL;
 	if (cls) {
 		if (!queue_failure_class_ok(cls)) {
 			rc = kerr_set(e, KERR_INVAL, "unknown failure_class '%.32s'", cls);
@@ -228,6 +353,23 @@ static int builder_msg__report(struct builder_msg *m, struct kerr *e)
 	if (wheels && (rc = builder_msg__wheels(wheels, &part, e)))
 		goto fail;
 	buf_puts(&out, wheels ? part.ptr : "[]");
+	/* How the build ran (docs/protocol.md): each null when the builder sent none. */
+	buf_reset(&part);
+	if (image && (rc = builder_msg__image(image, &part, e)))
+		goto fail;
+	buf_printf(&out, ",\"image\":%s", image ? part.ptr : "null");
+	buf_reset(&part);
+	if (command && (rc = builder_msg__strings(command, 0, &part, e)))
+		goto fail;
+	buf_printf(&out, ",\"command\":%s", command ? part.ptr : "null");
+	buf_reset(&part);
+	if (env && (rc = builder_msg__strings(env, 1, &part, e)))
+		goto fail;
+	buf_printf(&out, ",\"environment\":%s", env ? part.ptr : "null");
+	buf_reset(&part);
+	if (reqs && (rc = builder_msg__requirements(reqs, &part, e)))
+		goto fail;
+	buf_printf(&out, ",\"build_requirements\":%s", reqs ? part.ptr : "null");
 	buf_putc(&out, '}');
 	m->report = buf_detach(&out, NULL);
 	rc = 0;

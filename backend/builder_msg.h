@@ -24,6 +24,10 @@
 #define BUILDER_MSG_MAX_MISSING 8      /* finish: entries of `missing` */
 #define BUILDER_MSG_MAX_WHEELS 256     /* finish: entries of `wheels` */
 #define BUILDER_MSG_MAX_RUNTIME 32     /* finish: runtime_packages of one wheel */
+#define BUILDER_MSG_MAX_ARGS 64        /* finish: entries of `command` */
+#define BUILDER_MSG_MAX_ENV 64         /* finish: entries of `environment` */
+#define BUILDER_MSG_MAX_ARG 1024       /* finish: bytes of one command or environment entry */
+#define BUILDER_MSG_MAX_REQUIREMENTS 512 /* finish: entries of `build_requirements` */
 
 enum builder_msg_type {
 	BUILDER_MSG_UNKNOWN = 0, /* a type string this backend does not know */
@@ -57,11 +61,14 @@ struct builder_msg {
 	long long exit_code;    /* finish */
 	long long duration_ms;  /* finish */
 	/*
-	 * finish: the optional failure_class, missing and wheels, checked and
-	 * written back as one JSON object {"failure_class": S|null, "missing":
-	 * [...], "wheels": [...]} holding only the fields the protocol defines
-	 * (absent ones as null or []), for jobs_finish to store. Owned; never
-	 * NULL after a successful check of a finish.
+	 * finish: the optional failure_class, missing, wheels, image, command,
+	 * environment and build_requirements, checked and written back as one
+	 * JSON object {"failure_class": S|null, "missing": [...], "wheels":
+	 * [...], "image": {id, base?, name?}|null, "command": [...]|null,
+	 * "environment": [...]|null, "build_requirements": [{filename,
+	 * sha256}]|null} holding only the fields the protocol defines (absent
+	 * ones as null or []), for jobs_finish to store. Owned; never NULL after
+	 * a successful check of a finish.
 	 */
 	char *report;
 	/* hello */
@@ -99,7 +106,16 @@ int builder_msg_parse(struct builder_msg *m, const char *p, size_t n, struct ker
  *                finish with an unknown failure_class, more than
  *                BUILDER_MSG_MAX_MISSING missing entries, an entry of an
  *                unknown kind, or a package name that is not a Debian one
- *                (common/debpkg.h); a wheels entry that is malformed
+ *                (common/debpkg.h); a wheels entry that is malformed; an
+ *                image whose id or base is not sha256:<64 hex> or whose name
+ *                is not an image reference; a command of 0 or more than
+ *                BUILDER_MSG_MAX_ARGS entries, an environment of more than
+ *                BUILDER_MSG_MAX_ENV, an entry that is not a string of at
+ *                most BUILDER_MSG_MAX_ARG bytes without control characters
+ *                (environment: NAME=value); more than
+ *                BUILDER_MSG_MAX_REQUIREMENTS build_requirements, one whose
+ *                filename is not a plain file name or whose sha256 is not 64
+ *                lowercase hex digits
  *   KERR_TOOBIG  a log chunk or reason over its limit
  *   KERR_AUTH    a hello with a malformed token
  *   KERR_PROTO   a hello with a protocol number this backend does not speak

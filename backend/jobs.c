@@ -139,7 +139,8 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
 }
 
 /*
- * $7 is the finish's report (builder_msg.h: failure_class, missing, wheels as
+ * $7 is the finish's report (builder_msg.h: failure_class, missing, wheels,
+ * and a success's image, command, environment and build_requirements as
  * checked JSON), $8 the automatic retry policy (KILN_NATIVE_AUTO_RETRY), $9
  * the attempt the finish is about (0: the current one).
  *
@@ -220,7 +221,16 @@ static const char jobs__finish_sql[] =
 	" failure_class = case when d.state = 'succeeded' then null else d.cls end,"
 	" missing = case when d.cls = 'native-dependency' and d.state <> 'succeeded'"
 	"  then (select missing from rep) end,"
-	" finished_at = now(), phase = 'done'"
+	" finished_at = now(), phase = 'done',"
+	/* How a succeeded build ran, as its builder reports it (migrations/0017_build_report.sql). */
+	" image_id = case when $3 = 'succeeded' then $7::jsonb->'image'->>'id' end,"
+	" image_base = case when $3 = 'succeeded' then $7::jsonb->'image'->>'base' end,"
+	" image_name = case when $3 = 'succeeded' then $7::jsonb->'image'->>'name' end,"
+	" command = case when $3 = 'succeeded' then nullif($7::jsonb->'command', 'null') end,"
+	" build_environment = case when $3 = 'succeeded'"
+	"  then nullif($7::jsonb->'environment', 'null') end,"
+	" build_requirements = case when $3 = 'succeeded'"
+	"  then nullif($7::jsonb->'build_requirements', 'null') end"
 	" from d where builds.id = d.build_id returning builds.id"
 	"), wh as ("
 	" select x->>'filename' as filename, nullif(x->>'policy', '') as policy,"

@@ -79,7 +79,9 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
  * no uploaded artifact becomes a failure. report is the finish's checked
  * report (builder_msg.h; NULL: none): the failure class and missing entries go
  * onto the build and job (a retry's class is always infrastructure), each
- * wheel's policy and runtime packages onto the artifact of that name. With
+ * wheel's policy and runtime packages onto the artifact of that name, a
+ * succeeded status's image, command, environment and build requirements onto
+ * the build (builds.image_id ... build_requirements). With
  * auto_retry, a native-dependency failure naming packages the attempt lacked
  * adds them to the project and queues the job once more (jobs.c says how).
  * Result columns: build id, final job state, published artifact count,

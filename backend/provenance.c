@@ -51,7 +51,11 @@ static const char provenance__sql_facts[] =
 	" array_to_json(a.runtime_packages)::text,"
 	/* 33..35: the stored envelope */
 	" coalesce(pv.key_id, ''), coalesce(encode(pv.statement, 'hex'), ''),"
-	" coalesce(encode(pv.signature, 'hex'), ''), r.version_normalized"
+	" coalesce(encode(pv.signature, 'hex'), ''), r.version_normalized,"
+	/* 37..42: how the build ran, as its builder reported it (migration 0017) */
+	" coalesce(b.image_id, ''), coalesce(b.image_base, ''), coalesce(b.image_name, ''),"
+	" coalesce(b.command::text, ''), coalesce(b.build_environment::text, ''),"
+	" coalesce(b.build_requirements::text, '')"
 	" from artifacts a join projects p on p.id = a.project_id"
 	" join releases r on r.id = a.release_id"
 	" left join jobs j on j.id = a.job_id left join targets t on t.id = j.target_id"
@@ -70,6 +74,7 @@ enum {
 	PV_COL_STATEMENT = 34,
 	PV_COL_SIGNATURE = 35,
 	PV_COL_VERSION_NORMALIZED = 36,
+	PV_COL_IMAGE_ID = 37,
 };
 
 static const char provenance__sql_insert[] =
@@ -88,8 +93,15 @@ static void provenance__facts_from_row(const PGresult *r, int i, struct provenan
 		&f->published_on, &f->exit_code, &f->duration_ms, &f->policy, &f->runtime_packages,
 	};
 
+	const char **reported[] = {
+		&f->image_id, &f->image_base, &f->image_name, &f->command, &f->environment,
+		&f->build_requirements,
+	};
+
 	for (size_t k = 0; k < sizeof(slots) / sizeof(slots[0]); k++)
 		*slots[k] = PQgetvalue(r, i, (int)k + 1);
+	for (size_t k = 0; k < sizeof(reported) / sizeof(reported[0]); k++)
+		*reported[k] = PQgetvalue(r, i, PV_COL_IMAGE_ID + (int)k);
 }
 
 /* Add key: s as a string, or nothing when s is "" (unknown facts are left out, not faked). */
@@ -116,6 +128,51 @@ static void provenance__array(cJSON *o, const char *key, const char *s)
 		a = cJSON_CreateArray();
 	}
 	cJSON_AddItemToObject(o, key, a);
+}
+
+/*
+ * The annotation of what rests on the builder's word alone inside
+ * resolvedDependencies, where the backend's own facts (the source) also are.
+ */
+static void provenance__reported(cJSON *x)
+{
+	cJSON *a = cJSON_AddObjectToObject(x, "annotations");
+	cJSON_AddStringToObject(a, "kiln:reported-by", "builder");
+}
+
+/* Add "digest": {"sha256": hex} for an image id "sha256:<hex>" (nothing when unknown). */
+static void provenance__image_digest(cJSON *x, const char *id)
+{
+	cJSON *d;
+
+	if (!id || strncmp(id, "sha256:", 7) || !id[7])
+		return;
+	d = cJSON_AddObjectToObject(x, "digest");
+	cJSON_AddStringToObject(d, "sha256", id + 7);
+	provenance__reported(x);
+}
+
+/* One resolvedDependencies entry per build-requirement file in the JSON array text s. */
+static void provenance__requirements(cJSON *deps, const char *s)
+{
+	cJSON *a = *s ? cJSON_Parse(s) : NULL;
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, a) {
+		const char *fn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "filename"));
+		const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "sha256"));
+		cJSON *x, *d;
+
+		if (!fn || !sha)
+			continue;
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "name", fn);
+		d = cJSON_AddObjectToObject(x, "digest");
+		cJSON_AddStringToObject(d, "sha256", sha);
+		provenance__reported(x);
+		cJSON_AddItemToArray(deps, x);
+	}
+	cJSON_Delete(a);
 }
 
 int provenance_statement(const struct provenance_facts *f, struct buf *out)
@@ -189,8 +246,24 @@ int provenance_statement(const struct provenance_facts *f, struct buf *out)
 		x = cJSON_CreateObject();
 		cJSON_AddStringToObject(x, "name", "build-image");
 		cJSON_AddStringToObject(x, "uri", f->image);
+		/* The target image's id: the base of a derived image, else the image itself. */
+		provenance__image_digest(x, *f->image_base ? f->image_base : f->image_id);
 		cJSON_AddItemToArray(deps, x);
 	}
+	if (*f->image_base && *f->image_id) {
+		/* The target image plus the project's Debian packages (builder/derived.h). */
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "name", "derived-image");
+		if (*f->image_name) {
+			struct buf uri = BUF_INIT(BUF_NOLIMIT);
+			buf_printf(&uri, "docker-image:%s", f->image_name);
+			cJSON_AddStringToObject(x, "uri", uri.ptr);
+			buf_release(&uri);
+		}
+		provenance__image_digest(x, f->image_id);
+		cJSON_AddItemToArray(deps, x);
+	}
+	provenance__requirements(deps, f->build_requirements);
 
 	run = cJSON_AddObjectToObject(pred, "runDetails");
 	bld = cJSON_AddObjectToObject(run, "builder");
@@ -229,6 +302,18 @@ int provenance_statement(const struct provenance_facts *f, struct buf *out)
 	provenance__int(x, "duration_ms", f->duration_ms);
 	provenance__str(x, "policy", f->policy);
 	provenance__array(x, "runtime_packages", f->runtime_packages);
+	if (*f->image_id) {
+		cJSON *img = cJSON_AddObjectToObject(x, "image");
+		cJSON_AddStringToObject(img, "id", f->image_id);
+		provenance__str(img, "base", f->image_base);
+		provenance__str(img, "name", f->image_name);
+	}
+	if (*f->command)
+		provenance__array(x, "command", f->command);
+	if (*f->environment)
+		provenance__array(x, "environment", f->environment);
+	if (*f->build_requirements)
+		provenance__array(x, "build_requirements", f->build_requirements);
 	cJSON_AddItemToArray(by, reported);
 
 	rc = json_print(st, out);

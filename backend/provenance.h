@@ -7,8 +7,12 @@
  * and sha256, or git URL and commit), the target, the builder, start and end
  * times. What the backend checked itself (the upload's sha256 and size, its
  * METADATA's hash, that the uploader held the job's lease) and what the builder
- * only reported (exit code, duration, auditwheel policy, runtime packages) go
- * into two separate byproducts, so a reader knows which claims rest on whom.
+ * only reported (exit code, duration, auditwheel policy, runtime packages,
+ * the image id, the container's command and environment, the build
+ * requirements' files) go into two separate byproducts, so a reader knows
+ * which claims rest on whom. The image digests and the build-requirement
+ * files also appear in resolvedDependencies, each annotated
+ * "kiln:reported-by": "builder".
  *
  * The statement is signed with the farm's Ed25519 key (KILN_PROVENANCE_KEY)
  * as a DSSE envelope (common/dsse.h) and stored once (table provenance). It is
@@ -44,6 +48,12 @@ struct provenance_facts {
 	const char *started_on, *finished_on, *published_on; /* RFC 3339 UTC */
 	const char *exit_code, *duration_ms, *policy;
 	const char *runtime_packages;  /* JSON array text */
+	/* How the build ran, as the builder reported it (docs/protocol.md, finish): */
+	const char *image_id, *image_base; /* "sha256:<hex>"; base: a derived image's target image */
+	const char *image_name;        /* the reference the builder ran */
+	const char *command;           /* JSON array text, or "" */
+	const char *environment;       /* JSON array text, or "" */
+	const char *build_requirements; /* JSON array text of {filename, sha256}, or "" */
 	const char *farm;              /* runDetails.builder.id: KILN_PUBLIC_URL, or NULL/"" for
 					  "urn:kiln:farm" */
 };

@@ -557,7 +557,7 @@ int build_local_main(int argc, char **argv)
 		ds.network = config_get(&cfg, CONFIG_BUILDER_APT_NETWORK);
 		ds.on_log = build_local__log;
 		ds.cancel = &build_local__cancel;
-		if ((rc = derived_ensure(&d, &ds, derived_ref, NULL, &e))) {
+		if ((rc = derived_ensure(&d, &ds, derived_ref, NULL, NULL, &e))) {
 			fprintf(stderr, "kiln-builder: %s\n", e.msg);
 			if (rc == KERR_NOTFOUND) {
 				printf("result: failed: %s\nfailure class: %s\n", e.msg,

@@ -199,7 +199,7 @@ out:
 }
 
 int derived_ensure(struct docker *d, const struct derived_spec *s, char *ref, int *built,
-		   struct kerr *e)
+		   char *base_id_out, struct kerr *e)
 {
 	char base_id[DOCKER_ID_MAX], id[DOCKER_ID_MAX], hash[SHA256_HEX_LEN + 1];
 	struct sha256 h;
@@ -263,6 +263,8 @@ int derived_ensure(struct docker *d, const struct derived_spec *s, char *ref, in
 	derived__note(s, "built derived image %s in %.1f s", ref,
 		      (double)(clock_now_ms() - t0) / 1000);
 done:
+	if (base_id_out)
+		snprintf(base_id_out, DERIVED_REF_MAX, "%s", base_id);
 	derived__touch(s->state_dir, id);
 	pthread_mutex_unlock(&derived__lock);
 	return 0;

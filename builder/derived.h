@@ -57,14 +57,16 @@ struct derived_spec {
 /*
  * Make sure the derived image for spec exists (building it if needed) and
  * write its reference ("kiln/derived:<hash>") into ref (DERIVED_REF_MAX bytes).
- * *built (may be NULL) is 1 when it was built now, 0 when reused.
+ * *built (may be NULL) is 1 when it was built now, 0 when reused. base_id (may
+ * be NULL; DERIVED_REF_MAX bytes) gets the id ("sha256:...") of the base image
+ * the derived one was made from: the one its hash covers.
  * 0; KERR_INVAL when the spec is bad (a package name, too many); KERR_NOTFOUND
  * when apt knows no package of a given name (a verdict on the project's list);
  * KERR_CONFLICT when cancelled; KERR_TIMEOUT; other KERR_* when Docker or apt
  * failed (worth a retry).
  */
 int derived_ensure(struct docker *d, const struct derived_spec *spec, char *ref, int *built,
-		   struct kerr *e);
+		   char *base_id, struct kerr *e);
 
 /*
  * Remove the owner's derived images that are unused (see above). *removed (may

@@ -641,7 +641,7 @@ int docker_inspect(const struct docker *d, const char *id, struct docker_state *
 	struct docker__req r;
 	cJSON *j = NULL;
 	const cJSON *s = NULL;
-	const char *status = NULL, *error = NULL;
+	const char *status = NULL, *error = NULL, *image = NULL;
 	int64_t code = -1;
 	int rc;
 
@@ -664,6 +664,9 @@ int docker_inspect(const struct docker *d, const char *id, struct docker_state *
 		goto out;
 	}
 	st->exit_code = (int)code;
+	/* Not the reference it was created with: the id, which a re-tag does not move. */
+	if (!json_get_str(j, "Image", &image, NULL) && image && strlen(image) < sizeof(st->image))
+		snprintf(st->image, sizeof(st->image), "%s", image);
 	snprintf(st->status, sizeof(st->status), "%s", status ? status : "");
 	snprintf(st->error, sizeof(st->error), "%s", error ? error : "");
 out:

@@ -110,9 +110,10 @@ struct docker_state {
 	int oom_killed;   /* the kernel's OOM killer killed a process of the container */
 	int exit_code;
 	char error[256];  /* the daemon's error for this container, often "" */
+	char image[DOCKER_ID_MAX]; /* the id ("sha256:...") of the image it was created from, or "" */
 };
 
-/* GET /containers/{id}/json: the State part. */
+/* GET /containers/{id}/json: the State part, and the container's image id. */
 int docker_inspect(const struct docker *d, const char *id, struct docker_state *st,
 		   struct kerr *e);
 

@@ -124,6 +124,7 @@ int driver_result_parse(const char *json, size_t n, struct driver_result *out, s
 {
 	const char *stage = NULL, *reason = NULL;
 	const cJSON *reqs = NULL, *wheels = NULL, *it;
+	int64_t epoch = 0;
 	cJSON *j = NULL;
 	int rc;
 
@@ -134,8 +135,10 @@ int driver_result_parse(const char *json, size_t n, struct driver_result *out, s
 	    (rc = json_get_str_req(j, "stage", &stage, e)) ||
 	    (rc = json_get_str(j, "reason", &reason, e)) ||
 	    (rc = json_get_array(j, "requires", &reqs, e)) ||
-	    (rc = json_get_array(j, "wheels", &wheels, e)))
+	    (rc = json_get_array(j, "wheels", &wheels, e)) ||
+	    (rc = json_get_int(j, "source_date_epoch", 0, 253402300799, &epoch, e)))
 		goto fail;
+	out->source_date_epoch = epoch;
 	if (driver__stage(stage, &out->stage)) {
 		rc = kerr_set(e, KERR_INVAL, "result: unknown stage");
 		goto fail;

@@ -13,6 +13,7 @@
  *   {"stage": "requires"|"build"|"repair"|"import"|"none",
  *    "reason": "one line",                     (on failure)
  *    "requires": ["req", ...],                 (exit DRIVER_EXIT_FETCH only)
+ *    "source_date_epoch": N,                   (once the driver chose it)
  *    "wheels": [{"filename", "policy", "needed": ["soname", ...]}]}
  *
  * The file is written inside the sandbox, after the project's code ran there:
@@ -59,6 +60,7 @@ struct driver_result {
 	size_t nrequires;
 	struct driver_wheel *wheels; /* owned */
 	size_t nwheels;
+	long long source_date_epoch; /* the SOURCE_DATE_EPOCH the build ran with; 0 if not said */
 };
 
 void driver_result_init(struct driver_result *r);

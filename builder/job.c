@@ -287,11 +287,13 @@ static void job__on_log(void *ctx, int stream, const char *p, size_t n)
 /*
  * The finish message. cls: the failure class (failed; retry is always
  * infrastructure), or FAILCLASS_NONE on success; missing (with
- * native-dependency) comes from j->fc; wheels is a JSON array text or NULL.
+ * native-dependency) comes from j->fc; wheels is a JSON array text or NULL;
+ * how (NULL: none) the fields saying how a success was built, as members
+ * each led by a comma (job__how).
  */
 static void job__finish_full(struct bjob *j, const char *status, long long exit_code,
 			     long long duration_ms, const char *reason, enum failclass_class cls,
-			     const char *wheels)
+			     const char *wheels, const char *how)
 {
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 
@@ -321,6 +323,8 @@ static void job__finish_full(struct bjob *j, const char *status, long long exit_
 	}
 	if (wheels)
 		buf_printf(&b, ",\"wheels\":%s", wheels);
+	if (how)
+		buf_puts(&b, how);
 	buf_putc(&b, '}');
 	job__post(j, &b);
 	buf_release(&b);
@@ -330,7 +334,7 @@ static void job__finish(struct bjob *j, const char *status, long long exit_code,
 			long long duration_ms, const char *reason)
 {
 	job__finish_full(j, status, exit_code, duration_ms, reason,
-			 !strcmp(status, "succeeded") ? FAILCLASS_NONE : FAILCLASS_INFRASTRUCTURE, NULL);
+			 !strcmp(status, "succeeded") ? FAILCLASS_NONE : FAILCLASS_INFRASTRUCTURE, NULL, NULL);
 }
 
 static size_t job__discard(char *p, size_t size, size_t n, void *ctx)
@@ -525,8 +529,52 @@ static void job__wheels_json(struct bjob *j, const struct sandbox_result *r, str
 	free(q);
 }
 
+/*
+ * The finish's fields saying how the build ran (docs/protocol.md, finish):
+ * image (the id the build container ran, the target image's id when that was
+ * a derived image, the reference), command and environment (sandbox.h), and
+ * the build-requirement files: the static ones (reqs, when reqs_ok) and the
+ * ones fetched at build time, all or nothing (more than the protocol's bound:
+ * none, said in the log). Appended to out as members each led by a comma.
+ */
+static void job__how(struct bjob *j, const struct sandbox_result *r, const char *image,
+		     const char *base_id, const struct prefetch_file *reqs, size_t nreqs,
+		     int reqs_ok, struct buf *out)
+{
+	size_t n = 0;
+
+	if (r->image_id[0]) {
+		buf_printf(out, ",\"image\":{\"id\":\"%s\"", r->image_id);
+		if (base_id && !strncmp(base_id, "sha256:", 7))
+			buf_printf(out, ",\"base\":\"%s\"", base_id);
+		buf_puts(out, ",\"name\":");
+		json_append_str(out, image);
+		buf_putc(out, '}');
+	}
+	if (r->command)
+		buf_printf(out, ",\"command\":%s", r->command);
+	if (r->environment)
+		buf_printf(out, ",\"environment\":%s", r->environment);
+	if (!reqs_ok)
+		return;
+	if (nreqs + r->nrequirements > SANDBOX_MAX_REQUIREMENTS) {
+		job__note(j, "build requirements not reported: %zu files, more than %d",
+			  nreqs + r->nrequirements, SANDBOX_MAX_REQUIREMENTS);
+		return;
+	}
+	buf_puts(out, ",\"build_requirements\":[");
+	for (size_t k = 0; k < nreqs + r->nrequirements; k++) {
+		const struct prefetch_file *f = k < nreqs ? &reqs[k] : &r->requirements[k - nreqs];
+
+		buf_printf(out, "%s{\"filename\":", n++ ? "," : "");
+		json_append_str(out, f->filename);
+		buf_printf(out, ",\"sha256\":\"%s\"}", f->sha256);
+	}
+	buf_putc(out, ']');
+}
+
 /* Build in the target's image plus the project's Debian packages. 0 with ref set, or a finish was sent. */
-static int job__derive(struct bjob *j, char *ref, uint64_t t0)
+static int job__derive(struct bjob *j, char *ref, char *base_id, uint64_t t0)
 {
 	const char *names[JOB_NATIVE_MAX];
 	struct derived_spec ds;
@@ -549,7 +597,7 @@ static int job__derive(struct bjob *j, char *ref, uint64_t t0)
 	ds.on_log = job__on_host_log;
 	ds.log_ctx = j;
 	ds.cancel = &j->cancel;
-	rc = derived_ensure(j->docker, &ds, ref, NULL, &e);
+	rc = derived_ensure(j->docker, &ds, ref, NULL, base_id, &e);
 	if (!rc) {
 		char list[JOB_NATIVE_MAX * 65] = "";
 		for (size_t i = 0; i < j->nnative; i++)
@@ -563,7 +611,7 @@ static int job__derive(struct bjob *j, char *ref, uint64_t t0)
 	job__note(j, "%s", e.msg);
 	if (rc == KERR_NOTFOUND || rc == KERR_INVAL)
 		job__finish_full(j, "failed", -1, (long long)(clock_now_ms() - t0), e.msg,
-				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
+				 FAILCLASS_NATIVE_DEPENDENCY, NULL, NULL);
 	else
 		job__finish(j, "retry", -1, (long long)(clock_now_ms() - t0), e.msg);
 	return rc;
@@ -596,8 +644,11 @@ static void *job__main(void *arg)
 	struct prefetch_opts po;
 	struct jobsource src;
 	struct kerr e;
-	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "";
-	struct buf wheels = BUF_INIT(BUF_NOLIMIT);
+	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "", base_id[DERIVED_REF_MAX] = "";
+	struct buf wheels = BUF_INIT(BUF_NOLIMIT), how = BUF_INIT(BUF_NOLIMIT);
+	struct prefetch_file *reqs = NULL;
+	size_t nreqs = 0;
+	int reqs_ok = 1;
 	uint64_t t0 = clock_now_ms();
 	int rc, used_derived = 0;
 
@@ -620,23 +671,29 @@ static void *job__main(void *arg)
 		/* Refused before anything runs: no download, no container. */
 		job__note(j, "%s", j->bad_native);
 		job__finish_full(j, "failed", -1, (long long)(clock_now_ms() - t0), j->bad_native,
-				 FAILCLASS_NATIVE_DEPENDENCY, NULL);
+				 FAILCLASS_NATIVE_DEPENDENCY, NULL, NULL);
 		goto done;
 	}
 	rc = jobsource_prepare(j, &src, job__on_host_log, j, &e);
 	if (rc) {
 		/* The source came, so the build requirements did not; else the source did not. */
-		int reqs = src.sdist_path[0] || src.source_dir[0];
+		int fetched = src.sdist_path[0] || src.source_dir[0];
 		job__note(j, "%s", e.msg);
 		job__finish_full(j, rc == KERR_AGAIN ? "retry" : "failed", -1, (long long)(clock_now_ms() - t0),
-				 e.msg, reqs ? FAILCLASS_BUILD_REQUIREMENT : FAILCLASS_INFRASTRUCTURE,
-				 NULL);
+				 e.msg, fetched ? FAILCLASS_BUILD_REQUIREMENT : FAILCLASS_INFRASTRUCTURE,
+				 NULL, NULL);
 		goto done;
 	}
 	if (stopflag_up(&j->cancel))
 		goto done;
+	/* The static build requirements' files, hashed now: the sandbox takes them as they are. */
+	if (prefetch_hash_dir(src.wheels_dir, SANDBOX_MAX_REQUIREMENTS, &reqs, &nreqs, &e)) {
+		job__note(j, "build requirements not reported: %s", e.msg);
+		reqs_ok = 0;
+		kerr_clear(&e);
+	}
 	if (j->nnative) {
-		if (job__derive(j, derived_ref, t0))
+		if (job__derive(j, derived_ref, base_id, t0))
 			goto done;
 		used_derived = 1;
 	}
@@ -700,7 +757,7 @@ static void *job__main(void *arg)
 		job__note(j, "failure class: %s", failclass_name(cls));
 		if (cls == FAILCLASS_NATIVE_DEPENDENCY)
 			job__suggest(j);
-		job__finish_full(j, "failed", res.exit_code, (long long)(clock_now_ms() - t0), why, cls, NULL);
+		job__finish_full(j, "failed", res.exit_code, (long long)(clock_now_ms() - t0), why, cls, NULL, NULL);
 		goto done;
 	}
 	job__wheels_json(j, &res, &wheels);
@@ -715,10 +772,13 @@ static void *job__main(void *arg)
 		goto done;
 	}
 	job__note(j, "built %zu wheel(s) in %.1f s", res.nwheels, (double)(clock_now_ms() - t0) / 1000);
+	job__how(j, &res, spec.image, used_derived ? base_id : NULL, reqs, nreqs, reqs_ok, &how);
 	job__finish_full(j, "succeeded", res.exit_code, (long long)(clock_now_ms() - t0), "", FAILCLASS_NONE,
-			 wheels.ptr);
+			 wheels.ptr, how.ptr);
 done:
 	buf_release(&wheels);
+	buf_release(&how);
+	free(reqs);
 	if (used_derived || j->nnative)
 		job__gc(j);
 	sandbox_result_release(&res);

@@ -11,9 +11,12 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/kerr.h"
+#include "common/sha256.h"
+#include "common/wheelname.h"
 #include "common/xalloc.h"
 
 #include <archive.h>
+#include <dirent.h>
 #include <archive_entry.h>
 
 #include <errno.h>
@@ -654,5 +657,73 @@ int prefetch_build_requires(const struct prefetch_opts *o, const char *sdist_pat
 		return rc;
 	rc = prefetch_download(o, &reqs, dest_dir, e);
 	prefetch_reqs_release(&reqs);
+	return rc;
+}
+
+/* The sha256 of the file at path into hex. */
+static int prefetch__hash_file(const char *path, char hex[SHA256_HEX_LEN + 1], struct kerr *e)
+{
+	struct sha256 h;
+	char b[65536];
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
+
+	if (fd < 0)
+		return kerr_set(e, KERR_IO, "could not open '%s': %s", path, strerror(errno));
+	if ((rc = sha256_init(&h))) {
+		close(fd);
+		return kerr_set(e, rc, "sha256 init failed");
+	}
+	while ((got = read(fd, b, sizeof(b))) > 0)
+		sha256_update(&h, b, (size_t)got);
+	if (got < 0)
+		rc = kerr_set(e, KERR_IO, "could not read '%s': %s", path, strerror(errno));
+	else if (sha256_final_hex(&h, hex))
+		rc = kerr_set(e, KERR_INTERNAL, "sha256 failed");
+	sha256_release(&h);
+	close(fd);
+	return rc;
+}
+
+static int prefetch__by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct prefetch_file *)a)->filename,
+		      ((const struct prefetch_file *)b)->filename);
+}
+
+int prefetch_hash_dir(const char *dir, size_t max, struct prefetch_file **files, size_t *n,
+		      struct kerr *e)
+{
+	size_t first = *n;
+	struct dirent *de;
+	DIR *dp;
+	int rc = 0;
+
+	if (!(dp = opendir(dir)))
+		return kerr_set(e, KERR_IO, "could not open '%s': %s", dir, strerror(errno));
+	while (!rc && (de = readdir(dp))) {
+		struct wheelname wn;
+		struct stat st;
+		char path[4096];
+		struct prefetch_file *f;
+
+		if (strlen(de->d_name) >= sizeof(f->filename) ||
+		    wheelname_parse(&wn, de->d_name, strlen(de->d_name), NULL) ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path) ||
+		    lstat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (*n >= max) {
+			rc = kerr_set(e, KERR_TOOBIG, "more than %zu build-requirement files", max);
+			break;
+		}
+		*files = xrealloc(*files, (*n + 1) * sizeof(**files));
+		f = &(*files)[*n];
+		snprintf(f->filename, sizeof(f->filename), "%s", de->d_name);
+		if (!(rc = prefetch__hash_file(path, f->sha256, e)))
+			(*n)++;
+	}
+	closedir(dp);
+	if (*n - first > 1)
+		qsort(*files + first, *n - first, sizeof(**files), prefetch__by_name);
 	return rc;
 }

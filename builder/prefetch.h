@@ -106,6 +106,22 @@ int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs 
 int prefetch_run(const struct prefetch_opts *o, char *const argv[], const char *cwd,
 		 struct buf *out, int *status, struct buf *tail, struct kerr *e);
 
+/* One downloaded build-requirement file, as the provenance names it. */
+struct prefetch_file {
+	char filename[256];
+	char sha256[65];              /* lowercase hex */
+};
+
+/*
+ * Append to *files (a malloc'd array of *n entries, grown here; free() it) the
+ * name and sha256 of each file of dir that goes into the sandbox as a build
+ * requirement: regular files whose name is a wheel's (worktar_write_wheels
+ * takes the same), in name order. At most max entries in all: more is
+ * KERR_TOOBIG. 0, or KERR_IO when dir or a file cannot be read.
+ */
+int prefetch_hash_dir(const char *dir, size_t max, struct prefetch_file **files, size_t *n,
+		      struct kerr *e);
+
 /* Both steps: read the requirements of the sdist or tree, download them. */
 int prefetch_build_requires(const struct prefetch_opts *o, const char *sdist_path,
 			    const char *source_dir, const char *dest_dir, struct kerr *e);

@@ -18,8 +18,10 @@
 #include "builder/worktar.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/kerr.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/wheelname.h"
 #include "common/xalloc.h"
 
@@ -80,6 +82,9 @@ void sandbox_result_init(struct sandbox_result *r)
 
 void sandbox_result_release(struct sandbox_result *r)
 {
+	free(r->command);
+	free(r->environment);
+	free(r->requirements);
 	driver_reports_free(r->reports, r->nwheels);
 	for (size_t i = 0; i < r->nwheels; i++)
 		free(r->wheels[i]);
@@ -218,19 +223,11 @@ static cJSON *sandbox__keeper_config(const struct sandbox__job *j)
 	return c;
 }
 
-static cJSON *sandbox__build_config(const struct sandbox__job *j)
+/* The build container's argv into cmd, with script as the driver (argv[3]). */
+static void sandbox__argv(const struct sandbox__job *j, cJSON *cmd, const char *script)
 {
-	const struct sandbox_limits *l = &j->lim;
-	cJSON *host, *c = sandbox__base_config(j, "build", &host), *cmd, *env, *tmpfs, *log, *cfg;
-	cJSON *ul, *u;
-	char src[512], opt[160], size[32], round[8];
+	char src[512], round[8];
 
-	/*
-	 * The driver goes in as the command line itself, not as a file in /work:
-	 * the project's code of a first round could change any file there before a
-	 * second round runs.
-	 */
-	cmd = cJSON_AddArrayToObject(c, "Cmd");
 	if (j->spec->sdist_path) {
 		const char *base = strrchr(j->spec->sdist_path, '/');
 		snprintf(src, sizeof(src), "/work/src/%s", base ? base + 1 : j->spec->sdist_path);
@@ -239,37 +236,90 @@ static cJSON *sandbox__build_config(const struct sandbox__job *j)
 	}
 	snprintf(round, sizeof(round), "%d", j->round);
 	{
-		const char *const argv[] = { "python3", "-I", "-c", driver_script, "--src", src,
+		const char *const argv[] = { "python3", "-I", "-c", script, "--src", src,
 			"--round", round, NULL };
 		for (const char *const *a = argv; *a; a++)
 			cJSON_AddItemToArray(cmd, cJSON_CreateString(*a));
 	}
-	{
-		/*
-		 * The normalizations of a reproducible build (docs/builds.md,
-		 * "Reproducible builds"): locale, time zone, hash seed; the driver
-		 * sets the umask and, unless given here, SOURCE_DATE_EPOCH.
-		 */
-		static const char *const vars[] = {
-			"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONHASHSEED=0",
-			"HOME=/tmp", "TMPDIR=/tmp",
-			"PIP_NO_INDEX=1", "PIP_FIND_LINKS=/opt/kiln/wheels /work/job-wheels",
-			"PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
-			"PIP_ROOT_USER_ACTION=ignore", "PYTHONUNBUFFERED=1",
-			"PYTHONDONTWRITEBYTECODE=1",
-			/* Rust: the crates vendored on the host, offline (crates.h). */
-			"CARGO_HOME=" CRATES_SANDBOX_HOME, "CARGO_NET_OFFLINE=true",
-			"CARGO_TERM_COLOR=never", NULL };
-		char epoch[48];
+}
 
-		env = sandbox__strings(vars);
-		if (j->spec->source_date_epoch > 0) {
-			snprintf(epoch, sizeof(epoch), "SOURCE_DATE_EPOCH=%lld",
-				 j->spec->source_date_epoch);
-			cJSON_AddItemToArray(env, cJSON_CreateString(epoch));
-		}
-		cJSON_AddItemToObject(c, "Env", env);
+/*
+ * The build container's environment. With epoch > 0 and none given by the
+ * spec, SOURCE_DATE_EPOCH=epoch is added: the one the driver chose, for the
+ * record of what ran (the container itself gets only the spec's).
+ */
+static cJSON *sandbox__env(const struct sandbox__job *j, long long epoch)
+{
+	/*
+	 * The normalizations of a reproducible build (docs/builds.md,
+	 * "Reproducible builds"): locale, time zone, hash seed; the driver
+	 * sets the umask and, unless given here, SOURCE_DATE_EPOCH.
+	 */
+	static const char *const vars[] = {
+		"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC", "PYTHONHASHSEED=0",
+		"HOME=/tmp", "TMPDIR=/tmp",
+		"PIP_NO_INDEX=1", "PIP_FIND_LINKS=/opt/kiln/wheels /work/job-wheels",
+		"PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
+		"PIP_ROOT_USER_ACTION=ignore", "PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1",
+		/* Rust: the crates vendored on the host, offline (crates.h). */
+		"CARGO_HOME=" CRATES_SANDBOX_HOME, "CARGO_NET_OFFLINE=true",
+		"CARGO_TERM_COLOR=never", NULL };
+	cJSON *env = sandbox__strings(vars);
+	char v[48];
+
+	if (j->spec->source_date_epoch > 0)
+		epoch = j->spec->source_date_epoch;
+	if (epoch > 0) {
+		snprintf(v, sizeof(v), "SOURCE_DATE_EPOCH=%lld", epoch);
+		cJSON_AddItemToArray(env, cJSON_CreateString(v));
 	}
+	return env;
+}
+
+/*
+ * Record in the result how the last build container ran (sandbox.h): its
+ * argv with the driver named by its hash (the script itself is some 30 KiB,
+ * and the builder's version says which it is), its environment.
+ */
+static void sandbox__record(struct sandbox__job *j)
+{
+	char hex[SHA256_HEX_LEN + 1], script_ref[96];
+	cJSON *cmd = cJSON_CreateArray(), *env;
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+
+	if (sha256_hex(driver_script, driver_script_len, hex))
+		snprintf(hex, sizeof(hex), "unknown");
+	snprintf(script_ref, sizeof(script_ref), "<kiln_build.py sha256:%s>", hex);
+	sandbox__argv(j, cmd, script_ref);
+	env = sandbox__env(j, j->dr.source_date_epoch);
+	free(j->res->command);
+	free(j->res->environment);
+	j->res->command = json_print(cmd, &b) ? NULL : buf_detach(&b, NULL);
+	buf_release(&b);
+	buf_init(&b, BUF_NOLIMIT);
+	j->res->environment = json_print(env, &b) ? NULL : buf_detach(&b, NULL);
+	buf_release(&b);
+	cJSON_Delete(cmd);
+	cJSON_Delete(env);
+}
+
+static cJSON *sandbox__build_config(const struct sandbox__job *j)
+{
+	const struct sandbox_limits *l = &j->lim;
+	cJSON *host, *c = sandbox__base_config(j, "build", &host), *cmd, *env, *tmpfs, *log, *cfg;
+	cJSON *ul, *u;
+	char opt[160], size[32];
+
+	/*
+	 * The driver goes in as the command line itself, not as a file in /work:
+	 * the project's code of a first round could change any file there before a
+	 * second round runs.
+	 */
+	cmd = cJSON_AddArrayToObject(c, "Cmd");
+	sandbox__argv(j, cmd, driver_script);
+	env = sandbox__env(j, 0);
+	cJSON_AddItemToObject(c, "Env", env);
 	cJSON_AddNumberToObject(host, "Memory", (double)l->memory_bytes);
 	cJSON_AddNumberToObject(host, "MemorySwap", (double)l->memory_bytes);
 	cJSON_AddNumberToObject(host, "NanoCpus", (double)l->nano_cpus);
@@ -479,6 +529,9 @@ static int sandbox__run(struct docker *d, struct sandbox__job *j, struct kerr *e
 		return rc;
 	j->res->exit_code = st.exit_code;
 	j->res->oom = st.oom_killed;
+	/* What the container really ran: the tag could have moved to a new image since. */
+	if (!strncmp(st.image, "sha256:", 7))
+		snprintf(j->res->image_id, sizeof(j->res->image_id), "%s", st.image);
 	sandbox__stopped(j);
 	if (st.oom_killed)
 		sandbox__reason(j, "killed: out of memory (limit %llu MiB)",
@@ -662,6 +715,10 @@ static int sandbox__fetch_round(struct docker *d, struct sandbox__job *j, struct
 		kerr_set(e, rc, "%s", pe.msg);
 		goto out;
 	}
+	/* What went in, for the provenance: the dir is gone after this round. */
+	if ((rc = prefetch_hash_dir(dir, SANDBOX_MAX_REQUIREMENTS, &j->res->requirements,
+				    &j->res->nrequirements, e)))
+		goto out;
 	if ((fd = sandbox__tmpfile(e)) < 0) {
 		rc = fd;
 		goto out;
@@ -906,6 +963,7 @@ int sandbox_build(struct docker *d, const struct sandbox_spec *spec,
 	if (!out->reason[0] && out->exit_code == DRIVER_EXIT_FETCH && j.dr.nrequires &&
 	    spec->prefetch && (rc = sandbox__fetch_round(d, &j, e)))
 		goto out;
+	sandbox__record(&j);
 	if (!out->reason[0] || !out->stage)
 		sandbox__judge(&j);
 	if (!out->reason[0]) {

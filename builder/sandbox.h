@@ -32,6 +32,9 @@
 #ifndef KILN_BUILDER_SANDBOX_H
 #define KILN_BUILDER_SANDBOX_H
 
+/* The most build-requirement files a result lists (the protocol's bound, docs/protocol.md). */
+#define SANDBOX_MAX_REQUIREMENTS 512
+
 #include "common/stopflag.h"
 
 #include <stddef.h>
@@ -39,6 +42,7 @@
 
 struct docker;
 struct kerr;
+struct prefetch_file;
 struct prefetch_opts;
 
 /* Streams passed to on_log: the build's stdout and stderr, and Kiln's own notes. */
@@ -116,6 +120,19 @@ struct sandbox_result {
 	struct sandbox_wheel_report *reports; /* parallel to wheels (nwheels entries), or NULL */
 	size_t nwheels;
 	size_t nignored;         /* output entries that were not taken (see the log) */
+	/*
+	 * How the build ran, for the provenance (docs/protocol.md, finish), set
+	 * once a build container ran: the id of the image it ran ("sha256:...");
+	 * its argv as a JSON array text, the driver script (argv[3]) written as
+	 * "<kiln_build.py sha256:HEX>"; its environment ("NAME=value" strings,
+	 * SOURCE_DATE_EPOCH as the driver chose it) likewise; and the files of the
+	 * build requirements the backend named at build time, fetched on the host
+	 * (prefetch_hash_dir). NULL / "" / none otherwise; owned.
+	 */
+	char image_id[128];      /* DOCKER_ID_MAX */
+	char *command, *environment;
+	struct prefetch_file *requirements;
+	size_t nrequirements;
 };
 
 void sandbox_result_init(struct sandbox_result *r);

@@ -342,6 +342,7 @@ def normalize(src, tree):
     # Zip stores no date before 1980: wheel and auditwheel refuse such an epoch.
     epoch = max(epoch, 315532800)
     os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    result["source_date_epoch"] = epoch  # the host reports it (provenance)
     note("SOURCE_DATE_EPOCH=%d (%s)" % (epoch, time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                             time.gmtime(epoch))))
 

@@ -81,6 +81,15 @@ def test_missing_library_is_suggested_added_and_retried_once(farm, files):
     assert b["fix"] == "kilnctl project deps add kyamlfarm libyaml-dev", b["fix"]
     log = build_log(farm, job)
     assert "libyaml-dev" in log
+    # The attempt that succeeded ran in a derived image, made from the target's image (issue 17).
+    with psycopg.connect(farm.db) as c:
+        last_id = c.execute("select id from builds where job_id = %s and attempt = %s",
+                            (job, last[0])).fetchone()[0]
+    w = json.loads(farm.backend.get(f"/api/v1/builds/{last_id}")[2])["built_with"]
+    target_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", farm.image],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    assert w["image_base"] == target_id and w["image_name"].startswith("kiln/derived:"), w
+    assert w["image_id"] != target_id and w["image_id"].startswith("sha256:"), w
     # The published wheel is repaired: libyaml is inside it, so it installs and
     # imports in a clean container of the target's image, which has no libyaml.
     fn = wheels[0][0]

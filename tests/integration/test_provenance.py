@@ -3,20 +3,27 @@ in-toto statement, linked from the index the PEP 740 way, and `kilnctl verify`
 checks a downloaded wheel against it and the farm's public key.
 
 A wheel is published through the upload API (a real, generated wheel) by a job
-held with a lease, then marked published as a builder's finish does.
+held with a lease, then marked published as a builder's finish does. Then a
+real build (a builder, real Docker): its statement names the image it ran in
+by id, the command, and the build-requirement files it fetched, by sha256.
 """
 import base64
 import hashlib
 import json
 import os
 import re
+import secrets
+import shutil
+import signal
 import subprocess
 import sys
 
 import psycopg
 import pytest
 
-from conftest import KILNCTL, run
+from conftest import BUILD, KILNCTL, ROOT, run
+from fakeindex import Upstream
+from sdists import FileServer, targz, wait_for
 from wheels import make_wheel
 
 TOKEN = "kiln_" + "P" * 43
@@ -211,3 +218,142 @@ def test_unknown_file_and_unsigned_farm(farm, migrated, backend_factory):
     assert st == 200 and "provenance" not in json.loads(body)["files"][0]
     assert plain.get("/.well-known/kiln-provenance.pub")[0] == 404
     plain.stop()
+
+
+# ---- a real build: how it ran, in the signed statement ----
+
+REAL_TARGET = "prov-real-py311-x86_64"
+
+
+def _docker_works():
+    return bool(shutil.which("docker")) and \
+        subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def real_build(migrated, backend_factory, tmp_path_factory):
+    """A builder builds an sdist whose build requirements come from a local index:
+    setuptools (the image's own wheel, served again) and kilnhelper statically
+    (pyproject.toml), kilnlate when the build asks for it (setup_requires)."""
+    if not _docker_works():
+        pytest.skip("needs a working Docker daemon")
+    run([ROOT / "scripts" / "image.sh", "build"], timeout=3600)
+    image = run([ROOT / "scripts" / "image.sh", "name"]).stdout.strip()
+    tmp = tmp_path_factory.mktemp("prov-real")
+    # The image's setuptools wheel, which the index serves as the real one.
+    listing = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "ls", image,
+                   "/opt/kiln/wheels"]).stdout.split()
+    st_name = next(n for n in listing if n.startswith("setuptools-") and n.endswith(".whl"))
+    st_data = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image,
+                              f"/opt/kiln/wheels/{st_name}"], capture_output=True, check=True).stdout
+    idx = Upstream(html_only=True)
+    helper = make_wheel("kilnhelper", "1.3", module_body='VERSION = "1.3"\n')
+    late = make_wheel("kilnlate", "1.0", module_body='VERSION = "1.0"\n')
+    idx.add_file("setuptools", st_name, st_data)
+    idx.add_file("kilnhelper", *helper)
+    idx.add_file("kilnlate", *late)
+    base = "kprov_real-1.0"
+    sdist = targz({
+        f"{base}/pyproject.toml": '[build-system]\nrequires = ["setuptools", "kilnhelper"]\n'
+                                  'build-backend = "setuptools.build_meta"\n',
+        f"{base}/setup.py": "from setuptools import setup\n"
+                            "setup(name='kprov-real', version='1.0', py_modules=['kprov_real'],\n"
+                            "      setup_requires=['kilnlate>=1.0'])\n",
+        f"{base}/kprov_real.py": "X = 1\n",
+        f"{base}/PKG-INFO": "Metadata-Version: 2.1\nName: kprov-real\nVersion: 1.0\n",
+    })
+    files = FileServer()
+    url, sha = files.add(f"{base}.tar.gz", sdist)
+    env = {"KILN_DATABASE_URL": migrated}
+    run([KILNCTL, "target", "add", REAL_TARGET, "--image", image, "--python", "3.11",
+         "--platform", "linux_x86_64"], env=env)
+    key = tmp / "provenance.pem"
+    run([KILNCTL, "provenance", "key", "init"], env={"KILN_PROVENANCE_KEY": str(key)})
+    backend = backend_factory(migrated, env={"KILN_PROVENANCE_KEY": str(key)})
+    name = f"prov-{secrets.token_hex(3)}"
+    token = re.search(r"kiln_[A-Za-z0-9_-]{43}",
+                      run([KILNCTL, "builder", "add", name], env=env).stdout).group(0)
+    with psycopg.connect(migrated, autocommit=True) as c:
+        c.execute("insert into projects (name, normalized) values ('kprov-real', 'kprov-real')")
+        r = c.execute("insert into releases (project_id, version, version_normalized) select id, '1.0', '1.0'"
+                      " from projects where normalized = 'kprov-real' returning id").fetchone()[0]
+        c.execute("insert into upstream_files (release_id, filename, kind, url, sha256, size)"
+                  " values (%s, %s, 'sdist', %s, %s, %s)", (r, f"{base}.tar.gz", url, sha, len(sdist)))
+        job = c.execute("insert into jobs (release_id, target_id) select %s, id from targets where name = %s"
+                        " returning id", (r, REAL_TARGET)).fetchone()[0]
+    log = open(tmp / "builder.log", "a")
+    proc = subprocess.Popen([str(BUILD / "builder" / "kiln-builder")], stdout=subprocess.DEVNULL, stderr=log,
+                            env={**os.environ, "KILN_BACKEND_URL": backend.url.replace("http", "ws"),
+                                 "KILN_BUILDER_TOKEN": token, "KILN_BUILDER_NAME": name,
+                                 "KILN_BUILDER_TARGETS": REAL_TARGET, "KILN_DATA_DIR": str(tmp / "home"),
+                                 "KILN_BUILD_INDEX_URL": idx.url + "/simple/", "KILN_LOG": "debug"})
+    try:
+        def done():
+            with psycopg.connect(migrated) as c:
+                row = c.execute("select state, failure_reason from jobs where id = %s", (job,)).fetchone()
+            return row if row[0] in ("succeeded", "failed") else None
+        state, reason = wait_for(done, 600, f"job {job} to finish")
+        assert state == "succeeded", (reason, (tmp / "builder.log").read_text()[-3000:])
+        yield {"db": migrated, "backend": backend, "image": image, "job": job,
+               "files": {st_name: st_data, helper[0]: helper[1], late[0]: late[1]}}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        files.close()
+        idx.close()
+
+
+def test_real_build_statement_names_image_command_and_requirements(real_build):
+    db, backend = real_build["db"], real_build["backend"]
+    with psycopg.connect(db) as c:
+        build, fn = c.execute("select b.id, a.filename from builds b join artifacts a on a.build_id = b.id"
+                              " where b.job_id = %s and b.state = 'succeeded'", (real_build["job"],)).fetchone()
+    st, _, body = backend.get(f"/integrity/kprov-real/1.0/{fn}/provenance")
+    assert st == 200, body
+    stmt = json.loads(base64.b64decode(
+        json.loads(body)["attestation_bundles"][0]["attestations"][0]["envelope"]["statement"]))
+    image_id = run(["docker", "image", "inspect", "--format", "{{.Id}}", real_build["image"]]).stdout.strip()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
+    reported = {b["name"]: b["annotations"] for b in stmt["predicate"]["runDetails"]["byproducts"]}[
+        "kiln:reported-by-builder"]
+    # The image the build container ran, by id: what `docker image inspect` says of the target's image.
+    assert reported["image"] == {"id": image_id, "name": real_build["image"]}
+    deps = stmt["predicate"]["buildDefinition"]["resolvedDependencies"]
+    img = next(d for d in deps if d["name"] == "build-image")
+    assert img["uri"] == real_build["image"]
+    assert img["digest"] == {"sha256": image_id[len("sha256:"):]}
+    assert img["annotations"] == {"kiln:reported-by": "builder"}
+    # The command: the in-sandbox driver, named by its hash, on the sdist; the environment's normalizations.
+    cmd = reported["command"]
+    assert cmd[:3] == ["python3", "-I", "-c"] and re.fullmatch(r"<kiln_build\.py sha256:[0-9a-f]{64}>", cmd[3])
+    assert cmd[4:6] == ["--src", "/work/src/kprov_real-1.0.tar.gz"]
+    assert cmd[6:] == ["--round", "2"]  # kilnlate was asked for at build time: a second round
+    env = reported["environment"]
+    for v in ("LANG=C.UTF-8", "TZ=UTC", "PYTHONHASHSEED=0"):
+        assert v in env
+    epoch = [v for v in env if v.startswith("SOURCE_DATE_EPOCH=")]
+    assert len(epoch) == 1 and int(epoch[0].split("=")[1]) >= 315532800, env
+    # The build requirements the builder fetched, each with the sha256 of the very file served.
+    want = {n: hashlib.sha256(d).hexdigest() for n, d in real_build["files"].items()}
+    got = {r["filename"]: r["sha256"] for r in reported["build_requirements"]}
+    assert got == want, (got, want)
+    for n, h in want.items():
+        d = next(d for d in deps if d["name"] == n)
+        assert d == {"name": n, "digest": {"sha256": h}, "annotations": {"kiln:reported-by": "builder"}}
+    # The backend's own facts stay apart from the builder's word.
+    verified = {b["name"]: b["annotations"] for b in stmt["predicate"]["runDetails"]["byproducts"]}[
+        "kiln:verified-by-backend"]
+    assert "image" not in verified and "command" not in verified
+    # The build API shows the same, in short.
+    st, _, body = backend.get(f"/api/v1/builds/{build}")
+    assert st == 200
+    w = json.loads(body)["built_with"]
+    assert w["image_id"] == image_id and w["image_base"] is None and w["image_name"] == real_build["image"]
+    assert w["command"] == cmd and w["environment"] == env and w["build_requirements"] == 3
+    # And links the wheel's provenance (the build page does too).
+    link = json.loads(body)["artifacts"][0]["provenance"]
+    assert link == f"/integrity/kprov-real/1.0/{fn}/provenance"
+    assert backend.get(link)[0] == 200

@@ -400,6 +400,18 @@ def test_native_dependency_failure_and_packages_in_the_ui(farm, tab):
             c.execute("update builders set paused = false where name = 'builder-ui'")
 
 
+def test_build_page_says_how_the_wheel_was_built(farm, tab):
+    """The builder's report of how it built (issue 17): the image by id, the
+    build-requirement count; no provenance link on a farm that signs nothing."""
+    t = tab()
+    page = t.goto(f"/builds/{farm.demo_build}")
+    image_id = run(["docker", "image", "inspect", "--format", "{{.Id}}", farm.image]).stdout.strip()
+    assert page.locator("#built-image").inner_text() == f"Image {image_id[:19]}…"
+    assert page.locator("#built-requirements").inner_text() == "0 build requirements"
+    assert page.locator("a.provenance").count() == 0
+    assert not t.errors, t.errors
+
+
 def pages(farm):
     return {
         "home": ("/", "h1:text('Build farm')"),

@@ -6,6 +6,7 @@
 #include "tests/unit/unit.h"
 
 #include "backend/builder_msg.h"
+#include "common/buf.h"
 #include "common/kerr.h"
 
 #include <stdio.h>
@@ -101,6 +102,49 @@ static const struct {
 	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"wheels\":[{\"filename\":"
 	  "\"a-1-py3-none-any.whl\",\"runtime_packages\":[\"Bad Name\"]}]}", "bad_message",
 	  "Debian package names" },
+	/* How the build ran (issue 17): image, command, environment, build_requirements. */
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"id\":\"sha256:abababababababababababababababababababababababababababababababab\",\"base\":\"sha256:abababababababababababababababababababababababababababababababab\",\"name\":\"kiln/derived:0123abc\"},\"command\":[\"python3\",\"-I\",\"-c\",\"<driver>\",\"--src\",\"/work/src/a b-1.0.tar.gz\"],\"environment\":[\"LANG=C.UTF-8\",\"SOURCE_DATE_EPOCH=1700000000\"],\"build_requirements\":[{\"filename\":\"kilnhelper-1.3-py3-none-any.whl\",\"sha256\":\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\"}]}",
+	  NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":null,\"command\":null,\"build_requirements\":[]}",
+	  NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"id\":\"sha256:abc\"}}",
+	  "bad_message", "sha256:<64 lowercase hex>" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"id\":\"sha256:ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\"}}",
+	  "bad_message", "sha256:<64 lowercase hex>" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"id\":\"sha256:abababababababababababababababababababababababababababababababab\",\"base\":\"latest\"}}",
+	  "bad_message", "sha256:<64 lowercase hex>" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"name\":\"kiln/x:1\"}}",
+	  "bad_message", "field 'image' must be" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":\"sha256:abababababababababababababababababababababababababababababababab\"}",
+	  "bad_message", "field 'image' must be" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"id\":\"sha256:abababababababababababababababababababababababababababababababab\",\"name\":\"kiln/x y\"}}",
+	  "bad_message", "image reference" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"command\":[]}",
+	  "bad_message", "field 'command' must list 1 to 64" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"command\":\"python3 -m build\"}",
+	  "bad_message", "command" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"command\":[\"python3\",3]}",
+	  "bad_message", "command: entries must be strings" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"command\":[\"a\\nb\"]}",
+	  "bad_message", "without control characters" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"environment\":[\"=x\"]}",
+	  "bad_message", "is not NAME=value" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"environment\":[\"1A=x\"]}",
+	  "bad_message", "is not NAME=value" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"environment\":[\"LANG\"]}",
+	  "bad_message", "is not NAME=value" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[{\"filename\":\"../setuptools.whl\",\"sha256\":\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\"}]}",
+	  "bad_message", "is not a file name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[{\"filename\":\"..\",\"sha256\":\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\"}]}",
+	  "bad_message", "is not a file name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[{\"filename\":\"a b.whl\",\"sha256\":\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\"}]}",
+	  "bad_message", "is not a file name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[{\"filename\":\"x.whl\",\"sha256\":\"CDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCD\"}]}",
+	  "bad_message", "64 lowercase hex" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[{\"filename\":\"x.whl\"}]}",
+	  "bad_message", "must list {\"filename\", \"sha256\"}" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"build_requirements\":[\"x.whl\"]}",
+	  "bad_message", "must list {\"filename\", \"sha256\"}" },
 };
 
 static void test_cases(void **state)
@@ -225,12 +269,83 @@ static void test_finish_report(void **state)
 	assert_string_equal(m.report,
 			    "{\"failure_class\":\"native-dependency\",\"missing\":[{\"kind\":\"header\","
 			    "\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},{\"kind\":\"program\","
-			    "\"name\":\"pg_config\"}],\"wheels\":[]}");
+			    "\"name\":\"pg_config\"}],\"wheels\":[],\"image\":null,\"command\":null,"
+			    "\"environment\":null,\"build_requirements\":null}");
 	builder_msg_release(&m);
 	assert_int_equal(builder_msg_parse(&m, bare, strlen(bare), NULL), 0);
 	assert_int_equal(builder_msg_check(&m, NULL), 0);
-	assert_string_equal(m.report, "{\"failure_class\":null,\"missing\":[],\"wheels\":[]}");
+	assert_string_equal(m.report, "{\"failure_class\":null,\"missing\":[],\"wheels\":[],"
+			    "\"image\":null,\"command\":null,\"environment\":null,"
+			    "\"build_requirements\":null}");
 	builder_msg_release(&m);
+}
+
+/* The counts at their limits pass, one more is refused; the report keeps what it checked. */
+static void test_finish_how_built(void **state)
+{
+	struct buf in = BUF_INIT(BUF_NOLIMIT);
+	struct builder_msg m;
+	struct kerr e;
+	(void)state;
+
+	for (int over = 0; over <= 1; over++) {
+		buf_reset(&in);
+		buf_puts(&in, "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\","
+			 "\"build_requirements\":[");
+		for (int i = 0; i < BUILDER_MSG_MAX_REQUIREMENTS + over; i++)
+			buf_printf(&in, "%s{\"filename\":\"r%d-1.0-py3-none-any.whl\",\"sha256\":"
+				   "\"%064d\"}", i ? "," : "", i, i);
+		buf_puts(&in, "],\"command\":[");
+		for (int i = 0; i < BUILDER_MSG_MAX_ARGS; i++)
+			buf_printf(&in, "%s\"a%d\"", i ? "," : "", i);
+		buf_puts(&in, "]}");
+		kerr_clear(&e);
+		assert_int_equal(builder_msg_parse(&m, in.ptr, in.len, &e), 0);
+		if (over) {
+			assert_int_not_equal(builder_msg_check(&m, &e), 0);
+			assert_non_null(strstr(e.msg, "more than 512 files"));
+		} else {
+			assert_int_equal(builder_msg_check(&m, &e), 0);
+			assert_non_null(strstr(m.report, "\"command\":[\"a0\",\"a1\","));
+			assert_non_null(strstr(m.report, "{\"filename\":\"r511-1.0-py3-none-any.whl\","
+					       "\"sha256\":\"00000000000000000000000000000000000000000000000000"
+					       "00000000000511\"}]"));
+		}
+		builder_msg_release(&m);
+	}
+	/* One argument too many, one too long. */
+	buf_reset(&in);
+	buf_puts(&in, "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"command\":[");
+	for (int i = 0; i <= BUILDER_MSG_MAX_ARGS; i++)
+		buf_printf(&in, "%s\"a\"", i ? "," : "");
+	buf_puts(&in, "]}");
+	assert_int_equal(builder_msg_parse(&m, in.ptr, in.len, &e), 0);
+	assert_int_not_equal(builder_msg_check(&m, &e), 0);
+	assert_non_null(strstr(e.msg, "must list 1 to 64 strings"));
+	builder_msg_release(&m);
+	buf_reset(&in);
+	buf_puts(&in, "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"environment\":[\"X=");
+	for (int i = 0; i < BUILDER_MSG_MAX_ARG; i++)
+		buf_putc(&in, 'y');
+	buf_puts(&in, "\"]}");
+	assert_int_equal(builder_msg_parse(&m, in.ptr, in.len, &e), 0);
+	assert_int_not_equal(builder_msg_check(&m, &e), 0);
+	assert_non_null(strstr(e.msg, "at most 1024 bytes"));
+	builder_msg_release(&m);
+	/* What is stored is the checked text, in the protocol's key order. */
+	buf_reset(&in);
+	buf_puts(&in, "{\"type\":\"finish\",\"job\":3,\"status\":\"succeeded\",\"image\":{\"name\":"
+		 "\"kiln/bookworm-py311:abc\",\"junk\":1,\"id\":\"sha256:");
+	for (int i = 0; i < 64; i++)
+		buf_putc(&in, 'e');
+	buf_puts(&in, "\"},\"environment\":[\"TZ=UTC\"]}");
+	assert_int_equal(builder_msg_parse(&m, in.ptr, in.len, &e), 0);
+	assert_int_equal(builder_msg_check(&m, &e), 0);
+	assert_non_null(strstr(m.report, ",\"image\":{\"id\":\"sha256:eeee"));
+	assert_non_null(strstr(m.report, "\",\"name\":\"kiln/bookworm-py311:abc\"},\"command\":null,"
+			       "\"environment\":[\"TZ=UTC\"],\"build_requirements\":null}"));
+	builder_msg_release(&m);
+	buf_release(&in);
 }
 
 static void test_not_a_message(void **state)
@@ -254,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_attempt),
 		cmocka_unit_test(test_arches),
 		cmocka_unit_test(test_finish_report),
+		cmocka_unit_test(test_finish_how_built),
 		cmocka_unit_test(test_not_a_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,9 @@ static void test_refused(void **state)
 		  "\"needed\":[\"libz.so.1\",\"\"]}]}", KERR_INVAL },
 		{ "{\"stage\":\"none\",\"wheels\":[\"a-1.0-py3-none-any.whl\"]}", KERR_INVAL },
 		{ "{\"stage\":\"none\"} trailing", KERR_INVAL },
+		{ "{\"stage\":\"build\",\"source_date_epoch\":-1}", KERR_INVAL },
+		{ "{\"stage\":\"build\",\"source_date_epoch\":\"1700000000\"}", KERR_INVAL },
+		{ "{\"stage\":\"build\",\"source_date_epoch\":1.5}", KERR_INVAL },
 	};
 	struct driver_result r;
 	struct kerr e;
@@ -81,6 +84,7 @@ static void test_good(void **state)
 {
 	static const char doc[] =
 		"{\"stage\":\"import\",\"reason\":\"does not import on CPython 3.11: bad\\u0007\\u00e9\","
+		"\"source_date_epoch\":1700000000,"
 		"\"requires\":[\"cython>=3\",\"numpy; python_version>'3'\"],"
 		"\"wheels\":[{\"filename\":\"k-1.0-cp311-cp311-manylinux_2_17_x86_64.whl\","
 		"\"policy\":\"manylinux_2_17_x86_64\",\"needed\":[\"libz.so.1\",\"libstdc++.so.6\"]},"
@@ -94,6 +98,7 @@ static void test_good(void **state)
 	(void)state;
 	assert_int_equal(driver_result_parse(doc, sizeof(doc) - 1, &r, &e), 0);
 	assert_int_equal(r.stage, SANDBOX_STAGE_IMPORT);
+	assert_int_equal(r.source_date_epoch, 1700000000);
 	assert_string_equal(r.reason, "does not import on CPython 3.11: bad???"); /* é: two bytes */
 	assert_int_equal(r.nrequires, 2);
 	assert_string_equal(r.requires[1], "numpy; python_version>'3'");

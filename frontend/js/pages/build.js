@@ -26,7 +26,24 @@ function facts(b) {
   if (b.failure_class) add("Class", h("span", classBadge(b.failure_class), " ", FAILURE_CLASSES[b.failure_class] || ""));
   if (b.native_packages.length)
     add("Native packages", h("span.pkgs", b.native_packages.map((p) => h("span.badge.pkg", p))));
+  if (b.built_with) add("Built in", builtWith(b.built_with));
   return dl;
+}
+
+// How the build ran, as its builder reported it (signed into each wheel's provenance):
+// "Image sha256:… · N build requirements", the command on hover.
+function builtWith(w) {
+  const parts = [];
+  if (w.image_id) {
+    parts.push(h("span", { id: "built-image", title: [w.image_name, w.image_base ? `from ${w.image_base}` : null]
+      .filter(Boolean).join(" ") || null }, "Image ", h("code", w.image_id.slice(0, 19) + "…")));
+  }
+  if (w.build_requirements !== null) {
+    const n = w.build_requirements;
+    parts.push(h("span", { id: "built-requirements" }, `${n} build requirement${n === 1 ? "" : "s"}`));
+  }
+  if (w.command) parts.push(h("span.muted", { title: w.command.join(" ") }, "command"));
+  return h("span", parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
 }
 
 // What a native-dependency failure missed, who ships it, and the one command that fixes it.
@@ -92,7 +109,8 @@ export async function render(ctx) {
     fill(arts, h("h2", "Artifacts"), table(
       [{ label: "File" }, { label: "Platform", cls: "hide-sm" }, { label: "Needs from the system" }, { label: "Size", num: true },
         { label: "SHA-256" }, { label: "Published" }],
-      b.artifacts.map((a) => [h("a.mono", { href: a.url }, a.filename), a.policy || "–",
+      b.artifacts.map((a) => [h("span", h("a.mono", { href: a.url }, a.filename), a.provenance ? [" ",
+        h("a.small.provenance", { href: a.provenance, title: "Signed provenance (in-toto, SLSA v1)" }, "provenance")] : null), a.policy || "–",
         // Only a wheel the repair step reported on is known to need nothing more.
         a.runtime_packages.length ? h("span.mono", a.runtime_packages.join(" "))
           : h("span.muted", a.policy ? "nothing beyond the manylinux set" : "–"),

@@ -67,6 +67,16 @@ enum repro__list_col {
 	REPRO_LIST_CHECK
 };
 
+/*
+ * Append s with control bytes as '?': member and file names come out of wheels
+ * that a project's own build made, and must not drive the admin's terminal.
+ */
+static void repro__put_safe(struct buf *out, const char *s)
+{
+	for (; *s; s++)
+		buf_putc(out, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 /* One member of a differing wheel: "m (content)", "m (metadata: date, mode)". */
 static void repro__member(const cJSON *m, struct buf *out)
 {
@@ -76,11 +86,14 @@ static void repro__member(const cJSON *m, struct buf *out)
 	const cJSON *f;
 	int n = 0;
 
-	buf_puts(out, cJSON_IsString(name) ? name->valuestring : "(archive)");
-	buf_printf(out, " (%s", cJSON_IsString(what) ? what->valuestring : "?");
+	repro__put_safe(out, cJSON_IsString(name) ? name->valuestring : "(the archive)");
+	buf_puts(out, " (");
+	repro__put_safe(out, cJSON_IsString(what) ? what->valuestring : "?");
 	cJSON_ArrayForEach(f, fields) {
-		if (cJSON_IsString(f))
-			buf_printf(out, "%s%s", n++ ? ", " : ": ", f->valuestring);
+		if (cJSON_IsString(f)) {
+			buf_puts(out, n++ ? ", " : ": ");
+			repro__put_safe(out, f->valuestring);
+		}
 	}
 	buf_putc(out, ')');
 }
@@ -102,7 +115,9 @@ void repro_detail_lines(const char *detail, struct buf *out)
 
 		if (!cJSON_IsString(file) || !cJSON_IsString(res) || !strcmp(res->valuestring, "same"))
 			continue;
-		buf_printf(out, "  %s: ", file->valuestring);
+		buf_puts(out, "  ");
+		repro__put_safe(out, file->valuestring);
+		buf_puts(out, ": ");
 		if (!strcmp(res->valuestring, "missing")) {
 			buf_puts(out, "missing from the check\n");
 			continue;
@@ -111,7 +126,7 @@ void repro_detail_lines(const char *detail, struct buf *out)
 			buf_puts(out, "only in the check\n");
 			continue;
 		}
-		buf_puts(out, res->valuestring);
+		repro__put_safe(out, res->valuestring);
 		cJSON_ArrayForEach(m, members) {
 			const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "more");
 			if (cJSON_IsNumber(n)) {

@@ -42,6 +42,8 @@ int repro_run(PGconn *c, int argc, char **argv, struct buf *out, struct kerr *e)
  * JSON text) that is not the same, indented by two spaces: "F: differs:
  * m1 (content), m2 (metadata: date) and 4 more", "F: missing from the check",
  * "F: only in the check". Nothing for text that is not such an array.
+ * Control bytes in names (which come out of a project's own wheels) are
+ * written as '?'.
  */
 void repro_detail_lines(const char *detail, struct buf *out);
 

@@ -52,7 +52,7 @@ integration *ARGS: build-test
 # Run the web UI's browser tests (headless Chromium); screenshots land in tests/artifacts/ui/
 ui *ARGS: build
     scripts/deps.sh test
-    .kiln/venv/bin/python -m pytest tests/integration/test_ui.py tests/integration/test_ui_api.py tests/integration/test_ui_matrix.py {{ARGS}}
+    .kiln/venv/bin/python -m pytest tests/integration/test_ui.py tests/integration/test_ui_api.py tests/integration/test_ui_matrix.py tests/integration/test_ui_repro.py {{ARGS}}
 
 # Start the private Postgres cluster under .kiln/pg
 db:

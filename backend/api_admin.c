@@ -597,6 +597,71 @@ void api_admin_handle_resume(struct http_req *req)
 	admin_auth_require(req, sizeof(struct admin_call), api_admin__pause);
 }
 
+/* ---- POST /api/v1/admin/builds/{id}/check ---- */
+
+static void api_admin__checked(struct http_req *req, PGresult *r)
+{
+	struct buf b = BUF_INIT(BUF_NOLIMIT);
+	const char *job = PQgetvalue(r, 0, QUEUE_CHECK_JOB);
+	char who[160];
+
+	if (PQgetisnull(r, 0, QUEUE_CHECK_JOB)) {
+		http_error(req, 404, KERR_NOTFOUND, "no build %s", req->params[0]);
+		return;
+	}
+	if (strcmp(PQgetvalue(r, 0, QUEUE_CHECK_KIND), "build")) {
+		http_error(req, 409, KERR_CONFLICT, "build %s is a reproducibility check itself (job %s)",
+			   req->params[0], job);
+		return;
+	}
+	if (strcmp(PQgetvalue(r, 0, QUEUE_CHECK_STATE), "succeeded") ||
+	    !api_bool(r, 0, QUEUE_CHECK_PUBLISHED)) {
+		http_error(req, 409, KERR_CONFLICT, "build %s did not publish wheels of its own "
+			   "(job %s is %s): there is nothing to check", req->params[0], job,
+			   PQgetvalue(r, 0, QUEUE_CHECK_STATE));
+		return;
+	}
+	if (PQgetisnull(r, 0, QUEUE_CHECK_NEW)) {
+		if (PQgetisnull(r, 0, QUEUE_CHECK_LIVE))
+			http_error(req, 409, KERR_CONFLICT, "a check of this release and target is "
+				   "already queued or running");
+		else
+			http_error(req, 409, KERR_CONFLICT, "a check of this release and target is "
+				   "already queued or running: job %s",
+				   PQgetvalue(r, 0, QUEUE_CHECK_LIVE));
+		return;
+	}
+	log_info("reproducibility check queued", "build=%s job=%s check=%s by=%s", req->params[0],
+		 job, PQgetvalue(r, 0, QUEUE_CHECK_NEW), api_admin__who(req, who, sizeof(who)));
+	buf_printf(&b, "{\"job\":%s,\"check_of\":%s,\"build\":%s,\"priority\":%s}",
+		   PQgetvalue(r, 0, QUEUE_CHECK_NEW), job, req->params[0],
+		   QUEUE_CHECK_PRIORITY_TEXT);
+	http_respond_json(req, 202, &b);
+	buf_release(&b);
+}
+
+static void api_admin__check(struct http_req *req)
+{
+	cJSON *body = NULL;
+	const char *params[1];
+	char id[24];
+	int64_t build;
+
+	/* No fields, but a body that is there must still be a JSON object. */
+	if (api_path_id(req, 0, "build", &build, id) || api_admin__body(req, &body))
+		goto out;
+	snprintf(req->params[0], sizeof(req->params[0]), "%s", id);
+	params[0] = id;
+	api_query(req, queue_sql_check, 1, params, api_admin__checked);
+out:
+	cJSON_Delete(body);
+}
+
+void api_admin_handle_check(struct http_req *req)
+{
+	admin_auth_require(req, sizeof(struct admin_call), api_admin__check);
+}
+
 /* ---- GET /api/v1/queue ---- */
 
 struct api_admin_queue {
@@ -618,6 +683,7 @@ static void api_admin__queue_done(struct http_req *req, PGresult *r)
 		{ "not_before", API_STR },
 	};
 	static const struct api_field waiting[] = { { "waiting_for", API_STR } };
+	static const struct api_field kind[] = { { "kind", API_STR } };
 	struct api_admin_queue *st = req->state;
 	struct buf b = BUF_INIT(BUF_NOLIMIT);
 	int n = PQntuples(r);
@@ -635,6 +701,7 @@ static void api_admin__queue_done(struct http_req *req, PGresult *r)
 		buf_putc(&b, '}');
 		api_json_fields(&b, r, i, col, rest, sizeof(rest) / sizeof(rest[0]));
 		api_json_fields(&b, r, i, QUEUE_LIST_WAITING_FOR, waiting, 1);
+		api_json_fields(&b, r, i, QUEUE_LIST_KIND, kind, 1);
 		buf_putc(&b, '}');
 	}
 	api_list_end(&b, n > shown ? PQgetvalue(r, shown - 1, QUEUE_LIST_CURSOR) : NULL);

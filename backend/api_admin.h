@@ -37,6 +37,12 @@
  *   POST /api/v1/admin/builders/{name}/pause     (and /resume)
  *        The builder gets no new job (again), on every replica at once (NOTIFY
  *        kiln_builders); what it runs it finishes.
+ *   POST /api/v1/admin/builds/{id}/check
+ *        Queue a reproducibility check of the build's job, whatever
+ *        KILN_REPRO says (queue_sql_check): 202 {"job": the check's job id,
+ *        "check_of", "build", "priority"}. 404 no such build; 409 when the job
+ *        did not succeed with published wheels of its own, is a check itself,
+ *        or a check of its release and target is already live (named).
  *
  * And the queue page's read side, public like the rest of the read API:
  *
@@ -44,7 +50,8 @@
  *        Live jobs: assigned and running first, then queued ones in the
  *        order builders will claim them (priority, fair share, age). A queued
  *        job that no online builder serves (none of its target's architecture,
- *        natively or emulated) has waiting_for "<arch> builder".
+ *        natively or emulated) has waiting_for "<arch> builder"; kind says
+ *        whether a job is a build or a reproducibility check.
  */
 #ifndef KILN_API_ADMIN_H
 #define KILN_API_ADMIN_H
@@ -61,6 +68,8 @@ void api_admin_handle_rebuild(struct http_req *req);
 void api_admin_handle_requeue_failed(struct http_req *req);
 void api_admin_handle_pause(struct http_req *req);
 void api_admin_handle_resume(struct http_req *req);
+/* POST /api/v1/admin/builds/{id}/check: queue a reproducibility check. */
+void api_admin_handle_check(struct http_req *req);
 void api_admin_handle_queue(struct http_req *req);
 /* GET (list) and POST (add) of /api/v1/admin/projects/{name}/native-packages. */
 void api_admin_handle_deps(struct http_req *req);

@@ -18,13 +18,13 @@
 /*
  * $1 state, $2 normalized project, $3 target, $4 builder (each NULL = any),
  * $5 cursor id (NULL = from the newest), $6 page size + 1, $7 failure class
- * (NULL = any). A NULL filter folds
+ * (NULL = any), $8 job kind (build or check; NULL = any). A NULL filter folds
  * away when Postgres plans the statement with its parameters.
  */
 static const char api_builds__sql_list[] =
 	"select b.id, b.job_id, b.attempt, b.state, b.phase, b.exit_code, b.failure_reason,"
 	" " API_TS("b.started_at") ", " API_TS("b.finished_at") ", b.duration_ms,"
-	" r.version, t.name, bu.name, b.failure_class, p.name, p.normalized"
+	" r.version, t.name, bu.name, b.failure_class, j.kind, p.name, p.normalized"
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
 	" join releases r on r.id = j.release_id"
@@ -37,6 +37,7 @@ static const char api_builds__sql_list[] =
 	" and ($4::text is null or bu.name = $4)"
 	" and ($5::bigint is null or b.id < $5::bigint)"
 	" and ($7::text is null or b.failure_class = $7)"
+	" and ($8::text is null or j.kind = $8)"
 	" order by b.id desc limit $6::int";
 
 static const struct api_field api_builds__list_fields[] = {
@@ -44,7 +45,7 @@ static const struct api_field api_builds__list_fields[] = {
 	{ "phase", API_STR }, { "exit_code", API_INT }, { "failure_reason", API_STR },
 	{ "started_at", API_STR }, { "finished_at", API_STR }, { "duration_ms", API_INT },
 	{ "version", API_STR }, { "target", API_STR }, { "builder", API_STR },
-	{ "failure_class", API_STR },
+	{ "failure_class", API_STR }, { "kind", API_STR },
 };
 
 static const struct api_field api_builds__project_fields[] = {
@@ -83,14 +84,17 @@ void api_builds_handle_list(struct http_req *req)
 {
 	static const char *const states[] = { "running", "succeeded", "failed", "cancelled",
 					      "lost", NULL };
+	static const char *const kinds[] = { "build", "check", NULL };
 	char state[16], project[256], target[256], builder[256], cursor[24], lim[24], cls[32];
+	char kind[8];
 	struct buf norm = BUF_INIT(255);
 	struct api_builds_list *st;
-	const char *params[7];
+	const char *params[8];
 	int64_t limit, after;
 
 	if (api_arg_choice(req, "state", states, state, sizeof(state)) ||
 	    api_arg_choice(req, "class", queue_failure_classes, cls, sizeof(cls)) ||
+	    api_arg_choice(req, "kind", kinds, kind, sizeof(kind)) ||
 	    api_arg_str(req, "project", project, sizeof(project)) ||
 	    api_arg_str(req, "target", target, sizeof(target)) ||
 	    api_arg_str(req, "builder", builder, sizeof(builder)) ||
@@ -110,14 +114,42 @@ void api_builds_handle_list(struct http_req *req)
 	params[4] = after ? cursor : NULL;
 	params[5] = lim;
 	params[6] = *cls ? cls : NULL;
+	params[7] = *kind ? kind : NULL;
 	st = api_call_new(req, sizeof(*st));
 	st->limit = limit;
-	api_query(req, api_builds__sql_list, 7, params, api_builds__list_done);
+	api_query(req, api_builds__sql_list, 8, params, api_builds__list_done);
 out:
 	buf_release(&norm);
 }
 
 /* ---- GET /api/v1/builds/{id} ---- */
+
+/*
+ * Reproducibility (docs/builds.md, migrations/0016_repro.sql), for job j: its
+ * kind; for a check, what it checks (the checked job and that job's latest
+ * build); for a build, the latest result of its checks, with the check's
+ * latest build and both builders' names, and whether a check of it is queued
+ * or running now.
+ */
+#define API_BUILDS_REPRO_SQL \
+	" j.kind," \
+	" case when j.kind = 'check' then json_build_object('build', (select ob.id from builds ob" \
+	"  where ob.job_id = j.check_of order by ob.attempt desc limit 1), 'job', j.check_of) end," \
+	" case when j.kind = 'build' then (select json_build_object('result', rr.result," \
+	"  'check_job', rr.job_id, 'check_build', (select cb.id from builds cb" \
+	"   where cb.job_id = rr.job_id order by cb.attempt desc limit 1)," \
+	"  'builder', rb.name, 'original_builder', ob.name," \
+	"  'decided_at', " API_TS("rr.decided_at") ", 'wheels', rr.detail)" \
+	"  from repro_results rr left join builders rb on rb.id = rr.builder_id" \
+	"  left join builders ob on ob.id = rr.original_builder_id" \
+	"  where rr.of_job_id = j.id order by rr.decided_at desc, rr.job_id desc limit 1) end," \
+	" j.kind = 'build' and exists (select 1 from jobs k where k.check_of = j.id" \
+	"  and k.state in ('queued', 'assigned', 'running'))"
+
+static const struct api_field api_builds__repro_fields[] = {
+	{ "kind", API_STR }, { "check_of", API_JSON }, { "reproducibility", API_JSON },
+	{ "reproducibility_pending", API_BOOL },
+};
 
 static const char api_builds__sql_detail[] =
 	"select b.id, b.attempt, b.state, b.phase, b.exit_code, b.failure_reason,"
@@ -156,7 +188,8 @@ static const char api_builds__sql_detail[] =
 	" case when coalesce(b.image_id, b.command::text, b.build_requirements::text) is not null"
 	"  then json_build_object('image_id', b.image_id, 'image_base', b.image_base,"
 	"  'image_name', b.image_name, 'command', b.command, 'environment', b.build_environment,"
-	"  'build_requirements', jsonb_array_length(b.build_requirements))::text end"
+	"  'build_requirements', jsonb_array_length(b.build_requirements))::text end,"
+	API_BUILDS_REPRO_SQL
 	" from builds b"
 	" join jobs j on j.id = b.job_id"
 	" join releases r on r.id = j.release_id"
@@ -209,7 +242,9 @@ static void api_builds__detail_done(struct http_req *req, PGresult *r)
 	buf_puts(&b, "},\"artifacts\":");
 	api_json_value(&b, r, 0, col++, API_JSON);
 	buf_puts(&b, ",\"built_with\":");
-	api_json_value(&b, r, 0, col, API_JSON);
+	api_json_value(&b, r, 0, col++, API_JSON);
+	api_json_fields(&b, r, 0, col, api_builds__repro_fields,
+			sizeof(api_builds__repro_fields) / sizeof(api_builds__repro_fields[0]));
 	buf_putc(&b, '}');
 	api_respond(req, &b);
 }

@@ -31,9 +31,24 @@
 	" order by t.name), '[]') from t)"
 
 /*
+ * The reproducibility of a cell (docs/builds.md): the latest check result of
+ * the newest build job of release rid on target t that published wheels of
+ * its own; rx.result NULL when it was never checked.
+ */
+#define API_PROJECTS_REPRO(rid) \
+	" left join lateral (select pj.id from jobs pj where pj.release_id = " rid \
+	"  and pj.target_id = t.id and pj.kind = 'build' and exists (select 1 from artifacts pa" \
+	"  where pa.job_id = pj.id and pa.release_id = " rid " and pa.published_at is not null)" \
+	"  order by pj.id desc limit 1) px on true" \
+	" left join lateral (select rr.result from repro_results rr where rr.of_job_id = px.id" \
+	"  order by rr.decided_at desc, rr.job_id desc limit 1) rx on true"
+
+/*
  * One status cell per target (in CTE t) for release rid; the precedence is
  * documented in api_projects.h. The newest job is the live one if any is live
- * (jobs_one_active allows one, and a new job only follows a finished one).
+ * (jobs_one_active allows one per kind, and a new job only follows a finished
+ * one). Only builds make a cell: a reproducibility check (jobs.kind 'check')
+ * never shows as its release's job, only as the cell's reproducibility.
  */
 #define API_PROJECTS_CELLS(rid) \
 	"(select coalesce(json_agg(json_build_object('target', t.name, 'status', case" \
@@ -54,18 +69,21 @@
 	" 'waiting_for', case when lj.state = 'queued' and t.enabled and t.builders = 0" \
 	"  then t.arch || ' builder' end," \
 	" 'covered_by', case when ba.n = 0 and cw.filename is not null then json_build_object(" \
-	"  'filename', cw.filename, 'target', cw.target, 'build_id', cw.build_id) end)" \
+	"  'filename', cw.filename, 'target', cw.target, 'build_id', cw.build_id) end," \
+	" 'reproducibility', rx.result)" \
 	" order by t.name), '[]')" \
 	" from t" \
 	" left join release_plans rp on rp.release_id = " rid " and rp.target_id = t.id" \
 	" left join lateral (select j.id, j.state, j.failure_reason, j.failure_class, j.covered_by" \
 	"  from jobs j" \
-	"  where j.release_id = " rid " and j.target_id = t.id order by j.id desc limit 1) lj on true" \
+	"  where j.release_id = " rid " and j.target_id = t.id and j.kind = 'build'" \
+	"  order by j.id desc limit 1) lj on true" \
 	" left join lateral (select b.id, b.failure_reason from builds b where b.job_id = lj.id" \
 	"  order by b.attempt desc limit 1) lb on true" \
 	" left join lateral (select count(*) as n from artifacts a join jobs aj on aj.id = a.job_id" \
-	"  where a.release_id = " rid " and aj.target_id = t.id and a.published_at is not null)" \
-	"  ba on true" \
+	"  where a.release_id = " rid " and aj.target_id = t.id and aj.kind = 'build'" \
+	"  and a.published_at is not null) ba on true" \
+	API_PROJECTS_REPRO(rid) \
 	/*
 	 * A wheel built for another target that covers this one (pure, abi3, older
 	 * glibc), as the queue decided it (one rule: wheelname_installs): the job
@@ -105,7 +123,8 @@
 	" 'max_attempts', j.max_attempts, 'failure_reason', j.failure_reason," \
 	" 'failure_class', j.failure_class, 'builder', jb.name," \
 	" 'created_at', " API_TS("j.created_at") ", 'started_at', " API_TS("j.started_at") "," \
-	" 'finished_at', " API_TS("j.finished_at") ", 'builds'," \
+	" 'finished_at', " API_TS("j.finished_at") ", 'kind', j.kind, 'check_of', j.check_of," \
+	" 'builds'," \
 	" (select coalesce(json_agg(json_build_object('id', b.id, 'attempt', b.attempt," \
 	"   'state', b.state, 'phase', b.phase, 'exit_code', b.exit_code," \
 	"   'failure_reason', b.failure_reason, 'failure_class', b.failure_class," \

@@ -31,6 +31,10 @@
  * failed (the newest job failed; reason given), skipped (the planner decided
  * so; reason given), none. Each target carries arch, suite, glibc and builders
  * (how many online builders serve its architecture, natively or emulated).
+ * Only jobs of kind 'build' decide a cell; a cell's reproducibility is the
+ * latest check result (reproducible, differs, failed; null: never checked)
+ * of the newest build job there that published wheels of its own. A
+ * release's jobs include its checks (kind, check_of).
  */
 #ifndef KILN_API_PROJECTS_H
 #define KILN_API_PROJECTS_H

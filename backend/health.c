@@ -5,6 +5,7 @@
 #include "backend/pgpool.h"
 #include "backend/server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void health_handle_live(struct http_req *req)
@@ -38,16 +39,62 @@ void health_handle_ready(struct http_req *req)
 		http_error(req, 503, KERR_AGAIN, "database queue full");
 }
 
-void health_handle_metrics(struct http_req *req)
+/*
+ * The gauges read from the database at scrape time, one statement: checks by
+ * result (every repro_results row is one decided check) and the live checks.
+ */
+static const char health__sql_metrics[] =
+	"select count(*) filter (where result = 'reproducible'),"
+	" count(*) filter (where result = 'differs'), count(*) filter (where result = 'failed'),"
+	" (select count(*) from jobs where kind = 'check'"
+	"  and state in ('queued', 'assigned', 'running'))"
+	" from repro_results";
+
+/* Answer /metrics; repro NULL: the database did not answer, its gauges are left out. */
+static void health__metrics_respond(struct http_req *req, const struct metrics_repro *repro)
 {
 	struct buf b = BUF_INIT(4u << 20);
 	struct pgpool_stats st;
 
 	pgpool_get_stats(req->srv->db, &st);
-	if (metrics_render(req->srv->metrics, &st, &b))
+	if (metrics_render(req->srv->metrics, &st, &b) ||
+	    (repro && metrics_render_repro(repro, &b)))
 		http_error(req, 500, KERR_TOOBIG, "metrics too large");
 	else
 		http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
 			     "Cache-Control: no-store\r\n", b.ptr, b.len);
 	buf_release(&b);
+}
+
+static void health__metrics_done(void *ctx, PGresult *r, const char *err)
+{
+	struct http_req *req = ctx;
+	struct metrics_repro repro;
+
+	req->pending = NULL;
+	if (!err && r && PQntuples(r) == 1 && PQnfields(r) == 4) {
+		repro.reproducible = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		repro.differs = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		repro.failed = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		repro.pending = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+		health__metrics_respond(req, &repro);
+	} else {
+		/* The process's own metrics matter most when the database is in trouble. */
+		health__metrics_respond(req, NULL);
+	}
+	http_wake(req);
+}
+
+void health_handle_metrics(struct http_req *req)
+{
+	struct pgq *q = NULL;
+
+	if (pgpool_ready(req->srv->db))
+		q = pgpool_query(req->srv->db, health__sql_metrics, 0, NULL, health__metrics_done,
+				 req);
+	if (req->responded)
+		return; /* the query failed at once and its callback answered */
+	req->pending = q;
+	if (!q)
+		health__metrics_respond(req, NULL);
 }

@@ -151,3 +151,18 @@ int metrics_render(const struct metrics *m, const struct pgpool_stats *pool, str
 	}
 	return rc ? KERR_TOOBIG : 0;
 }
+
+int metrics_render_repro(const struct metrics_repro *r, struct buf *out)
+{
+	int rc = buf_printf(out,
+			    "# HELP kiln_repro_results Reproducibility checks decided, by result.\n"
+			    "# TYPE kiln_repro_results gauge\n"
+			    "kiln_repro_results{result=\"reproducible\"} %lld\n"
+			    "kiln_repro_results{result=\"differs\"} %lld\n"
+			    "kiln_repro_results{result=\"failed\"} %lld\n"
+			    "# HELP kiln_repro_checks_pending Reproducibility checks queued or running.\n"
+			    "# TYPE kiln_repro_checks_pending gauge\n"
+			    "kiln_repro_checks_pending %lld\n",
+			    r->reproducible, r->differs, r->failed, r->pending);
+	return rc ? KERR_TOOBIG : 0;
+}

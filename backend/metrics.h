@@ -2,7 +2,8 @@
  * metrics: the backend's Prometheus metrics. Requests are counted by route and
  * status, with a latency histogram per route; other parts add named counters
  * (index cache hits and misses, uploads, ...) and gauges are read at scrape
- * time. Used from the service thread only, so no locking.
+ * time: the database pool's own, and the reproducibility counts from a query
+ * (backend/health.c). Used from the service thread only, so no locking.
  */
 #ifndef KILN_METRICS_H
 #define KILN_METRICS_H
@@ -25,5 +26,14 @@ void metrics_add(struct metrics *m, const char *name, const char *help, uint64_t
 
 /* Append the exposition text (format 0.0.4) to out, with the pool's gauges. */
 int metrics_render(const struct metrics *m, const struct pgpool_stats *pool, struct buf *out);
+
+/* Reproducibility checks (docs/builds.md), read from the database at scrape time. */
+struct metrics_repro {
+	long long reproducible, differs, failed; /* decided checks, by result */
+	long long pending;                       /* checks queued, assigned or running */
+};
+
+/* Append kiln_repro_results{result=...} and kiln_repro_checks_pending to out. */
+int metrics_render_repro(const struct metrics_repro *r, struct buf *out);
 
 #endif

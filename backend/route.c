@@ -61,6 +61,8 @@ const struct route route_table[] = {
 	  API_ADMIN_BODY_MAX, 0 },
 	{ HTTP_POST, "/api/v1/admin/builders/*/resume", "admin_resume", api_admin_handle_resume,
 	  API_ADMIN_BODY_MAX, 0 },
+	{ HTTP_POST, "/api/v1/admin/builds/*/check", "admin_check", api_admin_handle_check,
+	  API_ADMIN_BODY_MAX, 0 },
 	/* Keep last of the /api routes: other API paths answer a JSON 404, not the UI. */
 	{ HTTP_GET | HTTP_HEAD, "/api/**", "api_unknown", api_handle_not_found, 0, 0 },
 	{ HTTP_GET | HTTP_HEAD, "/**", "static", static_files_handle, 0, 0 },

@@ -85,7 +85,9 @@ const char queue_sql_priority[] =
  * The latest job of each (release, target) when it failed, of live releases
  * and projects, where cond holds (j the job, r its release, tt its target):
  * columns id, release_id, target_id, enabled. A later job for the pair, live
- * or finished, takes the place of the failed one.
+ * or finished, takes the place of the failed one. Builds only: a failed
+ * reproducibility check is a result, not work to do again, and never hides
+ * the build it checked.
  */
 #define QUEUE_FAILED_LATEST(cond) \
 	"select j.id, j.release_id, j.target_id, tt.enabled from jobs j" \
@@ -163,7 +165,7 @@ const char queue_sql_list[] =
 	" " QUEUE_TS("j.not_before") ","
 	" k.grp || ':' || k.np || ':' || j.fair_seq || ':' || j.id,"
 	" case when j.state = 'queued' and t.enabled and not exists (select 1 from "
-	QUEUE_SERVING_SQL("t.arch", "$9") ") then t.arch || ' builder' end"
+	QUEUE_SERVING_SQL("t.arch", "$9") ") then t.arch || ' builder' end, j.kind"
 	" from jobs j"
 	" cross join lateral (select case when j.state = 'queued' then 1 else 0 end as grp,"
 	"  -(j.priority::bigint) as np) k"
@@ -243,3 +245,18 @@ int queue_failure_class_ok(const char *s)
 			return 1;
 	return 0;
 }
+
+const char queue_sql_check[] =
+	"with j as (select j.id, j.release_id, j.target_id, j.kind, j.state,"
+	"  exists (select 1 from artifacts a where a.job_id = j.id and a.published_at is not null)"
+	"  as published"
+	"  from jobs j where j.id = (select job_id from builds where id = $1::bigint)),"
+	" ins as (insert into jobs (release_id, target_id, priority, kind, check_of)"
+	"  select release_id, target_id, " QUEUE_CHECK_PRIORITY_TEXT ", 'check', id from j"
+	"  where kind = 'build' and state = 'succeeded' and published"
+	"  on conflict do nothing returning id)"
+	" select j.id, j.kind, j.state, j.published::text, (select id from ins),"
+	" (select k.id from jobs k where k.release_id = j.release_id and k.target_id = j.target_id"
+	"  and k.kind = 'check' and k.state in ('queued', 'assigned', 'running')"
+	"  order by k.id desc limit 1)"
+	" from (select 1) one left join j on true";

@@ -210,7 +210,8 @@ enum queue_list_col {
 	QUEUE_LIST_MAX_ATTEMPTS, QUEUE_LIST_BUILDER, QUEUE_LIST_BUILD, QUEUE_LIST_PHASE,
 	QUEUE_LIST_CREATED, QUEUE_LIST_ASSIGNED, QUEUE_LIST_STARTED, QUEUE_LIST_NOT_BEFORE,
 	QUEUE_LIST_CURSOR, /* this row's keyset as a cursor string */
-	QUEUE_LIST_WAITING_FOR /* a queued job no online builder serves: "aarch64 builder"; else NULL */
+	QUEUE_LIST_WAITING_FOR, /* a queued job no online builder serves: "aarch64 builder"; else NULL */
+	QUEUE_LIST_KIND         /* build, or check (a reproducibility check, docs/builds.md) */
 };
 
 /*
@@ -220,5 +221,29 @@ enum queue_list_col {
  */
 int queue_sql_cursor_parse(const char *cursor, char group[24], char prio[24], char fair[24],
 			   char id[24]);
+
+/* Priority of a reproducibility check: behind all other work (docs/builds.md). */
+#define QUEUE_CHECK_PRIORITY_TEXT "-10"
+
+/*
+ * Queue a reproducibility check of build $1's job (kind 'check', check_of that
+ * job, the same release and target, priority QUEUE_CHECK_PRIORITY_TEXT), as an
+ * admin asks for one whatever KILN_REPRO says: only when that job is a build
+ * (not itself a check) that succeeded and has published wheels of its own
+ * (artifacts.job_id = it, published_at set). jobs_one_active allows one live
+ * check per release and target: when one is live, nothing is queued and LIVE
+ * names it. Always one row.
+ */
+extern const char queue_sql_check[];
+enum queue_check_col {
+	QUEUE_CHECK_JOB,       /* the build's job; NULL: no such build */
+	QUEUE_CHECK_KIND,      /* its kind: build or check */
+	QUEUE_CHECK_STATE,     /* its state */
+	QUEUE_CHECK_PUBLISHED, /* 't'/'f': it has published wheels of its own */
+	QUEUE_CHECK_NEW,       /* the new check's job id; NULL: none queued */
+	QUEUE_CHECK_LIVE       /* the check of this release and target queued or running
+				  before this statement, if any (NULL: none, or a concurrent
+				  one not visible yet) */
+};
 
 #endif

@@ -13,6 +13,7 @@
 #include "kilnctl/native_deps.h"
 #include "kilnctl/provenance_key.h"
 #include "kilnctl/queue_admin.h"
+#include "kilnctl/repro.h"
 #include "kilnctl/sync_admin.h"
 #include "kilnctl/targets.h"
 #include "kilnctl/storage_cmd.h"
@@ -51,6 +52,11 @@
 	"                       the target image; a change requeues its builds that\n" \
 	"                       failed for a missing native dependency\n"        \
 	"  build show ID        a build's state, failure class and suggested fix\n" \
+	"  repro check PROJECT [VERSION] [--target T]\n"                          \
+	"                       queue a reproducibility check of each release x\n" \
+	"                       target's latest build that published wheels\n"  \
+	"  repro list [--project P] [--limit N]\n"                                \
+	"                       the newest reproducibility results\n"           \
 	"  queue [--state S] [--target T] [--project P] [--limit N]\n"             \
 	"                       list running and queued jobs\n"                   \
 	"  storage put KEY FILE [--content-type T] [--multipart-mib N]\n"          \
@@ -249,7 +255,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "migrate") && strcmp(argv[i], "builder") && strcmp(argv[i], "target") &&
 	    strcmp(argv[i], "admin-token") && !queue_admin_is_command(argv[i]) &&
-	    !native_deps_is_command(argv[i]) &&
+	    !native_deps_is_command(argv[i]) && !repro_is_command(argv[i]) &&
 	    !sync_admin_is_command(argv[i])) {
 		fprintf(stderr, "kilnctl: unknown command '%s'\n", argv[i]);
 		rc = kilnctl__usage(NULL);
@@ -270,11 +276,13 @@ int main(int argc, char **argv)
 		rc = sync_admin_run(db, argc - i, argv + i, &out, &e);
 	else if (native_deps_is_command(argv[i]))
 		rc = native_deps_run(db, argc - i, argv + i, &out, &e);
+	else if (repro_is_command(argv[i]))
+		rc = repro_run(db, argc - i, argv + i, &out, &e);
 	else
 		rc = kilnctl__builder(db, argc - i - 1, argv + i + 1, &e);
 	fputs(out.ptr, stdout);
 	if (rc == 2 && (!strcmp(argv[i], "admin-token") || queue_admin_is_command(argv[i]) ||
-			native_deps_is_command(argv[i]) ||
+			native_deps_is_command(argv[i]) || repro_is_command(argv[i]) ||
 			sync_admin_is_command(argv[i]))) {
 		rc = kilnctl__usage(e.msg);
 		goto done;

@@ -316,7 +316,7 @@ static int queue_admin__list(PGconn *c, const struct config *cfg,
 		if (*wait)
 			snprintf(waiting, sizeof(waiting), " (waiting for %s %s)",
 				 strchr("aeiouxAEIOUX", wait[0]) ? "an" : "a", wait);
-		buf_printf(out, "%-8s %-8s %5s %-5s %-24s %-12s %-26s %s%s%s%s%s\n",
+		buf_printf(out, "%-8s %-8s %5s %-5s %-24s %-12s %-26s %s%s%s%s%s%s\n",
 			   PQgetvalue(r, i, QUEUE_LIST_ID), PQgetvalue(r, i, QUEUE_LIST_STATE),
 			   PQgetvalue(r, i, QUEUE_LIST_PRIORITY), tries,
 			   PQgetvalue(r, i, QUEUE_LIST_NORMALIZED), PQgetvalue(r, i, QUEUE_LIST_VERSION),
@@ -324,7 +324,9 @@ static int queue_admin__list(PGconn *c, const struct config *cfg,
 			   PQgetisnull(r, i, QUEUE_LIST_BUILDER) ? "-" : PQgetvalue(r, i, QUEUE_LIST_BUILDER),
 			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : " (",
 			   PQgetvalue(r, i, QUEUE_LIST_PHASE),
-			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : ")", waiting);
+			   PQgetisnull(r, i, QUEUE_LIST_PHASE) ? "" : ")", waiting,
+			   strcmp(PQgetvalue(r, i, QUEUE_LIST_KIND), "check") ? ""
+			   : " (reproducibility check)");
 	}
 	if (n > shown)
 		buf_printf(out, "... more: narrow with --state, --target or --project, or raise --limit "

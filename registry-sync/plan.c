@@ -47,7 +47,8 @@ static const char *const sql_pending =
 
 static const char *const sql_job =
 	"insert into jobs (release_id, target_id, priority) values ($1::bigint, $2::bigint, $3::int)"
-	" on conflict (release_id, target_id) where state in ('queued', 'assigned', 'running')"
+	/* jobs_one_active is per kind since migration 0016 (a check may be live beside a build) */
+	" on conflict (release_id, target_id, kind) where state in ('queued', 'assigned', 'running')"
 	" do nothing";
 
 static const char *const sql_decide =

@@ -5,6 +5,7 @@ import { admin, get, getText } from "../api.js";
 import {
   FAILURE_CLASSES, adminAction, badge, classBadge, commandLine, errorBox, fmtBytes, fmtDuration, h, isAdmin, missingText,
   projectLink, setTitle, shortHash, table, targetArch, time, toast, fill, waitingText } from "../ui.js";
+import { checkBanner, reproSection } from "../repro.js";
 
 const LIVE_JOB = new Set(["queued", "assigned", "running"]);
 
@@ -65,6 +66,8 @@ export async function render(ctx) {
   const info = h("div");
   const adminErr = h("div");
   const arts = h("div");
+  const banner = h("div");
+  const repro = h("div");
   const status = h("span.muted", { "aria-live": "polite" });
   const pre = h("pre.log", { id: "log", tabindex: "0", "aria-label": "Build log" });
   const follow = h("button.small", { type: "button", hidden: true }, "Follow the end");
@@ -73,7 +76,7 @@ export async function render(ctx) {
   let ended = false;
 
   setTitle(`Build #${id}`);
-  ctx.main.append(head, adminErr, info, arts,
+  ctx.main.append(head, banner, adminErr, info, repro, arts,
     h("div.log-head", h("h2", "Log"), status,
       h("div.actions", follow, h("a", { href: `/api/v1/builds/${id}/log`, target: "_blank", rel: "noopener" }, "Raw text"))),
     pre);
@@ -106,6 +109,7 @@ export async function render(ctx) {
           (r) => { toast(`Job ${r.job} cancelled`); refresh(); }),
       }, "Cancel job") : null)));
     fill(info, facts(b), suggestion(b));
+    drawRepro(b);
     fill(arts, h("h2", "Artifacts"), table(
       [{ label: "File" }, { label: "Platform", cls: "hide-sm" }, { label: "Needs from the system" }, { label: "Size", num: true },
         { label: "SHA-256" }, { label: "Published" }],
@@ -117,6 +121,15 @@ export async function render(ctx) {
         fmtBytes(a.size), shortHash(a.sha256),
         a.published_at ? time(a.published_at) : h("span.muted", "not published")]),
       b.state === "running" ? "No wheel uploaded yet." : "This build uploaded no wheel."));
+  }
+
+  // Reproducibility: a check's banner, a build's result (an admin may ask for a check).
+  function drawRepro(b) {
+    fill(banner, checkBanner(b));
+    const onCheck = isAdmin() ? (button) => adminAction(button, adminErr,
+      () => admin(`/api/v1/admin/builds/${b.id}/check`),
+      (r) => { toast(`Check queued: job ${r.job}`); refresh(); }) : null;
+    fill(repro, reproSection(b, onCheck));
   }
 
   async function refresh() {

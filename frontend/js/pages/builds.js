@@ -2,6 +2,7 @@
 import { get } from "../api.js";
 import { setQuery } from "../router.js";
 import { FAILURE_CLASSES, ago, badge, classBadge, errorBox, fmtDuration, h, projectLink, setTitle, table, time, fill } from "../ui.js";
+import { checkBadge } from "../repro.js";
 
 export async function render(ctx) {
   setTitle("Builds");
@@ -45,7 +46,8 @@ export async function render(ctx) {
     fill(slot, table(
       [{ label: "Build" }, { label: "Project" }, { label: "Version" }, { label: "Target", cls: "hide-sm" },
         { label: "State" }, { label: "Builder", cls: "hide-sm" }, { label: "Duration", num: true }, { label: "Started" }],
-      page.builds.map((b) => [h("a", { href: `/builds/${b.id}` }, `#${b.id}`), projectLink(b.project), b.version, b.target,
+      page.builds.map((b) => [h("span", h("a", { href: `/builds/${b.id}` }, `#${b.id}`), checkBadge(b.kind)),
+        projectLink(b.project), b.version, b.target,
         h("span", badge(b.state, null, b.failure_reason || b.phase || null), classBadge(b.failure_class)), b.builder || "–",
         b.state === "running" ? ago(b.started_at).replace(" ago", "") : fmtDuration(b.duration_ms), time(b.started_at)]),
       "No builds match."),

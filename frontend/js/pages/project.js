@@ -6,6 +6,7 @@ import { setQuery } from "../router.js";
 import {
   adminAction, badge, classBadge, commandLine, copyButton, errorBox, fmtBytes, fmtInt, h, isAdmin, plural, setTitle, shortHash,
   sortTargets, table, targetArch, targetLabel, time, toast, fill, waitingText } from "../ui.js";
+import { reproMark } from "../repro.js";
 
 const RELEASES_PER_PAGE = 20;
 
@@ -34,6 +35,7 @@ function cell(c, byName) {
   const rebuilding = c.status === "built" && LIVE.has(c.job_state);
   const label = c.status === "running" ? "building" : null;
   return h("td.cell", badge(c.status, rebuilding ? null : href, title, label),
+    c.status === "built" ? reproMark(c.reproducibility, c.build_id) : null,
     rebuilding ? [" ", h(href ? "a.badge" : "span.badge", { class: c.job_state === "queued" ? "queued" : "running", href },
       c.job_state === "queued" ? "rebuild queued" : "rebuilding")] : null,
     c.status === "failed" && c.failure_class ? classBadge(c.failure_class) : null,

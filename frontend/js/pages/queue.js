@@ -3,6 +3,7 @@
 import { admin, get } from "../api.js";
 import { setQuery } from "../router.js";
 import { adminAction, badge, errorBox, h, isAdmin, plural, projectLink, setTitle, table, time, toast, fill, waitingText } from "../ui.js";
+import { checkBadge } from "../repro.js";
 
 // Queued jobs no connected builder can take, by what they wait for: a job of
 // an architecture without a builder must not look stuck.
@@ -74,7 +75,7 @@ export async function render(ctx) {
     fill(slot, waitingNote(q.jobs, Boolean(q.next_cursor)), table(cols, q.jobs.map((j) => {
       const row = [
         String(j.id), projectLink(j.project), j.version, j.target,
-        h("span", badge(j.state, j.build_id ? `/builds/${j.build_id}` : null, j.phase),
+        h("span", badge(j.state, j.build_id ? `/builds/${j.build_id}` : null, j.phase), checkBadge(j.kind),
           j.phase ? h("span.muted", ` ${j.phase}`) : null,
           j.waiting_for ? h("span.waiting-note", ` ${waitingText(j.waiting_for)}`) : null,
           j.not_before ? h("span.muted", " retry ", time(j.not_before)) : null),

@@ -137,7 +137,7 @@ static void builder_proto__job_done(void *ctx, PGresult *r, const char *err)
 		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded")) {
 			covered_after_success(c->srv->db, q->job);
 			/* A second build of it, compared, when the policy samples it (repro.h). */
-			repro_after_success(c->srv, q->job);
+			repro_after_success(c->srv, q->job, PQgetvalue(r, 0, 0));
 			/* Signed provenance of the wheels it published (provenance.h). */
 			provenance_publish(c->srv, PQgetvalue(r, 0, 0));
 		}

@@ -6,6 +6,7 @@
 #include "backend/server.h"
 #include "common/fnv.h"
 #include "common/log.h"
+#include "common/queue_sql.h"
 #include "common/storage.h"
 #include "common/wheeldiff.h"
 #include "common/wheel_inspect.h"
@@ -60,6 +61,7 @@ int repro_sampled(int percent, const char *project, const char *version, const c
 struct repro_q {
 	struct server *srv;
 	long long job;
+	char build[24];
 };
 
 /* A succeeded build with wheels of its own, and the names its sample goes by. */
@@ -70,21 +72,16 @@ static const char repro__candidate_sql[] =
 	" where j.id = $1::bigint and j.kind = 'build' and j.state = 'succeeded'"
 	" and exists (select 1 from artifacts a where a.job_id = j.id and a.published_at is not null)";
 
-/* The insert notifies kiln_jobs (migration 0004's trigger): a builder picks it up. */
-static const char repro__queue_sql[] =
-	"insert into jobs (release_id, target_id, priority, kind, check_of)"
-	" select release_id, target_id, " REPRO_PRIORITY_TEXT ", 'check', id from jobs"
-	" where id = $1::bigint and kind = 'build' and state = 'succeeded'"
-	" on conflict do nothing returning id";
-
 static void repro__queued(void *ctx, PGresult *r, const char *err)
 {
 	struct repro_q *q = ctx;
 
 	if (err)
 		log_warn("reproducibility check not queued", "job=%lld error=\"%s\"", q->job, err);
-	else if (PQntuples(r) == 1) {
-		log_info("reproducibility check queued", "job=%lld check=%s", q->job, PQgetvalue(r, 0, 0));
+	else if (PQntuples(r) == 1 && !PQgetisnull(r, 0, QUEUE_CHECK_NEW)) {
+		/* The insert notifies kiln_jobs (migration 0004's trigger): a builder picks it up. */
+		log_info("reproducibility check queued", "job=%lld check=%s", q->job,
+			 PQgetvalue(r, 0, QUEUE_CHECK_NEW));
 		metrics_add(q->srv->metrics, "kiln_repro_checks_queued_total",
 			    "Reproducibility checks queued by the policy (KILN_REPRO).", 1);
 	}
@@ -94,8 +91,7 @@ static void repro__queued(void *ctx, PGresult *r, const char *err)
 static void repro__candidate(void *ctx, PGresult *r, const char *err)
 {
 	struct repro_q *q = ctx;
-	char j[24];
-	const char *params[1] = { j };
+	const char *params[1] = { q->build };
 
 	if (err) {
 		log_warn("reproducibility check not considered", "job=%lld error=\"%s\"", q->job, err);
@@ -104,15 +100,14 @@ static void repro__candidate(void *ctx, PGresult *r, const char *err)
 	if (PQntuples(r) != 1 || !repro_sampled(q->srv->repro_percent, PQgetvalue(r, 0, 0),
 						PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2)))
 		goto done;
-	snprintf(j, sizeof(j), "%lld", q->job);
-	if (pgpool_query(q->srv->db, repro__queue_sql, 1, params, repro__queued, q))
+	if (pgpool_query(q->srv->db, queue_sql_check, 1, params, repro__queued, q))
 		return;
 	log_warn("reproducibility check not queued", "job=%lld error=\"database queue full\"", q->job);
 done:
 	free(q);
 }
 
-void repro_after_success(struct server *srv, long long job)
+void repro_after_success(struct server *srv, long long job, const char *build_id)
 {
 	struct repro_q *q;
 	char j[24];
@@ -123,6 +118,7 @@ void repro_after_success(struct server *srv, long long job)
 	q = xcalloc(1, sizeof(*q));
 	q->srv = srv;
 	q->job = job;
+	snprintf(q->build, sizeof(q->build), "%s", build_id);
 	snprintf(j, sizeof(j), "%lld", job);
 	if (!pgpool_query(srv->db, repro__candidate_sql, 1, params, repro__candidate, q)) {
 		log_warn("reproducibility check not considered", "job=%lld error=\"database queue full\"",

@@ -18,10 +18,6 @@
 struct server;
 struct storage;
 
-/* Priority of a check: behind planned work (0) and admin work. */
-#define REPRO_PRIORITY (-10)
-#define REPRO_PRIORITY_TEXT "-10"
-
 /*
  * Parse a KILN_REPRO value: "off" (0), "all" (100) or "N%" with N an integer
  * 0 to 100, into *percent. KERR_INVAL with a message naming the forms.
@@ -36,11 +32,12 @@ int repro_policy_parse(const char *s, int *percent, struct kerr *e);
 int repro_sampled(int percent, const char *project, const char *version, const char *target);
 
 /*
- * Job job (a build) just succeeded: when it published wheels of its own and
- * the policy samples it, queue its check. Fire and forget on srv->db; logs
+ * Job job (a build) just succeeded with build build_id (its attempt's): when
+ * it published wheels of its own and the policy samples it, queue its check
+ * (queue_sql_check, as an admin's request). Fire and forget on srv->db; logs
  * the check queued and counts it (kiln_repro_checks_queued_total).
  */
-void repro_after_success(struct server *srv, long long job);
+void repro_after_success(struct server *srv, long long job, const char *build_id);
 
 /*
  * Worker thread: compare the published wheel stored under build_key with the

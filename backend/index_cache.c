@@ -1,6 +1,7 @@
 /* index_cache: the rendered-page cache (contract in index_cache.h). */
 #include "backend/index_cache.h"
 
+#include "common/fdio.h"
 #include "common/fnv.h"
 #include "common/xalloc.h"
 
@@ -188,21 +189,6 @@ void index_cache_free(struct index_cache *c)
 	free(c);
 }
 
-/* Write all of [p, p+n) to fd. */
-static int index_cache__write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int index_entry_memfd(struct index_entry *e)
 {
 	int fd;
@@ -215,8 +201,8 @@ int index_entry_memfd(struct index_entry *e)
 	fd = memfd_create("kiln-index", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (index_cache__write_all(fd, e->raw_html.ptr + LWS_PRE, e->raw_html.len - LWS_PRE) ||
-	    index_cache__write_all(fd, e->raw_json.ptr + LWS_PRE, e->raw_json.len - LWS_PRE)) {
+	if (fdio_write_all(fd, e->raw_html.ptr + LWS_PRE, e->raw_html.len - LWS_PRE) ||
+	    fdio_write_all(fd, e->raw_json.ptr + LWS_PRE, e->raw_json.len - LWS_PRE)) {
 		close(fd);
 		return -1;
 	}

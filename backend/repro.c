@@ -4,6 +4,7 @@
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
+#include "common/fdio.h"
 #include "common/fnv.h"
 #include "common/log.h"
 #include "common/queue_sql.h"
@@ -130,20 +131,7 @@ void repro_after_success(struct server *srv, long long job, const char *build_id
 /* storage_get's sink: append to the spool file. */
 static int repro__sink(void *ctx, const void *p, size_t n)
 {
-	int fd = *(int *)ctx;
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fdio_write_all(*(int *)ctx, p, n) ? KERR_IO : 0;
 }
 
 int repro_diff(struct storage *st, const char *build_key, const char *check_path, struct buf *out,

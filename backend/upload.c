@@ -8,6 +8,7 @@
 #include "backend/storage_sweep.h"
 #include "backend/workers.h"
 #include "common/config.h"
+#include "common/fdio.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pyversion.h"
@@ -153,23 +154,6 @@ static void upload__finish(struct upload *u, int status, int code, const char *f
 	/* The request keeps u until it closes or completes (on_close frees it). */
 }
 
-static int upload__write(struct upload *u, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(u->fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int upload__on_body(struct http_req *req, const void *p, size_t n)
 {
 	struct upload *u = req->state;
@@ -188,7 +172,7 @@ static int upload__on_body(struct http_req *req, const void *p, size_t n)
 		}
 		return 0;
 	}
-	if (upload__write(u, p, n) || sha256_update(&u->hash, p, n)) {
+	if (fdio_write_all(u->fd, p, n) || sha256_update(&u->hash, p, n)) {
 		upload__finish(u, 507, KERR_IO, "could not spool the upload: %s", strerror(errno));
 		return 0;
 	}
@@ -719,7 +703,7 @@ static void upload__authed(void *ctx, PGresult *r, const char *err)
 	u->authed = 1;
 	u->busy = 0;
 	if (u->early.len) {
-		if (upload__write(u, u->early.ptr, u->early.len) ||
+		if (fdio_write_all(u->fd, u->early.ptr, u->early.len) ||
 		    sha256_update(&u->hash, u->early.ptr, u->early.len)) {
 			upload__finish(u, 507, KERR_IO, "could not spool the upload");
 			goto done;

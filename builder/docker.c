@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/dockerlog.h"
+#include "common/fdio.h"
 #include "common/json.h"
 #include "common/kerr.h"
 #include "common/xalloc.h"
@@ -133,15 +134,9 @@ static size_t docker__write(char *p, size_t size, size_t nmemb, void *arg)
 	if (r->out_len + n > r->out_max)
 		return docker__stop(r, kerr_set(&r->stop_e, KERR_TOOBIG,
 			"the archive is larger than %llu bytes", (unsigned long long)r->out_max));
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(r->out_fd, p + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return docker__stop(r, kerr_set(&r->stop_e, KERR_IO,
-				"could not write the archive: %s", strerror(errno)));
-		off += (size_t)w;
-	}
+	if (fdio_write_all(r->out_fd, p, n))
+		return docker__stop(r, kerr_set(&r->stop_e, KERR_IO,
+			"could not write the archive: %s", strerror(errno)));
 	r->out_len += n;
 	return n;
 }

@@ -2,6 +2,7 @@
 #include "builder/source.h"
 
 #include "builder/failclass.h"
+#include "common/fdio.h"
 #include "common/kerr.h"
 #include "common/sha256.h"
 #include "common/wheelname.h"
@@ -88,16 +89,10 @@ static size_t source__write(char *p, size_t size, size_t nmemb, void *arg)
 		d->stop_rc = KERR_INTERNAL;
 		return 0;
 	}
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(d->fd, p + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			d->write_errno = errno;
-			d->stop_rc = KERR_IO;
-			return 0;
-		}
-		off += (size_t)w;
+	if (fdio_write_all(d->fd, p, n)) {
+		d->write_errno = errno;
+		d->stop_rc = KERR_IO;
+		return 0;
 	}
 	return n;
 }

@@ -1,6 +1,7 @@
 /* wheelout: wheels out of an untrusted output archive (contract in wheelout.h). */
 #include "builder/wheelout.h"
 
+#include "common/fdio.h"
 #include "common/kerr.h"
 #include "common/wheelname.h"
 #include "common/xalloc.h"
@@ -77,15 +78,8 @@ static int wheelout__copy(struct archive *a, int fd, const char *name, uint64_t 
 			return kerr_set(e, KERR_TOOBIG, "the wheels exceed %llu bytes",
 					(unsigned long long)max_bytes);
 		w->bytes += (uint64_t)n;
-		for (la_ssize_t off = 0; off < n;) {
-			ssize_t k = write(fd, data + off, (size_t)(n - off));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				return kerr_set(e, KERR_IO, "could not write '%s': %s", name,
-						strerror(errno));
-			off += k;
-		}
+		if (fdio_write_all(fd, data, (size_t)n))
+			return kerr_set(e, KERR_IO, "could not write '%s': %s", name, strerror(errno));
 	}
 	if (n < 0)
 		return kerr_set(e, KERR_INVAL, "bad output archive at '%s': %s", name,

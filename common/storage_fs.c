@@ -8,6 +8,7 @@
  * directories it leaves empty, so a put that finds a directory gone (between two
  * mkdirs, or between mkdir and mkstemp) simply tries again.
  */
+#include "common/fdio.h"
 #include "common/storage_driver.h"
 
 #include "common/xalloc.h"
@@ -72,20 +73,6 @@ static int fs__mkdirs(const struct storage *s, char *path, struct kerr *e)
 			return rc;
 		}
 		*p = '/';
-	}
-	return 0;
-}
-
-static int fs__write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
 	}
 	return 0;
 }
@@ -155,13 +142,13 @@ static int fs__put(struct storage *s, const char *key, int src_fd, uint64_t size
 							"being stored", key);
 				goto fail;
 			}
-			if (fs__write_all(fd, chunk, (size_t)got) < 0) {
+			if (fdio_write_all(fd, chunk, (size_t)got) < 0) {
 				rc = fs__fail(e, "write", tmp.ptr, errno);
 				goto fail;
 			}
 			off += (uint64_t)got;
 		}
-	} else if (fs__write_all(fd, p, n) < 0) {
+	} else if (fdio_write_all(fd, p, n) < 0) {
 		rc = fs__fail(e, "write", tmp.ptr, errno);
 		goto fail;
 	}

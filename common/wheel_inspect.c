@@ -164,23 +164,31 @@ static const char *name_problem(const char *name, int is_dir)
 }
 
 /* Is total within max_uncompressed and, past the floor, max_ratio? */
-static int check_size(const struct inspect *st, uint64_t total, struct kerr *e)
+int wheel_limits_check(const struct wheel_limits *l, uint64_t file_size, uint64_t total,
+	const char *subject, struct kerr *e)
 {
-	const struct wheel_limits *l = st->lim;
-	double cap = l->max_ratio * (double)st->file_size;
+	double cap = l->max_ratio * (double)file_size;
+	const char *sp = subject ? " " : "";
 
+	if (!subject)
+		subject = "";
 	if (total > l->max_uncompressed)
-		return kerr_set(e, KERR_TOOBIG,
-			"wheel decompresses to more than %" PRIu64 " bytes", l->max_uncompressed);
+		return kerr_set(e, KERR_TOOBIG, "%s%sdecompresses to more than %" PRIu64 " bytes",
+			subject, sp, l->max_uncompressed);
 	if (total > WHEEL_INSPECT_RATIO_FLOOR && (double)total > cap) {
 		if (cap < (double)WHEEL_INSPECT_RATIO_FLOOR)
 			cap = (double)WHEEL_INSPECT_RATIO_FLOOR;
 		return kerr_set(e, KERR_TOOBIG,
-			"wheel compression ratio exceeds %g: a %" PRIu64
+			"%s%scompression ratio exceeds %g: a %" PRIu64
 			"-byte file may decompress to at most %.0f bytes",
-			l->max_ratio, st->file_size, cap);
+			subject, sp, l->max_ratio, file_size, cap);
 	}
 	return 0;
+}
+
+static int check_size(const struct inspect *st, uint64_t total, struct kerr *e)
+{
+	return wheel_limits_check(st->lim, st->file_size, total, "wheel", e);
 }
 
 /* Does the .dist-info name split at some '-' into the filename's name and version? */

@@ -72,6 +72,17 @@ struct wheel_limits {
 /* Fill *l with Kiln's defaults: 100000 entries, 4 GiB, 1 MiB, ratio 200. */
 void wheel_limits_default(struct wheel_limits *l);
 
+/*
+ * The zip-bomb check of l for a file of file_size bytes that decompresses (or
+ * declares it decompresses) to total bytes: over l->max_uncompressed, or past
+ * WHEEL_INSPECT_RATIO_FLOOR over l->max_ratio times file_size, is KERR_TOOBIG
+ * with "<subject> decompresses to more than N bytes" or "<subject> compression
+ * ratio exceeds R: ..." (subject NULL: the message starts at the verb). 0 if
+ * within. wheel_inspect's and wheeldiff's one rule.
+ */
+int wheel_limits_check(const struct wheel_limits *l, uint64_t file_size, uint64_t total,
+	const char *subject, struct kerr *e);
+
 struct wheel_info {
 	struct buf metadata;                 /* the bytes of {dist-info}/METADATA */
 	char name[WHEELNAME_MAX_LEN + 1];    /* METADATA's Name, as written (trimmed) */

@@ -115,20 +115,7 @@ static const char *archive_msg(struct archive *a, char *dst)
 static int check_size(const struct side *s, const struct wheel_limits *l, uint64_t total,
 	struct kerr *e)
 {
-	double cap = l->max_ratio * (double)s->size;
-
-	if (total > l->max_uncompressed)
-		return kerr_set(e, KERR_TOOBIG, "decompresses to more than %" PRIu64 " bytes",
-			l->max_uncompressed);
-	if (total > WHEEL_INSPECT_RATIO_FLOOR && (double)total > cap) {
-		if (cap < (double)WHEEL_INSPECT_RATIO_FLOOR)
-			cap = (double)WHEEL_INSPECT_RATIO_FLOOR;
-		return kerr_set(e, KERR_TOOBIG,
-			"compression ratio exceeds %g: a %" PRIu64
-			"-byte file may decompress to at most %.0f bytes",
-			l->max_ratio, s->size, cap);
-	}
-	return 0;
+	return wheel_limits_check(l, s->size, total, NULL, e);
 }
 
 /*

@@ -1,6 +1,7 @@
 /* storage_cmd: `kilnctl storage` (contract in storage_cmd.h). */
 #include "kilnctl/storage_cmd.h"
 
+#include "common/fdio.h"
 #include "common/storage.h"
 
 #include <errno.h>
@@ -29,18 +30,10 @@ struct storage_cmd__args {
 static int storage_cmd__sink(void *ctx, const void *p, size_t n)
 {
 	struct storage_cmd__out *o = ctx;
-	const char *c = p;
 
-	while (n) {
-		ssize_t w = write(o->fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			o->err = errno;
-			return KERR_IO;
-		}
-		c += w;
-		n -= (size_t)w;
+	if (fdio_write_all(o->fd, p, n)) {
+		o->err = errno;
+		return KERR_IO;
 	}
 	return 0;
 }

@@ -31,7 +31,8 @@ struct storage_sweep {
 
 /*
  * Wheels of releases and projects deleted upstream longer ago than
- * KILN_DELETED_RETENTION: their rows go and their keys are registered due, in
+ * KILN_DELETED_RETENTION (published ones, and those reproducibility checks
+ * kept because they differed): their rows go and their keys are registered due, in
  * one statement committed before the sweep proper, which then deletes the
  * objects (an object must never go while a committed row still names it). A
  * few hundred at a time: the rest wait for the next sweep.
@@ -44,8 +45,17 @@ static const char sweep__sql_expired[] =
 	" select a.id from artifacts a join projects p on p.id = a.project_id"
 	"  where p.deleted_at < now() - make_interval(secs => $1::int)"
 	" limit 500),"
-	" u as (delete from artifacts a using x where a.id = x.id returning a.storage_key)"
-	" insert into storage_pending (key, not_before) select storage_key, now() from u"
+	" u as (delete from artifacts a using x where a.id = x.id returning a.storage_key),"
+	/* A reproducibility check's kept wheels go with them (the result stays in repro_results). */
+	" w as (select rw.build_id, rw.filename from repro_wheels rw join builds b on b.id = rw.build_id"
+	"  join jobs j on j.id = b.job_id join releases r on r.id = j.release_id"
+	"  join projects p on p.id = r.project_id where rw.storage_key is not null"
+	"  and (r.deleted_at < now() - make_interval(secs => $1::int)"
+	"  or p.deleted_at < now() - make_interval(secs => $1::int)) limit 500),"
+	" v as (delete from repro_wheels rw using w where rw.build_id = w.build_id"
+	"  and rw.filename = w.filename returning rw.storage_key)"
+	" insert into storage_pending (key, not_before)"
+	" select storage_key, now() from u union select storage_key, now() from v"
 	" on conflict (key) do nothing";
 
 /* Worker thread: one sweep, one transaction on a connection of its own. */

@@ -240,16 +240,48 @@ def test_a_release_back_upstream_gets_its_wheels_back(farm):
     within(1, lambda: f.w10 not in files(f.replicas[0], "truthy"), "1.0 gone again")
 
 
+def check_wheel(f, project, version):
+    """A reproducibility check of a release's build whose wheel differed, so Kiln
+    kept it (repro_wheels.storage_key): rows and bytes. Returns its key."""
+    fn, data = make_wheel(project, version)
+    key = f"wheels/check/{project}/{fn}"
+    (tid,) = q(f.db, "insert into targets (name, image, python_tag, python_version, platform, enabled)"
+                     " values ('sweep-check', 'none', 'cp311', '3.11', 'linux_x86_64', false)"
+                     " on conflict (name) do update set enabled = false returning id")[0]
+    rel = "(select r.id from releases r join projects p on p.id = r.project_id" \
+          " where p.normalized = %s and r.version = %s)"
+    (build_job,) = q(f.db, "insert into jobs (release_id, target_id, state, finished_at)"
+                           f" values ({rel}, %s, 'succeeded', now()) returning id",
+                     project, version, tid)[0]
+    (check_job,) = q(f.db, "insert into jobs (release_id, target_id, state, finished_at, kind, check_of)"
+                           f" values ({rel}, %s, 'succeeded', now(), 'check', %s) returning id",
+                     project, version, tid, build_job)[0]
+    (build,) = q(f.db, "insert into builds (job_id, attempt, state) values (%s, 1, 'succeeded')"
+                       " returning id", check_job)[0]
+    q(f.db, "insert into repro_wheels (build_id, filename, sha256, size, storage_key, differs)"
+            " values (%s, %s, %s, %s, %s, '[]') returning 1",
+      build, fn, hashlib.sha256(data).hexdigest(), len(data), key)
+    path = f.tmp / ("check-" + fn)
+    path.write_bytes(data)
+    run([KILNCTL, "storage", "put", key, path],
+        env={"KILN_DATABASE_URL": f.db, "KILN_STORAGE": "fs", **f.env})
+    return key
+
+
 def test_the_sweep_removes_deleted_wheels_after_the_retention(farm):
     f = farm
     key10, keyg = f"wheels/truth/{f.w10}", f"wheels/truth/{f.wg}"
-    assert {key10, keyg} <= set(stored(f))
+    # The wheels a reproducibility check kept go with their release, and stay with a live one.
+    checkg, check11 = check_wheel(f, "goner", "1.0"), check_wheel(f, "truthy", "1.1")
+    assert {key10, keyg, checkg, check11} <= set(stored(f))
     # A replica with a retention of one second: its first sweep, 5 s after it starts.
     time.sleep(1.1)
     c = f.start(f.db, env={**f.env, "KILN_DELETED_RETENTION": "1"})
-    within(30, lambda: key10 not in stored(f) and keyg not in stored(f), "the sweep")
+    within(30, lambda: key10 not in stored(f) and keyg not in stored(f) and checkg not in stored(f),
+           "the sweep")
     assert q(f.db, "select filename from artifacts where filename = any(%s)", [f.w10, f.wg]) == []
+    assert q(f.db, "select storage_key from repro_wheels order by 1") == [(check11,)]
     # The live releases' wheels stay.
-    assert f"wheels/truth/{f.w11}" in stored(f)
+    assert f"wheels/truth/{f.w11}" in stored(f) and check11 in stored(f)
     assert c.get(f"/files/truthy/{f.w11}")[0] == 200
-    assert "storage swept" in c.log() and "expired=2" in c.log()
+    assert "storage swept" in c.log() and "expired=3" in c.log()

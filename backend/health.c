@@ -1,6 +1,7 @@
 /* health: liveness, readiness and metrics endpoints (contract in health.h). */
 #include "backend/health.h"
 
+#include "backend/builder_ws.h"
 #include "backend/metrics.h"
 #include "backend/pgpool.h"
 #include "backend/server.h"
@@ -58,7 +59,10 @@ static void health__metrics_respond(struct http_req *req, const struct metrics_r
 
 	pgpool_get_stats(req->srv->db, &st);
 	if (metrics_render(req->srv->metrics, &st, &b) ||
-	    (repro && metrics_render_repro(repro, &b)))
+	    (repro && metrics_render_repro(repro, &b)) ||
+	    buf_printf(&b, "# HELP kiln_builders_connected Builder connections this replica holds.\n"
+		       "# TYPE kiln_builders_connected gauge\nkiln_builders_connected %d\n",
+		       builder_ws_count(req->srv)))
 		http_error(req, 500, KERR_TOOBIG, "metrics too large");
 	else
 		http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",

@@ -95,7 +95,10 @@ class Stack:
 def stack(tmp_path_factory):
     run([ROOT / "scripts" / "deploy.sh", "images"], timeout=1800)
     upstream = tmp_path_factory.mktemp("upstream")
-    write_upstream(upstream)
+    # Nothing to build until both builders are online (the first test publishes):
+    # else on a busy machine one builder can build everything before the other
+    # connects, and the test could not see both replicas hand out jobs.
+    write_upstream(upstream, versions=())
     upstream.chmod(0o755)
     name = "kilnct" + secrets.token_hex(3)
     port = free_port()
@@ -115,6 +118,11 @@ def stack(tmp_path_factory):
 
 
 def test_compose_farm_builds_and_serves_through_the_balancer(stack, tmp_path):
+    # leastconn puts one builder's WebSocket on each replica, once both are ready.
+    def one_each():
+        return all(stack.metric(b, "kiln_builders_connected") == 1 for b in ("backend-1", "backend-2"))
+    wait_for(one_each, 300, "a builder connected to each replica", interval=1)
+    write_upstream(stack.upstream)
     # kiln-sync mirrors the upstream and plans a job per release; the builders
     # build them; the project page through the balancer lists the four wheels.
     def wheels():

@@ -159,9 +159,14 @@ def test_a_lone_frozen_builder_gets_its_job_back_when_it_wakes(farm, files):
     fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(40)")
     url, sha = files.add(fn, data)
     job = farm.queue("kalone", "1.0", url, sha, fn)
-    attempt = wait_for(lambda: next(iter(q(
-        farm.db, "select attempt from builds where job_id = %s and phase = 'building'"
-                 " and state = 'running'", job)), None), 120, "the build phase")[0]
+    try:
+        attempt = wait_for(lambda: next(iter(q(
+            farm.db, "select attempt from builds where job_id = %s and phase = 'building'"
+                     " and state = 'running'", job)), None), 120, "the build phase")[0]
+    except AssertionError:
+        # Say what the job did instead (a CI run once never saw this phase).
+        raise AssertionError(f"no build phase in 120 s: job {farm.job(job)}, builds "
+                             f"{q(farm.db, 'select attempt, state, phase from builds where job_id = %s', job)}")
     time.sleep(2)
     proc = farm.builders[lone][0]
     proc.send_signal(signal.SIGSTOP)

@@ -1,12 +1,12 @@
 """The chaos run's short version (the full one is `just chaos`, 1,000 jobs).
 
-tests/chaos/chaos.py with 30 jobs and a kill every 2 to 6 s (20 to 40 kills, each
-kind 4 to 8 times; 2 to 3 minutes): its own Postgres and SeaweedFS (never the
+tests/chaos/chaos.py with 20 jobs and a kill every 2 to 6 s (15 to 30 kills, each
+kind 3 to 6 times; about 2 minutes): its own Postgres and SeaweedFS (never the
 ones the other tests share), two backend replicas, kiln-sync, three builders in
 Docker, while a seeded schedule kill -9s each kind a few times; then every job
 ended once, storage and rows agree, every stored hash matches its bytes, every
 ended build's log is whole. The seed is in the output (and in the failure),
-with the command that replays it (`tests/chaos/chaos.py --jobs 30 --seed N
+with the command that replays it (`tests/chaos/chaos.py --jobs 20 --seed N
 --gap 2 6 ...`); KILN_CHAOS_SEED fixes it here.
 """
 import os
@@ -15,7 +15,7 @@ import sys
 
 from conftest import ROOT
 
-JOBS = 30
+JOBS = 20
 
 
 def test_chaos_short_run():

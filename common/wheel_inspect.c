@@ -32,7 +32,6 @@
 
 #define CHUNK_SIZE (64u << 10) /* the one data buffer, and libarchive's read block */
 #define QUOTE_MAX 160          /* bytes of an entry name shown in a message */
-#define ARCHIVE_MSG_MAX 200    /* bytes of a libarchive message shown in a message */
 #define DIST_INFO_SUFFIX ".dist-info"
 #define WHEEL_VERSION_MAX 32
 
@@ -46,7 +45,7 @@ struct inspect {
 	struct buf wheel;             /* {dist-info}/WHEEL */
 	int seen_metadata, seen_wheel, seen_record;
 	char quoted[QUOTE_MAX + 4];   /* the current entry's name, printable */
-	char archive_msg[ARCHIVE_MSG_MAX + 1];
+	char archive_msg[WHEEL_ARCHIVE_MSG_MAX + 1];
 };
 
 void wheel_limits_default(struct wheel_limits *l)
@@ -103,8 +102,7 @@ static void quote_name(struct inspect *st, const char *name)
 	st->quoted[i] = '\0';
 }
 
-/* libarchive's last message, trimmed of the newline some of them carry. */
-static const char *archive_msg(struct inspect *st, struct archive *a)
+const char *wheel_archive_msg(struct archive *a, char dst[WHEEL_ARCHIVE_MSG_MAX + 1])
 {
 	const char *m = archive_error_string(a);
 	size_t n;
@@ -112,13 +110,18 @@ static const char *archive_msg(struct inspect *st, struct archive *a)
 	if (!m)
 		m = "unknown error";
 	n = strlen(m);
-	if (n > ARCHIVE_MSG_MAX)
-		n = ARCHIVE_MSG_MAX;
-	memcpy(st->archive_msg, m, n);
-	while (n > 0 && (is_space(st->archive_msg[n - 1]) || st->archive_msg[n - 1] == '.'))
+	if (n > WHEEL_ARCHIVE_MSG_MAX)
+		n = WHEEL_ARCHIVE_MSG_MAX;
+	memcpy(dst, m, n);
+	while (n > 0 && (is_space(dst[n - 1]) || dst[n - 1] == '.'))
 		n--;
-	st->archive_msg[n] = '\0';
-	return st->archive_msg;
+	dst[n] = '\0';
+	return dst;
+}
+
+static const char *archive_msg(struct inspect *st, struct archive *a)
+{
+	return wheel_archive_msg(a, st->archive_msg);
 }
 
 /*

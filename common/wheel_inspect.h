@@ -69,6 +69,18 @@ struct wheel_limits {
 	double max_ratio;          /* decompressed bytes / file size */
 };
 
+/* Bytes of a libarchive message quoted in an error message. */
+#define WHEEL_ARCHIVE_MSG_MAX 200
+
+struct archive;
+
+/*
+ * libarchive's last message on a ("unknown error" if none), at most
+ * WHEEL_ARCHIVE_MSG_MAX bytes, trimmed of the trailing newline, spaces and
+ * period some carry, copied into dst. Returns dst.
+ */
+const char *wheel_archive_msg(struct archive *a, char dst[WHEEL_ARCHIVE_MSG_MAX + 1]);
+
 /* Fill *l with Kiln's defaults: 100000 entries, 4 GiB, 1 MiB, ratio 200. */
 void wheel_limits_default(struct wheel_limits *l);
 

@@ -30,7 +30,6 @@
 
 #define CHUNK_SIZE (64u << 10) /* the one data buffer, and libarchive's read block */
 #define QUOTE_MAX 160          /* bytes of an entry name shown in a message */
-#define ARCHIVE_MSG_MAX 200    /* bytes of a libarchive message shown in a message */
 #define METHOD_MAX 24          /* a compression method's name, NUL included */
 
 /* The "fields" of a "metadata" entry, in the order they are written. */
@@ -93,24 +92,6 @@ static void quote_name(char *dst, const char *name)
 	dst[i] = '\0';
 }
 
-/* libarchive's last message, trimmed of the newline and period some carry. */
-static const char *archive_msg(struct archive *a, char *dst)
-{
-	const char *m = archive_error_string(a);
-	size_t n;
-
-	if (!m)
-		m = "unknown error";
-	n = strlen(m);
-	if (n > ARCHIVE_MSG_MAX)
-		n = ARCHIVE_MSG_MAX;
-	memcpy(dst, m, n);
-	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' ' || dst[n - 1] == '.'))
-		n--;
-	dst[n] = '\0';
-	return dst;
-}
-
 /* Is total within max_uncompressed and, past the floor, max_ratio times the file? */
 static int check_size(const struct side *s, const struct wheel_limits *l, uint64_t total,
 	struct kerr *e)
@@ -141,7 +122,7 @@ static int hash_entry(struct side *s, const struct wheel_limits *l, struct archi
 	struct archive_entry *ent, struct member *m, char *chunk, struct kerr *e)
 {
 	struct sha256 h;
-	char q[QUOTE_MAX + 4], amsg[ARCHIVE_MSG_MAX + 1];
+	char q[QUOTE_MAX + 4], amsg[WHEEL_ARCHIVE_MSG_MAX + 1];
 	int rc;
 
 	/* A declared size already over a limit needs no decompressing to refuse. */
@@ -174,7 +155,7 @@ static int hash_entry(struct side *s, const struct wheel_limits *l, struct archi
 		if (got < 0) {
 			quote_name(q, m->name);
 			rc = kerr_set(e, KERR_INVAL, "could not read entry '%s': %s", q,
-				archive_msg(a, amsg));
+				wheel_archive_msg(a, amsg));
 			goto out;
 		}
 		s->bytes += (uint64_t)got;
@@ -213,7 +194,7 @@ static int read_side(struct side *s, const struct wheel_limits *l, char *chunk,
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ent;
-	char q[QUOTE_MAX + 4], amsg[ARCHIVE_MSG_MAX + 1];
+	char q[QUOTE_MAX + 4], amsg[WHEEL_ARCHIVE_MSG_MAX + 1];
 	int rc = 0, r;
 
 	if (!a)
@@ -221,7 +202,7 @@ static int read_side(struct side *s, const struct wheel_limits *l, char *chunk,
 	/* Seekable only: the streaming reader would accept a zip with no central directory. */
 	if (archive_read_support_format_zip_seekable(a) != ARCHIVE_OK) {
 		rc = kerr_set(e, KERR_INTERNAL, "libarchive has no zip support: %s",
-			archive_msg(a, amsg));
+			wheel_archive_msg(a, amsg));
 		goto out;
 	}
 	if (archive_read_open_fd(a, s->fd, CHUNK_SIZE) != ARCHIVE_OK) {
@@ -247,11 +228,11 @@ static int read_side(struct side *s, const struct wheel_limits *l, char *chunk,
 			/* e.g. local header and central directory disagree on a size */
 			quote_name(q, name);
 			rc = kerr_set(e, KERR_INVAL, "corrupt zip entry '%s': %s", q,
-				archive_msg(a, amsg));
+				wheel_archive_msg(a, amsg));
 			goto out;
 		}
 		if (r != ARCHIVE_OK) {
-			rc = kerr_set(e, KERR_INVAL, "corrupt zip: %s", archive_msg(a, amsg));
+			rc = kerr_set(e, KERR_INVAL, "corrupt zip: %s", wheel_archive_msg(a, amsg));
 			goto out;
 		}
 		if (s->n >= l->max_entries) {

@@ -97,6 +97,10 @@ struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, p
 			    2, params, cb, ctx);
 }
 
+/* A builder's phases in the order they come (builder_msg checks the names). */
+#define JOBS__PHASES \
+	"array['assigned','fetching','prefetching','building','uploading','cleaning']::text[]"
+
 struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
 			  long long attempt, const char *phase, pgpool_cb cb, void *ctx)
 {
@@ -106,14 +110,22 @@ struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id
 	snprintf(j, sizeof(j), "%lld", job);
 	snprintf(b, sizeof(b), "%lld", builder_id);
 	snprintf(a, sizeof(a), "%lld", attempt);
+	/*
+	 * Forward only: the pool runs each query on whichever connection is idle,
+	 * so "prefetching" can land after "building" when the builder sends them
+	 * moments apart (a build then showed "prefetching" to its end). The row is
+	 * still returned when the phase stays: the job is this builder's.
+	 */
 	return pgpool_query_named(db, "kiln_progress",
 			    "with j as (update jobs set state = 'running',"
 			    " started_at = coalesce(started_at, now())"
 			    " where id = $1::bigint and builder_id = $2::bigint"
 			    " and state in ('assigned', 'running')"
 			    " and ($4::int = 0 or attempts = $4::int) returning id, attempts)"
-			    " update builds b set phase = $3 from j"
-			    " where b.job_id = j.id and b.attempt = j.attempts returning b.id",
+			    " update builds b set phase = case when"
+			    "  coalesce(array_position(" JOBS__PHASES ", b.phase), 0)"
+			    "  < array_position(" JOBS__PHASES ", $3::text) then $3 else b.phase end"
+			    " from j where b.job_id = j.id and b.attempt = j.attempts returning b.id",
 			    4, params, cb, ctx);
 }
 

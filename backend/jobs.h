@@ -62,7 +62,10 @@ struct pgq *jobs_check(struct pgpool *db, long long job, long long builder_id, p
  * the current attempt, whichever it is (a builder that sends no attempt).
  */
 
-/* Record a phase ("fetching", "building", ...): assigned jobs become running. 1 row if held. */
+/*
+ * Record a phase ("fetching", "building", ...): assigned jobs become running. The
+ * phase only moves forward (a late earlier one changes nothing). 1 row if held.
+ */
 struct pgq *jobs_progress(struct pgpool *db, long long job, long long builder_id,
 			  long long attempt, const char *phase, pgpool_cb cb, void *ctx);
 

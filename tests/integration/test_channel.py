@@ -71,6 +71,12 @@ def job_row(db, job):
         return c.execute("select state, attempts, failure_reason from jobs where id = %s", (job,)).fetchone()
 
 
+def build_phase(db, job):
+    with psycopg.connect(db) as c:
+        return c.execute("select phase from builds where job_id = %s order by attempt desc limit 1",
+                         (job,)).fetchone()[0]
+
+
 def expect_error_and_close(conn, code):
     msg = recv(conn)
     assert msg["type"] == "error" and msg["code"] == code, msg
@@ -135,7 +141,18 @@ def test_full_job_life(farm):
         assert j["source"]["kind"] == "sdist" and j["source"]["filename"] == "chan_demo-1.0.tar.gz"
         assert j["target"]["python_tag"] == "cp311"
         assert job_row(db, job)[0] == "assigned"
-        conn.send(json.dumps({"type": "progress", "job": job, "phase": "building"}))
+        # Phases sent in a burst, as a builder does, may be stored in any order
+        # by the backend's connections: the phase shown only moves forward.
+        for phase in ("fetching", "prefetching", "building"):
+            conn.send(json.dumps({"type": "progress", "job": job, "phase": phase}))
+        deadline = time.time() + 10
+        while build_phase(db, job) != "building" and time.time() < deadline:
+            time.sleep(0.05)
+        assert build_phase(db, job) == "building"
+        conn.send(json.dumps({"type": "progress", "job": job, "phase": "fetching"}))  # late
+        time.sleep(1)
+        assert build_phase(db, job) == "building"
+        assert job_row(db, job)[0] == "running"  # and the job is still this builder's
         for seq, line in enumerate(["line one\n", "line two\n"]):
             conn.send(json.dumps({"type": "log", "job": job, "seq": seq, "data": line}))
         conn.send(json.dumps({"type": "log", "job": job, "seq": 1, "data": "line two\n"}))  # a resend

@@ -63,15 +63,26 @@ def q(db, sql, *args):
         return c.execute(sql, args).fetchall()
 
 
+def wait_for_building(farm, job, columns):
+    """The running attempt of job once it is in its build phase (its container
+    running setup.py's sleep): the given columns of builds bu join builders b.
+    The attempt that gets there is the one to freeze: an earlier one may have been
+    handed back (an engine hiccup is retried as infrastructure)."""
+    try:
+        return wait_for(lambda: next(iter(q(
+            farm.db, f"select {columns} from builds bu join builders b on b.id = bu.builder_id"
+                     " where bu.job_id = %s and bu.phase = 'building' and bu.state = 'running'",
+            job)), None), 120, "the build phase")
+    except AssertionError:
+        # Say what the job did instead.
+        raise AssertionError(f"no build phase in 120 s: job {farm.job(job)}, builds "
+                             f"{q(farm.db, 'select attempt, state, phase from builds where job_id = %s', job)}")
+
+
 def test_a_frozen_builder_loses_its_job_and_its_late_reports_are_refused(farm, files):
     job, _ = start_slow_build(farm, files, "kfrozen", 20)
     # In the middle of the build: the container is running setup.py's sleep.
-    # The attempt that gets there is the one to freeze: an earlier one may have
-    # been handed back (an engine hiccup is retried as infrastructure).
-    attempt, victim = wait_for(lambda: next(iter(q(
-        farm.db, "select bu.attempt, b.name from builds bu join builders b on b.id = bu.builder_id"
-                 " where bu.job_id = %s and bu.phase = 'building' and bu.state = 'running'", job)), None),
-        120, "the build phase")
+    attempt, victim = wait_for_building(farm, job, "bu.attempt, b.name")
     other = next(n for n in farm.builders if n != victim)
     proc = farm.builders[victim][0]
     time.sleep(3)
@@ -156,17 +167,10 @@ def test_a_lone_frozen_builder_gets_its_job_back_when_it_wakes(farm, files):
     p.send_signal(signal.SIGCONT)
     p.send_signal(signal.SIGTERM)
     p.wait(60)
-    fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(40)")
+    fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(25)")
     url, sha = files.add(fn, data)
     job = farm.queue("kalone", "1.0", url, sha, fn)
-    try:
-        attempt = wait_for(lambda: next(iter(q(
-            farm.db, "select attempt from builds where job_id = %s and phase = 'building'"
-                     " and state = 'running'", job)), None), 120, "the build phase")[0]
-    except AssertionError:
-        # Say what the job did instead (a CI run once never saw this phase).
-        raise AssertionError(f"no build phase in 120 s: job {farm.job(job)}, builds "
-                             f"{q(farm.db, 'select attempt, state, phase from builds where job_id = %s', job)}")
+    attempt = wait_for_building(farm, job, "bu.attempt")[0]
     time.sleep(2)
     proc = farm.builders[lone][0]
     proc.send_signal(signal.SIGSTOP)

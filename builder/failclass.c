@@ -47,14 +47,15 @@ static int failclass__header_name(const char *p, size_t n)
 		failclass__ends(p, n, ".hpp") || failclass__ends(p, n, ".hxx"));
 }
 
-/* A native build tool whose absence a -dev package cures (*-config, *_config, swig, pkg-config). */
+/* A native build tool whose absence a -dev package cures (*-config, *_config, swig, pkg-config, apxs). */
 static int failclass__program_name(const char *p, size_t n)
 {
 	if (!failclass__tame(p, n, 0))
 		return 0;
 	return (n > 7 && (failclass__ends(p, n, "-config") || failclass__ends(p, n, "_config"))) ||
 	       (n >= 4 && !memcmp(p, "swig", 4)) || (n == 10 && !memcmp(p, "pkg-config", 10)) ||
-	       (n == 7 && !memcmp(p, "pkgconf", 7));
+	       (n == 7 && !memcmp(p, "pkgconf", 7)) ||
+	       ((n == 4 || (n == 5 && p[4] == '2')) && !memcmp(p, "apxs", 4));
 }
 
 static void failclass__add(struct failclass *f, enum failclass_kind kind, const char *prefix,
@@ -283,15 +284,45 @@ static void failclass__programs(struct failclass *f, const char *line, size_t n)
 	/* FileNotFoundError: [Errno 2] No such file or directory: 'pg_config' */
 	if (failclass__between(line, n, "No such file or directory: '", '\'', &name, &len))
 		failclass__program(f, name, len);
-	/* lxml 4.9: Error: Please make sure the libxml2 and libxslt development packages are installed. */
-	if (failclass__find(line, n, "libxml2 and libxslt development packages")) {
-		failclass__add(f, FAILCLASS_PROGRAM, "", "xml2-config", 11);
-		failclass__add(f, FAILCLASS_PROGRAM, "", "xslt-config", 11);
-	}
+	/* mod_wsgi: RuntimeError: The 'apxs' command appears not to be installed or is not executable. */
+	if (failclass__between(line, n, "The '", '\'', &name, &len) &&
+	    failclass__find(line, n, "' command appears not to be installed"))
+		failclass__program(f, name, len);
 	/* setuptools: error: command 'swig' failed: No such file or directory */
 	if (failclass__between(line, n, "error: command '", '\'', &name, &len) &&
 	    failclass__find(line, n, "No such file or directory"))
 		failclass__program(f, name, len);
+}
+
+/*
+ * Projects that say what is missing in their own words and name no file: the
+ * file their build looks for, as the Contents lookup knows it. Each phrase is
+ * the project's own (quoted from its setup.py).
+ */
+static const struct {
+	const char *phrase;
+	enum failclass_kind kind;
+	const char *name;
+} failclass__phrases[] = {
+	/* lxml 4.9: Error: Please make sure the libxml2 and libxslt development packages are installed. */
+	{ "libxml2 and libxslt development packages", FAILCLASS_PROGRAM, "xml2-config" },
+	{ "libxml2 and libxslt development packages", FAILCLASS_PROGRAM, "xslt-config" },
+	/* bsddb3, berkeleydb: it looks for db.h under the usual prefixes */
+	{ "Can't find a local Berkeley DB installation", FAILCLASS_HEADER, "db.h" },
+	/* tables (PyTables) */
+	{ "Could not find a local HDF5 installation", FAILCLASS_HEADER, "hdf5.h" },
+	/* shapely < 2: OSError: Could not find library geos_c or load any of its variants */
+	{ "Could not find library geos_c", FAILCLASS_LIBRARY, "-lgeos_c" },
+	/* M2Crypto and others: "Please install swig" */
+	{ "Please install swig", FAILCLASS_PROGRAM, "swig" },
+};
+
+static void failclass__phrase(struct failclass *f, const char *line, size_t n)
+{
+	for (size_t i = 0; i < sizeof(failclass__phrases) / sizeof(failclass__phrases[0]); i++)
+		if (failclass__find(line, n, failclass__phrases[i].phrase))
+			failclass__add(f, failclass__phrases[i].kind, "", failclass__phrases[i].name,
+				       strlen(failclass__phrases[i].name));
 }
 
 static void failclass__pip(struct failclass *f, const char *line, size_t n)
@@ -327,6 +358,7 @@ void failclass_line(struct failclass *f, const char *p, size_t n)
 	failclass__pkgconfig(f, p, n);
 	failclass__libraries(f, p, n);
 	failclass__programs(f, p, n);
+	failclass__phrase(f, p, n);
 	failclass__pip(f, p, n);
 }
 

@@ -19,8 +19,14 @@
  *   library     ld "cannot find -lyaml" (the name kept as "-lyaml")
  *   program     "pg_config executable not found", "mysql_config not found",
  *               "/bin/sh: 1: xml2-config: not found", "No such file or directory: 'pg_config'",
- *               "error: command 'swig' failed: No such file or directory"; only names that
- *               look like a native build tool (*-config, *_config, swig*, pkg-config)
+ *               "error: command 'swig' failed: No such file or directory", mod_wsgi's
+ *               "The 'apxs' command appears not to be installed"; only names that look
+ *               like a native build tool (*-config, *_config, swig*, pkg-config, apxs)
+ *   phrases     a project's own words that name no file, mapped to the file its build
+ *               looks for: lxml's "libxml2 and libxslt development packages" (xml2-config,
+ *               xslt-config), bsddb3's "Can't find a local Berkeley DB installation"
+ *               (db.h), PyTables' "Could not find a local HDF5 installation" (hdf5.h),
+ *               shapely's "Could not find library geos_c" (-lgeos_c), "Please install swig"
  *
  * Names are kept only when they are short and made of [A-Za-z0-9_.+/-] without
  * "..", so what goes on to the Contents lookup and the finish message is tame.

@@ -129,6 +129,23 @@ static const struct row rows[] = {
 	  "  Could NOT find Foo (missing: FOO_LIBRARY)\n",
 	  { { FAILCLASS_HEADER, "bzlib.h" }, { FAILCLASS_PKGCONFIG, "libpq" },
 	    { FAILCLASS_PKGCONFIG, "foo" } }, 3, 0 },
+	/* The next three as bench/realworld's builds printed them (docs/performance.md). */
+	{ "mod_wsgi 6.1.1",
+	  "    raise RuntimeError('The %r command appears not to be installed or '\n"
+	  "  RuntimeError: The 'apxs' command appears not to be installed or is not executable. "
+	  "Please check the list of prerequisites in the documentation for this package and install "
+	  "any missing Apache httpd server packages.\n",
+	  { { FAILCLASS_PROGRAM, "apxs" } }, 1, 0 },
+	{ "bsddb3 6.2.9",
+	  "  Can't find a local Berkeley DB installation.\n"
+	  "  (suggestion: try the --berkeley-db=/path/to/bsddb option)\n",
+	  { { FAILCLASS_HEADER, "db.h" } }, 1, 0 },
+	{ "tables, shapely 1.x, a quoted path is a name only when tame",
+	  "  .. ERROR:: Could not find a local HDF5 installation.\n"
+	  "OSError: Could not find library geos_c or load any of its variants ['libgeos_c.so.1']\n"
+	  "RuntimeError: The 'apxs;id' command appears not to be installed\n"
+	  "RuntimeError: The 'rm -rf' command appears not to be installed\n",
+	  { { FAILCLASS_HEADER, "hdf5.h" }, { FAILCLASS_LIBRARY, "-lgeos_c" } }, 2, 0 },
 	{ "swig, psycopg2 FileNotFoundError",
 	  "error: command 'swig' failed: No such file or directory\n"
 	  "FileNotFoundError: [Errno 2] No such file or directory: 'pg_config'\n",

@@ -4,6 +4,7 @@
 #include "backend/builder_ws.h"
 #include "common/debpkg.h"
 #include "common/json.h"
+#include "common/pyname.h"
 #include "common/queue_sql.h"
 #include "common/sha256.h"
 #include "common/token.h"
@@ -322,12 +323,13 @@ static int builder_msg__requirements(const cJSON *arr, struct buf *out, struct k
 static int builder_msg__report(struct builder_msg *m, struct kerr *e)
 {
 	struct buf out = BUF_INIT(BUF_NOLIMIT), part = BUF_INIT(BUF_NOLIMIT);
-	const char *cls = NULL;
+	const char *cls = NULL, *req = NULL;
 	const cJSON *missing = NULL, *wheels = NULL, *image, *command = NULL, *env = NULL, *reqs = NULL;
 	int rc;
 
 	if ((rc = json_get_str(m->root, "failure_class", &cls, e)) ||
 	    (rc = json_get_array(m->root, "missing", &missing, e)) ||
+	    (rc = json_get_str(m->root, "requirement", &req, e)) ||
 	    (rc = json_get_array(m->root, "wheels", &wheels, e)) ||
 	    (rc = json_get_array(m->root, "command", &command, e)) ||
 	    (rc = json_get_array(m->root, "environment", &env, e)) ||
@@ -348,6 +350,17 @@ static int builder_msg__report(struct builder_msg *m, struct kerr *e)
 	if (missing && (rc = builder_msg__missing(missing, &part, e)))
 		goto fail;
 	buf_puts(&out, missing ? part.ptr : "[]");
+	buf_reset(&part);
+	/* The build requirement found nowhere, as a project name (jobs.waits_for). */
+	if (req && (strlen(req) >= 128 || pyname_normalize(req, strlen(req), &part, NULL))) {
+		rc = kerr_set(e, KERR_INVAL, "field 'requirement' is not a project name");
+		goto fail;
+	}
+	buf_puts(&out, ",\"requirement\":");
+	if (req)
+		json_append_str(&out, part.ptr);
+	else
+		buf_puts(&out, "null");
 	buf_reset(&part);
 	buf_puts(&out, ",\"wheels\":");
 	if (wheels && (rc = builder_msg__wheels(wheels, &part, e)))

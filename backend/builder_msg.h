@@ -61,9 +61,10 @@ struct builder_msg {
 	long long exit_code;    /* finish */
 	long long duration_ms;  /* finish */
 	/*
-	 * finish: the optional failure_class, missing, wheels, image, command,
-	 * environment and build_requirements, checked and written back as one
-	 * JSON object {"failure_class": S|null, "missing": [...], "wheels":
+	 * finish: the optional failure_class, missing, requirement, wheels,
+	 * image, command, environment and build_requirements, checked and
+	 * written back as one JSON object {"failure_class": S|null, "missing":
+	 * [...], "requirement": S|null (a project name, normalized), "wheels":
 	 * [...], "image": {id, base?, name?}|null, "command": [...]|null,
 	 * "environment": [...]|null, "build_requirements": [{filename,
 	 * sha256}]|null} holding only the fields the protocol defines (absent

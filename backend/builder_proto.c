@@ -132,6 +132,9 @@ static void builder_proto__job_done(void *ctx, PGresult *r, const char *err)
 			metrics_add(c->srv->metrics, "kiln_native_auto_added_total",
 				    "Builds whose native-dependency failure added packages to their project.", 1);
 		}
+		if (strcmp(PQgetvalue(r, 0, 6), "0"))
+			log_info("waiting jobs queued again", "job=%lld build=%s count=%s reason=build-requirement",
+				 q->job, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 6));
 		builder_conn_sweep_keys(c->srv, PQgetvalue(r, 0, 3));
 		/* Built once: the wheels it published may serve its release's other targets. */
 		if (!strcmp(PQgetvalue(r, 0, 1), "succeeded")) {

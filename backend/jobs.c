@@ -168,7 +168,7 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
 static const char jobs__finish_sql[] =
 	"with cur as ("
 	" select j.id, j.attempts, j.max_attempts, j.native_retried, b.id as build_id,"
-	" b.native_packages, r.project_id,"
+	" b.native_packages, r.project_id, j.target_id, j.kind,"
 	" (select count(*) from artifacts a where a.build_id = b.id)"
 	/* a check's wheels are compared, not published (upload.c, migration 0016) */
 	" + (select count(*) from repro_wheels w where w.build_id = b.id) as arts,"
@@ -200,8 +200,18 @@ static const char jobs__finish_sql[] =
 	" select auto.go and (exists (select 1 from ins) or exists (select 1 from want w"
 	"  join project_native_packages n on n.package = w.package"
 	"  where n.project_id = cur.project_id)) as yes from auto, cur"
+	"), dep as ("
+	/* A build requirement with no wheel anywhere that this farm is building for the
+	 * same target: the job waits for it (migrations/0018_waits_for.sql). */
+	" select dp.normalized, min(dj.id) as job from cur, rep, projects dp"
+	" join releases dr on dr.project_id = dp.id join jobs dj on dj.release_id = dr.id"
+	" where $3 = 'failed' and rep.cls = 'build-requirement' and cur.kind = 'build'"
+	" and dp.normalized = $7::jsonb->>'requirement' and dp.id <> cur.project_id"
+	" and dj.target_id = cur.target_id and dj.kind = 'build'"
+	" and dj.state in ('queued', 'assigned', 'running') group by dp.normalized"
 	"), d as ("
 	" select cur.*, case when $3 = 'succeeded' then 'infrastructure' else rep.cls end as cls,"
+	" (select normalized from dep) as waits_for,"
 	" rt.yes as auto_retry, case"
 	"  when $3 = 'succeeded' and (cur.arts > 0 or cur.covered is not null) then 'succeeded'"
 	"  when $3 = 'retry' and cur.attempts < cur.max_attempts then 'queued'"
@@ -212,12 +222,16 @@ static const char jobs__finish_sql[] =
 	"  when $3 = 'succeeded' and cur.arts = 0 then 'the build succeeded but uploaded no wheel'"
 	"  when $3 = 'retry' and cur.attempts >= cur.max_attempts"
 	"  then nullif($4, '') || ' (gave up after ' || cur.attempts || ' attempts)'"
+	"  when exists (select 1 from dep) then coalesce(nullif($4, '') || '; ', '')"
+	"  || 'waits for ' || (select normalized from dep) || ', which this farm is building"
+	" (job ' || (select job from dep) || '): queued again when it succeeds'"
 	"  else nullif($4, '') end as reason"
 	" from cur, rep, rt"
 	"), j as ("
 	" update jobs set state = d.state, failure_reason = d.reason,"
 	" failure_class = case when d.state = 'succeeded' then null else d.cls end,"
 	" native_retried = jobs.native_retried or d.auto_retry,"
+	" waits_for = case when d.state = 'failed' then d.waits_for end,"
 	" max_attempts = case when d.auto_retry then greatest(jobs.max_attempts, d.attempts + 1)"
 	"  else jobs.max_attempts end,"
 	" finished_at = case when d.state = 'queued' then null else now() end,"
@@ -265,6 +279,18 @@ static const char jobs__finish_sql[] =
 	" update release_plans rp set decision = 'skipped', reason = d.reason, decided_at = now()"
 	" from d join jobs jj on jj.id = d.id where d.state = 'succeeded' and d.arts = 0"
 	" and d.covered is not null and rp.release_id = jj.release_id and rp.target_id = jj.target_id"
+	"), wake as ("
+	/* Built: the jobs that waited for this project as a build requirement go again. */
+	" update jobs w set state = 'queued', waits_for = null, failure_reason = null,"
+	" failure_class = null, finished_at = null, not_before = null,"
+	" max_attempts = greatest(w.max_attempts, w.attempts + 1)"
+	" from d join projects wp on wp.id = d.project_id"
+	" where d.state = 'succeeded' and d.kind = 'build' and w.waits_for = wp.normalized"
+	" and w.target_id = d.target_id and w.state = 'failed'"
+	" and w.failure_class = 'build-requirement' and not exists (select 1 from jobs o"
+	"  where o.release_id = w.release_id and o.target_id = w.target_id and o.kind = w.kind"
+	"  and o.state in ('queued', 'assigned', 'running'))"
+	" returning w.id"
 	"), l as ("
 	/* Say in the build's log what the backend did, after the builder's last chunk. */
 	" insert into build_log_chunks (build_id, seq, data)"
@@ -281,7 +307,8 @@ static const char jobs__finish_sql[] =
 	" select d.build_id, d.state, (select count(*) from p),"
 	" coalesce((select array_agg(storage_key) from u), '{}')::text,"
 	" pg_notify('kiln_build', d.build_id::text),"
-	" coalesce((select string_agg(package, ' ' order by package) from ins), '')"
+	" coalesce((select string_agg(package, ' ' order by package) from ins), ''),"
+	" (select count(*) from wake)"
 	" from d join j on j.id = d.id join b on b.id = d.build_id";
 
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,

@@ -87,9 +87,14 @@ struct pgq *jobs_log(struct pgpool *db, long long job, long long builder_id, lon
  * the build (builds.image_id ... build_requirements). With
  * auto_retry, a native-dependency failure naming packages the attempt lacked
  * adds them to the project and queues the job once more (jobs.c says how).
+ * A build-requirement failure whose report names a project this farm is
+ * building for the same target fails waiting for it (jobs.waits_for, the
+ * reason says so); a succeeded build queues the jobs that waited for its
+ * project on its target again.
  * Result columns: build id, final job state, published artifact count,
  * dropped storage keys, (notify), packages added automatically (space
- * separated, "" if none); 0 rows if the job is not held by builder_id.
+ * separated, "" if none), jobs queued again that waited for this one's
+ * project; 0 rows if the job is not held by builder_id.
  */
 struct pgq *jobs_finish(struct pgpool *db, long long job, long long builder_id,
 			long long attempt, const char *status, const char *reason,

@@ -5,6 +5,7 @@
 
 #include "builder/docker.h"
 #include "builder/job.h"
+#include "builder/jobsource.h"
 #include "builder/platform.h"
 #include "builder/sandbox.h"
 #include "builder/targets.h"
@@ -913,7 +914,8 @@ int daemon_run(const struct config *cfg)
 		kerr_set(&e, KERR_INVAL, "KILN_BUILDER_TARGETS_RECHECK must be 1-3600 (seconds)");
 		goto fail;
 	}
-	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) || daemon__arches(&d, &e))
+	if (daemon__parse_urls(&d, config_get(cfg, CONFIG_BACKEND_URL), &e) || daemon__arches(&d, &e) ||
+	    jobsource_farm_index_check(config_get(cfg, CONFIG_BUILD_FARM_INDEX), &e))
 		goto fail;
 	if (docker_init(&d.docker, NULL, &e)) {
 		kerr_wrap(&e, "Docker Engine");

@@ -12,6 +12,7 @@
 #include "common/dirs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/pyname.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 
@@ -306,6 +307,15 @@ static void job__finish_full(struct bjob *j, const char *status, long long exit_
 	json_append_str(&b, reason ? reason : "");
 	if (cls != FAILCLASS_NONE)
 		buf_printf(&b, ",\"failure_class\":\"%s\"", failclass_name(cls));
+	if (cls == FAILCLASS_BUILD_REQUIREMENT) {
+		/* The backend may wait for it when the farm is building it (docs/builds.md). */
+		const char *req = j->requirement[0] ? j->requirement : j->fc->requirement;
+
+		if (pyname_valid(req, strlen(req))) {
+			buf_puts(&b, ",\"requirement\":");
+			json_append_str(&b, req);
+		}
+	}
 	if (cls == FAILCLASS_NATIVE_DEPENDENCY && j->fc->nmissing) {
 		buf_puts(&b, ",\"missing\":[");
 		for (size_t i = 0; i < j->fc->nmissing; i++) {
@@ -645,6 +655,7 @@ static void *job__main(void *arg)
 	struct jobsource src;
 	struct kerr e;
 	char out_dir[1100], derived_ref[DERIVED_REF_MAX] = "", base_id[DERIVED_REF_MAX] = "";
+	char farm_index[600];
 	struct buf wheels = BUF_INIT(BUF_NOLIMIT), how = BUF_INIT(BUF_NOLIMIT);
 	struct prefetch_file *reqs = NULL;
 	size_t nreqs = 0;
@@ -678,6 +689,7 @@ static void *job__main(void *arg)
 	if (rc) {
 		/* The source came, so the build requirements did not; else the source did not. */
 		int fetched = src.sdist_path[0] || src.source_dir[0];
+		snprintf(j->requirement, sizeof(j->requirement), "%s", src.requirement);
 		job__note(j, "%s", e.msg);
 		job__finish_full(j, rc == KERR_AGAIN ? "retry" : "failed", -1, (long long)(clock_now_ms() - t0),
 				 e.msg, fetched ? FAILCLASS_BUILD_REQUIREMENT : FAILCLASS_INFRASTRUCTURE,
@@ -723,6 +735,8 @@ static void *job__main(void *arg)
 	/* Build requirements a backend names at build time: fetched as the static ones. */
 	memset(&po, 0, sizeof(po));
 	po.index_url = config_get(j->cfg, CONFIG_BUILD_INDEX_URL);
+	jobsource_farm_index(j, farm_index, sizeof(farm_index));
+	po.farm_index_url = farm_index;
 	po.target.python_version = j->python_version;
 	po.target.implementation = "cp";
 	po.target.abi = j->python_tag;

@@ -10,6 +10,7 @@
 #define KILN_BUILDER_JOB_H
 
 #include "builder/platform.h"
+#include "builder/prefetch.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/kerr.h"
@@ -46,6 +47,8 @@ struct bjob {
 	size_t nnative;
 	char bad_native[256];
 	struct failclass *fc;           /* reads the build's output as it streams */
+	char requirement[PREFETCH_NAME_MAX]; /* the build requirement the host's pip found no wheel
+					   of (jobsource), else "": fc's, from the sandbox's pip */
 
 	struct daemon *daemon;
 	const struct config *cfg;

@@ -2,9 +2,11 @@
 #include "builder/jobsource.h"
 
 #include "builder/crates.h"
+#include "builder/daemon.h"
 #include "builder/job.h"
 #include "builder/prefetch.h"
 #include "builder/source.h"
+#include "common/kerr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,30 @@ void jobsource_release(struct jobsource *s)
 	jobsource_init(s);
 }
 
+int jobsource_farm_index_check(const char *v, struct kerr *e)
+{
+	if (!strcmp(v, "auto") || !strcmp(v, "off") || !strncmp(v, "http://", 7) ||
+	    !strncmp(v, "https://", 8))
+		return 0;
+	return kerr_set(e, KERR_INVAL, "KILN_BUILD_FARM_INDEX must be auto, off or an http(s) "
+			"index URL, got '%.200s'", v);
+}
+
+void jobsource_farm_index(struct bjob *j, char *out, size_t n)
+{
+	const char *v = config_get(j->cfg, CONFIG_BUILD_FARM_INDEX);
+	char base[512];
+
+	if (!strcmp(v, "off")) {
+		snprintf(out, n, "%s", "");
+	} else if (!strcmp(v, "auto")) {
+		daemon_upload_base(j->daemon, base, sizeof(base));
+		snprintf(out, n, "%s/simple/", base);
+	} else {
+		snprintf(out, n, "%s", v);
+	}
+}
+
 int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_log, void *ctx,
 		      struct kerr *e)
 {
@@ -29,6 +55,7 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	struct prefetch_opts po;
 	struct crates_opts co;
 	char src_dir[1100], abi[sizeof(j->python_tag)], cargo_home[1100], cargo_dir[1100];
+	char farm_index[600];
 	int found = 0;
 	char *path = NULL;
 	int rc;
@@ -62,6 +89,9 @@ int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_l
 	memset(&po, 0, sizeof(po));
 	snprintf(abi, sizeof(abi), "%s", j->python_tag);
 	po.index_url = config_get(j->cfg, CONFIG_BUILD_INDEX_URL);
+	jobsource_farm_index(j, farm_index, sizeof(farm_index));
+	po.farm_index_url = farm_index;
+	po.missing_out = s->requirement;
 	po.target.python_version = j->python_version;
 	po.target.implementation = "cp";
 	po.target.abi = abi;

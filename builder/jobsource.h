@@ -8,6 +8,7 @@
 #ifndef KILN_BUILDER_JOBSOURCE_H
 #define KILN_BUILDER_JOBSOURCE_H
 
+#include "builder/prefetch.h"
 #include "common/kerr.h"
 
 #include <stddef.h>
@@ -21,6 +22,8 @@ struct jobsource {
 	char cargo_dir[2048];  /* vendored Rust crates (crates.h), or "" for no Rust */
 	long long source_date_epoch; /* a git source's commit time; 0: the driver takes
 					the sdist's (sandbox.h) */
+	char requirement[PREFETCH_NAME_MAX]; /* after a failed prefetch: the build requirement pip
+				  found no wheel of, or "" */
 };
 
 typedef void (*jobsource_log_fn)(void *ctx, int stream, const char *p, size_t n);
@@ -35,5 +38,17 @@ void jobsource_release(struct jobsource *s);
  */
 int jobsource_prepare(struct bjob *j, struct jobsource *s, jobsource_log_fn on_log, void *ctx,
 		      struct kerr *e);
+
+/*
+ * Is v a valid KILN_BUILD_FARM_INDEX (`auto`, `off`, or an http(s) URL)? 0, or
+ * KERR_INVAL with e naming the forms: the builder refuses to start on it.
+ */
+int jobsource_farm_index_check(const char *v, struct kerr *e);
+
+/*
+ * The farm's own index for j's build requirements into out (n bytes): "" for
+ * `off`; for `auto` the /simple/ of the backend the builder is connected to.
+ */
+void jobsource_farm_index(struct bjob *j, char *out, size_t n);
 
 #endif

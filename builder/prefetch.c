@@ -7,6 +7,8 @@
  */
 #include "builder/prefetch.h"
 
+#include "builder/failclass.h"
+
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -578,6 +580,24 @@ static int prefetch__network_trouble(const struct buf *tail)
 	return 0;
 }
 
+/* The requirement pip found no wheel of, read from its output by the classifier. */
+static void prefetch__missing(const struct buf *tail, char out[PREFETCH_NAME_MAX])
+{
+	struct failclass *f = xcalloc(1, sizeof(*f));
+	const char *p = tail->ptr, *end = tail->ptr + tail->len;
+
+	failclass_init(f);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		failclass_line(f, p, n);
+		p += n + 1;
+	}
+	snprintf(out, PREFETCH_NAME_MAX, "%s", f->requirement);
+	free(f);
+}
+
 int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs *reqs,
 		      const char *dest_dir, struct kerr *e)
 {
@@ -590,6 +610,8 @@ int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs 
 
 	memset(&p, 0, sizeof(p));
 	buf_init(&p.tail, PREFETCH__TAIL_MAX);
+	if (o->missing_out)
+		o->missing_out[0] = '\0';
 	if (reqs->is_default || !reqs->n) {
 		prefetch__note(o, "kiln: build requirements: %s", reqs->n ? "the image's setuptools and wheel" : "none");
 		goto out;
@@ -624,6 +646,10 @@ int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs 
 		ARG("--index-url");
 		ARG(o->index_url);
 	}
+	if (o->farm_index_url && *o->farm_index_url) {
+		ARG("--extra-index-url");
+		ARG(o->farm_index_url);
+	}
 	ARG("--");
 	for (size_t i = 0; i < reqs->n; i++)
 		ARG(reqs->v[i]);
@@ -635,6 +661,9 @@ int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs 
 	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
 		int permanent = memmem(p.tail.ptr, p.tail.len, "No matching distribution found",
 				       30) && !prefetch__network_trouble(&p.tail);
+
+		if (permanent && o->missing_out)
+			prefetch__missing(&p.tail, o->missing_out);
 		rc = kerr_set(e, permanent ? KERR_INVAL : KERR_AGAIN,
 			      "could not download the build requirements (%s): pip %s %d", list.ptr,
 			      WIFEXITED(p.status) ? "exited with" : "killed by signal",

@@ -12,8 +12,11 @@
  *     518's default (setuptools and wheel), which the image already has.
  *  2. prefetch_download: `python3 -m pip download --only-binary=:all:` for the
  *     target interpreter and platforms into a directory, from pip's own
- *     configured index (or KILN_BUILD_INDEX_URL when the caller passes one).
- *     Binary wheels only: nothing is built, so nothing of theirs runs either.
+ *     configured index (or KILN_BUILD_INDEX_URL when the caller passes one),
+ *     and the farm's own index beside it (KILN_BUILD_FARM_INDEX): a build
+ *     requirement the upstream has only as an sdist is found there once the farm
+ *     has built it. Binary wheels only: nothing is built, so nothing of theirs
+ *     runs either.
  *
  * Subprocesses are started with posix_spawn and argv arrays (no shell), in their
  * own process group, under a timeout and the cancel flag; their output goes to
@@ -32,6 +35,7 @@ struct kerr;
 #define PREFETCH_PYPROJECT_MAX (1u << 20) /* largest pyproject.toml read */
 #define PREFETCH_MAX_REQUIRES 100
 #define PREFETCH_REQUIRE_MAX 1000        /* longest single requirement */
+#define PREFETCH_NAME_MAX 128            /* a missing requirement's name, NUL included */
 
 /* The target of the build, in pip download's terms. */
 struct prefetch_target {
@@ -47,6 +51,9 @@ typedef void (*prefetch_log_fn)(void *ctx, int stream, const char *p, size_t n);
 struct prefetch_opts {
 	const char *python;           /* host interpreter; NULL: "python3" from PATH */
 	const char *index_url;        /* NULL or "": pip's own configuration */
+	const char *farm_index_url;   /* NULL or "": none; else searched too (--extra-index-url) */
+	char *missing_out;            /* NULL, or PREFETCH_NAME_MAX bytes: prefetch_download
+					 writes the requirement pip found no wheel of ("" if none) */
 	struct prefetch_target target;
 	unsigned timeout_s;           /* per subprocess; 0: 600 */
 	prefetch_log_fn on_log;       /* may be NULL; streams 1, 2 and 3 (Kiln's notes) */
@@ -86,8 +93,9 @@ int prefetch_check_list(const struct prefetch_opts *o, char *const *v, size_t n,
  * Download reqs and their dependencies as wheels into dest_dir (which must
  * exist). An empty or default list downloads nothing. When pip fails: KERR_INVAL
  * if it found no matching wheel while the index answered (a permanent verdict on
- * the project: a build requirement without a wheel for the target), KERR_AGAIN
- * otherwise (connection trouble, retries; pip's output in the log tells).
+ * the project: a build requirement without a wheel for the target; its name in
+ * o->missing_out when pip said it), KERR_AGAIN otherwise (connection trouble,
+ * retries; pip's output in the log tells).
  * KERR_TIMEOUT on the timeout, KERR_CONFLICT when cancelled.
  */
 int prefetch_download(const struct prefetch_opts *o, const struct prefetch_reqs *reqs,

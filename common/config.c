@@ -95,6 +95,8 @@ static const struct config_option config__options[CONFIG__COUNT] = {
 		"PEM CA bundle to verify the backend's certificate with, instead of the system's." },
 	[CONFIG_BUILD_INDEX_URL] = { "KILN_BUILD_INDEX_URL", CONFIG_STR, "", 0, "builder",
 		"Index URL for the host-side `pip download` of build requirements; empty: pip's own configuration (pip.conf, `PIP_INDEX_URL`)." },
+	[CONFIG_BUILD_FARM_INDEX] = { "KILN_BUILD_FARM_INDEX", CONFIG_STR, "auto", 0, "builder",
+		"A second index searched for build requirements, for the wheels this farm built of projects the upstream has only as sdists: `auto`, the backend's own `/simple/` (from `KILN_BACKEND_URL`); `off`; or an index URL." },
 	[CONFIG_BUILDER_DERIVED_MAX_AGE_DAYS] = { "KILN_BUILDER_DERIVED_MAX_AGE_DAYS", CONFIG_INT, "14", 0,
 		"builder", "A derived image (a target image plus a project's Debian packages) not used for this many days is removed." },
 	[CONFIG_BUILDER_DERIVED_MAX_COUNT] = { "KILN_BUILDER_DERIVED_MAX_COUNT", CONFIG_INT, "32", 0,

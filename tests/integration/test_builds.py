@@ -50,7 +50,7 @@ class Farm:
     def env(self):
         return {"KILN_DATABASE_URL": self.db}
 
-    def start_builder(self, name, token=None):
+    def start_builder(self, name, token=None, extra_env=None):
         if token is None:
             out = run([KILNCTL, "builder", "add", name], env=self.env()).stdout
             token = re.search(r"kiln_[A-Za-z0-9_-]{43}", out).group(0)
@@ -59,7 +59,8 @@ class Farm:
         log = open(home / "builder.log", "a")
         env = {**os.environ, "KILN_BACKEND_URL": self.backend.url.replace("http", "ws"),
                "KILN_BUILDER_TOKEN": token, "KILN_BUILDER_NAME": name, "KILN_BUILDER_SLOTS": "1",
-               "KILN_BUILDER_TARGETS": TARGET, "KILN_DATA_DIR": str(home), "KILN_LOG": "debug"}
+               "KILN_BUILDER_TARGETS": TARGET, "KILN_DATA_DIR": str(home), "KILN_LOG": "debug",
+               **(extra_env or {})}
         proc = subprocess.Popen([str(BUILDER)], env=env, stdout=subprocess.DEVNULL, stderr=log)
         self.builders[name] = (proc, token, home)
         return proc

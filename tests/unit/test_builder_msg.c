@@ -65,6 +65,13 @@ static const struct {
 	{ "{\"type\":\"hello\",\"protocol\":1,\"token\":\"" TOK "\",\"name\":\"b1\",\"slots\":1,"
 	  "\"targets\":[\"t\"],\"emulates\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}", "bad_message",
 	  "more than 4" },
+	/* finish: the build requirement found nowhere, a project name. */
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"build-requirement\","
+	  "\"requirement\":\"Py.Cairo\"}", NULL, NULL },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"build-requirement\","
+	  "\"requirement\":\"cairo>=1; drop table jobs\"}", "bad_message", "not a project name" },
+	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"requirement\":[\"x\"]}",
+	  "bad_message", "requirement" },
 	/* finish: the failure report (issue 15). */
 	{ "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\",\"failure_class\":\"native-dependency\","
 	  "\"missing\":[{\"kind\":\"header\",\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},"
@@ -261,6 +268,8 @@ static void test_finish_report(void **state)
 				 "[{\"kind\":\"header\",\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\","
 				 "\"junk\":\"x\"},{\"kind\":\"program\",\"name\":\"pg_config\"}]}";
 	static const char bare[] = "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\"}";
+	static const char req[] = "{\"type\":\"finish\",\"job\":3,\"status\":\"failed\","
+				  "\"failure_class\":\"build-requirement\",\"requirement\":\"Py.Cairo\"}";
 	struct builder_msg m;
 	(void)state;
 	assert_int_equal(builder_msg_parse(&m, in, strlen(in), NULL), 0);
@@ -269,12 +278,17 @@ static void test_finish_report(void **state)
 	assert_string_equal(m.report,
 			    "{\"failure_class\":\"native-dependency\",\"missing\":[{\"kind\":\"header\","
 			    "\"name\":\"libpq-fe.h\",\"package\":\"libpq-dev\"},{\"kind\":\"program\","
-			    "\"name\":\"pg_config\"}],\"wheels\":[],\"image\":null,\"command\":null,"
+			    "\"name\":\"pg_config\"}],\"requirement\":null,\"wheels\":[],\"image\":null,\"command\":null,"
 			    "\"environment\":null,\"build_requirements\":null}");
+	builder_msg_release(&m);
+	/* The requirement as the index names it: normalized. */
+	assert_int_equal(builder_msg_parse(&m, req, strlen(req), NULL), 0);
+	assert_int_equal(builder_msg_check(&m, NULL), 0);
+	assert_non_null(strstr(m.report, "\"requirement\":\"py-cairo\","));
 	builder_msg_release(&m);
 	assert_int_equal(builder_msg_parse(&m, bare, strlen(bare), NULL), 0);
 	assert_int_equal(builder_msg_check(&m, NULL), 0);
-	assert_string_equal(m.report, "{\"failure_class\":null,\"missing\":[],\"wheels\":[],"
+	assert_string_equal(m.report, "{\"failure_class\":null,\"missing\":[],\"requirement\":null,\"wheels\":[],"
 			    "\"image\":null,\"command\":null,\"environment\":null,"
 			    "\"build_requirements\":null}");
 	builder_msg_release(&m);

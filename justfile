@@ -133,7 +133,7 @@ valgrind *ARGS:
     scripts/deps.sh test >/dev/null
     tests/valgrind.sh {{ARGS}}
 
-# Real projects through a private farm, newest release first (bench/realworld/projects.txt): built and imported per category, failure classes
+# Real projects through a private farm, newest release first (bench/realworld/projects.txt): built and imported per category, failure classes; --target NAME for another target
 realworld *ARGS: build
     scripts/deps.sh test >/dev/null
     .kiln/venv/bin/python bench/realworld/run.py {{ARGS}}

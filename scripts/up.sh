@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole farm on one machine: what `just up`, `just down` and `just logs` run.
 #
-# usage: scripts/up.sh {up|down|logs|status|upstream|targets [ARCH]}
+# usage: scripts/up.sh {up|down|logs|status|upstream|targets [ARCH|NAME[,NAME...]]}
 #   up        start (or keep) Postgres, SeaweedFS, the schema, the default
 #             target's builder image and target, the tokens, kiln-backend,
 #             kiln-sync (daemon) and one kiln-builder, then wait until the first
@@ -10,13 +10,16 @@
 #             images built in the background (`targets`, log logs/images.log),
 #             each registered when its image is ready: the builder
 #             (KILN_BUILDER_TARGETS=auto) picks them up by itself.
+#             KILN_UP_TARGETS (below) narrows this to the default target alone,
+#             or to the targets it names: the first named takes the default's
+#             place, the others are built in the background.
 #             Run twice, it starts only what is not running and creates nothing twice.
-#   targets [ARCH]
+#   targets [ARCH|NAME[,NAME...]]
 #             build the image of every target of ARCH (default: this machine's)
-#             in builder/targets.txt, in order, and register each with
-#             `kilnctl target add` when its image is ready. Another
-#             architecture is built by emulation (scripts/emulation.sh), slowly;
-#             a builder serves it with KILN_BUILDER_EMULATE=ARCH.
+#             in builder/targets.txt, in order, or of the named targets, and
+#             register each with `kilnctl target add` when its image is ready.
+#             Another architecture is built by emulation (scripts/emulation.sh),
+#             slowly; a builder serves it with KILN_BUILDER_EMULATE=ARCH.
 #   down      stop what `up` started (builder, sync, backend, local upstream, S3,
 #             Postgres); the data stays
 #   logs      follow every log (tail -F)
@@ -49,9 +52,11 @@
 # KILN_SYNC_PROJECTS, KILN_BUILDER_SLOTS, ...), plus KILN_UP_WAIT: seconds `up`
 # waits for the first wheel (default 900; 0 skips the wait), KILN_UP_TARGETS:
 # `all` (default: every target of this machine's architecture, the others'
-# images built in the background after the first wheel) or `default` (the
-# first alone), and KILN_BUILD_DIR: where the binaries are (default
-# build/release).
+# images built in the background after the first wheel), `default` (the
+# first alone) or target names of this machine's architecture, comma-separated
+# (those alone: `trixie-py313-x86_64` makes a farm of that target only; a
+# name not in builder/targets.txt is an error that lists the valid ones), and
+# KILN_BUILD_DIR: where the binaries are (default build/release).
 set -euo pipefail
 
 # The default allow-list: small real projects that ship only sdists, with a C
@@ -88,11 +93,13 @@ LOCAL_PROJECTS="kiln-local-demo"
 
 msg() { printf 'up: %s\n' "$*"; }
 die() { printf 'up: error: %s\n' "$*" >&2; exit 1; }
-usage() { echo "usage: $0 {up|down|logs|status|upstream|targets [ARCH]}" >&2; exit 2; }
+usage() { echo "usage: $0 {up|down|logs|status|upstream|targets [ARCH|NAME[,NAME...]]}" >&2; exit 2; }
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "KILN_HTTP_LISTEN must end in :PORT, got '$LISTEN'"
 [[ $WAIT =~ ^[0-9]+$ ]] || die "KILN_UP_WAIT must be a number of seconds, got '$WAIT'"
-[[ $UP_TARGETS == all || $UP_TARGETS == default ]] || die "KILN_UP_TARGETS must be all or default, got '$UP_TARGETS'"
+# The names themselves are checked by `up` (up_targets), against the target list.
+[[ $UP_TARGETS =~ ^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$ ]] ||
+    die "KILN_UP_TARGETS must be all, default or target names separated by commas, got '$UP_TARGETS'"
 # The address clients use: a wildcard listen address is reached on loopback.
 HOST=${LISTEN%:*}
 [[ $HOST == 0.0.0.0 || $HOST == '*' || -z $HOST ]] && HOST=127.0.0.1
@@ -324,6 +331,42 @@ arch_targets() {
     "$SCRIPT_DIR/image.sh" list | awk -v a="$1" '$4 == a'
 }
 
+# named_targets NAMES FROM [ARCH]: the lines of arch_targets's form for the
+# comma-separated target names NAMES, in their order, each once. Dies on a name
+# not in the target list (scripts/image.sh list: builder/targets.txt), or, with
+# ARCH, not of ARCH, naming the valid ones; FROM says where the names came from.
+named_targets() {
+    local names=$1 from=$2 arch=${3:-} all valid name line a
+    local -a list
+    all=$("$SCRIPT_DIR/image.sh" list) || die "scripts/image.sh list failed"
+    valid=$(awk -v a="$arch" 'a == "" || $4 == a { print $1 }' <<<"$all" | paste -sd' ' | sed 's/ /, /g')
+    IFS=, read -r -a list <<<"$names"
+    for name in "${list[@]}"; do
+        line=$(awk -v n="$name" '$1 == n' <<<"$all")
+        [[ -n $line ]] ||
+            die "$from: no target '$name' in builder/targets.txt; the ${arch:+$arch }targets are: $valid"
+        read -r _ _ _ a _ <<<"$line"
+        [[ -z $arch || $a == "$arch" ]] ||
+            die "$from: $name is an $a target, not of this machine's architecture; the $arch targets are: $valid (the $a ones: scripts/up.sh targets $a)"
+        echo "$line"
+    done | awk '!seen[$1]++'
+}
+
+# The targets `up` serves, per KILN_UP_TARGETS, as arch_targets lines: the
+# first is built and registered before the builder starts, the others in the
+# background after the first wheel. Named ones must be of this machine's
+# architecture: the builder `up` starts serves no other.
+up_targets() {
+    local lines
+    case $UP_TARGETS in
+        all) lines=$(arch_targets "$HOST_ARCH") ;;
+        default) lines=$(arch_targets "$HOST_ARCH" | head -n 1) ;;
+        *) lines=$(named_targets "$UP_TARGETS" KILN_UP_TARGETS "$HOST_ARCH") || exit 1 ;;
+    esac
+    [[ -n $lines ]] || die "no $HOST_ARCH target in builder/targets.txt"
+    echo "$lines"
+}
+
 # register_target NAME SUITE PYTHON ARCH GLIBC IMAGE: kilnctl target add (add
 # or update). A kilnctl from before targets had an architecture takes the
 # image and python alone.
@@ -339,15 +382,23 @@ register_target() {
     fi || die "kilnctl target add $name failed"
 }
 
-# Builds the image of each target of ARCH and registers the target when its
-# image is ready, saying "image NAME ready (i/n)".
+# Builds the image of each target of ARCH (or of the comma-separated target
+# names) and registers the target when its image is ready, saying "image NAME
+# ready (i/n)".
 cmd_targets() {
-    local arch=${1:-$HOST_ARCH} name suite python a glibc recipe image i=0 n failed=0
+    local spec=${1:-$HOST_ARCH} arch name suite python a glibc recipe image i=0 n failed=0
     local lines
     [[ -x $KILNCTL ]] || die "$KILNCTL is missing: build first (just build)"
     mkdir -p "$LOG_DIR"
-    lines=$(arch_targets "$arch")
-    [[ -n $lines ]] || die "no $arch target in builder/targets.txt"
+    if [[ $spec == x86_64 || $spec == aarch64 ]]; then
+        lines=$(arch_targets "$spec")
+        [[ -n $lines ]] || die "no $spec target in builder/targets.txt"
+    else
+        lines=$(named_targets "$spec" "scripts/up.sh targets") || exit 1
+    fi
+    # The other architecture among them, if any (there are two).
+    arch=$(awk -v h="$HOST_ARCH" '$4 != h { print $4; exit }' <<<"$lines")
+    arch=${arch:-$HOST_ARCH}
     n=$(wc -l <<<"$lines")
     if [[ -z ${KILN_DATABASE_URL:-} ]]; then
         "$SCRIPT_DIR/db.sh" start >/dev/null
@@ -373,13 +424,11 @@ cmd_targets() {
     ((failed == 0))
 }
 
-# The other targets of this machine's architecture, in the background:
-# `targets` in a session of its own, logging to logs/images.log.
+# The targets named in $1 (comma-separated), in the background: `targets` in
+# a session of its own, logging to logs/images.log.
 start_images() {
-    if [[ -z $(arch_targets "$HOST_ARCH" | sed 1d) ]]; then
-        return 0
-    fi
-    KILN_DATABASE_URL=$KILN_DATABASE_URL start images "$SCRIPT_DIR/up.sh" targets "$HOST_ARCH"
+    [[ -n $1 ]] || return 0
+    KILN_DATABASE_URL=$KILN_DATABASE_URL start images "$SCRIPT_DIR/up.sh" targets "$1"
 }
 
 # --- up --------------------------------------------------------------------------
@@ -444,10 +493,12 @@ wait_first_wheel() {
 }
 
 cmd_up() {
-    local projects
+    local projects targets first
     for exe in "$KILNCTL" "$BACKEND" "$SYNC" "$BUILDER"; do
         [[ -x $exe ]] || die "$exe is missing: build first (just build)"
     done
+    # Checked before anything starts.
+    targets=$(up_targets) || exit 1
     mkdir -p "$RUN_DIR" "$LOG_DIR"
 
     "$SCRIPT_DIR/db.sh" start
@@ -457,11 +508,9 @@ cmd_up() {
     KILN_DATABASE_URL=$("$SCRIPT_DIR/db.sh" url)
     export KILN_DATABASE_URL
     "$KILNCTL" migrate
-    # The default target (the first of this machine's architecture) first:
-    # the first wheel needs it and nothing else.
-    local first
-    first=$(arch_targets "$HOST_ARCH" | head -n 1)
-    [[ -n $first ]] || die "no $HOST_ARCH target in builder/targets.txt"
+    # The default target (the first of this machine's architecture, or the
+    # first of KILN_UP_TARGETS) first: the first wheel needs it and nothing else.
+    first=$(head -n 1 <<<"$targets")
     read -r TARGET TSUITE TPYTHON TARCH TGLIBC _ TIMAGE <<<"$first"
     "$SCRIPT_DIR/image.sh" build "$TARGET"
     register_target "$TARGET" "$TSUITE" "$TPYTHON" "$TARCH" "$TGLIBC" "$TIMAGE"
@@ -509,10 +558,9 @@ cmd_up() {
     fi
     # Then the other images: not before, so that the first wheel does not
     # wait on them for the machine's CPU and network.
-    others=""
-    [[ $UP_TARGETS == default ]] || others=$(arch_targets "$HOST_ARCH" | sed 1d | cut -d' ' -f1 | paste -sd' ')
+    others=$(sed 1d <<<"$targets" | cut -d' ' -f1 | paste -sd' ')
     if [[ -n $others ]]; then
-        start_images
+        start_images "${others// /,}"
         msg "building the images of $others in the background, each target registered when ready (log $LOG_DIR/images.log)"
     fi
     echo

@@ -1,21 +1,35 @@
 #!/usr/bin/env python3
 """bench/realworld: real projects through a private local farm.
 
-usage: bench/realworld/run.py [LIST_FILE] [--timeout SECONDS] [--keep] [--no-install] [--repro]
+usage: bench/realworld/run.py [LIST_FILE] [--target NAME] [--timeout SECONDS] [--keep]
+                              [--no-install] [--repro] [--markdown FILE]
 
 Starts a farm of its own with scripts/up.sh (its own data dir, ports and builder
 name, so it runs beside `just up` and the tests), mirroring only the projects of
 LIST_FILE (default bench/realworld/projects.txt) from the upstream `just up`
-would use (KILN_UPSTREAM_URL, else pip's index). It builds each project's newest
+would use (KILN_UPSTREAM_URL, else pip's index). The farm registers and serves
+one target, --target NAME (a target of this machine's architecture in
+builder/targets.txt; default: the default target, its first line), its image
+built first if missing (KILN_UP_TARGETS=NAME). It builds each project's newest
 release first: the jobs of older releases are cancelled as soon as the sync has
-planned them. Then it waits until every newest release has a final state on the
-default target, installs each built wheel from the farm's index into a fresh venv
-of the host's python3 (the project's dependencies from the upstream) and imports
-the module the list names, and prints:
+planned them. Then it waits until every newest release has a final state on
+that target, installs each built wheel from the farm's index (the project's
+dependencies from the upstream) and imports the module the list names, where
+the wheel's Python is:
+
+  - in a fresh venv of the host's Debian python3 when that is the target's
+    CPython and architecture and its glibc is no older than the target's (the
+    default target bookworm-py311-x86_64 on a bookworm host);
+  - else in a container of the target's image (docker run --network host), in a
+    fresh venv of the image's python3; pip there trusts the CA bundle the host's
+    pip is told to (PIP_CERT, pip.conf's cert, SSL_CERT_FILE), if any.
+
+It prints:
 
   - one line a project: state, failure class, reason or import result, seconds;
-  - built/total and imported/total per category, the failure classes;
-  - a Markdown table for docs/performance.md (--markdown FILE writes it there too).
+  - built/total and imported/total per category, the failure classes, the target;
+  - a Markdown table for docs/performance.md, under a line naming the target
+    (--markdown FILE writes it there too).
 
 With --repro the farm checks every build it publishes (KILN_REPRO=all: built
 again and compared byte for byte; docs/builds.md "Reproducibility checks"), and
@@ -29,6 +43,7 @@ the next run starts it anew; --keep leaves it running).
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -43,8 +58,21 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from ports import free_port, pick_s3_port  # noqa: E402
 
-TARGET = "bookworm-py311-x86_64"
 FINAL = {"built", "failed", "skipped"}
+CA_IN_CONTAINER = "/etc/kiln-host-ca.pem"
+
+
+def read_targets():
+    """The targets of scripts/image.sh list (builder/targets.txt), in order:
+    name -> {name, suite, python, arch, glibc, image}."""
+    out = subprocess.run([str(ROOT / "scripts" / "image.sh"), "list"], check=True,
+                         text=True, capture_output=True).stdout
+    targets = {}
+    for line in out.splitlines():
+        name, suite, python, arch, glibc, _recipe, image = line.split()
+        targets[name] = {"name": name, "suite": suite, "python": python, "arch": arch,
+                         "glibc": glibc, "image": image}
+    return targets
 
 
 def read_list(path):
@@ -62,7 +90,7 @@ def read_list(path):
 
 
 class Farm:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, target):
         self.data = data_dir
         self.port = free_port()
         self.env = dict(os.environ)
@@ -75,7 +103,7 @@ class Farm:
             "KILN_UP_WAIT": "0",
             # One target: the others' images would build in the background and
             # their backfill take builder time from the one measured here.
-            "KILN_UP_TARGETS": "default",
+            "KILN_UP_TARGETS": target,
         })
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -99,8 +127,8 @@ class Farm:
             return json.load(r)
 
 
-def project_state(farm, name):
-    """(newest version or None, its cell on TARGET or None)."""
+def project_state(farm, name, target):
+    """(newest version or None, its cell on target or None)."""
     try:
         p = farm.get("/api/v1/projects/" + urllib.parse.quote(name))
     except urllib.error.HTTPError as e:
@@ -112,7 +140,7 @@ def project_state(farm, name):
         return None, None
     r = farm.get(f"/api/v1/projects/{urllib.parse.quote(name)}/releases/{urllib.parse.quote(v)}")
     for c in r["cells"]:
-        if c["target"] == TARGET:
+        if c["target"] == target:
             return v, c
     return v, None
 
@@ -181,6 +209,68 @@ def install_and_import(farm, upstream, row, version, venv_root):
     return True, f"import {row['module']}: ok"
 
 
+def host_runs(target):
+    """Does the host's Debian python3 run target's wheels: its CPython, its
+    architecture, a glibc no older than the target's?"""
+    py = shutil.which("python3", path="/usr/bin")
+    if not py:
+        return False
+    r = subprocess.run([py, "-c", "import os, platform, sys; print('%d.%d' % sys.version_info[:2],"
+                        " platform.machine(), os.confstr('CS_GNU_LIBC_VERSION').split()[-1])"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return False
+    version, arch, glibc = r.stdout.split()
+    return (version == target["python"] and arch == target["arch"] and
+            tuple(map(int, glibc.split("."))) >= tuple(map(int, target["glibc"].split("."))))
+
+
+def host_ca():
+    """The CA bundle the host's pip is told to trust (PIP_CERT, pip.conf's cert,
+    else SSL_CERT_FILE), or None. A container's pip gets it too: an upstream the
+    host reaches through a CA of its own answers there as well (the image's
+    store is Debian's)."""
+    f = os.environ.get("PIP_CERT")
+    if not f:
+        r = subprocess.run(["python3", "-m", "pip", "config", "list"], capture_output=True, text=True)
+        m = re.search(r"^(?:install|global)\.cert='(.*)'$", r.stdout, re.M)
+        f = m.group(1) if m else None
+    f = f or os.environ.get("SSL_CERT_FILE")
+    return os.path.realpath(f) if f and os.path.isfile(f) else None
+
+
+def install_in_image(farm, upstream, row, version, image, ca):
+    """install_and_import in a container of the target's image: a fresh venv of
+    its python3 (the image has python3-venv and pip), without the image's
+    offline pip.conf; the exit status says which step failed."""
+    script = ('python3 -m venv /tmp/v || exit 10\n'
+              '/tmp/v/bin/python -m pip install -q --disable-pip-version-check --index-url "$FARM"'
+              ' --extra-index-url "$UPSTREAM" --only-binary "$PROJECT" "$PROJECT==$VERSION" || exit 11\n'
+              '[ -z "$MODULE" ] || { cd / && /tmp/v/bin/python -c "import $MODULE"; } || exit 12\n')
+    name = f"bench-realworld-install-{os.getpid()}-{row['project']}"
+    cmd = ["docker", "run", "--rm", "--name", name, "--network", "host",
+           "-e", "PIP_CONFIG_FILE=/dev/null", "-e", "FARM=" + farm.url + "/simple/",
+           "-e", "UPSTREAM=" + upstream, "-e", "PROJECT=" + row["project"],
+           "-e", "VERSION=" + version, "-e", "MODULE=" + (row["module"] or "")]
+    if ca:
+        cmd += ["-v", f"{ca}:{CA_IN_CONTAINER}:ro", "-e", "PIP_CERT=" + CA_IN_CONTAINER]
+    for v in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        if v in os.environ:
+            cmd += ["-e", v]  # the host's value: the upstream as the host's pip reaches it
+    try:
+        r = subprocess.run(cmd + [image, "sh", "-uc", script], capture_output=True, text=True,
+                           timeout=720)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        return False, "docker: no result after 720 s"
+    if r.returncode:
+        step = {10: "venv", 11: "pip", 12: "import"}.get(r.returncode, "docker")
+        return False, step + ": " + (r.stderr.strip().splitlines() or ["?"])[-1][:200]
+    if not row["module"]:
+        return True, "installed (no import: " + "see the list" + ")"
+    return True, f"import {row['module']}: ok"
+
+
 def wait_repro(farm, build_id, deadline):
     """The reproducibility result of a build once its check has ended:
     ("reproducible" | "differs" | "failed", differing members), or ("none", why)."""
@@ -217,6 +307,8 @@ def report_repro(results):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("list", nargs="?", default=str(ROOT / "bench" / "realworld" / "projects.txt"))
+    ap.add_argument("--target", help="the target to build for and install on (builder/targets.txt;"
+                    " default: the default target)")
     ap.add_argument("--timeout", type=int, default=3600)
     ap.add_argument("--keep", action="store_true", help="leave the farm running")
     ap.add_argument("--no-install", action="store_true", help="skip the pip install + import")
@@ -226,8 +318,18 @@ def main():
     a = ap.parse_args()
 
     rows = read_list(a.list)
+    targets = read_targets()
+    here = [t for t in targets.values() if t["arch"] == platform.machine()]
+    if not here:
+        sys.exit(f"realworld: no {platform.machine()} target in builder/targets.txt")
+    if a.target and a.target not in [t["name"] for t in here]:
+        sys.exit(f"realworld: no target {a.target!r} of this machine's architecture "
+                 f"({platform.machine()}); the targets are: " + ", ".join(t["name"] for t in here))
+    target = targets[a.target] if a.target else here[0]
+    on_host = host_runs(target)
+    ca = None if on_host else host_ca()
     data = ROOT / ".kiln" / "bench-realworld"
-    farm = Farm(data)
+    farm = Farm(data, target["name"])
     farm.script("down", check=False)
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
@@ -239,7 +341,17 @@ def main():
     if not upstream.startswith("http"):
         sys.exit("realworld: no upstream index answers here (scripts/up.sh upstream: "
                  + up.stdout.strip() + ")")
-    print(f"realworld: {len(rows)} projects from {upstream}, farm at {farm.url}", flush=True)
+    print(f"realworld: {len(rows)} projects from {upstream}, farm at {farm.url}, target "
+          f"{target['name']} (CPython {target['python']}, {target['suite']}, {target['arch']})",
+          flush=True)
+    if not a.no_install:
+        print("realworld: wheels installed " + (
+            "in venvs of the host's python3" if on_host else
+            f"in containers of {target['image']}" + (f" (pip trusts {ca})" if ca else "")), flush=True)
+    if subprocess.run(["docker", "image", "inspect", target["image"]],
+                      capture_output=True).returncode:
+        print(f"realworld: {target['image']} is not built yet: scripts/up.sh builds it first "
+              "(several minutes)", flush=True)
     t0 = time.time()
     r = farm.script("up", check=False)
     if r.returncode:
@@ -257,7 +369,7 @@ def main():
                 if s["cell"] and s["cell"]["status"] in FINAL:
                     continue
                 try:
-                    v, cell = project_state(farm, row["project"])
+                    v, cell = project_state(farm, row["project"], target["name"])
                 except (urllib.error.URLError, OSError):
                     continue
                 if v and s["version"] != v:
@@ -282,7 +394,7 @@ def main():
         for row in rows:
             s = state[row["project"]]
             cell = s["cell"] or {"status": "none", "reason": "never planned"}
-            res = {"project": row["project"], "category": row["category"],
+            res = {"project": row["project"], "category": row["category"], "target": target["name"],
                    "version": s["version"], "status": cell["status"],
                    "seconds": round(s["t"]) if s["t"] else None, "class": None,
                    "detail": cell.get("reason"), "imported": False}
@@ -291,7 +403,11 @@ def main():
                     res["imported"] = None
                     res["detail"] = "built"
                 else:
-                    ok, why = install_and_import(farm, upstream, row, s["version"], venvs)
+                    if on_host:
+                        ok, why = install_and_import(farm, upstream, row, s["version"], venvs)
+                    else:
+                        ok, why = install_in_image(farm, upstream, row, s["version"],
+                                                   target["image"], ca)
                     res["imported"], res["detail"] = ok, why
             elif cell["status"] == "failed":
                 res["class"], res["detail"] = failure_of(farm, cell)
@@ -320,13 +436,15 @@ def main():
     for k, (n, b, i) in sorted(cats.items()):
         print(f"realworld: {k:<13} built {b}/{n}, built and imported {i}/{n}")
     print(f"realworld: all           built {total[1]}/{total[0]}, built and imported "
-          f"{total[2]}/{total[0]} ({100.0 * total[2] / max(total[0], 1):.0f}%)")
+          f"{total[2]}/{total[0]} ({100.0 * total[2] / max(total[0], 1):.0f}%) on {target['name']}")
     if classes:
         print("realworld: failure classes: " + ", ".join(f"{k} {v}" for k, v in
                                                         sorted(classes.items())))
     if a.repro:
         report_repro(results)
-    md = ["| project | category | version | result | class | detail |",
+    md = [f"Target `{target['name']}` (CPython {target['python']}, {target['suite']}, "
+          f"{target['arch']}): built and imported {total[2]}/{total[0]}.", "",
+          "| project | category | version | result | class | detail |",
           "|---|---|---|---|---|---|"]
     for res in results:
         outcome = ("built, imports" if res["imported"] else

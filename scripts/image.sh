@@ -270,6 +270,20 @@ ensure_debootstrap() {
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap still missing after apt-get install"
 }
 
+# Unmount what is mounted at or below a rootfs of ours, deepest first, saying
+# what was: an interrupted debootstrap leaves its /proc, /sys (...) there, and a
+# package's maintainer script run in the chroot may mount /proc and leave it
+# (seen once building trixie's full image), which would end up in the import
+# and make remove_rootfs refuse.
+unmount_below() {
+    local dir=$1 m
+    awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do
+            msg "unmounting $m, left mounted in the rootfs"
+            umount -l "$m" || true
+        done
+}
+
 # rm -rf a rootfs, refusing if anything is mounted below it.
 remove_rootfs() {
     local dir=$1
@@ -476,10 +490,7 @@ cmd_build() {
     mkdir -p "$workdir"
     if [[ -e $rootfs ]]; then
         msg "removing leftover $rootfs from an earlier, unfinished build"
-        # An interrupted debootstrap leaves its /proc, /sys (...) mounted
-        # there: our own directory, so they are unmounted, deepest first.
-        awk -v d="$rootfs" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts |
-            sort -r | while read -r m; do umount -l "$m" || true; done
+        unmount_below "$rootfs"
         remove_rootfs "$rootfs"
     fi
     if [[ $ARCH != "$(uname -m)" ]]; then
@@ -532,6 +543,7 @@ cmd_build() {
         KILN_SUITE="$SUITE" KILN_PYTHON="$PYTHON" \
         chroot "$rootfs" /bin/bash /tmp/kiln-recipe/setup.sh ||
         die "setup.sh failed in $rootfs"
+    unmount_below "$rootfs"
     rm -rf "$rootfs/tmp/kiln-recipe"
     select_python "$rootfs"
     if [[ -f $RECIPE_DIR/contents-prefer.txt ]]; then

@@ -34,6 +34,18 @@ def run(cmd, env=None, check=True, timeout=600, **kw):
     return p
 
 
+def image_wheel(image, prefix):
+    """(filename, bytes) of the wheel in the image's /opt/kiln/wheels whose name
+    starts with prefix ("setuptools-"): the image's own, for a test's index to
+    serve as the real one."""
+    listing = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "ls", image,
+                   "/opt/kiln/wheels"]).stdout.split()
+    name = next(n for n in listing if n.startswith(prefix) and n.endswith(".whl"))
+    data = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image,
+                           f"/opt/kiln/wheels/{name}"], capture_output=True, check=True).stdout
+    return name, data
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """URL of the `kiln` database in the private cluster (started if needed)."""

@@ -12,13 +12,12 @@ import hashlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 
 import psycopg
 import pytest
 
-from conftest import KILNCTL, ROOT, run
+from conftest import KILNCTL, ROOT, image_wheel, run
 from fakeindex import Upstream
 from sdists import FileServer, targz, wait_for
 from test_builds import TARGET, Farm
@@ -52,11 +51,7 @@ def farm(migrated, backend_factory, image, tmp_path_factory):
     run([KILNCTL, "target", "add", TARGET, "--image", image, "--python", "3.11",
          "--platform", "linux_x86_64"], env={"KILN_DATABASE_URL": migrated})
     # The build requirements' index: setuptools only (the image's own wheel).
-    listing = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "ls", image,
-                   "/opt/kiln/wheels"]).stdout.split()
-    st_name = next(n for n in listing if n.startswith("setuptools-") and n.endswith(".whl"))
-    st_data = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image,
-                              f"/opt/kiln/wheels/{st_name}"], capture_output=True, check=True).stdout
+    st_name, st_data = image_wheel(image, "setuptools-")
     idx = Upstream(html_only=True)
     idx.add_file("setuptools", st_name, st_data)
     backend = backend_factory(migrated, env=FARM_ENV)

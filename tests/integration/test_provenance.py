@@ -21,7 +21,7 @@ import sys
 import psycopg
 import pytest
 
-from conftest import BUILD, KILNCTL, ROOT, run
+from conftest import BUILD, KILNCTL, ROOT, image_wheel, run
 from fakeindex import Upstream
 from sdists import FileServer, targz, wait_for
 from wheels import make_wheel
@@ -241,11 +241,7 @@ def real_build(migrated, backend_factory, tmp_path_factory):
     image = run([ROOT / "scripts" / "image.sh", "name"]).stdout.strip()
     tmp = tmp_path_factory.mktemp("prov-real")
     # The image's setuptools wheel, which the index serves as the real one.
-    listing = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "ls", image,
-                   "/opt/kiln/wheels"]).stdout.split()
-    st_name = next(n for n in listing if n.startswith("setuptools-") and n.endswith(".whl"))
-    st_data = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image,
-                              f"/opt/kiln/wheels/{st_name}"], capture_output=True, check=True).stdout
+    st_name, st_data = image_wheel(image, "setuptools-")
     idx = Upstream(html_only=True)
     helper = make_wheel("kilnhelper", "1.3", module_body='VERSION = "1.3"\n')
     late = make_wheel("kilnlate", "1.0", module_body='VERSION = "1.0"\n')

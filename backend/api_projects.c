@@ -124,6 +124,7 @@
 	" 'failure_class', j.failure_class, 'builder', jb.name," \
 	" 'created_at', " API_TS("j.created_at") ", 'started_at', " API_TS("j.started_at") "," \
 	" 'finished_at', " API_TS("j.finished_at") ", 'kind', j.kind, 'check_of', j.check_of," \
+	" 'waits_for', j.waits_for," \
 	" 'builds'," \
 	" (select coalesce(json_agg(json_build_object('id', b.id, 'attempt', b.attempt," \
 	"   'state', b.state, 'phase', b.phase, 'exit_code', b.exit_code," \

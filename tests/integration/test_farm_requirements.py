@@ -73,7 +73,8 @@ def q(db, sql, *args):
 def test_a_requirement_the_farm_builds_is_waited_for_then_used(farm, tmp_path):
     # A plain setuptools project (no pyproject.toml: the image's setuptools builds it).
     dep_fn, dep_data = "kwaitdep-1.0.tar.gz", targz({
-        "kwaitdep-1.0/setup.py": "from setuptools import setup\n"
+        # Slow enough for the waiting to be seen through the API.
+        "kwaitdep-1.0/setup.py": "import time; time.sleep(5)\nfrom setuptools import setup\n"
                                  "setup(name='kwaitdep', version='1.0', py_modules=['kwaitdep'])\n",
         "kwaitdep-1.0/kwaitdep.py": "VALUE = 'built by the farm'\n",
         "kwaitdep-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: kwaitdep\nVersion: 1.0\n",
@@ -91,6 +92,10 @@ def test_a_requirement_the_farm_builds_is_waited_for_then_used(farm, tmp_path):
                                 " where job_id = %s and attempt = 1", waiter)
     assert cls == "build-requirement", (cls, reason)
     assert f"waits for kwaitdep, which this farm is building (job {dep})" in reason, reason
+    # The release's jobs say what it waits for, while it waits.
+    jobs = json.loads(farm.backend.get("/api/v1/projects/kwaiter/releases/1.0")[2])["jobs"]
+    assert [(j["id"], j["state"], j["waits_for"]) for j in jobs] == [(waiter, "failed", "kwaitdep")], jobs
+    assert q(farm.db, "select state from jobs where id = %s", dep)[0][0] in ("queued", "assigned", "running")
 
     state, attempts, reason, _ = farm.wait_done(dep)
     assert state == "succeeded", reason

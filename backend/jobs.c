@@ -287,7 +287,11 @@ static const char jobs__finish_sql[] =
 	" from d join projects wp on wp.id = d.project_id"
 	" where d.state = 'succeeded' and d.kind = 'build' and w.waits_for = wp.normalized"
 	" and w.target_id = d.target_id and w.state = 'failed'"
-	" and w.failure_class = 'build-requirement' and not exists (select 1 from jobs o"
+	" and w.failure_class = 'build-requirement'"
+	/* not one of a release or project deleted meanwhile */
+	" and exists (select 1 from releases wr join projects wq on wq.id = wr.project_id"
+	"  where wr.id = w.release_id and wr.deleted_at is null and wq.deleted_at is null)"
+	" and not exists (select 1 from jobs o"
 	"  where o.release_id = w.release_id and o.target_id = w.target_id and o.kind = w.kind"
 	"  and o.state in ('queued', 'assigned', 'running'))"
 	" returning w.id"

@@ -80,7 +80,7 @@ def wait_for_building(farm, job, columns):
 
 
 def test_a_frozen_builder_loses_its_job_and_its_late_reports_are_refused(farm, files):
-    job, _ = start_slow_build(farm, files, "kfrozen", 20)
+    job, _ = start_slow_build(farm, files, "kfrozen", 10)
     # In the middle of the build: the container is running setup.py's sleep.
     attempt, victim = wait_for_building(farm, job, "bu.attempt, b.name")
     other = next(n for n in farm.builders if n != victim)
@@ -167,7 +167,7 @@ def test_a_lone_frozen_builder_gets_its_job_back_when_it_wakes(farm, files):
     p.send_signal(signal.SIGCONT)
     p.send_signal(signal.SIGTERM)
     p.wait(60)
-    fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(25)")
+    fn, data = make_sdist("kalone", "1.0", setup_extra="import time; time.sleep(12)")
     url, sha = files.add(fn, data)
     job = farm.queue("kalone", "1.0", url, sha, fn)
     attempt = wait_for_building(farm, job, "bu.attempt")[0]
